@@ -1,0 +1,88 @@
+//! The one error type every dialect maps to its own wire format.
+
+use std::time::Duration;
+
+/// Why a request's content was refused. Field names are canonical; dialects rename them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    #[error("request body must be a JSON object")]
+    NotAnObject,
+    #[error("missing required parameter `{field}`")]
+    Missing { field: String },
+    #[error("invalid parameter `{field}`: {reason}")]
+    Invalid { field: String, reason: String },
+    #[error("unknown parameter `{field}`")]
+    UnknownField { field: String },
+    #[error("model `{model}` is not supported: {reason}")]
+    ModelNotSupported { model: String, reason: String },
+    #[error("prompt exceeds the maximum length of {max} characters (got {actual})")]
+    PromptTooLong { max: usize, actual: usize },
+}
+
+impl ValidationError {
+    pub fn invalid(field: &str, reason: &str) -> Self {
+        ValidationError::Invalid {
+            field: field.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The parameter the error is about, when there is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ValidationError::Missing { field }
+            | ValidationError::Invalid { field, .. }
+            | ValidationError::UnknownField { field } => Some(field),
+            ValidationError::ModelNotSupported { .. } => Some("model"),
+            ValidationError::PromptTooLong { .. } => Some("prompt"),
+            ValidationError::NotAnObject => None,
+        }
+    }
+}
+
+/// How an `Authorization` header failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    Missing,
+    NotBearer,
+    Invalid,
+    Revoked,
+}
+
+/// Every way a gateway call can fail, independent of the dialect it arrived in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    #[error("{}", auth_message(*.0))]
+    Unauthenticated(AuthFailure),
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+    #[error("insufficient credits: this request costs {needed} credits, {available} available")]
+    InsufficientCredits { needed: u64, available: i64 },
+    #[error("cannot determine pricing: {reason}")]
+    PricingUnavailable { reason: String },
+    #[error("task not found")]
+    NotFound,
+    #[error("a request with this Idempotency-Key is still in progress; retry later")]
+    IdempotencyInFlight,
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyMismatch,
+    #[error("invalid Idempotency-Key: {0}")]
+    IdempotencyKeyInvalid(String),
+    #[error("rate limit exceeded")]
+    RateLimited { retry_after: Duration },
+    #[error("task cannot be cancelled in its current state")]
+    NotCancellable,
+    #[error("service temporarily unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+fn auth_message(f: AuthFailure) -> &'static str {
+    match f {
+        AuthFailure::Missing => "missing Authorization header",
+        AuthFailure::NotBearer => "Authorization header must be `Bearer <key>`",
+        AuthFailure::Invalid => "API key is invalid",
+        AuthFailure::Revoked => "API key has been revoked",
+    }
+}

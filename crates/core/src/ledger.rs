@@ -1,0 +1,365 @@
+//! The credit ledger's rules. The ledger is append-only; an API key's balance is the sum of its
+//! entries. A task places one `hold` (negative) at submit; its terminal state resolves the hold
+//! once: `settle` (the charge stands; the entry carries any unused part back, normally 0) or
+//! `release` (the whole hold comes back: the automatic refund).
+//!
+//! [`verify`] checks every invariant over a full dump of the ledger and tasks; stores enforce
+//! the same rules with constraints so that a violation cannot be written in the first place.
+
+use crate::task::{HoldResolution, TaskStatus};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// Credits added by an operator (positive) or taken away (negative).
+    Grant,
+    /// Funds reserved for a task (negative).
+    Hold,
+    /// The task succeeded; the hold is charged. Amount: the unused part returned (≥ 0).
+    Settle,
+    /// The task failed or was cancelled; the whole hold is returned (positive).
+    Release,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Grant => "grant",
+            EntryKind::Hold => "hold",
+            EntryKind::Settle => "settle",
+            EntryKind::Release => "release",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            EntryKind::Grant,
+            EntryKind::Hold,
+            EntryKind::Settle,
+            EntryKind::Release,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+impl From<HoldResolution> for EntryKind {
+    fn from(r: HoldResolution) -> Self {
+        match r {
+            HoldResolution::Settle => EntryKind::Settle,
+            HoldResolution::Release => EntryKind::Release,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// Monotonic position in the ledger; the order balances are replayed in.
+    pub seq: i64,
+    pub api_key_id: String,
+    pub task_id: Option<String>,
+    pub kind: EntryKind,
+    pub amount: i64,
+    pub created_at_ms: i64,
+}
+
+/// The facts about a task the ledger must agree with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFacts {
+    pub task_id: String,
+    pub api_key_id: String,
+    pub status: TaskStatus,
+    pub price_credits: i64,
+}
+
+/// The balance an API key's row caches, checked against the sum of its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedBalance {
+    pub api_key_id: String,
+    pub balance: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The task or API key the violation is about.
+    pub subject: String,
+    pub rule: &'static str,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} ({})", self.subject, self.rule, self.detail)
+    }
+}
+
+/// Checks the ledger invariants:
+/// 1. every task has exactly one hold, equal to minus its price, on the task's own key;
+/// 2. a hold is resolved at most once (one settle or one release, never both, never twice);
+/// 3. a settle returns between 0 and the held amount; a release returns exactly the hold;
+/// 4. succeeded tasks are settled, failed and cancelled ones released, live ones unresolved;
+/// 5. no balance is ever negative, replaying each key's entries in ledger order;
+/// 6. the cached balance of each key equals the sum of its entries;
+/// 7. only grants stand without a task, and every task-bound entry names a known task.
+pub fn verify(
+    entries: &[LedgerEntry],
+    tasks: &[TaskFacts],
+    balances: &[CachedBalance],
+) -> Vec<Violation> {
+    let mut violations = Vec::new();
+    let mut by_task: HashMap<&str, Vec<&LedgerEntry>> = HashMap::new();
+    let known: HashMap<&str, &TaskFacts> = tasks.iter().map(|t| (t.task_id.as_str(), t)).collect();
+
+    for e in entries {
+        match (&e.task_id, e.kind) {
+            (None, EntryKind::Grant) => {}
+            (None, kind) => violations.push(Violation {
+                subject: format!("entry #{}", e.seq),
+                rule: "task entry without a task",
+                detail: format!("{} of {} has no task", kind.as_str(), e.amount),
+            }),
+            (Some(t), EntryKind::Grant) => violations.push(Violation {
+                subject: format!("entry #{}", e.seq),
+                rule: "grant bound to a task",
+                detail: format!("grant names task {t}"),
+            }),
+            (Some(t), _) => {
+                if !known.contains_key(t.as_str()) {
+                    violations.push(Violation {
+                        subject: t.clone(),
+                        rule: "entry for an unknown task",
+                        detail: format!("entry #{} ({})", e.seq, e.kind.as_str()),
+                    });
+                }
+                by_task.entry(t.as_str()).or_default().push(e);
+            }
+        }
+    }
+
+    for task in tasks {
+        let list = by_task
+            .get(task.task_id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let holds: Vec<_> = list.iter().filter(|e| e.kind == EntryKind::Hold).collect();
+        let resolutions: Vec<_> = list
+            .iter()
+            .filter(|e| matches!(e.kind, EntryKind::Settle | EntryKind::Release))
+            .collect();
+        let mut flag = |rule: &'static str, detail: String| {
+            violations.push(Violation {
+                subject: task.task_id.clone(),
+                rule,
+                detail,
+            })
+        };
+
+        if holds.len() != 1 {
+            flag(
+                "exactly one hold per task",
+                format!("{} holds", holds.len()),
+            );
+        }
+        for h in &holds {
+            if h.amount != -task.price_credits {
+                flag(
+                    "hold equals the task's price",
+                    format!("hold {} for price {}", h.amount, task.price_credits),
+                );
+            }
+            if h.api_key_id != task.api_key_id {
+                flag(
+                    "hold on the task's own key",
+                    format!("hold on {}", h.api_key_id),
+                );
+            }
+        }
+        if resolutions.len() > 1 {
+            flag(
+                "hold resolved at most once",
+                format!("{} resolutions", resolutions.len()),
+            );
+        }
+        let held = holds.first().map(|h| -h.amount).unwrap_or(0);
+        for r in &resolutions {
+            let ok = match r.kind {
+                EntryKind::Release => r.amount == held,
+                _ => (0..=held).contains(&r.amount),
+            };
+            if !ok {
+                flag(
+                    "resolution within the hold",
+                    format!("{} of {} against hold {}", r.kind.as_str(), r.amount, held),
+                );
+            }
+            if r.api_key_id != task.api_key_id {
+                flag(
+                    "resolution on the task's own key",
+                    format!("on {}", r.api_key_id),
+                );
+            }
+        }
+        let expected = task.status.hold_resolution().map(EntryKind::from);
+        let actual = resolutions.first().map(|r| r.kind);
+        if resolutions.len() <= 1 && expected != actual {
+            flag(
+                "terminal state matches its resolution",
+                format!(
+                    "status {} with {}",
+                    task.status.as_str(),
+                    actual.map(EntryKind::as_str).unwrap_or("no resolution")
+                ),
+            );
+        }
+    }
+
+    let mut running: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut ordered: Vec<&LedgerEntry> = entries.iter().collect();
+    ordered.sort_by_key(|e| e.seq);
+    let mut reported_negative = std::collections::HashSet::new();
+    for e in ordered {
+        let balance = running.entry(e.api_key_id.as_str()).or_insert(0);
+        *balance += e.amount;
+        if *balance < 0 && reported_negative.insert(e.api_key_id.as_str()) {
+            violations.push(Violation {
+                subject: e.api_key_id.clone(),
+                rule: "balance never negative",
+                detail: format!("balance {} after entry #{}", balance, e.seq),
+            });
+        }
+    }
+    for b in balances {
+        let sum = running.get(b.api_key_id.as_str()).copied().unwrap_or(0);
+        if sum != b.balance {
+            violations.push(Violation {
+                subject: b.api_key_id.clone(),
+                rule: "cached balance equals the sum of entries",
+                detail: format!("cached {} vs ledger {}", b.balance, sum),
+            });
+        }
+    }
+    violations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: i64, task: Option<&str>, kind: EntryKind, amount: i64) -> LedgerEntry {
+        LedgerEntry {
+            seq,
+            api_key_id: "key_a".into(),
+            task_id: task.map(str::to_owned),
+            kind,
+            amount,
+            created_at_ms: seq,
+        }
+    }
+
+    fn task(id: &str, status: TaskStatus, price: i64) -> TaskFacts {
+        TaskFacts {
+            task_id: id.into(),
+            api_key_id: "key_a".into(),
+            status,
+            price_credits: price,
+        }
+    }
+
+    fn balance(b: i64) -> Vec<CachedBalance> {
+        vec![CachedBalance {
+            api_key_id: "key_a".into(),
+            balance: b,
+        }]
+    }
+
+    #[test]
+    fn a_clean_ledger_passes() {
+        let entries = vec![
+            entry(1, None, EntryKind::Grant, 1000),
+            entry(2, Some("t1"), EntryKind::Hold, -300),
+            entry(3, Some("t1"), EntryKind::Settle, 0),
+            entry(4, Some("t2"), EntryKind::Hold, -300),
+            entry(5, Some("t2"), EntryKind::Release, 300),
+            entry(6, Some("t3"), EntryKind::Hold, -300),
+        ];
+        let tasks = vec![
+            task("t1", TaskStatus::Succeeded, 300),
+            task("t2", TaskStatus::Failed, 300),
+            task("t3", TaskStatus::Running, 300),
+        ];
+        assert_eq!(verify(&entries, &tasks, &balance(400)), vec![]);
+    }
+
+    #[test]
+    fn double_refund_is_caught() {
+        let entries = vec![
+            entry(1, None, EntryKind::Grant, 1000),
+            entry(2, Some("t1"), EntryKind::Hold, -300),
+            entry(3, Some("t1"), EntryKind::Release, 300),
+            entry(4, Some("t1"), EntryKind::Release, 300),
+        ];
+        let v = verify(
+            &entries,
+            &[task("t1", TaskStatus::Failed, 300)],
+            &balance(1300),
+        );
+        assert!(
+            v.iter().any(|v| v.rule == "hold resolved at most once"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn missing_refund_and_missing_hold_are_caught() {
+        let entries = vec![
+            entry(1, None, EntryKind::Grant, 1000),
+            entry(2, Some("t1"), EntryKind::Hold, -300),
+        ];
+        let tasks = vec![
+            task("t1", TaskStatus::Failed, 300),
+            task("t2", TaskStatus::Queued, 100),
+        ];
+        let v = verify(&entries, &tasks, &balance(700));
+        assert!(v
+            .iter()
+            .any(|v| v.subject == "t1" && v.rule == "terminal state matches its resolution"));
+        assert!(v
+            .iter()
+            .any(|v| v.subject == "t2" && v.rule == "exactly one hold per task"));
+    }
+
+    #[test]
+    fn negative_balance_and_stale_cache_are_caught() {
+        let entries = vec![
+            entry(1, None, EntryKind::Grant, 100),
+            entry(2, Some("t1"), EntryKind::Hold, -300),
+        ];
+        let v = verify(
+            &entries,
+            &[task("t1", TaskStatus::Running, 300)],
+            &balance(100),
+        );
+        assert!(v.iter().any(|v| v.rule == "balance never negative"));
+        assert!(v
+            .iter()
+            .any(|v| v.rule == "cached balance equals the sum of entries"));
+    }
+
+    #[test]
+    fn wrong_amounts_are_caught() {
+        let entries = vec![
+            entry(1, None, EntryKind::Grant, 1000),
+            entry(2, Some("t1"), EntryKind::Hold, -200),
+            entry(3, Some("t1"), EntryKind::Release, 250),
+        ];
+        let v = verify(
+            &entries,
+            &[task("t1", TaskStatus::Failed, 300)],
+            &balance(1050),
+        );
+        assert!(v.iter().any(|v| v.rule == "hold equals the task's price"));
+        assert!(v.iter().any(|v| v.rule == "resolution within the hold"));
+    }
+}

@@ -1,0 +1,22 @@
+//! seedgate's canonical core.
+//!
+//! Every dialect turns its wire format into a [`request::RequestDraft`]; the core validates it
+//! against the [`catalog::Catalog`] into a [`request::GenerationRequest`], prices it
+//! ([`pricing`]), and tracks the resulting [`task::Task`] through its state machine. The
+//! [`ledger`] module holds the money rules and the invariant checker. Nothing here does I/O.
+
+pub mod catalog;
+pub mod error;
+pub mod ids;
+pub mod ledger;
+pub mod media;
+pub mod output_size;
+pub mod pricing;
+pub mod request;
+pub mod task;
+
+pub use catalog::{Catalog, ModelSpec};
+pub use error::{GatewayError, ValidationError};
+pub use ids::{ApiKeyId, RequestId, TaskId};
+pub use request::{AspectRatio, GenerationRequest, Mode, RequestDraft, Resolution};
+pub use task::{FailureKind, Task, TaskError, TaskOutput, TaskStatus};

@@ -1,0 +1,427 @@
+//! The canonical request. Dialects fill a [`RequestDraft`] (everything optional, values as the
+//! client sent them); [`GenerationRequest::from_draft`] checks it against the model's catalog
+//! entry and is the only way to obtain a `GenerationRequest`, so holding one means it is valid.
+
+use crate::catalog::{Catalog, ModelSpec};
+use crate::error::ValidationError;
+use crate::media::MediaUrl;
+use crate::output_size::{pixel_size, ConcreteRatio};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Resolution {
+    #[serde(rename = "480p")]
+    P480,
+    #[serde(rename = "720p")]
+    P720,
+    #[serde(rename = "1080p")]
+    P1080,
+}
+
+impl Resolution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::P480 => "480p",
+            Resolution::P720 => "720p",
+            Resolution::P1080 => "1080p",
+        }
+    }
+
+    /// Parses the canonical spelling; dialects normalise case and whitespace first where their
+    /// contract says so.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "480p" => Some(Resolution::P480),
+            "720p" => Some(Resolution::P720),
+            "1080p" => Some(Resolution::P1080),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AspectRatio {
+    #[serde(rename = "16:9")]
+    R16x9,
+    #[serde(rename = "9:16")]
+    R9x16,
+    #[serde(rename = "1:1")]
+    R1x1,
+    #[serde(rename = "4:3")]
+    R4x3,
+    #[serde(rename = "3:4")]
+    R3x4,
+    #[serde(rename = "21:9")]
+    R21x9,
+    #[serde(rename = "adaptive")]
+    Adaptive,
+}
+
+impl AspectRatio {
+    pub const ALL: [AspectRatio; 7] = [
+        AspectRatio::R16x9,
+        AspectRatio::R9x16,
+        AspectRatio::R1x1,
+        AspectRatio::R4x3,
+        AspectRatio::R3x4,
+        AspectRatio::R21x9,
+        AspectRatio::Adaptive,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AspectRatio::R16x9 => "16:9",
+            AspectRatio::R9x16 => "9:16",
+            AspectRatio::R1x1 => "1:1",
+            AspectRatio::R4x3 => "4:3",
+            AspectRatio::R3x4 => "3:4",
+            AspectRatio::R21x9 => "21:9",
+            AspectRatio::Adaptive => "adaptive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Which kind of generation the request is. Implicit in reAPI (decided by the media fields),
+/// explicit in APIXO and CRUN; always derived the same way here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Text-to-video: no media.
+    T2v,
+    /// Image-to-video: a first frame, optionally a last frame.
+    I2v,
+    /// Reference-to-video: reference images (and optionally videos and audio).
+    R2v,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::T2v => "t2v",
+            Mode::I2v => "i2v",
+            Mode::R2v => "r2v",
+        }
+    }
+}
+
+/// What a dialect understood from the client, before any semantic check. Field names are the
+/// canonical ones (reAPI's); errors name them, and each dialect maps names back to its own.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RequestDraft {
+    pub model: Option<String>,
+    pub prompt: Option<String>,
+    pub first_frame_url: Option<String>,
+    pub last_frame_url: Option<String>,
+    pub reference_image_urls: Option<Vec<String>>,
+    pub reference_video_urls: Option<Vec<String>>,
+    pub reference_audio_urls: Option<Vec<String>>,
+    pub generate_audio: Option<bool>,
+    pub resolution: Option<String>,
+    pub aspect_ratio: Option<String>,
+    pub duration: Option<i64>,
+    pub web_search: Option<bool>,
+    pub nsfw_checker: Option<bool>,
+    /// A mode the dialect fixes by itself (APIXO `mode`, CRUN's model suffix); checked against
+    /// the media fields.
+    pub explicit_mode: Option<Mode>,
+}
+
+/// A validated generation request: every field known, within the model's limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GenerationRequest {
+    /// Canonical catalog id (aliases already resolved).
+    pub model: String,
+    pub mode: Mode,
+    pub prompt: Option<String>,
+    pub first_frame_url: Option<MediaUrl>,
+    pub last_frame_url: Option<MediaUrl>,
+    pub reference_image_urls: Vec<MediaUrl>,
+    pub reference_video_urls: Vec<MediaUrl>,
+    pub reference_audio_urls: Vec<MediaUrl>,
+    pub generate_audio: bool,
+    pub resolution: Resolution,
+    pub aspect_ratio: AspectRatio,
+    pub duration_seconds: u32,
+    pub web_search: bool,
+    pub nsfw_checker: bool,
+}
+
+impl GenerationRequest {
+    /// Validates a draft against the catalog. The checks are ordered so that the first error a
+    /// client sees is the most fundamental one (model, then shape, then values).
+    pub fn from_draft(draft: RequestDraft, catalog: &Catalog) -> Result<Self, ValidationError> {
+        let model_name = non_empty(draft.model.as_deref()).ok_or(ValidationError::Missing {
+            field: "model".into(),
+        })?;
+        let spec = catalog.resolve_available(model_name)?;
+
+        let prompt = draft
+            .prompt
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned);
+        if let Some(p) = &prompt {
+            let chars = p.chars().count();
+            if chars > spec.max_prompt_chars {
+                return Err(ValidationError::PromptTooLong {
+                    max: spec.max_prompt_chars,
+                    actual: chars,
+                });
+            }
+        }
+
+        let first_frame_url = optional_url("first_frame_url", draft.first_frame_url.as_deref())?;
+        let last_frame_url = optional_url("last_frame_url", draft.last_frame_url.as_deref())?;
+        let reference_image_urls = url_list(
+            "reference_image_urls",
+            draft.reference_image_urls.as_deref(),
+        )?;
+        let reference_video_urls = url_list(
+            "reference_video_urls",
+            draft.reference_video_urls.as_deref(),
+        )?;
+        let reference_audio_urls = url_list(
+            "reference_audio_urls",
+            draft.reference_audio_urls.as_deref(),
+        )?;
+
+        check_count(
+            "reference_image_urls",
+            reference_image_urls.len(),
+            spec.limits.reference_images_max,
+        )?;
+        check_count(
+            "reference_video_urls",
+            reference_video_urls.len(),
+            spec.limits.reference_videos_max,
+        )?;
+        check_count(
+            "reference_audio_urls",
+            reference_audio_urls.len(),
+            spec.limits.reference_audios_max,
+        )?;
+
+        let has_references = !reference_image_urls.is_empty()
+            || !reference_video_urls.is_empty()
+            || !reference_audio_urls.is_empty();
+
+        if last_frame_url.is_some() && first_frame_url.is_none() {
+            return Err(ValidationError::invalid(
+                "last_frame_url",
+                "requires first_frame_url",
+            ));
+        }
+        if first_frame_url.is_some()
+            && has_references
+            && spec.limits.first_frame_excludes_references
+        {
+            return Err(ValidationError::invalid(
+                "first_frame_url",
+                "cannot be combined with reference_image_urls, reference_video_urls or reference_audio_urls",
+            ));
+        }
+        let frames = usize::from(first_frame_url.is_some()) + usize::from(last_frame_url.is_some());
+        if frames + reference_image_urls.len() > spec.limits.images_total_max {
+            return Err(ValidationError::invalid(
+                "reference_image_urls",
+                &format!(
+                    "frames plus reference images must not exceed {}",
+                    spec.limits.images_total_max
+                ),
+            ));
+        }
+        if !reference_audio_urls.is_empty()
+            && reference_image_urls.is_empty()
+            && reference_video_urls.is_empty()
+            && !spec.limits.audio_only_references_allowed
+        {
+            return Err(ValidationError::invalid(
+                "reference_audio_urls",
+                "audio cannot be the only reference; add reference images or videos",
+            ));
+        }
+
+        let mode = if first_frame_url.is_some() {
+            Mode::I2v
+        } else if has_references {
+            Mode::R2v
+        } else {
+            Mode::T2v
+        };
+        if let Some(explicit) = draft.explicit_mode {
+            if explicit != mode {
+                return Err(ValidationError::invalid(
+                    "mode",
+                    &format!(
+                        "is {} but the media given make a {} request",
+                        explicit.as_str(),
+                        mode.as_str()
+                    ),
+                ));
+            }
+        }
+        if mode == Mode::T2v && prompt.is_none() {
+            return Err(ValidationError::Missing {
+                field: "prompt".into(),
+            });
+        }
+
+        let resolution = match non_empty(draft.resolution.as_deref()) {
+            None => spec.default_resolution,
+            Some(raw) => Resolution::parse(raw)
+                .filter(|r| spec.resolutions.contains(r))
+                .ok_or_else(|| {
+                    ValidationError::invalid(
+                        "resolution",
+                        &format!(
+                            "must be one of {}",
+                            join(spec.resolutions.iter().map(|r| r.as_str()))
+                        ),
+                    )
+                })?,
+        };
+        let aspect_ratio = match non_empty(draft.aspect_ratio.as_deref()) {
+            None => spec.default_aspect_ratio,
+            Some(raw) => AspectRatio::parse(raw)
+                .filter(|r| spec.aspect_ratios.contains(r))
+                .ok_or_else(|| {
+                    ValidationError::invalid(
+                        "aspect_ratio",
+                        &format!(
+                            "must be one of {}",
+                            join(spec.aspect_ratios.iter().map(|r| r.as_str()))
+                        ),
+                    )
+                })?,
+        };
+        let duration_seconds = match draft.duration {
+            None => spec.duration.default,
+            Some(d) if d >= i64::from(spec.duration.min) && d <= i64::from(spec.duration.max) => {
+                // In range, so it fits in u32.
+                d as u32
+            }
+            Some(_) => {
+                return Err(ValidationError::invalid(
+                    "duration",
+                    &format!(
+                        "must be an integer from {} to {} seconds",
+                        spec.duration.min, spec.duration.max
+                    ),
+                ))
+            }
+        };
+
+        Ok(GenerationRequest {
+            model: spec.id.clone(),
+            mode,
+            prompt,
+            first_frame_url,
+            last_frame_url,
+            reference_image_urls,
+            reference_video_urls,
+            reference_audio_urls,
+            generate_audio: draft.generate_audio.unwrap_or(spec.defaults.generate_audio),
+            resolution,
+            aspect_ratio,
+            duration_seconds,
+            web_search: draft.web_search.unwrap_or(false),
+            nsfw_checker: draft.nsfw_checker.unwrap_or(true),
+        })
+    }
+
+    /// Output size in pixels. `adaptive` follows the first image's shape (`first_image_size`,
+    /// when known), else 16:9.
+    pub fn output_size(&self, first_image_size: Option<(u32, u32)>) -> (u32, u32) {
+        let ratio = ConcreteRatio::from_aspect(self.aspect_ratio).unwrap_or_else(|| {
+            first_image_size
+                .map(|(w, h)| ConcreteRatio::nearest(w, h))
+                .unwrap_or(ConcreteRatio::R16x9)
+        });
+        pixel_size(self.resolution, ratio)
+    }
+
+    /// The image whose shape decides an `adaptive` output.
+    pub fn first_image(&self) -> Option<&MediaUrl> {
+        self.first_frame_url
+            .as_ref()
+            .or_else(|| self.reference_image_urls.first())
+    }
+
+    pub fn has_reference_video(&self) -> bool {
+        !self.reference_video_urls.is_empty()
+    }
+
+    /// Every media URL the request carries, with the field it came from.
+    pub fn media(&self) -> Vec<(&'static str, &MediaUrl)> {
+        let mut all = Vec::new();
+        if let Some(u) = &self.first_frame_url {
+            all.push(("first_frame_url", u));
+        }
+        if let Some(u) = &self.last_frame_url {
+            all.push(("last_frame_url", u));
+        }
+        all.extend(
+            self.reference_image_urls
+                .iter()
+                .map(|u| ("reference_image_urls", u)),
+        );
+        all.extend(
+            self.reference_video_urls
+                .iter()
+                .map(|u| ("reference_video_urls", u)),
+        );
+        all.extend(
+            self.reference_audio_urls
+                .iter()
+                .map(|u| ("reference_audio_urls", u)),
+        );
+        all
+    }
+
+    pub fn spec<'a>(&self, catalog: &'a Catalog) -> Option<&'a ModelSpec> {
+        catalog.get(&self.model)
+    }
+}
+
+fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items.collect::<Vec<_>>().join(", ")
+}
+
+fn optional_url(field: &str, raw: Option<&str>) -> Result<Option<MediaUrl>, ValidationError> {
+    match non_empty(raw) {
+        None => Ok(None),
+        Some(raw) => MediaUrl::parse(raw)
+            .map(Some)
+            .map_err(|e| ValidationError::invalid(field, &e.to_string())),
+    }
+}
+
+fn url_list(field: &str, raw: Option<&[String]>) -> Result<Vec<MediaUrl>, ValidationError> {
+    raw.unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            MediaUrl::parse(u)
+                .map_err(|e| ValidationError::invalid(&format!("{field}[{i}]"), &e.to_string()))
+        })
+        .collect()
+}
+
+fn check_count(field: &str, count: usize, max: usize) -> Result<(), ValidationError> {
+    if count > max {
+        return Err(ValidationError::invalid(
+            field,
+            &format!("accepts at most {max} items, got {count}"),
+        ));
+    }
+    Ok(())
+}

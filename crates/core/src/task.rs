@@ -1,0 +1,223 @@
+//! A task and its state machine. Every dialect's status vocabulary is a view of [`TaskStatus`].
+//!
+//! ```text
+//! queued ──claim──▶ running ──▶ succeeded
+//!   │                 │  ╰────▶ failed
+//!   │                 ╰──lease expired──▶ running (next attempt) / failed (attempts used up)
+//!   ╰──cancel──▶ cancelled        ╰──retryable error──▶ queued
+//! ```
+//! Every terminal state resolves the task's credit hold exactly once: `succeeded` settles it,
+//! `failed` and `cancelled` release it (the automatic refund).
+
+use crate::ids::{ApiKeyId, TaskId};
+use crate::pricing::Price;
+use crate::request::GenerationRequest;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// What a terminal state does to the task's hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldResolution {
+    Settle,
+    Release,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Running => "running",
+            TaskStatus::Succeeded => "succeeded",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            TaskStatus::Queued,
+            TaskStatus::Running,
+            TaskStatus::Succeeded,
+            TaskStatus::Failed,
+            TaskStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::Cancelled
+        )
+    }
+
+    /// Whether the state machine allows `self → next`. Stores enforce the same rule in their
+    /// guarded updates; this is the single statement of it.
+    pub fn can_become(self, next: TaskStatus) -> bool {
+        use TaskStatus::*;
+        matches!(
+            (self, next),
+            (Queued, Running)
+                | (Queued, Cancelled)
+                | (Queued, Failed)
+                | (Running, Running)
+                | (Running, Queued)
+                | (Running, Succeeded)
+                | (Running, Failed)
+        )
+    }
+
+    pub fn hold_resolution(self) -> Option<HoldResolution> {
+        match self {
+            TaskStatus::Succeeded => Some(HoldResolution::Settle),
+            TaskStatus::Failed | TaskStatus::Cancelled => Some(HoldResolution::Release),
+            TaskStatus::Queued | TaskStatus::Running => None,
+        }
+    }
+}
+
+/// Why a task failed, independent of provider and dialect. Dialects map these to their codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The content was refused by a moderation check.
+    Moderation,
+    /// The provider refused the input (bad media, unsupported combination).
+    InvalidInput,
+    /// The provider kept rate-limiting us until we gave up.
+    RateLimited,
+    /// The provider failed.
+    UpstreamError,
+    /// The task ran past its deadline.
+    Timeout,
+    /// The task expired upstream before finishing.
+    Expired,
+    /// seedgate itself failed (storage, rendering).
+    Internal,
+}
+
+impl FailureKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Moderation => "moderation",
+            FailureKind::InvalidInput => "invalid_input",
+            FailureKind::RateLimited => "rate_limited",
+            FailureKind::UpstreamError => "upstream_error",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Expired => "expired",
+            FailureKind::Internal => "internal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            FailureKind::Moderation,
+            FailureKind::InvalidInput,
+            FailureKind::RateLimited,
+            FailureKind::UpstreamError,
+            FailureKind::Timeout,
+            FailureKind::Expired,
+            FailureKind::Internal,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskError {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+/// Where a finished task's files live. Keys are object-store paths; `video_urls` are filled in
+/// by the gateway from its public base URL when a task is read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TaskOutput {
+    pub video_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_frame_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub video_urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_frame_url: Option<String>,
+    /// Output size actually produced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+}
+
+/// A task as dialects see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub id: TaskId,
+    pub api_key_id: ApiKeyId,
+    pub request: GenerationRequest,
+    /// The model name the client sent (an alias, possibly), echoed back by dialects.
+    pub requested_model: String,
+    /// The dialect the task was created through.
+    pub origin_dialect: String,
+    pub status: TaskStatus,
+    pub price: Price,
+    pub attempt: u32,
+    /// Unix milliseconds.
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+    pub output: Option<TaskOutput>,
+    pub error: Option<TaskError>,
+    pub provider: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use TaskStatus::*;
+
+    #[test]
+    fn terminal_states_have_no_way_out() {
+        for from in [Succeeded, Failed, Cancelled] {
+            for to in [Queued, Running, Succeeded, Failed, Cancelled] {
+                assert!(!from.can_become(to), "{from:?} -> {to:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_terminal_state_resolves_the_hold() {
+        assert_eq!(Succeeded.hold_resolution(), Some(HoldResolution::Settle));
+        assert_eq!(Failed.hold_resolution(), Some(HoldResolution::Release));
+        assert_eq!(Cancelled.hold_resolution(), Some(HoldResolution::Release));
+        assert_eq!(Queued.hold_resolution(), None);
+        assert_eq!(Running.hold_resolution(), None);
+    }
+
+    #[test]
+    fn running_tasks_cannot_be_cancelled_directly() {
+        assert!(Queued.can_become(Cancelled));
+        assert!(!Running.can_become(Cancelled));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in [Queued, Running, Succeeded, Failed, Cancelled] {
+            assert_eq!(TaskStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(
+            FailureKind::parse("moderation"),
+            Some(FailureKind::Moderation)
+        );
+    }
+}
