@@ -1,1 +1,207 @@
+//! Persistence behind one [`Store`] trait. The tasks table doubles as the work queue (claimed
+//! with leases and fenced by lease token); the ledger is append-only and guarded by unique
+//! indexes so that money cannot move twice. SQLite is the embedded default.
 
+pub mod sqlite;
+
+use async_trait::async_trait;
+use seedgate_core::ids::{ApiKeyId, TaskId};
+use seedgate_core::ledger::{CachedBalance, LedgerEntry, TaskFacts};
+use seedgate_core::task::{Task, TaskError, TaskOutput};
+use std::time::Duration;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("insufficient credits: {available} available")]
+    InsufficientCredits { available: i64 },
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub key_prefix: String,
+    pub balance: i64,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// A stored idempotent response, replayed byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// What claiming an Idempotency-Key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key is ours now; finish with `create_task` (or `release_idempotency` on failure).
+    Claimed,
+    /// The same request completed before: replay this.
+    Replay(StoredResponse),
+    /// The same key is held by a request still in progress.
+    InFlight,
+    /// The key was used with a different request.
+    Mismatch,
+}
+
+/// An Idempotency-Key to complete inside the task's own transaction.
+#[derive(Debug, Clone)]
+pub struct IdempotencyCompletion {
+    pub key: String,
+    pub response: StoredResponse,
+}
+
+/// A task a worker holds. `lease_token` fences every later write: a worker that lost its lease
+/// cannot complete or fail the task.
+#[derive(Debug, Clone)]
+pub struct ClaimedTask {
+    pub task: Task,
+    pub lease_token: String,
+    pub provider_job_id: Option<String>,
+}
+
+/// One page of a key's tasks, newest first.
+#[derive(Debug, Clone)]
+pub struct TaskPage {
+    pub tasks: Vec<Task>,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LedgerDump {
+    pub entries: Vec<LedgerEntry>,
+    pub tasks: Vec<TaskFacts>,
+    pub balances: Vec<CachedBalance>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // API keys and credits.
+    async fn create_api_key(
+        &self,
+        name: &str,
+        key_hash: &str,
+        key_prefix: &str,
+        credits: i64,
+    ) -> StoreResult<ApiKeyRecord>;
+    async fn find_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    /// By id or by name.
+    async fn find_api_key(&self, id_or_name: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn count_api_keys(&self) -> StoreResult<u64>;
+    async fn revoke_api_key(&self, id: &ApiKeyId) -> StoreResult<()>;
+    /// Adds (or, negative, removes) credits. Fails rather than drive the balance below zero.
+    async fn grant_credits(&self, id: &ApiKeyId, amount: i64, note: &str) -> StoreResult<i64>;
+
+    // Idempotency.
+    /// Claims `(api_key, key)` for a request with `fingerprint`. An in-progress claim older than
+    /// `stale_after` (its request died) is taken over.
+    async fn claim_idempotency_key(
+        &self,
+        api_key: &ApiKeyId,
+        key: &str,
+        fingerprint: &str,
+        stale_after: Duration,
+    ) -> StoreResult<IdempotencyClaim>;
+    /// Drops an in-progress claim whose request ended without creating anything.
+    async fn release_idempotency_key(&self, api_key: &ApiKeyId, key: &str) -> StoreResult<()>;
+    /// Deletes records older than `retention`; returns how many.
+    async fn prune_idempotency_keys(&self, retention: Duration) -> StoreResult<u64>;
+
+    // Tasks.
+    /// Inserts a queued task, places its hold and completes its Idempotency-Key, atomically.
+    async fn create_task(
+        &self,
+        task: &Task,
+        idempotency: Option<IdempotencyCompletion>,
+    ) -> StoreResult<()>;
+    /// A task of this key (another key's task is `None`).
+    async fn get_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Option<Task>>;
+    async fn list_tasks(
+        &self,
+        api_key: &ApiKeyId,
+        limit: u32,
+        before: Option<&TaskId>,
+    ) -> StoreResult<TaskPage>;
+    /// Cancels a queued task of this key and releases its hold.
+    async fn cancel_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Task>;
+
+    // Queue.
+    /// Claims the next runnable task: a queued one that is due, or a running one whose lease
+    /// expired (its worker died). A rescued task that used up `max_attempts` fails and is
+    /// refunded instead of being returned.
+    async fn claim_task(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_attempts: u32,
+    ) -> StoreResult<Option<ClaimedTask>>;
+    /// Extends a lease; `false` when the lease was lost (fenced).
+    async fn renew_lease(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        lease: Duration,
+    ) -> StoreResult<bool>;
+    /// Remembers the provider's job id so a re-claimed task resumes instead of resubmitting.
+    async fn record_provider_job(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        provider: &str,
+        job_id: &str,
+    ) -> StoreResult<bool>;
+    /// Succeeds a running task and settles its hold; `false` when fenced out.
+    async fn complete_task(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        output: &TaskOutput,
+    ) -> StoreResult<bool>;
+    /// Fails a running task and releases its hold; `false` when fenced out.
+    async fn fail_task(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        error: &TaskError,
+    ) -> StoreResult<bool>;
+    /// Puts a running task back in the queue to retry after `delay`; `false` when fenced out.
+    async fn retry_task(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        delay: Duration,
+        error: &TaskError,
+    ) -> StoreResult<bool>;
+
+    // Audit.
+    async fn ledger_dump(&self) -> StoreResult<LedgerDump>;
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+pub(crate) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
