@@ -2,6 +2,7 @@
 //! with leases and fenced by lease token); the ledger is append-only and guarded by unique
 //! indexes so that money cannot move twice. SQLite is the embedded default.
 
+pub mod blobs;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -10,6 +11,7 @@ use seedgate_core::ledger::{CachedBalance, LedgerEntry, TaskFacts};
 use seedgate_core::task::{Task, TaskError, TaskOutput};
 use std::time::Duration;
 
+pub use blobs::{BlobError, BlobRead, BlobStore};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]

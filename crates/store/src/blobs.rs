@@ -1,0 +1,86 @@
+//! Result files, through the `object_store` crate: the local filesystem by default, an
+//! S3-compatible bucket when scaled out. Keys look like `tasks/<task id>/0.mp4`.
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{GetOptions, GetRange, ObjectStore, PutPayload};
+use std::ops::Range;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("object storage: {0}")]
+    Storage(#[from] object_store::Error),
+    #[error("invalid object key `{0}`")]
+    BadKey(String),
+}
+
+/// An object being read: its total size, the byte range returned and the bytes themselves.
+pub struct BlobRead {
+    pub total_size: u64,
+    pub range: Range<u64>,
+    pub stream: BoxStream<'static, Result<Bytes, object_store::Error>>,
+}
+
+#[derive(Clone)]
+pub struct BlobStore {
+    inner: Arc<dyn ObjectStore>,
+}
+
+impl BlobStore {
+    pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
+        Self { inner }
+    }
+
+    /// Files under `dir`, created if missing.
+    pub fn local(dir: &std::path::Path) -> Result<Self, BlobError> {
+        std::fs::create_dir_all(dir).map_err(|e| BlobError::Storage(object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(e),
+        }))?;
+        Ok(Self::new(Arc::new(LocalFileSystem::new_with_prefix(dir)?)))
+    }
+
+    fn path(key: &str) -> Result<ObjectPath, BlobError> {
+        // Parsing (not `from`) refuses `..`, empty segments and other traversal tricks.
+        ObjectPath::parse(key).map_err(|_| BlobError::BadKey(key.to_string()))
+    }
+
+    pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), BlobError> {
+        self.inner.put(&Self::path(key)?, PutPayload::from(bytes)).await?;
+        Ok(())
+    }
+
+    /// Reads an object, or a range of it; `None` when there is no such object.
+    pub async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Option<BlobRead>, BlobError> {
+        let path = match Self::path(key) {
+            Ok(p) => p,
+            Err(_) => return Ok(None),
+        };
+        let options = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
+        match self.inner.get_opts(&path, options).await {
+            Ok(result) => Ok(Some(BlobRead {
+                total_size: result.meta.size,
+                range: result.range.clone(),
+                stream: result.into_stream(),
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The size of an object, `None` when absent.
+    pub async fn size(&self, key: &str) -> Result<Option<u64>, BlobError> {
+        let path = match Self::path(key) {
+            Ok(p) => p,
+            Err(_) => return Ok(None),
+        };
+        match self.inner.head(&path).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
