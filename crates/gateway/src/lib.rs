@@ -1,1 +1,303 @@
+//! The application service. Dialects call it with canonical values ([`RequestDraft`], task ids)
+//! and render what it returns; it is the only thing that talks to the store on their behalf.
+//!
+//! Submit: authenticate → claim the Idempotency-Key → validate → price (probing reference videos)
+//! → one transaction that inserts the task, places its hold and completes the key → wake a
+//! worker.
 
+pub mod auth;
+
+pub use seedgate_store::StoredResponse;
+
+use seedgate_core::error::{AuthFailure, GatewayError};
+use seedgate_core::pricing;
+use seedgate_core::task::Task;
+use seedgate_core::{ApiKeyId, Catalog, GenerationRequest, RequestDraft, TaskId, TaskStatus};
+use seedgate_fetch::{Fetcher, MediaKind};
+use seedgate_store::{IdempotencyClaim, IdempotencyCompletion, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// The authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub api_key_id: ApiKeyId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Absolute base for result URLs, without a trailing slash.
+    pub public_base_url: String,
+    /// An in-progress Idempotency-Key older than this belongs to a request that died.
+    pub idempotency_stale_after: Duration,
+}
+
+/// An Idempotency-Key sent with a submit, and the fingerprint of the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyRequest {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// What a submit produced: a new task, or the stored response of an earlier identical request.
+#[derive(Debug)]
+pub enum SubmitOutcome {
+    Created {
+        task: Task,
+        response: StoredResponse,
+    },
+    Replayed(StoredResponse),
+}
+
+/// Everything a submit needs besides the draft.
+pub struct SubmitContext<'a> {
+    pub principal: &'a Principal,
+    /// The dialect the request arrived in (tasks remember it for callbacks and replays).
+    pub dialect: &'static str,
+    pub idempotency: Option<IdempotencyRequest>,
+    /// Renders the dialect's response to a created task; stored for idempotent replays.
+    pub render: &'a (dyn Fn(&Task) -> StoredResponse + Sync),
+}
+
+pub struct Gateway {
+    store: Arc<dyn Store>,
+    catalog: Arc<Catalog>,
+    fetcher: Fetcher,
+    config: GatewayConfig,
+    wake: Arc<Notify>,
+}
+
+fn store_error(e: StoreError) -> GatewayError {
+    match e {
+        StoreError::NotFound => GatewayError::NotFound,
+        StoreError::InsufficientCredits { available } => GatewayError::InsufficientCredits {
+            needed: 0,
+            available,
+        },
+        other => {
+            tracing::error!(error = %other, "store error");
+            GatewayError::Unavailable("database unavailable".into())
+        }
+    }
+}
+
+impl Gateway {
+    pub fn new(
+        store: Arc<dyn Store>,
+        catalog: Arc<Catalog>,
+        fetcher: Fetcher,
+        config: GatewayConfig,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            store,
+            catalog,
+            fetcher,
+            config,
+            wake,
+        }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Resolves an API key presented by a client.
+    pub async fn authenticate(&self, presented: &str) -> Result<Principal, GatewayError> {
+        let record = self
+            .store
+            .find_api_key_by_hash(&auth::hash_key(presented))
+            .await
+            .map_err(store_error)?
+            .ok_or(GatewayError::Unauthenticated(AuthFailure::Invalid))?;
+        if record.revoked_at_ms.is_some() {
+            return Err(GatewayError::Unauthenticated(AuthFailure::Revoked));
+        }
+        Ok(Principal {
+            api_key_id: record.id,
+            name: record.name,
+        })
+    }
+
+    /// Validates, prices and stores a new task with its credit hold.
+    pub async fn submit(
+        &self,
+        ctx: SubmitContext<'_>,
+        draft: RequestDraft,
+    ) -> Result<SubmitOutcome, GatewayError> {
+        let key_id = &ctx.principal.api_key_id;
+        if let Some(idem) = &ctx.idempotency {
+            match self
+                .store
+                .claim_idempotency_key(
+                    key_id,
+                    &idem.key,
+                    &idem.fingerprint,
+                    self.config.idempotency_stale_after,
+                )
+                .await
+                .map_err(store_error)?
+            {
+                IdempotencyClaim::Claimed => {}
+                IdempotencyClaim::Replay(response) => return Ok(SubmitOutcome::Replayed(response)),
+                IdempotencyClaim::InFlight => return Err(GatewayError::IdempotencyInFlight),
+                IdempotencyClaim::Mismatch => return Err(GatewayError::IdempotencyMismatch),
+            }
+        }
+        let result = self.create(&ctx, draft).await;
+        if result.is_err() {
+            // Failed requests are not remembered (as at Stripe): fixing and resending is safe.
+            if let Some(idem) = &ctx.idempotency {
+                if let Err(e) = self.store.release_idempotency_key(key_id, &idem.key).await {
+                    tracing::warn!(error = %e, "releasing an idempotency key failed; it expires on its own");
+                }
+            }
+        }
+        result
+    }
+
+    async fn create(
+        &self,
+        ctx: &SubmitContext<'_>,
+        draft: RequestDraft,
+    ) -> Result<SubmitOutcome, GatewayError> {
+        let requested_model = draft
+            .model
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_string();
+        let request = GenerationRequest::from_draft(draft, &self.catalog)?;
+        let spec = request
+            .spec(&self.catalog)
+            .ok_or_else(|| GatewayError::Internal("validated model missing from catalog".into()))?;
+        let reference_seconds = self.reference_video_seconds(&request).await?;
+        let price = pricing::price(&request, spec, &reference_seconds)?;
+
+        let now = seedgate_store::now_ms();
+        let task = Task {
+            id: TaskId::generate(),
+            api_key_id: ctx.principal.api_key_id.clone(),
+            request,
+            requested_model,
+            origin_dialect: ctx.dialect.to_string(),
+            status: TaskStatus::Queued,
+            price,
+            attempt: 0,
+            created_at_ms: now,
+            updated_at_ms: now,
+            started_at_ms: None,
+            finished_at_ms: None,
+            output: None,
+            error: None,
+            provider: None,
+        };
+        let response = (ctx.render)(&task);
+        let completion = ctx.idempotency.as_ref().map(|i| IdempotencyCompletion {
+            key: i.key.clone(),
+            response: response.clone(),
+        });
+        self.store
+            .create_task(&task, completion)
+            .await
+            .map_err(|e| match e {
+                StoreError::InsufficientCredits { available } => {
+                    GatewayError::InsufficientCredits {
+                        needed: price.credits,
+                        available,
+                    }
+                }
+                other => store_error(other),
+            })?;
+        self.wake.notify_one();
+        tracing::info!(task = %task.id, credits = price.credits, billable_seconds = price.billable_seconds, "task accepted");
+        Ok(SubmitOutcome::Created { task, response })
+    }
+
+    /// Durations of the reference videos, which are billed. Any video that cannot be fetched or
+    /// read makes the price unknown, and the request is refused before anything is charged.
+    async fn reference_video_seconds(
+        &self,
+        request: &GenerationRequest,
+    ) -> Result<Vec<f64>, GatewayError> {
+        let mut seconds = Vec::with_capacity(request.reference_video_urls.len());
+        for (i, url) in request.reference_video_urls.iter().enumerate() {
+            let unavailable = |why: String| GatewayError::PricingUnavailable {
+                reason: format!("reference_video_urls[{i}]: {why}"),
+            };
+            let fetched = self
+                .fetcher
+                .fetch(url, MediaKind::Video)
+                .await
+                .map_err(|e| unavailable(e.to_string()))?;
+            let info = seedgate_local_renderer::inspect(&fetched.bytes)
+                .map_err(|e| unavailable(e.to_string()))?;
+            if !(info.duration_seconds.is_finite() && info.duration_seconds > 0.0) {
+                return Err(unavailable("the video has no duration".into()));
+            }
+            seconds.push(info.duration_seconds);
+        }
+        Ok(seconds)
+    }
+
+    /// A task of the caller's, with its result URLs filled in. Another key's task is not found.
+    pub async fn get_task(&self, principal: &Principal, id: &str) -> Result<Task, GatewayError> {
+        let task = self
+            .store
+            .get_task(&TaskId::from_string(id), &principal.api_key_id)
+            .await
+            .map_err(store_error)?
+            .ok_or(GatewayError::NotFound)?;
+        Ok(self.with_urls(task))
+    }
+
+    pub async fn list_tasks(
+        &self,
+        principal: &Principal,
+        limit: u32,
+        before: Option<&str>,
+    ) -> Result<(Vec<Task>, bool), GatewayError> {
+        let before = before.map(TaskId::from_string);
+        let page = self
+            .store
+            .list_tasks(&principal.api_key_id, limit, before.as_ref())
+            .await
+            .map_err(store_error)?;
+        Ok((
+            page.tasks.into_iter().map(|t| self.with_urls(t)).collect(),
+            page.has_more,
+        ))
+    }
+
+    /// Cancels a queued task and refunds it.
+    pub async fn cancel_task(&self, principal: &Principal, id: &str) -> Result<Task, GatewayError> {
+        match self
+            .store
+            .cancel_task(&TaskId::from_string(id), &principal.api_key_id)
+            .await
+        {
+            Ok(task) => Ok(self.with_urls(task)),
+            Err(StoreError::Conflict(_)) => Err(GatewayError::NotCancellable),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// The public URL of a stored object.
+    pub fn media_url(&self, key: &str) -> String {
+        format!("{}/media/{}", self.config.public_base_url, key)
+    }
+
+    fn with_urls(&self, mut task: Task) -> Task {
+        if let Some(output) = &mut task.output {
+            output.video_urls = output
+                .video_keys
+                .iter()
+                .map(|k| self.media_url(k))
+                .collect();
+            output.last_frame_url = output.last_frame_key.as_deref().map(|k| self.media_url(k));
+        }
+        task
+    }
+}

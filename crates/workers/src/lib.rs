@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -68,8 +69,19 @@ impl TaskWorkers {
         config: WorkerConfig,
         wake: Arc<Notify>,
     ) -> Arc<Self> {
-        let id = format!("{}-{}", std::process::id(), seedgate_core::RequestId::generate().as_str());
-        Arc::new(Self { store, provider, blobs, config, wake, id })
+        let id = format!(
+            "{}-{}",
+            std::process::id(),
+            seedgate_core::RequestId::generate().as_str()
+        );
+        Arc::new(Self {
+            store,
+            provider,
+            blobs,
+            config,
+            wake,
+            id,
+        })
     }
 
     /// Runs `concurrency` worker loops until `shutdown` fires; tasks in flight then keep their
@@ -90,7 +102,11 @@ impl TaskWorkers {
             if shutdown.is_cancelled() {
                 return;
             }
-            match self.store.claim_task(&worker, self.config.lease, self.config.max_attempts).await {
+            match self
+                .store
+                .claim_task(&worker, self.config.lease, self.config.max_attempts)
+                .await
+            {
                 Ok(Some(claimed)) => {
                     tokio::select! {
                         _ = self.process(claimed) => {}
@@ -110,11 +126,15 @@ impl TaskWorkers {
     }
 
     async fn process(&self, claimed: ClaimedTask) {
+        let span =
+            tracing::info_span!("task", id = %claimed.task.id, attempt = claimed.task.attempt);
+        self.process_in_span(claimed).instrument(span).await
+    }
+
+    async fn process_in_span(&self, claimed: ClaimedTask) {
         let task_id = claimed.task.id.clone();
         let token = claimed.lease_token.clone();
         let attempt = claimed.task.attempt;
-        let span = tracing::info_span!("task", id = %task_id, attempt);
-        let _guard = span.enter();
         tracing::info!(provider = self.provider.name(), "task claimed");
 
         let outcome = tokio::select! {
@@ -130,13 +150,25 @@ impl TaskWorkers {
             Outcome::Failed(e) if e.retryable && attempt < self.config.max_attempts => {
                 let delay = self.config.retry_base * 2u32.saturating_pow(attempt.saturating_sub(1));
                 tracing::warn!(error = %e, ?delay, "provider failed; retrying");
-                let error = TaskError { kind: e.kind, message: e.message };
-                self.store.retry_task(&task_id, &token, delay, &error).await.map(|_| ())
+                let error = TaskError {
+                    kind: e.kind,
+                    message: e.message,
+                };
+                self.store
+                    .retry_task(&task_id, &token, delay, &error)
+                    .await
+                    .map(|_| ())
             }
             Outcome::Failed(e) => {
                 tracing::info!(error = %e, "task failed; refunding");
-                let error = TaskError { kind: e.kind, message: e.message };
-                self.store.fail_task(&task_id, &token, &error).await.map(|_| ())
+                let error = TaskError {
+                    kind: e.kind,
+                    message: e.message,
+                };
+                self.store
+                    .fail_task(&task_id, &token, &error)
+                    .await
+                    .map(|_| ())
             }
         };
         if let Err(e) = result {
@@ -147,7 +179,10 @@ impl TaskWorkers {
 
     /// Submits (or, after a restart, resumes) the job and polls until it is done.
     async fn drive(&self, claimed: &ClaimedTask) -> Outcome {
-        let job = Job { task_id: claimed.task.id.clone(), request: claimed.task.request.clone() };
+        let job = Job {
+            task_id: claimed.task.id.clone(),
+            request: claimed.task.request.clone(),
+        };
         let mut progress = match &claimed.provider_job_id {
             Some(job_id) => self.provider.poll(&job, job_id).await,
             None => self.provider.submit(&job).await,
@@ -156,10 +191,18 @@ impl TaskWorkers {
             match progress {
                 Ok(Progress::Done(artifacts)) => return Outcome::Done(artifacts),
                 Err(e) => return Outcome::Failed(e),
-                Ok(Progress::Pending { provider_job_id, poll_after }) => {
+                Ok(Progress::Pending {
+                    provider_job_id,
+                    poll_after,
+                }) => {
                     match self
                         .store
-                        .record_provider_job(&job.task_id, &claimed.lease_token, self.provider.name(), &provider_job_id)
+                        .record_provider_job(
+                            &job.task_id,
+                            &claimed.lease_token,
+                            self.provider.name(),
+                            &provider_job_id,
+                        )
                         .await
                     {
                         Ok(true) => {}
@@ -178,7 +221,11 @@ impl TaskWorkers {
         let every = self.config.lease / 3;
         loop {
             tokio::time::sleep(every).await;
-            match self.store.renew_lease(task_id, token, self.config.lease).await {
+            match self
+                .store
+                .renew_lease(task_id, token, self.config.lease)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => return,
                 // A failed renewal is not a lost lease; try again at the next beat.
@@ -187,12 +234,24 @@ impl TaskWorkers {
         }
     }
 
-    async fn finish(&self, task_id: &TaskId, token: &str, artifacts: Artifacts) -> Result<(), seedgate_store::StoreError> {
+    async fn finish(
+        &self,
+        task_id: &TaskId,
+        token: &str,
+        artifacts: Artifacts,
+    ) -> Result<(), seedgate_store::StoreError> {
         let key = video_key(task_id);
         if let Err(e) = self.blobs.put(&key, artifacts.video.bytes).await {
             tracing::error!(error = %e, "storing the video failed");
-            let error = TaskError { kind: FailureKind::Internal, message: "could not store the result".into() };
-            return self.store.retry_task(task_id, token, self.config.retry_base, &error).await.map(|_| ());
+            let error = TaskError {
+                kind: FailureKind::Internal,
+                message: "could not store the result".into(),
+            };
+            return self
+                .store
+                .retry_task(task_id, token, self.config.retry_base, &error)
+                .await
+                .map(|_| ());
         }
         let output = TaskOutput {
             video_keys: vec![key],
@@ -210,7 +269,12 @@ impl TaskWorkers {
 }
 
 /// Prunes idempotency keys past their retention, every `every`, until shutdown.
-pub async fn housekeeping(store: Arc<dyn Store>, retention: Duration, every: Duration, shutdown: CancellationToken) {
+pub async fn housekeeping(
+    store: Arc<dyn Store>,
+    retention: Duration,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
     loop {
         match store.prune_idempotency_keys(retention).await {
             Ok(0) => {}

@@ -1,0 +1,341 @@
+//! What every dialect shares: the [`Dialect`] trait, request ids, credentials, Idempotency-Key
+//! handling, typed field extraction from JSON objects, and the generic submit path.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
+use seedgate_core::{RequestDraft, RequestId, Task};
+use seedgate_gateway::{Gateway, IdempotencyRequest, Principal, SubmitContext, SubmitOutcome};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// A client-facing wire format.
+pub trait Dialect: Send + Sync + 'static {
+    /// Recorded on tasks created through this dialect.
+    const NAME: &'static str;
+
+    /// The API key the client presented, or why there is none.
+    fn credential(headers: &HeaderMap) -> Result<String, AuthFailure>;
+
+    /// An error in this dialect's envelope, codes and HTTP statuses.
+    fn error_response(error: &GatewayError, request_id: &RequestId) -> Response;
+}
+
+/// Tags every request with a `req_…` id, available to handlers as an extension and returned in
+/// the `x-request-id` header.
+pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
+    let id = RequestId::generate();
+    request.extensions_mut().insert(id.clone());
+    let mut response = next.run(request).await;
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// `Authorization: Bearer <key>`, the scheme matched case-insensitively.
+pub fn bearer_credential(headers: &HeaderMap) -> Result<String, AuthFailure> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthFailure::Missing)?;
+    let value = value.to_str().map_err(|_| AuthFailure::NotBearer)?.trim();
+    if value.is_empty() {
+        return Err(AuthFailure::Missing);
+    }
+    let (scheme, key) = value.split_once(' ').ok_or(AuthFailure::NotBearer)?;
+    let key = key.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() {
+        return Err(AuthFailure::NotBearer);
+    }
+    Ok(key.to_string())
+}
+
+pub async fn authenticate<D: Dialect>(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+) -> Result<Principal, GatewayError> {
+    let key = D::credential(headers).map_err(GatewayError::Unauthenticated)?;
+    gateway.authenticate(&key).await
+}
+
+/// The `Idempotency-Key` header: an RFC 8941 sf-string (quoted) per the IETF draft, or a bare
+/// token as most clients send it; 1–255 visible ASCII characters.
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, GatewayError> {
+    let mut values = headers.get_all("idempotency-key").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(GatewayError::IdempotencyKeyInvalid(
+            "send at most one Idempotency-Key header".into(),
+        ));
+    }
+    let raw = value
+        .to_str()
+        .map_err(|_| GatewayError::IdempotencyKeyInvalid("must be visible ASCII".into()))?
+        .trim();
+    let key = raw
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .unwrap_or(raw);
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+    {
+        return Err(GatewayError::IdempotencyKeyInvalid(
+            "must be 1 to 255 visible ASCII characters".into(),
+        ));
+    }
+    Ok(Some(key.to_string()))
+}
+
+/// A fingerprint of a request for Idempotency-Key comparison: the route and the JSON body in
+/// canonical form (keys sorted, whitespace dropped), so formatting differences do not count.
+pub fn fingerprint(route: &str, body: &Value) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(route.as_bytes());
+    hasher.update([0]);
+    hasher.update(body.to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// A JSON response with exact bytes (used for stored, replayable responses).
+pub fn json_bytes_response(status: u16, body: Vec<u8>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Serialises a value as a stored response. Serialising our own wire structs cannot fail; if it
+/// ever did, the client gets a 500 rather than a panic.
+pub fn stored_json<T: serde::Serialize>(
+    status: u16,
+    value: &T,
+) -> seedgate_gateway::StoredResponse {
+    match serde_json::to_vec(value) {
+        Ok(body) => seedgate_gateway::StoredResponse { status, body },
+        Err(e) => seedgate_gateway::StoredResponse {
+            status: 500,
+            body: format!("{{\"error\":\"{e}\"}}").into_bytes(),
+        },
+    }
+}
+
+/// The generic submit path: authenticate, read the Idempotency-Key, hand the draft to the
+/// gateway, and answer with the dialect's response (fresh or replayed).
+pub async fn submit<D: Dialect>(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    route: &str,
+    body: &Value,
+    draft: RequestDraft,
+    render: &(dyn Fn(&Task) -> seedgate_gateway::StoredResponse + Sync),
+) -> Result<Response, GatewayError> {
+    let principal = authenticate::<D>(gateway, headers).await?;
+    let idempotency = idempotency_key(headers)?.map(|key| IdempotencyRequest {
+        key,
+        fingerprint: fingerprint(route, body),
+    });
+    let ctx = SubmitContext {
+        principal: &principal,
+        dialect: D::NAME,
+        idempotency,
+        render,
+    };
+    let response = match gateway.submit(ctx, draft).await? {
+        SubmitOutcome::Created { response, .. } => response,
+        SubmitOutcome::Replayed(response) => {
+            let mut r = json_bytes_response(response.status, response.body);
+            r.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return Ok(r);
+        }
+    };
+    Ok(json_bytes_response(response.status, response.body))
+}
+
+/// Renders a handler's result, errors in the dialect's format.
+pub fn respond<D: Dialect>(
+    result: Result<Response, GatewayError>,
+    request_id: &RequestId,
+) -> Response {
+    match result {
+        Ok(r) => r,
+        Err(e) => {
+            if matches!(e, GatewayError::Internal(_) | GatewayError::Unavailable(_)) {
+                tracing::error!(error = %e, request_id = %request_id, "request failed");
+            }
+            D::error_response(&e, request_id)
+        }
+    }
+}
+
+/// Parses a body that must be a JSON object.
+pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ValidationError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(ValidationError::NotAnObject),
+    }
+}
+
+/// Refuses any key not in `allowed`, naming the first one found (in the body's key order).
+pub fn reject_unknown_fields(
+    object: &Map<String, Value>,
+    allowed: &[&str],
+) -> Result<(), ValidationError> {
+    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => Err(ValidationError::UnknownField { field: k.clone() }),
+        None => Ok(()),
+    }
+}
+
+/// Typed access to a JSON object's fields; `null` counts as absent. Type errors name the field.
+pub struct Fields<'a> {
+    object: &'a Map<String, Value>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(object: &'a Map<String, Value>) -> Self {
+        Self { object }
+    }
+
+    fn get(&self, field: &str) -> Option<&'a Value> {
+        self.object.get(field).filter(|v| !v.is_null())
+    }
+
+    pub fn string(&self, field: &str) -> Result<Option<String>, ValidationError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ValidationError::invalid(field, "must be a string")),
+        }
+    }
+
+    pub fn boolean(&self, field: &str) -> Result<Option<bool>, ValidationError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(ValidationError::invalid(field, "must be a boolean")),
+        }
+    }
+
+    /// An integer; `5.0` is accepted as 5, `5.5` is not.
+    pub fn integer(&self, field: &str) -> Result<Option<i64>, ValidationError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                        .map(|f| f as i64)
+                })
+                .map(Some)
+                .ok_or_else(|| ValidationError::invalid(field, "must be an integer")),
+            Some(_) => Err(ValidationError::invalid(field, "must be an integer")),
+        }
+    }
+
+    pub fn string_list(&self, field: &str) -> Result<Option<Vec<String>>, ValidationError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(ValidationError::invalid(
+                        &format!("{field}[{i}]"),
+                        "must be a string",
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(ValidationError::invalid(
+                field,
+                "must be an array of strings",
+            )),
+        }
+    }
+}
+
+/// Unix seconds from milliseconds.
+pub fn unix_seconds(ms: i64) -> i64 {
+    ms.div_euclid(1000)
+}
+
+/// A plain JSON response.
+pub fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    (status, axum::Json(value)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_parsing() {
+        let mut h = HeaderMap::new();
+        assert_eq!(bearer_credential(&h), Err(AuthFailure::Missing));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer_credential(&h), Err(AuthFailure::NotBearer));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("sg_live_abc"),
+        );
+        assert_eq!(bearer_credential(&h), Err(AuthFailure::NotBearer));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer   sg_live_abc "),
+        );
+        assert_eq!(bearer_credential(&h), Ok("sg_live_abc".to_string()));
+    }
+
+    #[test]
+    fn idempotency_key_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(idempotency_key(&h), Ok(None));
+        h.insert(
+            "idempotency-key",
+            HeaderValue::from_static("\"8e03978e-40d5\""),
+        );
+        assert_eq!(idempotency_key(&h), Ok(Some("8e03978e-40d5".into())));
+        h.insert("idempotency-key", HeaderValue::from_static("plain-key"));
+        assert_eq!(idempotency_key(&h), Ok(Some("plain-key".into())));
+        h.insert("idempotency-key", HeaderValue::from_static("\"\""));
+        assert!(idempotency_key(&h).is_err());
+    }
+
+    #[test]
+    fn fingerprint_ignores_formatting_but_not_content() {
+        let a: Value = serde_json::from_str(r#"{"a":1,"b":[1,2]}"#).expect("json");
+        let b: Value = serde_json::from_str(r#"{ "b": [1, 2], "a": 1 }"#).expect("json");
+        let c: Value = serde_json::from_str(r#"{"a":2,"b":[1,2]}"#).expect("json");
+        assert_eq!(fingerprint("r", &a), fingerprint("r", &b));
+        assert_ne!(fingerprint("r", &a), fingerprint("r", &c));
+        assert_ne!(fingerprint("r", &a), fingerprint("s", &a));
+    }
+
+    #[test]
+    fn fields_are_typed() {
+        let v: Value = serde_json::from_str(r#"{"d":5.0,"e":5.5,"s":"x","l":["a",1],"n":null}"#)
+            .expect("json");
+        let Value::Object(m) = v else {
+            panic!("object")
+        };
+        let f = Fields::new(&m);
+        assert_eq!(f.integer("d"), Ok(Some(5)));
+        assert!(f.integer("e").is_err());
+        assert!(f.integer("s").is_err());
+        assert_eq!(f.string("n"), Ok(None));
+        assert!(
+            matches!(f.string_list("l"), Err(ValidationError::Invalid { field, .. }) if field == "l[1]")
+        );
+    }
+}
