@@ -1,1 +1,32 @@
-fn main() {}
+use clap::Parser;
+use seedgate::cli::{run, Cli};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let settings = match cli.settings() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("seedgate: {e:#}");
+            std::process::exit(2);
+        }
+    };
+    let filter = EnvFilter::try_from_env("SEEDGATE_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log.format == "json" {
+        subscriber.json().init();
+    } else {
+        subscriber.init();
+    }
+    match run(cli, settings).await {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("seedgate: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! The command line: `serve`, `config`, `keys`, `credits`, `ledger verify`, `migrate`.
+
+use crate::config::{FlagOverrides, RunMode, Settings};
+use crate::startup::{open_store, Application};
+use clap::{Args, Parser, Subcommand};
+use seedgate_gateway::auth;
+use seedgate_store::Store;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "seedgate",
+    version,
+    about = "A self-hosted gateway for Seedance video generation"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct CommonArgs {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "SEEDGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where the database and media live (default ./seedgate-data).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API and run the workers.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Base of the URLs seedgate hands out (default http://<listen>).
+        #[arg(long)]
+        public_base_url: Option<String>,
+        /// development or production.
+        #[arg(long, value_parser = parse_mode)]
+        mode: Option<RunMode>,
+    },
+    /// Print the effective settings.
+    Config,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage credits.
+    #[command(subcommand)]
+    Credits(CreditsCommand),
+    /// Audit the credit ledger.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; prints the key alone on stdout (only its SHA-256 is stored).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 0)]
+        credits: i64,
+    },
+    /// List keys with their balances.
+    List,
+    /// Revoke a key by id or name.
+    Revoke { key: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CreditsCommand {
+    /// Add credits to a key (negative to remove).
+    Grant {
+        /// Key id or name.
+        key: String,
+        #[arg(allow_hyphen_values = true)]
+        amount: i64,
+        #[arg(long, default_value = "operator grant")]
+        note: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check every ledger invariant; exits non-zero naming the broken entries.
+    Verify,
+}
+
+fn parse_mode(s: &str) -> Result<RunMode, String> {
+    match s {
+        "development" => Ok(RunMode::Development),
+        "production" => Ok(RunMode::Production),
+        other => Err(format!(
+            "unknown mode `{other}` (development or production)"
+        )),
+    }
+}
+
+impl Cli {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let mut flags = FlagOverrides {
+            data_dir: self.common.data_dir.clone(),
+            ..Default::default()
+        };
+        if let Command::Serve {
+            listen,
+            public_base_url,
+            mode,
+        } = &self.command
+        {
+            flags.listen = listen.clone();
+            flags.public_base_url = public_base_url.clone();
+            flags.mode = *mode;
+        }
+        Settings::load(self.common.config.as_deref(), &flags)
+    }
+}
+
+/// Runs a command; the exit code is the process's.
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Serve { .. } => {
+            let app = Application::build(settings).await?;
+            if let Some(key) = app.bootstrap_key() {
+                println!(
+                    "Created a development API key with {} credits (shown once):",
+                    crate::startup::DEV_KEY_CREDITS
+                );
+                println!("{key}");
+            }
+            let token = app.shutdown_token();
+            tokio::spawn(async move {
+                wait_for_signal().await;
+                tracing::info!("shutting down");
+                token.cancel();
+            });
+            app.run_until_stopped().await?;
+            Ok(0)
+        }
+        Command::Config => {
+            print!("{}", toml::to_string_pretty(&settings)?);
+            Ok(0)
+        }
+        Command::Migrate => {
+            open_store(&settings).await?;
+            eprintln!(
+                "database schema is up to date: {}",
+                settings.database_path().display()
+            );
+            Ok(0)
+        }
+        Command::Keys(cmd) => {
+            let store = open_store(&settings).await?;
+            match cmd {
+                KeysCommand::Create { name, credits } => {
+                    if credits < 0 {
+                        anyhow::bail!("--credits cannot be negative");
+                    }
+                    let key = auth::generate_key();
+                    let record = store
+                        .create_api_key(&name, &key.hash, &key.display_prefix, credits)
+                        .await?;
+                    eprintln!(
+                        "created key {} ({}) with {} credits",
+                        record.id, record.name, record.balance
+                    );
+                    println!("{}", key.plaintext);
+                }
+                KeysCommand::List => {
+                    println!(
+                        "{:<32} {:<20} {:<14} {:>12}  status",
+                        "id", "name", "prefix", "balance"
+                    );
+                    for k in store.list_api_keys().await? {
+                        let status = if k.revoked_at_ms.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        };
+                        println!(
+                            "{:<32} {:<20} {:<14} {:>12}  {status}",
+                            k.id,
+                            k.name,
+                            format!("{}…", k.key_prefix),
+                            k.balance
+                        );
+                    }
+                }
+                KeysCommand::Revoke { key } => {
+                    let record = store
+                        .find_api_key(&key)
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("no key `{key}`"))?;
+                    store.revoke_api_key(&record.id).await?;
+                    eprintln!("revoked key {} ({})", record.id, record.name);
+                }
+            }
+            Ok(0)
+        }
+        Command::Credits(CreditsCommand::Grant { key, amount, note }) => {
+            let store = open_store(&settings).await?;
+            let record = store
+                .find_api_key(&key)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no key `{key}`"))?;
+            let balance = store.grant_credits(&record.id, amount, &note).await?;
+            println!("{balance}");
+            eprintln!(
+                "key {} ({}) now has {balance} credits",
+                record.id, record.name
+            );
+            Ok(0)
+        }
+        Command::Ledger(LedgerCommand::Verify) => {
+            let store = open_store(&settings).await?;
+            let dump = store.ledger_dump().await?;
+            let violations =
+                seedgate_core::ledger::verify(&dump.entries, &dump.tasks, &dump.balances);
+            if violations.is_empty() {
+                println!(
+                    "ledger ok: {} entries, {} tasks, {} keys",
+                    dump.entries.len(),
+                    dump.tasks.len(),
+                    dump.balances.len()
+                );
+                Ok(0)
+            } else {
+                for v in &violations {
+                    println!("VIOLATION {v}");
+                }
+                eprintln!("{} ledger invariant violation(s)", violations.len());
+                Ok(1)
+            }
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,169 @@
+//! Settings: built-in defaults < TOML file < `SEEDGATE_*` environment variables < command-line
+//! flags. Nested keys in the environment use `__` (`SEEDGATE_WORKER__CONCURRENCY=4`).
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use seedgate_core::catalog::ModelOverride;
+use seedgate_providers::LocalConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunMode {
+    /// Creates a first API key on an empty database; lets media be fetched from private
+    /// addresses so local test servers work.
+    Development,
+    /// Never creates keys by itself; fetches media from public addresses only.
+    Production,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub mode: RunMode,
+    /// Address to listen on.
+    pub listen: String,
+    /// Where the SQLite database and media live.
+    pub data_dir: PathBuf,
+    /// Base of every URL seedgate hands out; defaults to `http://<listen address>`.
+    pub public_base_url: Option<String>,
+    pub worker: WorkerSettings,
+    pub local: LocalConfig,
+    pub idempotency: IdempotencySettings,
+    /// Per-model overrides of the built-in catalog: availability and prices.
+    pub models: BTreeMap<String, ModelOverride>,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkerSettings {
+    pub concurrency: usize,
+    pub lease_seconds: f64,
+    pub max_attempts: u32,
+    pub idle_poll_ms: u64,
+    pub retry_base_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdempotencySettings {
+    /// How long Idempotency-Keys are remembered.
+    pub retention_hours: u64,
+    /// An in-progress key older than this belongs to a request that died.
+    pub stale_after_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogSettings {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `seedgate=debug,info`.
+    pub filter: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            mode: RunMode::Development,
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./seedgate-data"),
+            public_base_url: None,
+            worker: WorkerSettings::default(),
+            local: LocalConfig::default(),
+            idempotency: IdempotencySettings::default(),
+            models: BTreeMap::new(),
+            log: LogSettings::default(),
+        }
+    }
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 2,
+            lease_seconds: 30.0,
+            max_attempts: 3,
+            idle_poll_ms: 500,
+            retry_base_ms: 2000,
+        }
+    }
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        Self {
+            retention_hours: 24,
+            stale_after_seconds: 300,
+        }
+    }
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Values given as command-line flags; only those present override.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_base_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<RunMode>,
+}
+
+impl Settings {
+    /// Layers defaults, the config file (if any), the environment and the flags.
+    pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config_file {
+            if !path.exists() {
+                anyhow::bail!("config file {} does not exist", path.display());
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment
+            .merge(Env::prefixed("SEEDGATE_").split("__").ignore(&["config"]))
+            .merge(Serialized::defaults(flags));
+        let settings: Settings = figment.extract()?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.worker.lease_seconds <= 0.0 || !self.worker.lease_seconds.is_finite() {
+            anyhow::bail!("worker.lease_seconds must be positive");
+        }
+        if let Some(url) = &self.public_base_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                anyhow::bail!("public_base_url must be an http(s) URL, got {url}");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("seedgate.db")
+    }
+
+    pub fn media_dir(&self) -> PathBuf {
+        self.data_dir.join("media")
+    }
+
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs_f64(self.worker.lease_seconds)
+    }
+}

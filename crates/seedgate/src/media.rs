@@ -1,0 +1,114 @@
+//! `GET /media/{key}`: stored results, with Range requests and the right Content-Type, read
+//! through object storage so it works the same on local disk and S3.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
+use seedgate_store::BlobStore;
+
+pub fn content_type(key: &str) -> &'static str {
+    let ext = key
+        .rsplit('.')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        _ => "application/octet-stream",
+    }
+}
+
+fn status(code: StatusCode) -> Response {
+    code.into_response()
+}
+
+pub async fn serve(
+    State(blobs): State<BlobStore>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let size = match blobs.size(&key).await {
+        Ok(Some(size)) => size,
+        Ok(None) => return status(StatusCode::NOT_FOUND),
+        Err(e) => {
+            tracing::error!(error = %e, key, "media lookup failed");
+            return status(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    // One range is served as 206; several (rare for video players) fall back to the whole file.
+    let range = match headers.get(header::RANGE).map(|v| v.to_str()) {
+        None => None,
+        Some(Err(_)) => return status(StatusCode::RANGE_NOT_SATISFIABLE),
+        Some(Ok(raw)) => {
+            match http_range_header::parse_range_header(raw).and_then(|r| r.validate(size)) {
+                Ok(ranges) if ranges.len() == 1 => ranges.first().map(|r| *r.start()..*r.end() + 1),
+                Ok(_) => None,
+                Err(_) => {
+                    let mut r = status(StatusCode::RANGE_NOT_SATISFIABLE);
+                    if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                        r.headers_mut().insert(header::CONTENT_RANGE, v);
+                    }
+                    return r;
+                }
+            }
+        }
+    };
+    let read = match blobs.get(&key, range.clone()).await {
+        Ok(Some(read)) => read,
+        Ok(None) => return status(StatusCode::NOT_FOUND),
+        Err(e) => {
+            tracing::error!(error = %e, key, "media read failed");
+            return status(StatusCode::SERVICE_UNAVAILABLE);
+        }
+    };
+    let length = read.range.end - read.range.start;
+    let mut response = Response::new(Body::from_stream(
+        read.stream.map_err(std::io::Error::other),
+    ));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type(&key)),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&length.to_string()) {
+        h.insert(header::CONTENT_LENGTH, v);
+    }
+    if range.is_some() {
+        let value = format!(
+            "bytes {}-{}/{}",
+            read.range.start,
+            read.range.end.saturating_sub(1),
+            read.total_size
+        );
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_type;
+
+    #[test]
+    fn content_types_follow_extensions() {
+        assert_eq!(content_type("tasks/t/0.mp4"), "video/mp4");
+        assert_eq!(content_type("a/B.JPG"), "image/jpeg");
+        assert_eq!(content_type("noext"), "application/octet-stream");
+    }
+}

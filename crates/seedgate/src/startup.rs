@@ -1,0 +1,189 @@
+//! Builds the whole application from settings. `serve` and the black-box tests both go through
+//! [`Application::build`], so tests run exactly what ships, on a random port.
+
+use crate::config::{RunMode, Settings};
+use anyhow::Context;
+use axum::routing::get;
+use axum::{Json, Router};
+use seedgate_core::Catalog;
+use seedgate_fetch::{AddressPolicy, FetchLimits, Fetcher};
+use seedgate_gateway::{auth, Gateway, GatewayConfig};
+use seedgate_providers::LocalProvider;
+use seedgate_store::{BlobStore, SqliteStore, Store};
+use seedgate_workers::{TaskWorkers, WorkerConfig};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Name and credits of the key a development server creates on an empty database.
+pub const DEV_KEY_NAME: &str = "development";
+pub const DEV_KEY_CREDITS: i64 = 100_000;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    base_url: String,
+    store: Arc<SqliteStore>,
+    workers: Arc<TaskWorkers>,
+    settings: Settings,
+    bootstrap_key: Option<String>,
+    shutdown: CancellationToken,
+}
+
+/// Opens the store named by the settings.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<SqliteStore> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
+    SqliteStore::open(&settings.database_path())
+        .await
+        .with_context(|| format!("opening database {}", settings.database_path().display()))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = Arc::new(open_store(&settings).await?);
+        let blobs = BlobStore::local(&settings.media_dir())?;
+        let catalog = Arc::new(Catalog::builtin().with_overrides(&settings.models)?);
+
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let local = listener.local_addr()?;
+        let base_url = match &settings.public_base_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => {
+                let host = if local.ip().is_unspecified() {
+                    "127.0.0.1".to_string()
+                } else {
+                    local.ip().to_string()
+                };
+                let host = if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host
+                };
+                format!("http://{host}:{}", local.port())
+            }
+        };
+
+        let policy = match settings.mode {
+            RunMode::Development => AddressPolicy::AllowPrivate,
+            RunMode::Production => AddressPolicy::PublicOnly,
+        };
+        let fetcher = Fetcher::new(policy, FetchLimits::default())?;
+        let wake = Arc::new(Notify::new());
+        let gateway = Arc::new(Gateway::new(
+            store.clone(),
+            catalog,
+            fetcher.clone(),
+            GatewayConfig {
+                public_base_url: base_url.clone(),
+                idempotency_stale_after: Duration::from_secs(
+                    settings.idempotency.stale_after_seconds,
+                ),
+            },
+            wake.clone(),
+        ));
+        let provider = Arc::new(LocalProvider::new(settings.local.clone(), fetcher));
+        let workers = TaskWorkers::new(
+            store.clone(),
+            provider,
+            blobs.clone(),
+            WorkerConfig {
+                concurrency: settings.worker.concurrency,
+                lease: settings.lease(),
+                max_attempts: settings.worker.max_attempts,
+                idle_poll: Duration::from_millis(settings.worker.idle_poll_ms),
+                retry_base: Duration::from_millis(settings.worker.retry_base_ms),
+            },
+            wake,
+        );
+
+        let bootstrap_key = match settings.mode {
+            RunMode::Development if store.count_api_keys().await? == 0 => {
+                let key = auth::generate_key();
+                store
+                    .create_api_key(
+                        DEV_KEY_NAME,
+                        &key.hash,
+                        &key.display_prefix,
+                        DEV_KEY_CREDITS,
+                    )
+                    .await?;
+                Some(key.plaintext)
+            }
+            _ => None,
+        };
+
+        let media = Router::new()
+            .route("/media/{*key}", get(crate::media::serve))
+            .with_state(blobs);
+        let router = Router::new()
+            .merge(seedgate_dialects::routes().with_state(gateway))
+            .merge(media)
+            .route(
+                "/healthz",
+                get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
+            )
+            .layer(axum::middleware::from_fn(
+                seedgate_dialects::common::assign_request_id,
+            ))
+            .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+
+        Ok(Self {
+            listener,
+            router,
+            base_url,
+            store,
+            workers,
+            settings,
+            bootstrap_key,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn store(&self) -> Arc<SqliteStore> {
+        self.store.clone()
+    }
+
+    /// The API key created on an empty development database, shown once.
+    pub fn bootstrap_key(&self) -> Option<&str> {
+        self.bootstrap_key.as_deref()
+    }
+
+    /// Cancelling this token stops the server gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves HTTP and runs the workers until the shutdown token is cancelled.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let shutdown = self.shutdown.clone();
+        let workers = tokio::spawn(self.workers.clone().run(shutdown.clone()));
+        let housekeeping = tokio::spawn(seedgate_workers::housekeeping(
+            self.store.clone(),
+            Duration::from_secs(self.settings.idempotency.retention_hours * 3600),
+            Duration::from_secs(600),
+            shutdown.clone(),
+        ));
+        tracing::info!(url = %self.base_url, listen = %self.settings.listen, "seedgate is serving");
+        let server = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let result = server.await;
+        shutdown.cancel();
+        let _ = workers.await;
+        let _ = housekeeping.await;
+        result.context("HTTP server failed")
+    }
+}
