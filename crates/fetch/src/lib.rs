@@ -106,7 +106,11 @@ impl Fetcher {
             .user_agent(concat!("seedgate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| FetchError::Transport(e.to_string()))?;
-        Ok(Self { client, limits, policy })
+        Ok(Self {
+            client,
+            limits,
+            policy,
+        })
     }
 
     pub fn limits(&self) -> &FetchLimits {
@@ -116,9 +120,12 @@ impl Fetcher {
     /// Fetches a media URL whole, within the cap for its kind.
     pub async fn fetch(&self, url: &MediaUrl, kind: MediaKind) -> Result<Fetched, FetchError> {
         let cap = self.limits.cap(kind);
-        tokio::time::timeout(self.limits.total_timeout, self.fetch_inner(url.url().clone(), cap))
-            .await
-            .map_err(|_| FetchError::Timeout)?
+        tokio::time::timeout(
+            self.limits.total_timeout,
+            self.fetch_inner(url.url().clone(), cap),
+        )
+        .await
+        .map_err(|_| FetchError::Timeout)?
     }
 
     async fn fetch_inner(&self, mut url: url::Url, cap: u64) -> Result<Fetched, FetchError> {
@@ -141,7 +148,9 @@ impl Fetcher {
                     .get(reqwest::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
                     .ok_or(FetchError::Status(response.status().as_u16()))?;
-                url = url.join(location).map_err(|_| FetchError::Transport("bad redirect".into()))?;
+                url = url
+                    .join(location)
+                    .map_err(|_| FetchError::Transport("bad redirect".into()))?;
                 if !matches!(url.scheme(), "http" | "https") {
                     return Err(FetchError::Forbidden);
                 }
@@ -156,7 +165,11 @@ impl Fetcher {
             return Err(FetchError::TooLarge { limit: cap });
         }
         let header = |name: reqwest::header::HeaderName| {
-            response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
         };
         let content_type = header(reqwest::header::CONTENT_TYPE);
         let etag = header(reqwest::header::ETAG);
@@ -177,7 +190,11 @@ impl Fetcher {
                 }
             }
         }
-        Ok(Fetched { bytes: body.freeze(), content_type, etag })
+        Ok(Fetched {
+            bytes: body.freeze(),
+            content_type,
+            etag,
+        })
     }
 
     fn check(&self, url: &url::Url) -> Result<(), FetchError> {
@@ -187,13 +204,19 @@ impl Fetcher {
         let ip = match url.host() {
             Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip),
             Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip),
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => return Err(FetchError::Forbidden),
+            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => {
+                return Err(FetchError::Forbidden)
+            }
             Some(url::Host::Domain(_)) => return Ok(()),
             None => return Err(FetchError::Forbidden),
         };
         let blocked = match ip.to_canonical() {
-            IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified(),
-            IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00,
+            IpAddr::V4(v4) => {
+                v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+            }
+            IpAddr::V6(v6) => {
+                v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00
+            }
         };
         if blocked {
             Err(FetchError::Forbidden)

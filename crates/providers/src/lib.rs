@@ -38,7 +38,10 @@ pub struct Artifacts {
 #[derive(Debug, Clone)]
 pub enum Progress {
     /// The upstream accepted the job; ask again after `poll_after`.
-    Pending { provider_job_id: String, poll_after: Duration },
+    Pending {
+        provider_job_id: String,
+        poll_after: Duration,
+    },
     Done(Artifacts),
 }
 
@@ -53,11 +56,19 @@ pub struct ProviderError {
 
 impl ProviderError {
     pub fn permanent(kind: FailureKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), retryable: false }
+        Self {
+            kind,
+            message: message.into(),
+            retryable: false,
+        }
     }
 
     pub fn retryable(kind: FailureKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), retryable: true }
+        Self {
+            kind,
+            message: message.into(),
+            retryable: true,
+        }
     }
 }
 

@@ -26,7 +26,10 @@ pub struct LocalConfig {
 
 impl Default for LocalConfig {
     fn default() -> Self {
-        Self { fail_marker: "seedgate:fail".into(), delay_ms: 0 }
+        Self {
+            fail_marker: "seedgate:fail".into(),
+            delay_ms: 0,
+        }
     }
 }
 
@@ -51,7 +54,10 @@ impl LocalProvider {
             "" => FailureKind::UpstreamError,
             other => FailureKind::parse(other).unwrap_or(FailureKind::UpstreamError),
         };
-        Some(ProviderError::permanent(kind, "the local renderer was asked to fail this task"))
+        Some(ProviderError::permanent(
+            kind,
+            "the local renderer was asked to fail this task",
+        ))
     }
 
     async fn image(&self, url: &MediaUrl) -> Result<Vec<u8>, ProviderError> {
@@ -59,24 +65,40 @@ impl LocalProvider {
             .fetch(url, MediaKind::Image)
             .await
             .map(|f| f.bytes.to_vec())
-            .map_err(|e| ProviderError::permanent(FailureKind::InvalidInput, format!("could not fetch {url}: {e}")))
+            .map_err(|e| {
+                ProviderError::permanent(
+                    FailureKind::InvalidInput,
+                    format!("could not fetch {url}: {e}"),
+                )
+            })
     }
 
     async fn scene(&self, job: &Job) -> Result<(Scene, Option<(u32, u32)>), ProviderError> {
         let r = &job.request;
         let prompt = r.prompt.clone();
         let scene = match r.mode {
-            Mode::T2v => Scene::Card { prompt: prompt.unwrap_or_default() },
+            Mode::T2v => Scene::Card {
+                prompt: prompt.unwrap_or_default(),
+            },
             Mode::I2v => {
                 let first = match &r.first_frame_url {
                     Some(u) => self.image(u).await?,
-                    None => return Err(ProviderError::permanent(FailureKind::InvalidInput, "I2V without a first frame")),
+                    None => {
+                        return Err(ProviderError::permanent(
+                            FailureKind::InvalidInput,
+                            "I2V without a first frame",
+                        ))
+                    }
                 };
                 let last = match &r.last_frame_url {
                     Some(u) => Some(self.image(u).await?),
                     None => None,
                 };
-                Scene::Frames { first, last, prompt }
+                Scene::Frames {
+                    first,
+                    last,
+                    prompt,
+                }
             }
             Mode::R2v => {
                 let mut images = Vec::with_capacity(r.reference_image_urls.len());
@@ -85,7 +107,9 @@ impl LocalProvider {
                 }
                 if images.is_empty() {
                     // Video- or audio-referenced requests: the preview is a card.
-                    Scene::Card { prompt: prompt.unwrap_or_default() }
+                    Scene::Card {
+                        prompt: prompt.unwrap_or_default(),
+                    }
                 } else {
                     Scene::References { images, prompt }
                 }
@@ -134,10 +158,15 @@ impl Provider for LocalProvider {
         let rendering = tokio::task::spawn_blocking(move || render(&spec));
         let (_, rendered) = tokio::join!(delay, rendering);
         let bytes = rendered
-            .map_err(|e| ProviderError::retryable(FailureKind::Internal, format!("renderer crashed: {e}")))?
+            .map_err(|e| {
+                ProviderError::retryable(FailureKind::Internal, format!("renderer crashed: {e}"))
+            })?
             .map_err(|e| ProviderError::permanent(FailureKind::InvalidInput, e.to_string()))?;
         Ok(Progress::Done(Artifacts {
-            video: Artifact { bytes: Bytes::from(bytes), content_type: "video/mp4".into() },
+            video: Artifact {
+                bytes: Bytes::from(bytes),
+                content_type: "video/mp4".into(),
+            },
             width,
             height,
         }))
@@ -155,7 +184,8 @@ mod tests {
     use seedgate_fetch::{AddressPolicy, FetchLimits};
 
     fn provider() -> LocalProvider {
-        let fetcher = Fetcher::new(AddressPolicy::AllowPrivate, FetchLimits::default()).expect("fetcher");
+        let fetcher =
+            Fetcher::new(AddressPolicy::AllowPrivate, FetchLimits::default()).expect("fetcher");
         LocalProvider::new(LocalConfig::default(), fetcher)
     }
 
@@ -164,9 +194,13 @@ mod tests {
         let p = provider();
         assert!(p.requested_failure(Some("a calm lake")).is_none());
         assert!(p.requested_failure(None).is_none());
-        let e = p.requested_failure(Some("x [[seedgate:fail]] y")).expect("fails");
+        let e = p
+            .requested_failure(Some("x [[seedgate:fail]] y"))
+            .expect("fails");
         assert_eq!(e.kind, FailureKind::UpstreamError);
-        let e = p.requested_failure(Some("[[seedgate:fail:moderation]]")).expect("fails");
+        let e = p
+            .requested_failure(Some("[[seedgate:fail:moderation]]"))
+            .expect("fails");
         assert_eq!(e.kind, FailureKind::Moderation);
         assert!(!e.retryable);
     }

@@ -36,10 +36,12 @@ impl BlobStore {
 
     /// Files under `dir`, created if missing.
     pub fn local(dir: &std::path::Path) -> Result<Self, BlobError> {
-        std::fs::create_dir_all(dir).map_err(|e| BlobError::Storage(object_store::Error::Generic {
-            store: "LocalFileSystem",
-            source: Box::new(e),
-        }))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            BlobError::Storage(object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(e),
+            })
+        })?;
         Ok(Self::new(Arc::new(LocalFileSystem::new_with_prefix(dir)?)))
     }
 
@@ -49,17 +51,26 @@ impl BlobStore {
     }
 
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), BlobError> {
-        self.inner.put(&Self::path(key)?, PutPayload::from(bytes)).await?;
+        self.inner
+            .put(&Self::path(key)?, PutPayload::from(bytes))
+            .await?;
         Ok(())
     }
 
     /// Reads an object, or a range of it; `None` when there is no such object.
-    pub async fn get(&self, key: &str, range: Option<Range<u64>>) -> Result<Option<BlobRead>, BlobError> {
+    pub async fn get(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<Option<BlobRead>, BlobError> {
         let path = match Self::path(key) {
             Ok(p) => p,
             Err(_) => return Ok(None),
         };
-        let options = GetOptions { range: range.map(GetRange::Bounded), ..Default::default() };
+        let options = GetOptions {
+            range: range.map(GetRange::Bounded),
+            ..Default::default()
+        };
         match self.inner.get_opts(&path, options).await {
             Ok(result) => Ok(Some(BlobRead {
                 total_size: result.meta.size,
