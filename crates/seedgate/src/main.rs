@@ -12,8 +12,8 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let filter = EnvFilter::try_from_env("SEEDGATE_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -1,0 +1,193 @@
+//! Spawning the app and talking to it.
+
+use reqwest::StatusCode;
+use seedgate::config::Settings;
+use seedgate::startup::Application;
+use seedgate_gateway::auth;
+use seedgate_store::{SqliteStore, Store};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub struct TestApp {
+    pub base: String,
+    /// The development key the app created on its empty database (100000 credits).
+    pub key: String,
+    pub client: reqwest::Client,
+    pub store: Arc<SqliteStore>,
+    pub data_dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// Settings every test starts from: development mode, a fresh data dir, a random port, fast
+/// worker polling.
+pub fn test_settings(data_dir: &std::path::Path) -> Settings {
+    let mut s = Settings::default();
+    s.listen = "127.0.0.1:0".into();
+    s.data_dir = data_dir.to_path_buf();
+    s.worker.idle_poll_ms = 50;
+    s.worker.retry_base_ms = 100;
+    s.log.filter = "warn".into();
+    s
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = test_settings(data_dir.path());
+    configure(&mut settings);
+    let app = Application::build(settings).await.expect("app builds");
+    let base = app.base_url().to_string();
+    let key = app
+        .bootstrap_key()
+        .expect("development mode creates a key")
+        .to_string();
+    let store = app.store();
+    let shutdown = app.shutdown_token();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        key,
+        client: reqwest::Client::new(),
+        store,
+        data_dir,
+        shutdown,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A new API key with `credits`.
+    pub async fn create_key(&self, name: &str, credits: i64) -> String {
+        let key = auth::generate_key();
+        self.store
+            .create_api_key(name, &key.hash, &key.display_prefix, credits)
+            .await
+            .expect("create key");
+        key.plaintext
+    }
+
+    pub async fn balance_of(&self, key: &str) -> i64 {
+        self.store
+            .find_api_key_by_hash(&auth::hash_key(key))
+            .await
+            .expect("lookup")
+            .expect("key exists")
+            .balance
+    }
+
+    pub async fn submit_as(&self, key: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/videos/generations"))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn submit(&self, body: &Value) -> reqwest::Response {
+        self.submit_as(&self.key, body).await
+    }
+
+    /// Submits and returns the task id, asserting acceptance.
+    pub async fn submit_ok(&self, body: &Value) -> String {
+        let r = self.submit(body).await;
+        let status = r.status();
+        let json: Value = r.json().await.expect("json");
+        assert_eq!(status, StatusCode::OK, "{json}");
+        json["id"].as_str().expect("id").to_string()
+    }
+
+    pub async fn get_task_as(&self, key: &str, id: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(&format!("/api/v1/tasks/{id}")))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Polls until the task is no longer processing.
+    pub async fn wait_for_task(&self, id: &str) -> Value {
+        wait_for_task(
+            &self.client,
+            &self.base,
+            &self.key,
+            id,
+            Duration::from_secs(90),
+        )
+        .await
+    }
+}
+
+pub async fn wait_for_task(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    id: &str,
+    timeout: Duration,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        let r = client
+            .get(format!("{base}/api/v1/tasks/{id}"))
+            .bearer_auth(key)
+            .send()
+            .await;
+        if let Ok(r) = r {
+            if r.status() == StatusCode::OK {
+                let json: Value = r.json().await.expect("json");
+                if json["status"] != "processing" {
+                    return json;
+                }
+            }
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "task {id} did not finish in {timeout:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Asserts a reAPI error envelope with `code` and HTTP `status`; returns the message.
+pub async fn assert_error(response: reqwest::Response, status: StatusCode, code: u64) -> String {
+    let actual = response.status();
+    let json: Value = response.json().await.expect("error body is JSON");
+    assert_eq!(actual, status, "{json}");
+    assert_eq!(json["error"]["code"], code, "{json}");
+    let rid = json["error"]["request_id"].as_str().expect("request_id");
+    assert!(rid.starts_with("req_"), "{rid}");
+    json["error"]["message"]
+        .as_str()
+        .expect("message")
+        .to_string()
+}
+
+/// Runs `seedgate ledger verify` against a data dir; returns (exit code, stdout).
+pub fn ledger_verify(data_dir: &std::path::Path) -> (i32, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_seedgate"))
+        .args(["ledger", "verify", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("SEEDGATE_CONFIG")
+        .output()
+        .expect("run seedgate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}

@@ -1,0 +1,14 @@
+//! Black-box tests: each spawns the real application on a random port (or the real binary, for
+//! crash and CLI tests) and talks to it over HTTP, as a client would.
+
+mod cli;
+mod crash_recovery;
+mod credits;
+mod helpers;
+mod idempotency;
+mod media_server;
+mod output;
+mod reapi_auth;
+mod reapi_examples;
+mod reapi_validation;
+mod tasks;
