@@ -77,6 +77,30 @@ impl SqliteStore {
         Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
+    /// Ends a running task held under `lease_token`, resolving its hold, in one transaction.
+    async fn finish_fenced(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        status: TaskStatus,
+        output: Option<&TaskOutput>,
+        error: Option<&TaskError>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let done = finish(
+            &mut tx,
+            id.as_str(),
+            Some(lease_token),
+            status,
+            output,
+            error,
+            now_ms(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -731,19 +755,8 @@ impl Store for SqliteStore {
         lease_token: &str,
         output: &TaskOutput,
     ) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
-        let done = finish(
-            &mut tx,
-            id.as_str(),
-            Some(lease_token),
-            TaskStatus::Succeeded,
-            Some(output),
-            None,
-            now_ms(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(done)
+        self.finish_fenced(id, lease_token, TaskStatus::Succeeded, Some(output), None)
+            .await
     }
 
     async fn fail_task(
@@ -752,19 +765,8 @@ impl Store for SqliteStore {
         lease_token: &str,
         error: &TaskError,
     ) -> StoreResult<bool> {
-        let mut tx = self.write_tx().await?;
-        let done = finish(
-            &mut tx,
-            id.as_str(),
-            Some(lease_token),
-            TaskStatus::Failed,
-            None,
-            Some(error),
-            now_ms(),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(done)
+        self.finish_fenced(id, lease_token, TaskStatus::Failed, None, Some(error))
+            .await
     }
 
     async fn retry_task(

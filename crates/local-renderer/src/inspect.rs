@@ -1,0 +1,1025 @@
+//! Reading back the essentials of an MP4/MOV: duration, and the first video and audio track's
+//! codec, size, frame rate and sample format.
+//!
+//! This is a small, bounds-checked ISO-BMFF walker rather than a general MP4 library, because it
+//! must accept files from anywhere (phones' QuickTime movies with `hvc1` and sound description
+//! v1/v2, fragmented MP4, `avc3`, Opus, ...) and must turn every malformed or truncated input into
+//! an error: every read is checked against the enclosing box, nothing is allocated from
+//! untrusted counts, and recursion only follows a fixed path of known containers.
+
+/// What `inspect` found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mp4Info {
+    /// Movie duration (from `mvhd`, or the longest track when the header has none).
+    pub duration_seconds: f64,
+    /// The first video track, if any.
+    pub video: Option<VideoTrackInfo>,
+    /// The first audio track, if any.
+    pub audio: Option<AudioTrackInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoTrackInfo {
+    /// Normalised codec name: "h264", "hevc", "av1", "vp9", "vp8", "mpeg4", "prores", "mjpeg",
+    /// or the sample entry's four-character code (lowercased, trimmed) when unknown.
+    pub codec: String,
+    pub width: u32,
+    pub height: u32,
+    /// Exact `timescale / sample_delta` for constant-rate tracks, else the average.
+    pub fps: f64,
+    pub frame_count: u64,
+    pub duration_seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioTrackInfo {
+    /// Normalised codec name: "aac", "mp3", "opus", "flac", "alac", "ac3", "eac3", "pcm", ...
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u16,
+    pub duration_seconds: f64,
+}
+
+/// Why a file could not be inspected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InspectError {
+    /// The bytes do not start like an ISO-BMFF/QuickTime file.
+    #[error("not an MP4/MOV file: {0}")]
+    NotMp4(String),
+    /// A box extends past the end of the data: the file was cut short.
+    #[error("truncated MP4: {0}")]
+    Truncated(String),
+    /// The structure is inconsistent or a required box is missing.
+    #[error("malformed MP4: {0}")]
+    Malformed(String),
+}
+
+fn malformed(msg: impl Into<String>) -> InspectError {
+    InspectError::Malformed(msg.into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounds-checked reading.
+
+/// A read cursor over one box body; every accessor fails instead of reading past the end.
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    what: &'static str,
+}
+
+impl<'a> Reader<'a> {
+    fn new(data: &'a [u8], what: &'static str) -> Self {
+        Self { data, pos: 0, what }
+    }
+
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], InspectError> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.data.len());
+        let Some(end) = end else {
+            return Err(malformed(format!("'{}' box is too short", self.what)));
+        };
+        let out = &self.data[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn skip(&mut self, n: usize) -> Result<(), InspectError> {
+        self.bytes(n).map(|_| ())
+    }
+
+    fn u8(&mut self) -> Result<u8, InspectError> {
+        Ok(self.bytes(1)?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, InspectError> {
+        let b = self.bytes(2)?;
+        Ok(u16::from_be_bytes([b[0], b[1]]))
+    }
+
+    fn u32(&mut self) -> Result<u32, InspectError> {
+        let b = self.bytes(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, InspectError> {
+        let b = self.bytes(8)?;
+        Ok(u64::from_be_bytes([
+            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
+        ]))
+    }
+
+    fn fourcc(&mut self) -> Result<[u8; 4], InspectError> {
+        let b = self.bytes(4)?;
+        Ok([b[0], b[1], b[2], b[3]])
+    }
+
+    /// Full-box header: (version, flags).
+    fn version_flags(&mut self) -> Result<(u8, u32), InspectError> {
+        let v = self.u32()?;
+        Ok(((v >> 24) as u8, v & 0x00ff_ffff))
+    }
+
+    fn rest(&self) -> &'a [u8] {
+        &self.data[self.pos.min(self.data.len())..]
+    }
+
+    fn remaining(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
+    }
+}
+
+/// One box: its type, body (after the header) and absolute offsets for messages.
+#[derive(Clone, Copy)]
+struct Atom<'a> {
+    kind: [u8; 4],
+    body: &'a [u8],
+    /// Where the box starts.
+    offset: usize,
+    /// Where its body starts.
+    base: usize,
+}
+
+fn name(kind: &[u8; 4]) -> String {
+    kind.iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// Iterates the boxes packed in `data`. A box running past the end yields `Truncated`.
+struct Atoms<'a> {
+    data: &'a [u8],
+    pos: usize,
+    /// Absolute offset of `data[0]`, for error messages.
+    base: usize,
+    /// Whether a short all-zero tail is accepted as padding (inside containers only: at the top
+    /// level it is more likely the first bytes of a cut-off box).
+    zero_tail_ok: bool,
+    done: bool,
+}
+
+fn atoms(data: &[u8], base: usize) -> Atoms<'_> {
+    Atoms {
+        data,
+        pos: 0,
+        base,
+        zero_tail_ok: true,
+        done: false,
+    }
+}
+
+impl<'a> Iterator for Atoms<'a> {
+    type Item = Result<Atom<'a>, InspectError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done || self.pos >= self.data.len() {
+            return None;
+        }
+        let rest = &self.data[self.pos..];
+        let offset = self.base + self.pos;
+        let fail = |this: &mut Self, e: InspectError| {
+            this.done = true;
+            Some(Err(e))
+        };
+        if rest.len() < 8 {
+            // Some writers pad containers with a 32-bit zero terminator; anything else is a cut.
+            if self.zero_tail_ok && rest.iter().all(|&b| b == 0) {
+                self.done = true;
+                return None;
+            }
+            return fail(
+                self,
+                InspectError::Truncated(format!("incomplete box header at byte {offset}")),
+            );
+        }
+        let size32 = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let kind = [rest[4], rest[5], rest[6], rest[7]];
+        let (header, size) = match size32 {
+            0 => (8usize, rest.len() as u64), // extends to the end of the enclosing data
+            1 => {
+                if rest.len() < 16 {
+                    return fail(
+                        self,
+                        InspectError::Truncated(format!(
+                            "incomplete '{}' header at byte {offset}",
+                            name(&kind)
+                        )),
+                    );
+                }
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&rest[8..16]);
+                (16usize, u64::from_be_bytes(b))
+            }
+            n => (8usize, u64::from(n)),
+        };
+        if size < header as u64 {
+            return fail(
+                self,
+                malformed(format!(
+                    "'{}' box at byte {offset} has invalid size {size}",
+                    name(&kind)
+                )),
+            );
+        }
+        if size > rest.len() as u64 {
+            return fail(
+                self,
+                InspectError::Truncated(format!(
+                    "'{}' box at byte {offset} needs {size} bytes but only {} remain",
+                    name(&kind),
+                    rest.len()
+                )),
+            );
+        }
+        let size = size as usize; // fits: bounded by rest.len()
+        self.pos += size;
+        Some(Ok(Atom {
+            kind,
+            body: &rest[header..size],
+            offset,
+            base: offset + header,
+        }))
+    }
+}
+
+/// The first child of `kind` inside `data`, if any.
+fn find<'a>(data: &'a [u8], base: usize, kind: &[u8; 4]) -> Result<Option<Atom<'a>>, InspectError> {
+    for atom in atoms(data, base) {
+        let atom = atom?;
+        if &atom.kind == kind {
+            return Ok(Some(atom));
+        }
+    }
+    Ok(None)
+}
+
+/// Follows a path of containers, e.g. `[b"mdia", b"minf", b"stbl"]`.
+fn find_path<'a>(atom: Atom<'a>, path: &[&[u8; 4]]) -> Result<Option<Atom<'a>>, InspectError> {
+    let mut current = atom;
+    for kind in path {
+        match find(current.body, current.base, kind)? {
+            Some(next) => current = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(current))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The walk.
+
+/// Top-level box types that can legitimately start a QuickTime/ISO-BMFF file.
+const TOP_LEVEL: [&[u8; 4]; 14] = [
+    b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid", b"styp", b"sidx",
+    b"moof", b"meta", b"junk", b"pdin",
+];
+
+/// Parses `bytes` as MP4/MOV and describes its first video and audio tracks.
+pub fn inspect(bytes: &[u8]) -> Result<Mp4Info, InspectError> {
+    if bytes.len() < 8 {
+        return Err(InspectError::NotMp4(format!("only {} bytes", bytes.len())));
+    }
+    let first_kind = [bytes[4], bytes[5], bytes[6], bytes[7]];
+    if !TOP_LEVEL.contains(&&first_kind) {
+        return Err(InspectError::NotMp4(format!(
+            "starts with '{}', not an MP4 box",
+            name(&first_kind)
+        )));
+    }
+
+    let mut moov = None;
+    let mut moofs = Vec::new();
+    let top_level = Atoms {
+        zero_tail_ok: false,
+        ..atoms(bytes, 0)
+    };
+    for atom in top_level {
+        let atom = atom?;
+        match &atom.kind {
+            b"moov" if moov.is_none() => moov = Some(atom),
+            b"moof" => moofs.push(atom),
+            _ => {}
+        }
+    }
+    let Some(moov) = moov else {
+        return Err(malformed("no 'moov' box (movie header)"));
+    };
+    if find(moov.body, moov.base, b"cmov")?.is_some() {
+        return Err(malformed(
+            "compressed movie headers ('cmov') are not supported",
+        ));
+    }
+
+    let mvhd = find(moov.body, moov.base, b"mvhd")?.ok_or_else(|| malformed("no 'mvhd' box"))?;
+    let (movie_timescale, movie_duration) = timescale_and_duration(mvhd.body, "mvhd")?;
+    let extends = parse_mvex(moov)?;
+
+    let mut tracks = Vec::new();
+    for atom in atoms(moov.body, moov.base) {
+        let atom = atom?;
+        if &atom.kind == b"trak" {
+            if let Some(track) = parse_trak(atom, movie_timescale)? {
+                tracks.push(track);
+            }
+        }
+    }
+    // Fragmented files keep their sample tables in movie fragments.
+    if !moofs.is_empty() {
+        add_fragments(&mut tracks, &moofs, &extends)?;
+    }
+
+    // Prefer the first track of a kind that has samples (skips empty placeholder tracks).
+    let pick = |handler: &[u8; 4]| {
+        let of_kind = || tracks.iter().filter(move |t| &t.handler == handler);
+        of_kind()
+            .find(|t| t.samples > 0)
+            .or_else(|| of_kind().next())
+    };
+    let video = pick(b"vide").map(|t| VideoTrackInfo {
+        codec: t.codec.clone(),
+        width: t.width,
+        height: t.height,
+        fps: t.fps(),
+        frame_count: t.samples,
+        duration_seconds: t.duration_seconds(),
+    });
+    let audio = pick(b"soun").map(|t| AudioTrackInfo {
+        codec: t.codec.clone(),
+        sample_rate: t.sample_rate,
+        channels: t.channels,
+        duration_seconds: t.duration_seconds(),
+    });
+
+    let mut duration_seconds = if movie_timescale > 0 && movie_duration > 0 {
+        movie_duration as f64 / f64::from(movie_timescale)
+    } else if movie_timescale > 0 && extends.fragment_duration > 0 {
+        extends.fragment_duration as f64 / f64::from(movie_timescale)
+    } else {
+        0.0
+    };
+    if duration_seconds == 0.0 {
+        duration_seconds = tracks
+            .iter()
+            .map(Track::duration_seconds)
+            .fold(0.0, f64::max);
+    }
+    Ok(Mp4Info {
+        duration_seconds,
+        video,
+        audio,
+    })
+}
+
+#[derive(Default)]
+struct Extends {
+    /// trex default_sample_duration per track id.
+    default_durations: Vec<(u32, u32)>,
+    /// mehd fragment_duration (movie timescale).
+    fragment_duration: u64,
+}
+
+fn parse_mvex(moov: Atom<'_>) -> Result<Extends, InspectError> {
+    let mut out = Extends::default();
+    let Some(mvex) = find(moov.body, moov.base, b"mvex")? else {
+        return Ok(out);
+    };
+    for atom in atoms(mvex.body, mvex.base) {
+        let atom = atom?;
+        match &atom.kind {
+            b"trex" => {
+                let mut r = Reader::new(atom.body, "trex");
+                r.version_flags()?;
+                let track_id = r.u32()?;
+                r.skip(4)?; // default_sample_description_index
+                out.default_durations.push((track_id, r.u32()?));
+            }
+            b"mehd" => {
+                let mut r = Reader::new(atom.body, "mehd");
+                let (version, _) = r.version_flags()?;
+                out.fragment_duration = if version == 1 {
+                    r.u64()?
+                } else {
+                    u64::from(r.u32()?)
+                };
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+struct Track {
+    id: u32,
+    handler: [u8; 4],
+    timescale: u32,
+    /// Media duration in `timescale` units.
+    duration: u64,
+    codec: String,
+    width: u32,
+    height: u32,
+    sample_rate: u32,
+    channels: u16,
+    samples: u64,
+    /// Sample durations from the sample tables (or fragments).
+    timing: Timing,
+    /// Presented length according to the edit list, when it has one (it trims encoder
+    /// priming and the like, as players and ffprobe do).
+    edited_seconds: Option<f64>,
+}
+
+/// Accumulates sample durations, noting whether the rate is constant.
+#[derive(Default)]
+struct Timing {
+    samples: u64,
+    /// Sum of durations, in the track timescale.
+    total: u64,
+    /// Up to two distinct sample durations seen, with how many samples had each.
+    deltas: [Option<(u32, u64)>; 2],
+    /// A third distinct duration was seen.
+    variable: bool,
+}
+
+impl Timing {
+    fn push(&mut self, count: u64, delta: u32) {
+        if count == 0 {
+            return;
+        }
+        self.samples = self.samples.saturating_add(count);
+        self.total = self
+            .total
+            .saturating_add(count.saturating_mul(u64::from(delta)));
+        for slot in &mut self.deltas {
+            match slot {
+                Some((d, n)) if *d == delta => {
+                    *n = n.saturating_add(count);
+                    return;
+                }
+                None => {
+                    *slot = Some((delta, count));
+                    return;
+                }
+                Some(_) => {}
+            }
+        }
+        self.variable = true;
+    }
+
+    /// The common sample duration when the rate is constant. One odd sample is tolerated:
+    /// muxers often stretch or shorten the first or last frame.
+    fn constant_delta(&self) -> Option<u32> {
+        match self.deltas {
+            _ if self.variable => None,
+            [Some((d, _)), None] => Some(d),
+            [Some((d, _)), Some((_, 1))] | [Some((_, 1)), Some((d, _))] => Some(d),
+            _ => None,
+        }
+    }
+}
+
+impl Track {
+    fn duration_seconds(&self) -> f64 {
+        if let Some(seconds) = self.edited_seconds {
+            return seconds;
+        }
+        if self.timescale == 0 {
+            return 0.0;
+        }
+        // Fragmented tracks have an empty mdhd duration; their samples tell the length.
+        let units = if self.duration > 0 {
+            self.duration
+        } else {
+            self.timing.total
+        };
+        units as f64 / f64::from(self.timescale)
+    }
+
+    fn fps(&self) -> f64 {
+        match self.timing.constant_delta() {
+            Some(delta) if delta > 0 && self.timescale > 0 => {
+                f64::from(self.timescale) / f64::from(delta)
+            }
+            _ => {
+                let seconds = self.duration_seconds();
+                if seconds > 0.0 {
+                    self.samples as f64 / seconds
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+fn parse_trak(trak: Atom<'_>, movie_timescale: u32) -> Result<Option<Track>, InspectError> {
+    let Some(tkhd) = find(trak.body, trak.base, b"tkhd")? else {
+        return Err(malformed(format!(
+            "track at byte {} has no 'tkhd'",
+            trak.offset
+        )));
+    };
+    let (id, tkhd_width, tkhd_height) = parse_tkhd(tkhd.body)?;
+    let Some(mdia) = find(trak.body, trak.base, b"mdia")? else {
+        return Err(malformed(format!("track {id} has no 'mdia'")));
+    };
+    let hdlr = find(mdia.body, mdia.base, b"hdlr")?
+        .ok_or_else(|| malformed(format!("track {id} has no 'hdlr'")))?;
+    let handler = {
+        let mut r = Reader::new(hdlr.body, "hdlr");
+        r.version_flags()?;
+        r.skip(4)?; // pre_defined / QuickTime component type
+        r.fourcc()?
+    };
+    if &handler != b"vide" && &handler != b"soun" {
+        return Ok(None); // text, timecode, metadata, hint tracks: not described
+    }
+    let mdhd = find(mdia.body, mdia.base, b"mdhd")?
+        .ok_or_else(|| malformed(format!("track {id} has no 'mdhd'")))?;
+    let (timescale, duration) = timescale_and_duration(mdhd.body, "mdhd")?;
+
+    let mut track = Track {
+        id,
+        handler,
+        timescale,
+        duration,
+        codec: String::from("unknown"),
+        width: tkhd_width,
+        height: tkhd_height,
+        sample_rate: 0,
+        channels: 0,
+        samples: 0,
+        timing: Timing::default(),
+        edited_seconds: edited_seconds(trak, movie_timescale)?,
+    };
+    let Some(stbl) = find_path(mdia, &[b"minf", b"stbl"])? else {
+        return Ok(Some(track));
+    };
+    if let Some(stsd) = find(stbl.body, stbl.base, b"stsd")? {
+        parse_stsd(stsd, &mut track)?;
+    }
+    if let Some(stts) = find(stbl.body, stbl.base, b"stts")? {
+        track.timing = parse_stts(stts.body)?;
+        track.samples = track.timing.samples;
+    }
+    // stsz/stz2 state the sample count directly; prefer it when present.
+    for kind in [b"stsz", b"stz2"] {
+        if let Some(atom) = find(stbl.body, stbl.base, kind)? {
+            let mut r = Reader::new(atom.body, "stsz");
+            r.version_flags()?;
+            r.skip(4)?; // sample_size, or reserved + field_size for stz2
+            let count = u64::from(r.u32()?);
+            if count > 0 {
+                track.samples = count;
+            }
+            break;
+        }
+    }
+    Ok(Some(track))
+}
+
+/// The total duration of the non-empty edits in `trak/edts/elst`, if any, in seconds.
+fn edited_seconds(trak: Atom<'_>, movie_timescale: u32) -> Result<Option<f64>, InspectError> {
+    let Some(elst) = find_path(trak, &[b"edts", b"elst"])? else {
+        return Ok(None);
+    };
+    let mut r = Reader::new(elst.body, "elst");
+    let (version, _) = r.version_flags()?;
+    let entries = r.u32()? as usize;
+    let entry_size = if version == 1 { 20 } else { 12 };
+    if entries.saturating_mul(entry_size) > r.remaining() {
+        return Err(malformed("'elst' entry count exceeds the box"));
+    }
+    let mut total = 0u64;
+    for _ in 0..entries {
+        let (duration, media_time) = if version == 1 {
+            (r.u64()?, r.u64()? as i64)
+        } else {
+            (u64::from(r.u32()?), i64::from(r.u32()? as i32))
+        };
+        r.skip(4)?; // media rate
+        if media_time != -1 {
+            // -1 marks an empty edit (a delay before the track starts), not content.
+            total = total.saturating_add(duration);
+        }
+    }
+    if total == 0 || movie_timescale == 0 {
+        return Ok(None); // fragmented files often leave the edit duration at zero
+    }
+    Ok(Some(total as f64 / f64::from(movie_timescale)))
+}
+
+/// Returns (track_id, width, height); width/height are the 16.16 presentation size.
+fn parse_tkhd(body: &[u8]) -> Result<(u32, u32, u32), InspectError> {
+    let mut r = Reader::new(body, "tkhd");
+    let (version, _) = r.version_flags()?;
+    let id = if version == 1 {
+        r.skip(16)?;
+        let id = r.u32()?;
+        r.skip(4 + 8)?;
+        id
+    } else {
+        r.skip(8)?;
+        let id = r.u32()?;
+        r.skip(4 + 4)?;
+        id
+    };
+    r.skip(8 + 2 + 2 + 2 + 2 + 36)?; // reserved, layer, alternate_group, volume, reserved, matrix
+    let width = r.u32()? >> 16;
+    let height = r.u32()? >> 16;
+    Ok((id, width, height))
+}
+
+/// Reads (timescale, duration) from an `mvhd` or `mdhd` box, which share this layout.
+/// An all-ones duration means "unknown" and becomes 0.
+fn timescale_and_duration(body: &[u8], what: &'static str) -> Result<(u32, u64), InspectError> {
+    let mut r = Reader::new(body, what);
+    let (version, _) = r.version_flags()?;
+    if version == 1 {
+        r.skip(16)?; // creation and modification times
+        let timescale = r.u32()?;
+        let duration = r.u64()?;
+        Ok((timescale, if duration == u64::MAX { 0 } else { duration }))
+    } else {
+        r.skip(8)?;
+        let timescale = r.u32()?;
+        let duration = r.u32()?;
+        Ok((
+            timescale,
+            if duration == u32::MAX {
+                0
+            } else {
+                u64::from(duration)
+            },
+        ))
+    }
+}
+
+fn parse_stts(body: &[u8]) -> Result<Timing, InspectError> {
+    let mut r = Reader::new(body, "stts");
+    r.version_flags()?;
+    let entries = r.u32()? as usize;
+    if entries.saturating_mul(8) > r.remaining() {
+        return Err(malformed("'stts' entry count exceeds the box"));
+    }
+    let mut timing = Timing::default();
+    for _ in 0..entries {
+        let count = r.u32()?;
+        let delta = r.u32()?;
+        timing.push(u64::from(count), delta);
+    }
+    Ok(timing)
+}
+
+fn parse_stsd(stsd: Atom<'_>, track: &mut Track) -> Result<(), InspectError> {
+    let mut r = Reader::new(stsd.body, "stsd");
+    r.version_flags()?;
+    r.skip(4)?; // entry_count; the first entry describes the track for our purposes
+    let Some(entry) = atoms(r.rest(), stsd.base + 8).next().transpose()? else {
+        return Ok(());
+    };
+    let fourcc = entry.kind;
+    if &track.handler == b"vide" {
+        track.codec = video_codec(&fourcc);
+        let mut e = Reader::new(entry.body, "visual sample entry");
+        e.skip(6 + 2 + 2 + 2 + 12)?; // reserved, data_reference_index, pre_defined, reserved
+        let (w, h) = (u32::from(e.u16()?), u32::from(e.u16()?));
+        if w > 0 && h > 0 {
+            track.width = w;
+            track.height = h;
+        }
+        // Protected content names the real codec in sinf/frma.
+        if &fourcc == b"encv" {
+            e.skip(50)?;
+            if let Some(original) = original_format(e.rest())? {
+                track.codec = video_codec(&original);
+            }
+        }
+    } else {
+        parse_audio_entry(&entry, track)?;
+    }
+    Ok(())
+}
+
+fn original_format(children: &[u8]) -> Result<Option<[u8; 4]>, InspectError> {
+    let Some(sinf) = find(children, 0, b"sinf")? else {
+        return Ok(None);
+    };
+    let Some(frma) = find(sinf.body, 0, b"frma")? else {
+        return Ok(None);
+    };
+    Ok(Some(Reader::new(frma.body, "frma").fourcc()?))
+}
+
+fn video_codec(fourcc: &[u8; 4]) -> String {
+    match fourcc {
+        b"avc1" | b"avc2" | b"avc3" | b"avc4" => "h264".into(),
+        b"hvc1" | b"hev1" => "hevc".into(),
+        b"av01" => "av1".into(),
+        b"vp09" => "vp9".into(),
+        b"vp08" => "vp8".into(),
+        b"mp4v" => "mpeg4".into(),
+        b"apch" | b"apcn" | b"apcs" | b"apco" | b"ap4h" | b"ap4x" => "prores".into(),
+        b"jpeg" | b"mjpa" | b"mjpb" => "mjpeg".into(),
+        b"s263" | b"h263" => "h263".into(),
+        b"dvh1" | b"dvhe" => "hevc".into(), // Dolby Vision over HEVC
+        b"encv" => "encrypted".into(),
+        other => fourcc_name(other),
+    }
+}
+
+fn fourcc_name(fourcc: &[u8; 4]) -> String {
+    name(fourcc).trim().to_ascii_lowercase()
+}
+
+fn parse_audio_entry(entry: &Atom<'_>, track: &mut Track) -> Result<(), InspectError> {
+    let mut e = Reader::new(entry.body, "audio sample entry");
+    e.skip(6 + 2)?; // reserved, data_reference_index
+    let qt_version = e.u16()?;
+    e.skip(2 + 4)?; // revision, vendor
+    let mut channels = e.u16()?;
+    e.skip(2 + 2 + 2)?; // sample size, compression id, packet size
+    let mut sample_rate = e.u32()? >> 16;
+    match qt_version {
+        1 => e.skip(16)?,
+        2 => {
+            // Sound description v2 carries the real rate and channel count in its extension.
+            e.skip(4)?;
+            sample_rate = f64::from_bits(e.u64()?)
+                .round()
+                .clamp(0.0, f64::from(u32::MAX)) as u32;
+            channels = u16::try_from(e.u32()?).unwrap_or(u16::MAX);
+            e.skip(20)?;
+        }
+        _ => {}
+    }
+    let children = e.rest();
+    let mut fourcc = entry.kind;
+    if &fourcc == b"enca" {
+        if let Some(original) = original_format(children)? {
+            fourcc = original;
+        }
+    }
+    track.channels = channels;
+    track.sample_rate = sample_rate;
+    track.codec = match &fourcc {
+        b"mp4a" => "aac".into(),
+        b"Opus" | b"opus" => "opus".into(),
+        b"fLaC" => "flac".into(),
+        b"alac" => "alac".into(),
+        b"ac-3" => "ac3".into(),
+        b"ec-3" => "eac3".into(),
+        b".mp3" | b"mp3 " => "mp3".into(),
+        b"samr" => "amr_nb".into(),
+        b"sawb" => "amr_wb".into(),
+        b"ulaw" => "pcm_mulaw".into(),
+        b"alaw" => "pcm_alaw".into(),
+        b"lpcm" | b"sowt" | b"twos" | b"in24" | b"in32" | b"fl32" | b"fl64" | b"raw " | b"ipcm"
+        | b"fpcm" => "pcm".into(),
+        b"enca" => "encrypted".into(),
+        other => fourcc_name(other),
+    };
+
+    match &fourcc {
+        b"mp4a" => {
+            // esds sits directly in the entry (MP4) or inside a 'wave' atom (QuickTime).
+            let esds = match find(children, 0, b"esds")? {
+                Some(esds) => Some(esds),
+                None => match find(children, 0, b"wave")? {
+                    Some(wave) => find(wave.body, 0, b"esds")?,
+                    None => None,
+                },
+            };
+            if let Some(esds) = esds {
+                apply_esds(esds.body, track)?;
+            }
+        }
+        b"Opus" | b"opus" => {
+            // Opus always decodes at 48 kHz; dOps holds the channel count.
+            track.sample_rate = 48_000;
+            if let Some(dops) = find(children, 0, b"dOps")? {
+                let mut r = Reader::new(dops.body, "dOps");
+                r.skip(1)?;
+                track.channels = u16::from(r.u8()?);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Reads the ES descriptor: the object type distinguishes AAC from MP3, and the
+/// AudioSpecificConfig has the authoritative sample rate and channel layout.
+fn apply_esds(body: &[u8], track: &mut Track) -> Result<(), InspectError> {
+    let mut r = Reader::new(body, "esds");
+    r.version_flags()?;
+    let Some(es) = descriptor(&mut r, 0x03)? else {
+        return Ok(());
+    };
+    let mut es = Reader::new(es, "ES descriptor");
+    es.skip(2)?; // ES_ID
+    let flags = es.u8()?;
+    if flags & 0x80 != 0 {
+        es.skip(2)?; // dependsOn_ES_ID
+    }
+    if flags & 0x40 != 0 {
+        let len = es.u8()?;
+        es.skip(usize::from(len))?; // URL
+    }
+    if flags & 0x20 != 0 {
+        es.skip(2)?; // OCR_ES_Id
+    }
+    let Some(config) = descriptor(&mut es, 0x04)? else {
+        return Ok(());
+    };
+    let mut dc = Reader::new(config, "decoder config");
+    let object_type = dc.u8()?;
+    match object_type {
+        0x69 | 0x6B => track.codec = "mp3".into(),
+        0x40 | 0x66..=0x68 => track.codec = "aac".into(),
+        0xA5 => track.codec = "ac3".into(),
+        0xA6 => track.codec = "eac3".into(),
+        0xAD => track.codec = "opus".into(),
+        _ => {}
+    }
+    dc.skip(1 + 3 + 4 + 4)?; // stream type, buffer size, max and average bitrate
+    if track.codec != "aac" {
+        return Ok(());
+    }
+    let Some(asc) = descriptor(&mut dc, 0x05)? else {
+        return Ok(());
+    };
+    if let Some((rate, channels)) = audio_specific_config(asc) {
+        if rate > 0 {
+            track.sample_rate = rate;
+        }
+        if channels > 0 {
+            track.channels = channels;
+        }
+    }
+    Ok(())
+}
+
+/// Reads an MPEG-4 descriptor header (tag + variable-length size) and returns its body when
+/// the tag matches.
+fn descriptor<'a>(r: &mut Reader<'a>, tag: u8) -> Result<Option<&'a [u8]>, InspectError> {
+    if r.remaining() == 0 {
+        return Ok(None);
+    }
+    let found = r.u8()?;
+    let mut len = 0usize;
+    for _ in 0..4 {
+        let b = r.u8()?;
+        len = (len << 7) | usize::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    if found != tag {
+        return Ok(None);
+    }
+    // Some writers overstate the last descriptor's size; clamp to what is there.
+    let len = len.min(r.remaining());
+    Ok(Some(r.bytes(len)?))
+}
+
+/// (sample rate, channels) from an AudioSpecificConfig, if it is readable.
+fn audio_specific_config(asc: &[u8]) -> Option<(u32, u16)> {
+    const RATES: [u32; 13] = [
+        96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350,
+    ];
+    let mut bits = Bits { data: asc, pos: 0 };
+    let mut object_type = bits.take(5)?;
+    if object_type == 31 {
+        object_type = 32 + bits.take(6)?;
+    }
+    let index = bits.take(4)?;
+    let rate = if index == 15 {
+        bits.take(24)?
+    } else {
+        RATES.get(index as usize).copied().unwrap_or(0)
+    };
+    let config = bits.take(4)?;
+    let channels = match config {
+        1..=6 => config as u16,
+        7 => 8,
+        _ => 0,
+    };
+    let _ = object_type;
+    Some((rate, channels))
+}
+
+struct Bits<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl Bits<'_> {
+    fn take(&mut self, n: usize) -> Option<u32> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            let byte = *self.data.get(self.pos / 8)?;
+            v = (v << 1) | u32::from((byte >> (7 - self.pos % 8)) & 1);
+            self.pos += 1;
+        }
+        Some(v)
+    }
+}
+
+/// Adds sample counts and durations from `moof/traf/trun` to tracks whose moov tables are empty.
+fn add_fragments(
+    tracks: &mut [Track],
+    moofs: &[Atom<'_>],
+    extends: &Extends,
+) -> Result<(), InspectError> {
+    for moof in moofs {
+        for traf in atoms(moof.body, moof.base) {
+            let traf = traf?;
+            if &traf.kind != b"traf" {
+                continue;
+            }
+            let Some(tfhd) = find(traf.body, traf.base, b"tfhd")? else {
+                continue;
+            };
+            let mut r = Reader::new(tfhd.body, "tfhd");
+            let (_, flags) = r.version_flags()?;
+            let track_id = r.u32()?;
+            if flags & 0x01 != 0 {
+                r.skip(8)?; // base_data_offset
+            }
+            if flags & 0x02 != 0 {
+                r.skip(4)?; // sample_description_index
+            }
+            let default_duration = if flags & 0x08 != 0 {
+                r.u32()?
+            } else {
+                extends
+                    .default_durations
+                    .iter()
+                    .find(|(id, _)| *id == track_id)
+                    .map_or(0, |(_, d)| *d)
+            };
+            let Some(track) = tracks.iter_mut().find(|t| t.id == track_id) else {
+                continue;
+            };
+            for trun in atoms(traf.body, traf.base) {
+                let trun = trun?;
+                if &trun.kind != b"trun" {
+                    continue;
+                }
+                parse_trun(trun.body, default_duration, &mut track.timing)?;
+                track.samples = track.timing.samples;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_trun(body: &[u8], default_duration: u32, timing: &mut Timing) -> Result<(), InspectError> {
+    let mut r = Reader::new(body, "trun");
+    let (_, flags) = r.version_flags()?;
+    let count = r.u32()?;
+    if flags & 0x001 != 0 {
+        r.skip(4)?; // data_offset
+    }
+    if flags & 0x004 != 0 {
+        r.skip(4)?; // first_sample_flags
+    }
+    // Optional per-sample fields: duration, size, flags, composition offset.
+    let per_sample = [0x100, 0x200, 0x400, 0x800]
+        .iter()
+        .filter(|&&f| flags & f != 0)
+        .count()
+        * 4;
+    if (count as usize).saturating_mul(per_sample) > r.remaining() {
+        return Err(malformed("'trun' sample count exceeds the box"));
+    }
+    if flags & 0x100 == 0 {
+        timing.push(u64::from(count), default_duration);
+        return Ok(());
+    }
+    for _ in 0..count {
+        let duration = r.u32()?;
+        r.skip(per_sample - 4)?;
+        timing.push(1, duration);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_not_mp4() {
+        assert!(matches!(inspect(b""), Err(InspectError::NotMp4(_))));
+        assert!(matches!(
+            inspect(b"hello world, this is not a video"),
+            Err(InspectError::NotMp4(_))
+        ));
+        assert!(matches!(inspect(&[0xff; 64]), Err(InspectError::NotMp4(_))));
+    }
+}
