@@ -45,7 +45,7 @@ pub struct IdempotencyRequest {
 #[derive(Debug)]
 pub enum SubmitOutcome {
     Created {
-        task: Task,
+        task: Box<Task>,
         response: StoredResponse,
     },
     Replayed(StoredResponse),
@@ -213,7 +213,10 @@ impl Gateway {
             })?;
         self.wake.notify_one();
         tracing::info!(task = %task.id, credits = price.credits, billable_seconds = price.billable_seconds, "task accepted");
-        Ok(SubmitOutcome::Created { task, response })
+        Ok(SubmitOutcome::Created {
+            task: Box::new(task),
+            response,
+        })
     }
 
     /// Durations of the reference videos, which are billed. Any video that cannot be fetched or

@@ -29,9 +29,11 @@ impl Drop for TestApp {
 /// Settings every test starts from: development mode, a fresh data dir, a random port, fast
 /// worker polling.
 pub fn test_settings(data_dir: &std::path::Path) -> Settings {
-    let mut s = Settings::default();
-    s.listen = "127.0.0.1:0".into();
-    s.data_dir = data_dir.to_path_buf();
+    let mut s = Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.to_path_buf(),
+        ..Settings::default()
+    };
     s.worker.idle_poll_ms = 50;
     s.worker.retry_base_ms = 100;
     s.log.filter = "warn".into();

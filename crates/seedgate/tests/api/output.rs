@@ -87,7 +87,10 @@ async fn output_matches_the_seedance_pixel_table() {
     let has_ffprobe = ffprobe_available();
     if !has_ffprobe {
         // CI installs ffmpeg and sets this, so a missing ffprobe there fails instead of skipping.
-        assert!(std::env::var_os("SEEDGATE_REQUIRE_FFPROBE").is_none(), "ffprobe is required but not installed");
+        assert!(
+            std::env::var_os("SEEDGATE_REQUIRE_FFPROBE").is_none(),
+            "ffprobe is required but not installed"
+        );
         eprintln!("ffprobe not installed: checking with the built-in MP4 reader only");
     }
     // (body, expected width, height, duration, audio)
