@@ -24,6 +24,9 @@ pub struct ModelSpec {
     pub duration: DurationLimits,
     pub defaults: Defaults,
     pub limits: ReferenceLimits,
+    /// Limits on each reference medium; Seedance 2.0's by default.
+    #[serde(default)]
+    pub media: crate::media::MediaLimits,
     /// USD per second by resolution.
     pub prices: BTreeMap<Resolution, PriceTier>,
 }

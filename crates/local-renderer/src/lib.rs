@@ -1,7 +1,8 @@
 //! The local provider's video engine.
 //!
 //! `render(&RenderSpec) -> Result<Vec<u8>, RenderError>` produces a complete MP4 (H.264 video,
-//! optional AAC audio) in memory; `inspect(&[u8]) -> Result<Mp4Info, InspectError>` reads one back.
+//! optional AAC audio) in memory; `inspect(&[u8]) -> Result<Mp4Info, InspectError>` (re-exported
+//! from `seedgate_probe::mp4`) reads one back.
 //! Pure CPU work: no I/O, no async. Callers run it on a blocking thread.
 //!
 //! What a render contains: an `isom` MP4 with `moov` before `mdat` (plays while downloading);
@@ -14,7 +15,7 @@
 //! Pipeline: a scene (`scene`) draws each frame into an RGB canvas (`canvas`, `draw`, `text`),
 //! which is converted to I420 (`yuv`), encoded by OpenH264 (`h264`) and muxed with the
 //! synthesized soundtrack (`audio`) into the MP4 (`mux`). `inspect` is an independent,
-//! bounds-checked box parser meant for untrusted files.
+//! bounds-checked box parser meant for untrusted files, kept in `seedgate-probe`.
 //!
 //! Build note: OpenH264 is compiled from its bundled source. When `nasm` is installed at build
 //! time its x86 assembly is used too, which makes encoding about twice as fast; without it the
@@ -25,13 +26,13 @@ mod canvas;
 mod draw;
 mod h264;
 mod images;
-mod inspect;
 mod mux;
 mod scene;
 mod text;
 mod yuv;
 
-pub use inspect::{inspect, AudioTrackInfo, InspectError, Mp4Info, VideoTrackInfo};
+// The MP4 reader now lives in seedgate-probe; re-exported so existing callers keep compiling.
+pub use seedgate_probe::mp4::{inspect, AudioTrackInfo, InspectError, Mp4Info, VideoTrackInfo};
 
 /// What to draw. Images are already-fetched encoded bytes (jpeg/png/webp/...).
 #[derive(Debug, Clone)]

@@ -185,7 +185,7 @@ mod tests {
 
     fn provider() -> LocalProvider {
         let fetcher =
-            Fetcher::new(AddressPolicy::AllowPrivate, FetchLimits::default()).expect("fetcher");
+            Fetcher::new(AddressPolicy::development(), FetchLimits::default()).expect("fetcher");
         LocalProvider::new(LocalConfig::default(), fetcher)
     }
 

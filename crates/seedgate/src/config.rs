@@ -4,6 +4,7 @@
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use seedgate_core::catalog::ModelOverride;
+use seedgate_fetch::FetchConfig;
 use seedgate_providers::LocalConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -32,6 +33,8 @@ pub struct Settings {
     pub public_base_url: Option<String>,
     pub worker: WorkerSettings,
     pub local: LocalConfig,
+    /// The outbound fetcher for user-supplied URLs: private ranges allowed, caps, timeouts.
+    pub fetch: FetchConfig,
     pub idempotency: IdempotencySettings,
     /// Per-model overrides of the built-in catalog: availability and prices.
     pub models: BTreeMap<String, ModelOverride>,
@@ -75,6 +78,7 @@ impl Default for Settings {
             public_base_url: None,
             worker: WorkerSettings::default(),
             local: LocalConfig::default(),
+            fetch: FetchConfig::default(),
             idempotency: IdempotencySettings::default(),
             models: BTreeMap::new(),
             log: LogSettings::default(),

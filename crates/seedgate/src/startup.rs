@@ -6,7 +6,7 @@ use anyhow::Context;
 use axum::routing::get;
 use axum::{Json, Router};
 use seedgate_core::Catalog;
-use seedgate_fetch::{AddressPolicy, FetchLimits, Fetcher};
+use seedgate_fetch::{AddressPolicy, Fetcher};
 use seedgate_gateway::{auth, Gateway, GatewayConfig};
 use seedgate_providers::LocalProvider;
 use seedgate_store::{BlobStore, SqliteStore, Store};
@@ -68,11 +68,16 @@ impl Application {
             }
         };
 
-        let policy = match settings.mode {
-            RunMode::Development => AddressPolicy::AllowPrivate,
-            RunMode::Production => AddressPolicy::PublicOnly,
+        // Development allows loopback so local media servers work; production allows nothing
+        // private unless `fetch.allow_private` says so.
+        let default_policy = match settings.mode {
+            RunMode::Development => AddressPolicy::development(),
+            RunMode::Production => AddressPolicy::production(),
         };
-        let fetcher = Fetcher::new(policy, FetchLimits::default())?;
+        let fetcher = Fetcher::new(
+            settings.fetch.policy(default_policy)?,
+            settings.fetch.limits()?,
+        )?;
         let wake = Arc::new(Notify::new());
         let gateway = Arc::new(Gateway::new(
             store.clone(),

@@ -183,6 +183,9 @@ pub trait Store: Send + Sync + 'static {
         lease_token: &str,
         error: &TaskError,
     ) -> StoreResult<bool>;
+    /// Hands a running task back to the queue at once, not counting the interrupted attempt
+    /// (graceful shutdown); `false` when fenced out.
+    async fn release_lease(&self, id: &TaskId, lease_token: &str) -> StoreResult<bool>;
     /// Puts a running task back in the queue to retry after `delay`; `false` when fenced out.
     async fn retry_task(
         &self,

@@ -633,6 +633,17 @@ impl Store for SqliteStore {
         lease: Duration,
         max_attempts: u32,
     ) -> StoreResult<Option<ClaimedTask>> {
+        // Idle workers poll often; a plain read first keeps them off the write lock.
+        let due: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM tasks WHERE (status = 'queued' AND next_run_at_ms <= ?1) \
+             OR (status = 'running' AND lease_expires_at_ms <= ?1) LIMIT 1",
+        )
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        if due.is_none() {
+            return Ok(None);
+        }
         loop {
             let now = now_ms();
             let mut tx = self.write_tx().await?;
@@ -767,6 +778,22 @@ impl Store for SqliteStore {
     ) -> StoreResult<bool> {
         self.finish_fenced(id, lease_token, TaskStatus::Failed, None, Some(error))
             .await
+    }
+
+    async fn release_lease(&self, id: &TaskId, lease_token: &str) -> StoreResult<bool> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE tasks SET status = 'queued', attempt = MAX(attempt - 1, 0), next_run_at_ms = ?, updated_at_ms = ?, \
+             lease_token = NULL, lease_owner = NULL, lease_expires_at_ms = NULL \
+             WHERE id = ? AND lease_token = ? AND status = 'running'",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id.as_str())
+        .bind(lease_token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn retry_task(

@@ -108,9 +108,18 @@ impl TaskWorkers {
                 .await
             {
                 Ok(Some(claimed)) => {
+                    let (id, token) = (claimed.task.id.clone(), claimed.lease_token.clone());
                     tokio::select! {
                         _ = self.process(claimed) => {}
-                        _ = shutdown.cancelled() => return,
+                        _ = shutdown.cancelled() => {
+                            // Hand the task back so the next worker starts it at once instead
+                            // of waiting for the lease to run out.
+                            match self.store.release_lease(&id, &token).await {
+                                Ok(_) => tracing::info!(task = %id, "task handed back on shutdown"),
+                                Err(e) => tracing::warn!(task = %id, error = %e, "could not hand the task back; its lease will expire"),
+                            }
+                            return;
+                        }
                     }
                     continue;
                 }

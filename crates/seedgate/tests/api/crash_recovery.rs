@@ -122,3 +122,90 @@ async fn sigkill_mid_task_loses_nothing_and_charges_once() {
     let (code, out) = ledger_verify(&data);
     assert_eq!(code, 0, "{out}");
 }
+
+#[tokio::test]
+async fn sigterm_hands_the_running_task_back_and_exits_promptly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let config = dir.path().join("seedgate.toml");
+    // A long lease: if shutdown did not hand the task back, it would sit for a minute.
+    std::fs::write(
+        &config,
+        "[worker]\nlease_seconds = 60.0\nidle_poll_ms = 100\n\n[local]\ndelay_ms = 5000\n",
+    )
+    .expect("config");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+
+    let (mut server, key) = start(&config, &data, port);
+    let key = key.expect("development key");
+    let r = client
+        .post(format!("{base}/api/v1/videos/generations"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "seedance-2.0-mini", "prompt": "stop politely", "resolution": "480p", "duration": 4}))
+        .send()
+        .await
+        .expect("submit");
+    let id = r.json::<serde_json::Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let stopped = Instant::now();
+    let status = loop {
+        if let Some(status) = server.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "seedgate did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+
+    let store = SqliteStore::open(&data.join("seedgate.db"))
+        .await
+        .expect("open db");
+    let record = store
+        .find_api_key("development")
+        .await
+        .expect("lookup")
+        .expect("key");
+    let task_id = seedgate_core::TaskId::from_string(id.clone());
+    let stored = store
+        .get_task(&task_id, &record.id)
+        .await
+        .expect("get")
+        .expect("task");
+    assert_eq!(
+        stored.status,
+        seedgate_core::TaskStatus::Queued,
+        "handed back, not left leased"
+    );
+    assert_eq!(stored.attempt, 0, "the interrupted attempt does not count");
+
+    let (_server, _) = start(&config, &data, port);
+    let started = Instant::now();
+    let task = wait_for_task(&client, &base, &key, &id, Duration::from_secs(40)).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "picked up at once, not after the 60 s lease"
+    );
+    let stored = store
+        .get_task(&task_id, &record.id)
+        .await
+        .expect("get")
+        .expect("task");
+    assert_eq!(stored.attempt, 1);
+    assert_eq!(ledger_verify(&data).0, 0);
+}

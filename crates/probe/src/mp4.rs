@@ -1,5 +1,6 @@
-//! Reading back the essentials of an MP4/MOV: duration, and the first video and audio track's
-//! codec, size, frame rate and sample format.
+//! Reading the essentials of an MP4/MOV: duration, and the first video and audio track's
+//! codec, size, rotation, frame rate and sample format. `crate::probe_video` wraps this with
+//! client-facing errors; `inspect` stays public for callers that want every detail.
 //!
 //! This is a small, bounds-checked ISO-BMFF walker rather than a general MP4 library, because it
 //! must accept files from anywhere (phones' QuickTime movies with `hvc1` and sound description
@@ -23,8 +24,12 @@ pub struct VideoTrackInfo {
     /// Normalised codec name: "h264", "hevc", "av1", "vp9", "vp8", "mpeg4", "prores", "mjpeg",
     /// or the sample entry's four-character code (lowercased, trimmed) when unknown.
     pub codec: String,
+    /// Coded size, as stored (before `rotation`).
     pub width: u32,
     pub height: u32,
+    /// Clockwise rotation to apply for display: 0, 90, 180 or 270 (from the track matrix;
+    /// a portrait phone video is typically 1920x1080 with 90).
+    pub rotation: u16,
     /// Exact `timescale / sample_delta` for constant-rate tracks, else the average.
     pub fps: f64,
     pub frame_count: u64,
@@ -274,7 +279,7 @@ fn find_path<'a>(atom: Atom<'a>, path: &[&[u8; 4]]) -> Result<Option<Atom<'a>>, 
 // The walk.
 
 /// Top-level box types that can legitimately start a QuickTime/ISO-BMFF file.
-const TOP_LEVEL: [&[u8; 4]; 14] = [
+pub(crate) const TOP_LEVEL: [&[u8; 4]; 14] = [
     b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"uuid", b"styp", b"sidx",
     b"moof", b"meta", b"junk", b"pdin",
 ];
@@ -344,6 +349,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Mp4Info, InspectError> {
         codec: t.codec.clone(),
         width: t.width,
         height: t.height,
+        rotation: t.rotation,
         fps: t.fps(),
         frame_count: t.samples,
         duration_seconds: t.duration_seconds(),
@@ -422,6 +428,7 @@ struct Track {
     codec: String,
     width: u32,
     height: u32,
+    rotation: u16,
     sample_rate: u32,
     channels: u16,
     samples: u64,
@@ -522,7 +529,8 @@ fn parse_trak(trak: Atom<'_>, movie_timescale: u32) -> Result<Option<Track>, Ins
             trak.offset
         )));
     };
-    let (id, tkhd_width, tkhd_height) = parse_tkhd(tkhd.body)?;
+    let header = parse_tkhd(tkhd.body)?;
+    let id = header.id;
     let Some(mdia) = find(trak.body, trak.base, b"mdia")? else {
         return Err(malformed(format!("track {id} has no 'mdia'")));
     };
@@ -547,8 +555,9 @@ fn parse_trak(trak: Atom<'_>, movie_timescale: u32) -> Result<Option<Track>, Ins
         timescale,
         duration,
         codec: String::from("unknown"),
-        width: tkhd_width,
-        height: tkhd_height,
+        width: header.width,
+        height: header.height,
+        rotation: header.rotation,
         sample_rate: 0,
         channels: 0,
         samples: 0,
@@ -612,8 +621,17 @@ fn edited_seconds(trak: Atom<'_>, movie_timescale: u32) -> Result<Option<f64>, I
     Ok(Some(total as f64 / f64::from(movie_timescale)))
 }
 
-/// Returns (track_id, width, height); width/height are the 16.16 presentation size.
-fn parse_tkhd(body: &[u8]) -> Result<(u32, u32, u32), InspectError> {
+/// What a `tkhd` says about its track.
+struct TrackHeader {
+    id: u32,
+    /// The 16.16 presentation size, integer part.
+    width: u32,
+    height: u32,
+    /// Clockwise rotation for display, from the transformation matrix.
+    rotation: u16,
+}
+
+fn parse_tkhd(body: &[u8]) -> Result<TrackHeader, InspectError> {
     let mut r = Reader::new(body, "tkhd");
     let (version, _) = r.version_flags()?;
     let id = if version == 1 {
@@ -627,10 +645,34 @@ fn parse_tkhd(body: &[u8]) -> Result<(u32, u32, u32), InspectError> {
         r.skip(4 + 4)?;
         id
     };
-    r.skip(8 + 2 + 2 + 2 + 2 + 36)?; // reserved, layer, alternate_group, volume, reserved, matrix
+    r.skip(8 + 2 + 2 + 2 + 2)?; // reserved, layer, alternate_group, volume, reserved
+                                // Matrix {a b u; c d v; x y w}: only the 2x2 rotation part matters here.
+    let a = r.u32()? as i32;
+    let b = r.u32()? as i32;
+    r.skip(4)?; // u
+    let c = r.u32()? as i32;
+    let d = r.u32()? as i32;
+    r.skip(16)?; // v, x, y, w
     let width = r.u32()? >> 16;
     let height = r.u32()? >> 16;
-    Ok((id, width, height))
+    Ok(TrackHeader {
+        id,
+        width,
+        height,
+        rotation: rotation(a, b, c, d),
+    })
+}
+
+/// Phones record portrait video as landscape frames plus a 90-degree matrix. Only the four
+/// right-angle rotations (mirrored or not) are recognised; anything else counts as upright,
+/// as it does in players.
+fn rotation(a: i32, b: i32, c: i32, d: i32) -> u16 {
+    match (a.signum(), b.signum(), c.signum(), d.signum()) {
+        (0, 1, -1, 0) | (0, 1, 1, 0) => 90,
+        (-1, 0, 0, -1) | (1, 0, 0, -1) => 180,
+        (0, -1, 1, 0) | (0, -1, -1, 0) => 270,
+        _ => 0,
+    }
 }
 
 /// Reads (timescale, duration) from an `mvhd` or `mdhd` box, which share this layout.

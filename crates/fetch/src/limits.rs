@@ -1,0 +1,49 @@
+use std::time::Duration;
+
+/// What is being fetched; decides the byte cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Image,
+    Video,
+    Audio,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchLimits {
+    pub image_max_bytes: u64,
+    pub video_max_bytes: u64,
+    pub audio_max_bytes: u64,
+    /// For the whole exchange: connecting, every redirect hop and the body. A deadline rather
+    /// than only per-read timeouts, so a body dripping one byte at a time still ends.
+    pub total_timeout: Duration,
+    /// The longest wait for the next piece of the body.
+    pub stall_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_redirects: usize,
+}
+
+impl Default for FetchLimits {
+    fn default() -> Self {
+        // The HiAPI seed's media limits: images < 30 MB, videos < 50 MB, audio < 15 MB.
+        Self {
+            image_max_bytes: 30 * 1024 * 1024,
+            video_max_bytes: 50 * 1024 * 1024,
+            audio_max_bytes: 15 * 1024 * 1024,
+            total_timeout: Duration::from_secs(60),
+            stall_timeout: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(10),
+            max_redirects: 5,
+        }
+    }
+}
+
+impl FetchLimits {
+    /// The byte cap for a kind of media.
+    pub fn max_bytes(&self, kind: MediaKind) -> u64 {
+        match kind {
+            MediaKind::Image => self.image_max_bytes,
+            MediaKind::Video => self.video_max_bytes,
+            MediaKind::Audio => self.audio_max_bytes,
+        }
+    }
+}
