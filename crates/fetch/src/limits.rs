@@ -1,12 +1,7 @@
 use std::time::Duration;
 
-/// What is being fetched; decides the byte cap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MediaKind {
-    Image,
-    Video,
-    Audio,
-}
+/// What is being fetched decides the byte cap; the core's notion of it, shared by everyone.
+pub use seedgate_core::media::MediaKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchLimits {

@@ -9,15 +9,46 @@ pub mod auth;
 
 pub use seedgate_store::StoredResponse;
 
-use seedgate_core::error::{AuthFailure, GatewayError};
+use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
+use seedgate_core::media::{MediaFacts, MediaKind, MediaUrl};
 use seedgate_core::pricing;
+use seedgate_core::pricing::Price;
 use seedgate_core::task::Task;
+use seedgate_core::ModelSpec;
 use seedgate_core::{ApiKeyId, Catalog, GenerationRequest, RequestDraft, TaskId, TaskStatus};
-use seedgate_fetch::{Fetcher, MediaKind};
+use seedgate_media::{MediaError, MediaService};
 use seedgate_store::{IdempotencyClaim, IdempotencyCompletion, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
+
+/// A priced request and what was measured of its media.
+#[derive(Debug, Clone)]
+pub struct Quote {
+    pub request: GenerationRequest,
+    pub price: Price,
+    pub media: Vec<InspectedMedium>,
+    /// Output width × height.
+    pub output_size: (u32, u32),
+}
+
+/// One referenced medium: the field it came from (`reference_video_urls[1]`), its URL and
+/// what its probe measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InspectedMedium {
+    pub field: String,
+    pub kind: MediaKind,
+    pub url: String,
+    pub facts: MediaFacts,
+}
+
+fn durations(media: &[InspectedMedium], kind: MediaKind) -> Vec<f64> {
+    media
+        .iter()
+        .filter(|m| m.kind == kind)
+        .map(|m| m.facts.duration_seconds.unwrap_or(0.0))
+        .collect()
+}
 
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +95,7 @@ pub struct SubmitContext<'a> {
 pub struct Gateway {
     store: Arc<dyn Store>,
     catalog: Arc<Catalog>,
-    fetcher: Fetcher,
+    media: MediaService,
     config: GatewayConfig,
     wake: Arc<Notify>,
 }
@@ -87,14 +118,14 @@ impl Gateway {
     pub fn new(
         store: Arc<dyn Store>,
         catalog: Arc<Catalog>,
-        fetcher: Fetcher,
+        media: MediaService,
         config: GatewayConfig,
         wake: Arc<Notify>,
     ) -> Self {
         Self {
             store,
             catalog,
-            fetcher,
+            media,
             config,
             wake,
         }
@@ -102,6 +133,10 @@ impl Gateway {
 
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    pub fn media(&self) -> &MediaService {
+        &self.media
     }
 
     /// Resolves an API key presented by a client.
@@ -169,12 +204,7 @@ impl Gateway {
             .map(str::trim)
             .unwrap_or_default()
             .to_string();
-        let request = GenerationRequest::from_draft(draft, &self.catalog)?;
-        let spec = request
-            .spec(&self.catalog)
-            .ok_or_else(|| GatewayError::Internal("validated model missing from catalog".into()))?;
-        let reference_seconds = self.reference_video_seconds(&request).await?;
-        let price = pricing::price(&request, spec, &reference_seconds)?;
+        let Quote { request, price, .. } = self.quote(draft).await?;
 
         let now = seedgate_store::now_ms();
         let task = Task {
@@ -219,30 +249,98 @@ impl Gateway {
         })
     }
 
-    /// Durations of the reference videos, which are billed. Any video that cannot be fetched or
-    /// read makes the price unknown, and the request is refused before anything is charged.
-    async fn reference_video_seconds(
+    /// Validates a request, inspects every medium it references and prices it, moving no money:
+    /// the estimate endpoint answers with this, and submit charges exactly this.
+    pub async fn quote(&self, draft: RequestDraft) -> Result<Quote, GatewayError> {
+        let request = GenerationRequest::from_draft(draft, &self.catalog)?;
+        let spec = request
+            .spec(&self.catalog)
+            .ok_or_else(|| GatewayError::Internal("validated model missing from catalog".into()))?;
+        let media = self.inspect_media(&request, spec).await?;
+        let price = pricing::price(&request, spec, &durations(&media, MediaKind::Video))?;
+        // `adaptive` follows the first image: the first frame, else the first reference image.
+        let first_image = media
+            .iter()
+            .find(|m| m.field == "first_frame_url" || m.field == "reference_image_urls[0]")
+            .and_then(|m| Some((m.facts.width?, m.facts.height?)));
+        let output_size = request.output_size(first_image);
+        Ok(Quote {
+            request,
+            price,
+            media,
+            output_size,
+        })
+    }
+
+    /// Fetches and probes every medium of a request (concurrently), then checks each against
+    /// the model's limits, in field order so that the first error is deterministic.
+    async fn inspect_media(
         &self,
         request: &GenerationRequest,
-    ) -> Result<Vec<f64>, GatewayError> {
-        let mut seconds = Vec::with_capacity(request.reference_video_urls.len());
-        for (i, url) in request.reference_video_urls.iter().enumerate() {
-            let unavailable = |why: String| GatewayError::PricingUnavailable {
-                reason: format!("reference_video_urls[{i}]: {why}"),
-            };
-            let fetched = self
-                .fetcher
-                .fetch(url, MediaKind::Video)
-                .await
-                .map_err(|e| unavailable(e.to_string()))?;
-            let info = seedgate_local_renderer::inspect(&fetched.bytes)
-                .map_err(|e| unavailable(e.to_string()))?;
-            if !(info.duration_seconds.is_finite() && info.duration_seconds > 0.0) {
-                return Err(unavailable("the video has no duration".into()));
-            }
-            seconds.push(info.duration_seconds);
+        spec: &ModelSpec,
+    ) -> Result<Vec<InspectedMedium>, GatewayError> {
+        let mut wanted: Vec<(String, MediaKind, &MediaUrl)> = Vec::new();
+        if let Some(u) = &request.first_frame_url {
+            wanted.push(("first_frame_url".into(), MediaKind::Image, u));
         }
-        Ok(seconds)
+        if let Some(u) = &request.last_frame_url {
+            wanted.push(("last_frame_url".into(), MediaKind::Image, u));
+        }
+        let lists = [
+            (
+                "reference_image_urls",
+                MediaKind::Image,
+                &request.reference_image_urls,
+            ),
+            (
+                "reference_video_urls",
+                MediaKind::Video,
+                &request.reference_video_urls,
+            ),
+            (
+                "reference_audio_urls",
+                MediaKind::Audio,
+                &request.reference_audio_urls,
+            ),
+        ];
+        for (field, kind, urls) in lists {
+            wanted.extend(
+                urls.iter()
+                    .enumerate()
+                    .map(|(i, u)| (format!("{field}[{i}]"), kind, u)),
+            );
+        }
+        let results = futures::future::join_all(
+            wanted
+                .iter()
+                .map(|(_, kind, url)| self.media.inspect(url, *kind)),
+        )
+        .await;
+        let mut media = Vec::with_capacity(wanted.len());
+        for ((field, kind, url), result) in wanted.into_iter().zip(results) {
+            // A URL we may not fetch is the client's mistake (20003 in reAPI); one we could not
+            // fetch or read leaves the price unknown (30002), and nothing is charged either way.
+            let inspected = result.map_err(|e| match e {
+                MediaError::Refused(e) => {
+                    GatewayError::Validation(ValidationError::invalid(&field, &e.to_string()))
+                }
+                other => GatewayError::PricingUnavailable {
+                    reason: format!("{field}: {other}"),
+                },
+            })?;
+            spec.media.check(&field, kind, &inspected.facts)?;
+            media.push(InspectedMedium {
+                field,
+                kind,
+                url: url.to_string(),
+                facts: inspected.facts,
+            });
+        }
+        spec.media.check_totals(
+            &durations(&media, MediaKind::Video),
+            &durations(&media, MediaKind::Audio),
+        )?;
+        Ok(media)
     }
 
     /// A task of the caller's, with its result URLs filled in. Another key's task is not found.

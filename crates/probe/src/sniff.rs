@@ -42,10 +42,11 @@ pub fn sniff(bytes: &[u8]) -> Result<MediaFormat, ProbeError> {
         (b"FORM", b"AIFF" | b"AIFC") => return unsupported("AIFF audio"),
         _ => {}
     }
-    if let Some(result) = sniff_iso_bmff(bytes) {
+    // MPEG audio first: a frame header read as a box size would be a 4 GB box.
+    if let Some(result) = sniff_mpeg_audio(bytes) {
         return result;
     }
-    if let Some(result) = sniff_mpeg_audio(bytes) {
+    if let Some(result) = sniff_iso_bmff(bytes) {
         return result;
     }
     if bytes.starts_with(b"\x1A\x45\xDF\xA3") {

@@ -283,6 +283,14 @@ fn wav_errors() {
         probe_audio(&odd),
         Err(ProbeError::Malformed { .. })
     ));
+    // A format chunk too short for its fields.
+    let mut short = b"RIFF\0\0\0\0WAVEfmt \x0E\0\0\0".to_vec();
+    short.extend(&Wav::pcm(1, 8_000, 16, 0).bytes()[20..34]);
+    short.extend(b"data\0\0\0\0");
+    assert_eq!(
+        probe_audio(&short).map_err(|e| e.to_string()),
+        Err("invalid WAV audio file: the format chunk is too short".into())
+    );
     // No data chunk at all.
     let mut no_data = Wav::pcm(1, 8_000, 16, 0).bytes();
     no_data.truncate(no_data.len() - 8);

@@ -1,15 +1,16 @@
 //! The built-in local renderer: real H.264 MP4 previews at Seedance's exact output sizes, made
-//! on this machine, offline and free. Reference images are fetched through the shared fetcher.
+//! on this machine, offline and free. Reference images come from the shared media cache.
 
 use crate::{Artifact, Artifacts, Job, Progress, Provider, ProviderError};
 use async_trait::async_trait;
 use bytes::Bytes;
+use seedgate_core::media::MediaKind;
 use seedgate_core::media::MediaUrl;
 use seedgate_core::output_size::OUTPUT_FPS;
 use seedgate_core::task::FailureKind;
 use seedgate_core::Mode;
-use seedgate_fetch::{Fetcher, MediaKind};
 use seedgate_local_renderer::{render, RenderSpec, Scene};
+use seedgate_media::MediaService;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -35,12 +36,12 @@ impl Default for LocalConfig {
 
 pub struct LocalProvider {
     config: LocalConfig,
-    fetcher: Fetcher,
+    media: MediaService,
 }
 
 impl LocalProvider {
-    pub fn new(config: LocalConfig, fetcher: Fetcher) -> Self {
-        Self { config, fetcher }
+    pub fn new(config: LocalConfig, media: MediaService) -> Self {
+        Self { config, media }
     }
 
     /// The failure a prompt asks for, if any.
@@ -60,77 +61,77 @@ impl LocalProvider {
         ))
     }
 
-    async fn image(&self, url: &MediaUrl) -> Result<Vec<u8>, ProviderError> {
-        self.fetcher
-            .fetch(url, MediaKind::Image)
+    /// An image's bytes and displayed size, from the shared media cache (the submit that
+    /// accepted the task fetched and probed it already).
+    async fn image(&self, url: &MediaUrl) -> Result<(Vec<u8>, Option<(u32, u32)>), ProviderError> {
+        let inspected = self
+            .media
+            .inspect(url, MediaKind::Image)
             .await
-            .map(|f| f.bytes.to_vec())
             .map_err(|e| {
                 ProviderError::permanent(
                     FailureKind::InvalidInput,
-                    format!("could not fetch {url}: {e}"),
+                    format!("could not read {url}: {e}"),
                 )
-            })
+            })?;
+        let size = inspected.facts.width.zip(inspected.facts.height);
+        Ok((inspected.bytes.to_vec(), size))
     }
 
+    /// The scene to render, and the first image's size (which an `adaptive` output follows).
     async fn scene(&self, job: &Job) -> Result<(Scene, Option<(u32, u32)>), ProviderError> {
         let r = &job.request;
         let prompt = r.prompt.clone();
-        let scene = match r.mode {
-            Mode::T2v => Scene::Card {
-                prompt: prompt.unwrap_or_default(),
-            },
+        match r.mode {
+            Mode::T2v => Ok((
+                Scene::Card {
+                    prompt: prompt.unwrap_or_default(),
+                },
+                None,
+            )),
             Mode::I2v => {
-                let first = match &r.first_frame_url {
-                    Some(u) => self.image(u).await?,
-                    None => {
-                        return Err(ProviderError::permanent(
-                            FailureKind::InvalidInput,
-                            "I2V without a first frame",
-                        ))
-                    }
+                let Some(first_url) = &r.first_frame_url else {
+                    return Err(ProviderError::permanent(
+                        FailureKind::InvalidInput,
+                        "I2V without a first frame",
+                    ));
                 };
+                let (first, size) = self.image(first_url).await?;
                 let last = match &r.last_frame_url {
-                    Some(u) => Some(self.image(u).await?),
+                    Some(u) => Some(self.image(u).await?.0),
                     None => None,
                 };
-                Scene::Frames {
-                    first,
-                    last,
-                    prompt,
-                }
+                Ok((
+                    Scene::Frames {
+                        first,
+                        last,
+                        prompt,
+                    },
+                    size,
+                ))
             }
             Mode::R2v => {
                 let mut images = Vec::with_capacity(r.reference_image_urls.len());
+                let mut first_size = None;
                 for u in &r.reference_image_urls {
-                    images.push(self.image(u).await?);
+                    let (bytes, size) = self.image(u).await?;
+                    first_size = first_size.or(size);
+                    images.push(bytes);
                 }
                 if images.is_empty() {
-                    // Video- or audio-referenced requests: the preview is a card.
-                    Scene::Card {
-                        prompt: prompt.unwrap_or_default(),
-                    }
+                    // Video-referenced requests without images: the preview is a card.
+                    Ok((
+                        Scene::Card {
+                            prompt: prompt.unwrap_or_default(),
+                        },
+                        None,
+                    ))
                 } else {
-                    Scene::References { images, prompt }
+                    Ok((Scene::References { images, prompt }, first_size))
                 }
             }
-        };
-        let first_size = match &scene {
-            Scene::Frames { first, .. } => image_size(first),
-            Scene::References { images, .. } => images.first().and_then(|i| image_size(i)),
-            Scene::Card { .. } => None,
-        };
-        Ok((scene, first_size))
+        }
     }
-}
-
-/// Dimensions from the image header alone, for `adaptive` outputs.
-fn image_size(bytes: &[u8]) -> Option<(u32, u32)> {
-    image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .ok()?
-        .into_dimensions()
-        .ok()
 }
 
 #[async_trait]
@@ -181,12 +182,16 @@ impl Provider for LocalProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use seedgate_fetch::{AddressPolicy, FetchLimits};
+    use seedgate_fetch::{AddressPolicy, FetchLimits, Fetcher};
+    use seedgate_store::BlobStore;
 
     fn provider() -> LocalProvider {
         let fetcher =
             Fetcher::new(AddressPolicy::development(), FetchLimits::default()).expect("fetcher");
-        LocalProvider::new(LocalConfig::default(), fetcher)
+        let blobs = BlobStore::local(&std::env::temp_dir().join("seedgate-local-provider-test"))
+            .expect("blobs");
+        let media = MediaService::new(fetcher, blobs, "http://127.0.0.1:1", &Default::default());
+        LocalProvider::new(LocalConfig::default(), media)
     }
 
     #[test]

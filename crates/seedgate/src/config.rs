@@ -5,6 +5,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use seedgate_core::catalog::ModelOverride;
 use seedgate_fetch::FetchConfig;
+use seedgate_media::MediaCacheConfig;
 use seedgate_providers::LocalConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -35,6 +36,8 @@ pub struct Settings {
     pub local: LocalConfig,
     /// The outbound fetcher for user-supplied URLs: private ranges allowed, caps, timeouts.
     pub fetch: FetchConfig,
+    /// Fetched-and-probed media remembered by URL.
+    pub probe_cache: MediaCacheConfig,
     pub idempotency: IdempotencySettings,
     /// Per-model overrides of the built-in catalog: availability and prices.
     pub models: BTreeMap<String, ModelOverride>,
@@ -79,6 +82,7 @@ impl Default for Settings {
             worker: WorkerSettings::default(),
             local: LocalConfig::default(),
             fetch: FetchConfig::default(),
+            probe_cache: MediaCacheConfig::default(),
             idempotency: IdempotencySettings::default(),
             models: BTreeMap::new(),
             log: LogSettings::default(),

@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use seedgate_core::Catalog;
 use seedgate_fetch::{AddressPolicy, Fetcher};
 use seedgate_gateway::{auth, Gateway, GatewayConfig};
+use seedgate_media::MediaService;
 use seedgate_providers::LocalProvider;
 use seedgate_store::{BlobStore, SqliteStore, Store};
 use seedgate_workers::{TaskWorkers, WorkerConfig};
@@ -78,11 +79,12 @@ impl Application {
             settings.fetch.policy(default_policy)?,
             settings.fetch.limits()?,
         )?;
+        let media = MediaService::new(fetcher, blobs.clone(), &base_url, &settings.probe_cache);
         let wake = Arc::new(Notify::new());
         let gateway = Arc::new(Gateway::new(
             store.clone(),
             catalog,
-            fetcher.clone(),
+            media.clone(),
             GatewayConfig {
                 public_base_url: base_url.clone(),
                 idempotency_stale_after: Duration::from_secs(
@@ -91,7 +93,7 @@ impl Application {
             },
             wake.clone(),
         ));
-        let provider = Arc::new(LocalProvider::new(settings.local.clone(), fetcher));
+        let provider = Arc::new(LocalProvider::new(settings.local.clone(), media));
         let workers = TaskWorkers::new(
             store.clone(),
             provider,

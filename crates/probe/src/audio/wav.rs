@@ -84,6 +84,10 @@ fn is_chunk_name(name: &[u8]) -> bool {
 }
 
 fn parse_fmt(fmt: Bytes<'_>) -> Result<Fmt, ProbeError> {
+    // The chunk is complete (its stated size is in the file); a short one is malformed.
+    if fmt.len() < 16 {
+        return Err(fmt.malformed("the format chunk is too short"));
+    }
     let mut tag = fmt.u16_le(0)?;
     let channels = fmt.u16_le(2)?;
     let sample_rate = fmt.u32_le(4)?;
@@ -91,6 +95,9 @@ fn parse_fmt(fmt: Bytes<'_>) -> Result<Fmt, ProbeError> {
     let bits = fmt.u16_le(14)?;
     if tag == EXTENSIBLE {
         // cbSize (2), valid bits (2), channel mask (4), sub-format GUID (16)
+        if fmt.len() < 40 {
+            return Err(fmt.malformed("the format chunk is too short"));
+        }
         let guid = fmt.slice(24, 16)?;
         if &guid[2..] != GUID_TAIL {
             return Err(ProbeError::Unsupported(

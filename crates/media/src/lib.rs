@@ -1,0 +1,251 @@
+//! Reference media. Every URL a request carries is fetched once through the SSRF-safe fetcher
+//! (or, for URLs under our own `/media/`, read straight from object storage), probed from its
+//! bytes, and remembered by URL for a while: a resubmit or an estimate followed by its submit
+//! does not fetch again, and the local renderer reuses the same bytes. A cached entry is
+//! revalidated with a HEAD request against its ETag or Content-Length when the server gave one.
+
+use bytes::Bytes;
+use seedgate_core::media::{MediaFacts, MediaKind, MediaUrl};
+use seedgate_fetch::{FetchError, Fetcher, HeaderMap, Method, OutboundRequest};
+use seedgate_probe::{MediaProbe, ProbeError};
+use seedgate_store::BlobStore;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MediaCacheConfig {
+    /// How long a fetched and probed URL is remembered.
+    pub ttl_seconds: u64,
+    /// Upper bound on the bytes kept in memory.
+    pub max_bytes: u64,
+}
+
+impl Default for MediaCacheConfig {
+    fn default() -> Self {
+        Self {
+            ttl_seconds: 600,
+            max_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum MediaError {
+    /// The URL may not be fetched at all (private address, bad scheme): the client's mistake.
+    #[error("{0}")]
+    Refused(FetchError),
+    /// The URL could not be fetched now (HTTP error, timeout, too large).
+    #[error("could not fetch: {0}")]
+    Unavailable(FetchError),
+    /// The bytes are not a medium we can measure.
+    #[error("{0}")]
+    Unreadable(ProbeError),
+    #[error("storage error: {0}")]
+    Storage(String),
+}
+
+impl MediaError {
+    fn from_fetch(e: FetchError) -> Self {
+        match e {
+            FetchError::BadScheme(_)
+            | FetchError::NoHost
+            | FetchError::Forbidden(_)
+            | FetchError::InsecureRedirect => MediaError::Refused(e),
+            other => MediaError::Unavailable(other),
+        }
+    }
+}
+
+/// A medium's bytes and what was measured of them.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    pub bytes: Bytes,
+    pub facts: MediaFacts,
+}
+
+#[derive(Debug)]
+struct Entry {
+    inspected: Inspected,
+    etag: Option<String>,
+    content_length: Option<u64>,
+}
+
+#[derive(Clone)]
+pub struct MediaService {
+    fetcher: Fetcher,
+    blobs: BlobStore,
+    /// `<public_base_url>/media/`: URLs under it are our own objects.
+    own_prefix: String,
+    cache: moka::future::Cache<String, Arc<Entry>>,
+}
+
+/// Measures bytes as the expected kind of medium.
+pub fn probe(bytes: &[u8], kind: MediaKind) -> Result<MediaFacts, ProbeError> {
+    let size_bytes = bytes.len() as u64;
+    let probe = match kind {
+        MediaKind::Image => seedgate_probe::probe_image(bytes).map(MediaProbe::Image),
+        MediaKind::Video => seedgate_probe::probe_video(bytes).map(MediaProbe::Video),
+        MediaKind::Audio => seedgate_probe::probe_audio(bytes).map(MediaProbe::Audio),
+    }?;
+    Ok(facts(&probe, size_bytes))
+}
+
+/// Measures bytes of any supported kind.
+pub fn probe_any(bytes: &[u8]) -> Result<MediaFacts, ProbeError> {
+    seedgate_probe::probe(bytes).map(|p| facts(&p, bytes.len() as u64))
+}
+
+fn facts(probe: &MediaProbe, size_bytes: u64) -> MediaFacts {
+    match probe {
+        MediaProbe::Image(i) => MediaFacts {
+            kind: MediaKind::Image,
+            format: i.format.as_str().to_string(),
+            size_bytes,
+            width: Some(i.width),
+            height: Some(i.height),
+            duration_seconds: None,
+            fps: None,
+            codec: None,
+        },
+        MediaProbe::Video(v) => MediaFacts {
+            kind: MediaKind::Video,
+            format: v.container.as_str().to_string(),
+            size_bytes,
+            width: Some(v.width),
+            height: Some(v.height),
+            duration_seconds: Some(v.duration_seconds),
+            fps: Some(v.fps),
+            codec: Some(v.codec.clone()),
+        },
+        MediaProbe::Audio(a) => MediaFacts {
+            kind: MediaKind::Audio,
+            format: a.format.as_str().to_string(),
+            size_bytes,
+            width: None,
+            height: None,
+            duration_seconds: Some(a.duration_seconds),
+            fps: None,
+            codec: Some(a.codec.to_string()),
+        },
+    }
+}
+
+impl MediaService {
+    pub fn new(
+        fetcher: Fetcher,
+        blobs: BlobStore,
+        public_base_url: &str,
+        config: &MediaCacheConfig,
+    ) -> Self {
+        let cache = moka::future::Cache::builder()
+            .max_capacity(config.max_bytes)
+            .weigher(|_url: &String, entry: &Arc<Entry>| {
+                u32::try_from(entry.inspected.bytes.len())
+                    .unwrap_or(u32::MAX)
+                    .max(1)
+            })
+            .time_to_live(Duration::from_secs(config.ttl_seconds))
+            .build();
+        Self {
+            fetcher,
+            blobs,
+            own_prefix: format!("{}/media/", public_base_url.trim_end_matches('/')),
+            cache,
+        }
+    }
+
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// The object key behind one of our own media URLs.
+    fn own_key<'a>(&self, url: &'a MediaUrl) -> Option<&'a str> {
+        url.as_str()
+            .strip_prefix(&self.own_prefix)
+            .map(|k| k.split(['?', '#']).next().unwrap_or(k))
+    }
+
+    /// Fetches (or recalls) and probes a medium of the expected kind.
+    pub async fn inspect(&self, url: &MediaUrl, kind: MediaKind) -> Result<Inspected, MediaError> {
+        let cache_key = format!("{}\u{0}{}", kind.as_str(), url.as_str());
+        if let Some(entry) = self.cache.get(&cache_key).await {
+            if self.still_valid(url, &entry).await {
+                return Ok(entry.inspected.clone());
+            }
+            self.cache.invalidate(&cache_key).await;
+        }
+        let (bytes, etag, content_length) = match self.own_key(url) {
+            Some(key) => (self.read_own(key).await?, None, None),
+            None => {
+                let fetched = self
+                    .fetcher
+                    .fetch(url, kind)
+                    .await
+                    .map_err(MediaError::from_fetch)?;
+                (fetched.bytes, fetched.etag, fetched.content_length)
+            }
+        };
+        let facts = probe(&bytes, kind).map_err(MediaError::Unreadable)?;
+        let inspected = Inspected { bytes, facts };
+        let entry = Arc::new(Entry {
+            inspected: inspected.clone(),
+            etag,
+            content_length,
+        });
+        self.cache.insert(cache_key, entry).await;
+        Ok(inspected)
+    }
+
+    async fn read_own(&self, key: &str) -> Result<Bytes, MediaError> {
+        use futures::TryStreamExt;
+        let read = self
+            .blobs
+            .get(key, None)
+            .await
+            .map_err(|e| MediaError::Storage(e.to_string()))?
+            .ok_or(MediaError::Unavailable(FetchError::Status(404)))?;
+        let chunks: Vec<Bytes> = read
+            .stream
+            .try_collect()
+            .await
+            .map_err(|e| MediaError::Storage(e.to_string()))?;
+        Ok(chunks.concat().into())
+    }
+
+    /// A cached entry stands while the server still reports the same ETag (or, lacking one, the
+    /// same Content-Length). Servers that give neither are trusted for the cache's lifetime.
+    async fn still_valid(&self, url: &MediaUrl, entry: &Entry) -> bool {
+        if self.own_key(url).is_some() || (entry.etag.is_none() && entry.content_length.is_none()) {
+            return true;
+        }
+        let request = OutboundRequest {
+            method: Method::HEAD,
+            url: url.url().clone(),
+            headers: HeaderMap::new(),
+            body: None,
+            max_body_bytes: 0,
+            follow_redirects: true,
+            timeout: Some(Duration::from_secs(10)),
+        };
+        let Ok(head) = self.fetcher.send(request).await else {
+            return false;
+        };
+        if !head.status.is_success() {
+            return false;
+        }
+        let header = |name: &str| {
+            head.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        match &entry.etag {
+            Some(etag) => header("etag").as_deref() == Some(etag.as_str()),
+            None => {
+                header("content-length").and_then(|l| l.parse::<u64>().ok()) == entry.content_length
+            }
+        }
+    }
+}
