@@ -166,6 +166,11 @@ impl Catalog {
         })
     }
 
+    /// The first model served now: whose media limits apply to uploads not tied to a model.
+    pub fn default_model(&self) -> Option<&ModelSpec> {
+        self.models.iter().find(|m| m.available)
+    }
+
     pub fn get(&self, id: &str) -> Option<&ModelSpec> {
         self.models.iter().find(|m| m.id == id)
     }

@@ -62,6 +62,10 @@ pub enum GatewayError {
     PricingUnavailable { reason: String },
     #[error("task not found")]
     NotFound,
+    #[error("asset not found")]
+    AssetNotFound,
+    #[error("asset storage quota exceeded: {used} of {quota} bytes already used")]
+    QuotaExceeded { used: u64, quota: u64 },
     #[error("a request with this Idempotency-Key is still in progress; retry later")]
     IdempotencyInFlight,
     #[error("this Idempotency-Key was already used with a different request")]

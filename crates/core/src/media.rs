@@ -121,6 +121,32 @@ mod tests {
     }
 }
 
+/// The MIME type of a file format or file extension (`jpeg` or `jpg`, `mp4`, ...).
+pub fn content_type(format_or_extension: &str) -> &'static str {
+    match format_or_extension.to_ascii_lowercase().as_str() {
+        "jpeg" | "jpg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "bmp" => "image/bmp",
+        "tiff" | "tif" => "image/tiff",
+        "gif" => "image/gif",
+        "mp4" => "video/mp4",
+        "mov" => "video/quicktime",
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The usual file extension of a format.
+pub fn extension(format: &str) -> &str {
+    match format {
+        "jpeg" => "jpg",
+        "tiff" => "tif",
+        other => other,
+    }
+}
+
 /// What kind of medium a URL is expected to hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -13,7 +13,14 @@ use std::sync::Arc;
 /// Shared state of every dialect's handlers.
 pub type AppState = Arc<Gateway>;
 
+/// Limits the HTTP layer applies per route.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteLimits {
+    /// Largest asset upload, in bytes.
+    pub max_upload_bytes: usize,
+}
+
 /// Every dialect's routes, merged.
-pub fn routes() -> Router<AppState> {
-    Router::new().merge(reapi::routes())
+pub fn routes(limits: RouteLimits) -> Router<AppState> {
+    Router::new().merge(reapi::routes(limits))
 }

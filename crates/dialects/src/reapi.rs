@@ -6,18 +6,19 @@
 //! request still in flight) and 20009 (422, key reused with a different body).
 
 use crate::common::{self, Dialect, Fields};
-use crate::AppState;
+use crate::{AppState, RouteLimits};
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use bytes::Bytes;
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
+use seedgate_core::media::MediaFacts;
 use seedgate_core::task::{FailureKind, TaskStatus};
 use seedgate_core::{RequestDraft, RequestId, Task};
-use seedgate_gateway::StoredResponse;
+use seedgate_gateway::{AssetRecord, Gateway, Quote, StoredResponse};
 use serde::Serialize;
 
 pub struct ReApi;
@@ -41,10 +42,20 @@ const FIELDS: [&str; 13] = [
     "nsfw_checker",
 ];
 
-pub fn routes() -> Router<AppState> {
+pub const ESTIMATE_ROUTE: &str = "/api/v1/videos/estimate";
+
+pub fn routes(limits: RouteLimits) -> Router<AppState> {
+    // Multipart framing adds a little to the file itself.
+    let upload_limit = limits.max_upload_bytes.saturating_add(64 * 1024);
     Router::new()
         .route(SUBMIT_ROUTE, post(submit))
+        .route(ESTIMATE_ROUTE, post(estimate))
         .route("/api/v1/tasks/{id}", get(get_task))
+        .route(
+            "/api/v1/assets",
+            post(upload_asset).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/api/v1/assets/{id}", get(get_asset))
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -192,6 +203,8 @@ pub fn error_code(error: &GatewayError) -> (u32, StatusCode) {
         GatewayError::InsufficientCredits { .. } => (30001, S::PAYMENT_REQUIRED),
         GatewayError::PricingUnavailable { .. } => (30002, S::BAD_REQUEST),
         GatewayError::NotFound => (40001, S::NOT_FOUND),
+        GatewayError::AssetNotFound => (40002, S::NOT_FOUND),
+        GatewayError::QuotaExceeded { .. } => (20010, S::PAYLOAD_TOO_LARGE),
         GatewayError::RateLimited { .. } => (50001, S::TOO_MANY_REQUESTS),
         GatewayError::Internal(_) => (60099, S::INTERNAL_SERVER_ERROR),
         GatewayError::Unavailable(_) => (70002, S::SERVICE_UNAVAILABLE),
@@ -263,6 +276,175 @@ async fn get_task(
         let principal = common::authenticate::<ReApi>(&gateway, &headers).await?;
         let task = gateway.get_task(&principal, &id).await?;
         Ok(common::json_response(StatusCode::OK, &task_object(&task)))
+    }
+    .await;
+    common::respond::<ReApi>(result, &request_id)
+}
+
+/// The estimate of a request: what submitting it would charge, and what was measured of its
+/// media. Nothing is charged for an estimate.
+#[derive(Debug, Serialize)]
+pub struct EstimateObject {
+    pub model: String,
+    pub mode: &'static str,
+    pub resolution: &'static str,
+    pub aspect_ratio: &'static str,
+    pub duration: u32,
+    pub output: OutputSize,
+    pub billable_seconds: u32,
+    pub credits: u64,
+    pub usd_per_second: f64,
+    pub media: Vec<MediumObject>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OutputSize {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MediumObject {
+    pub field: String,
+    pub url: String,
+    pub probe: MediaFacts,
+}
+
+pub fn estimate_object(quote: &Quote) -> EstimateObject {
+    let r = &quote.request;
+    EstimateObject {
+        model: r.model.clone(),
+        mode: r.mode.as_str(),
+        resolution: r.resolution.as_str(),
+        aspect_ratio: r.aspect_ratio.as_str(),
+        duration: r.duration_seconds,
+        output: OutputSize {
+            width: quote.output_size.0,
+            height: quote.output_size.1,
+            fps: seedgate_core::output_size::OUTPUT_FPS,
+        },
+        billable_seconds: quote.price.billable_seconds,
+        credits: quote.price.credits,
+        usd_per_second: quote.price.micro_usd_per_second as f64 / 1_000_000.0,
+        media: quote
+            .media
+            .iter()
+            .map(|m| MediumObject {
+                field: m.field.clone(),
+                url: m.url.clone(),
+                probe: m.facts.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// An uploaded asset.
+#[derive(Debug, Serialize)]
+pub struct AssetObject {
+    pub id: String,
+    /// Use this URL as reference media in a request.
+    pub url: String,
+    pub content_type: String,
+    pub created_at: i64,
+    pub probe: MediaFacts,
+}
+
+pub fn asset_object(gateway: &Gateway, asset: &AssetRecord) -> AssetObject {
+    AssetObject {
+        id: asset.id.clone(),
+        url: gateway.media_url(&asset.object_key),
+        content_type: asset.content_type.clone(),
+        created_at: common::unix_seconds(asset.created_at_ms),
+        probe: asset.facts.clone(),
+    }
+}
+
+async fn estimate(
+    State(gateway): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let result = async {
+        common::authenticate::<ReApi>(&gateway, &headers).await?;
+        let body = body.map_err(|e| ValidationError::invalid("body", &e.body_text()))?;
+        let (draft, _) = parse_submit(&body)?;
+        let quote = gateway.quote(draft).await?;
+        Ok(common::json_response(
+            StatusCode::OK,
+            &estimate_object(&quote),
+        ))
+    }
+    .await;
+    common::respond::<ReApi>(result, &request_id)
+}
+
+/// `POST /api/v1/assets`: the file as a multipart field (`file`, or the first field) or as the
+/// raw body.
+async fn upload_asset(
+    State(gateway): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    request: Request,
+) -> Response {
+    let result = async {
+        let principal = common::authenticate::<ReApi>(&gateway, request.headers()).await?;
+        let is_multipart = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+        let bytes = if is_multipart {
+            multipart_file(request).await?
+        } else {
+            Bytes::from_request(request, &())
+                .await
+                .map_err(|e| ValidationError::invalid("file", &e.body_text()))?
+        };
+        let asset = gateway.upload_asset(&principal, bytes).await?;
+        Ok(common::json_response(
+            StatusCode::OK,
+            &asset_object(&gateway, &asset),
+        ))
+    }
+    .await;
+    common::respond::<ReApi>(result, &request_id)
+}
+
+async fn multipart_file(request: Request) -> Result<Bytes, GatewayError> {
+    let bad = |reason: String| GatewayError::Validation(ValidationError::invalid("file", &reason));
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| bad(e.body_text()))?;
+    let mut first = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(e.body_text()))?
+    {
+        let is_file = field.name() == Some("file");
+        let bytes = field.bytes().await.map_err(|e| bad(e.body_text()))?;
+        if is_file {
+            return Ok(bytes);
+        }
+        first.get_or_insert(bytes);
+    }
+    first.ok_or_else(|| bad("the multipart body has no file".into()))
+}
+
+async fn get_asset(
+    State(gateway): State<AppState>,
+    Extension(request_id): Extension<RequestId>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let result = async {
+        let principal = common::authenticate::<ReApi>(&gateway, &headers).await?;
+        let asset = gateway.get_asset(&principal, &id).await?;
+        Ok(common::json_response(
+            StatusCode::OK,
+            &asset_object(&gateway, &asset),
+        ))
     }
     .await;
     common::respond::<ReApi>(result, &request_id)

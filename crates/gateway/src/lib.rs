@@ -7,10 +7,10 @@
 
 pub mod auth;
 
-pub use seedgate_store::StoredResponse;
+pub use seedgate_store::{AssetRecord, StoredResponse};
 
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
-use seedgate_core::media::{MediaFacts, MediaKind, MediaUrl};
+use seedgate_core::media::{content_type, extension, MediaFacts, MediaKind, MediaUrl};
 use seedgate_core::pricing;
 use seedgate_core::pricing::Price;
 use seedgate_core::task::Task;
@@ -63,6 +63,8 @@ pub struct GatewayConfig {
     pub public_base_url: String,
     /// An in-progress Idempotency-Key older than this belongs to a request that died.
     pub idempotency_stale_after: Duration,
+    /// Bytes of uploaded assets each API key may keep.
+    pub asset_quota_bytes: u64,
 }
 
 /// An Idempotency-Key sent with a submit, and the fingerprint of the request it came with.
@@ -341,6 +343,75 @@ impl Gateway {
             &durations(&media, MediaKind::Audio),
         )?;
         Ok(media)
+    }
+
+    /// Stores a file a client uploads for use as reference media, after probing it and checking
+    /// it against the media limits (of the default model: an upload is not tied to a request).
+    pub async fn upload_asset(
+        &self,
+        principal: &Principal,
+        bytes: bytes::Bytes,
+    ) -> Result<AssetRecord, GatewayError> {
+        if bytes.is_empty() {
+            return Err(ValidationError::invalid("file", "is empty").into());
+        }
+        let facts = seedgate_media::probe_any(&bytes).map_err(|e| {
+            GatewayError::Validation(ValidationError::invalid("file", &e.to_string()))
+        })?;
+        let spec = self
+            .catalog
+            .default_model()
+            .ok_or_else(|| GatewayError::Unavailable("no model is available".into()))?;
+        spec.media.check("file", facts.kind, &facts)?;
+        let id = format!(
+            "asset_{}",
+            TaskId::generate()
+                .as_str()
+                .trim_start_matches(TaskId::PREFIX)
+        );
+        let object_key = format!("assets/{id}.{}", extension(&facts.format));
+        let asset = AssetRecord {
+            id,
+            api_key_id: principal.api_key_id.clone(),
+            object_key: object_key.clone(),
+            content_type: content_type(&facts.format).to_string(),
+            facts,
+            created_at_ms: seedgate_store::now_ms(),
+        };
+        let blobs = self.media.blobs();
+        blobs.put(&object_key, bytes).await.map_err(|e| {
+            tracing::error!(error = %e, "storing an asset failed");
+            GatewayError::Unavailable("storage unavailable".into())
+        })?;
+        if let Err(e) = self
+            .store
+            .create_asset(&asset, self.config.asset_quota_bytes)
+            .await
+        {
+            // Nothing refers to the object yet: remove it so a refused upload leaves nothing.
+            if let Err(del) = blobs.delete(&object_key).await {
+                tracing::warn!(error = %del, key = object_key, "removing a refused asset failed");
+            }
+            return Err(match e {
+                StoreError::QuotaExceeded { used, quota } => {
+                    GatewayError::QuotaExceeded { used, quota }
+                }
+                other => store_error(other),
+            });
+        }
+        Ok(asset)
+    }
+
+    pub async fn get_asset(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<AssetRecord, GatewayError> {
+        self.store
+            .get_asset(id, &principal.api_key_id)
+            .await
+            .map_err(store_error)?
+            .ok_or(GatewayError::AssetNotFound)
     }
 
     /// A task of the caller's, with its result URLs filled in. Another key's task is not found.

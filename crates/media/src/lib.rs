@@ -156,6 +156,10 @@ impl MediaService {
         }
     }
 
+    pub fn blobs(&self) -> &BlobStore {
+        &self.blobs
+    }
+
     pub fn fetcher(&self) -> &Fetcher {
         &self.fetcher
     }

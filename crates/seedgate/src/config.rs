@@ -39,6 +39,7 @@ pub struct Settings {
     /// Fetched-and-probed media remembered by URL.
     pub probe_cache: MediaCacheConfig,
     pub idempotency: IdempotencySettings,
+    pub assets: AssetSettings,
     /// Per-model overrides of the built-in catalog: availability and prices.
     pub models: BTreeMap<String, ModelOverride>,
     pub log: LogSettings,
@@ -65,6 +66,24 @@ pub struct IdempotencySettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
+pub struct AssetSettings {
+    /// Bytes of uploads each API key may keep.
+    pub quota_bytes_per_key: u64,
+    /// Largest single upload (the largest medium accepted is a 50 MB video).
+    pub max_upload_bytes: u64,
+}
+
+impl Default for AssetSettings {
+    fn default() -> Self {
+        Self {
+            quota_bytes_per_key: 1024 * 1024 * 1024,
+            max_upload_bytes: 50 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LogSettings {
     /// `text` or `json`.
     pub format: String,
@@ -84,6 +103,7 @@ impl Default for Settings {
             fetch: FetchConfig::default(),
             probe_cache: MediaCacheConfig::default(),
             idempotency: IdempotencySettings::default(),
+            assets: AssetSettings::default(),
             models: BTreeMap::new(),
             log: LogSettings::default(),
         }

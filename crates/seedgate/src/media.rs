@@ -8,22 +8,9 @@ use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use seedgate_store::BlobStore;
 
+/// The MIME type of a stored object, from its key's extension.
 pub fn content_type(key: &str) -> &'static str {
-    let ext = key
-        .rsplit('.')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    match ext.as_str() {
-        "mp4" => "video/mp4",
-        "mov" => "video/quicktime",
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "webp" => "image/webp",
-        "wav" => "audio/wav",
-        "mp3" => "audio/mpeg",
-        _ => "application/octet-stream",
-    }
+    seedgate_core::media::content_type(key.rsplit('.').next().unwrap_or_default())
 }
 
 fn status(code: StatusCode) -> Response {

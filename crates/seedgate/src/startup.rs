@@ -90,6 +90,7 @@ impl Application {
                 idempotency_stale_after: Duration::from_secs(
                     settings.idempotency.stale_after_seconds,
                 ),
+                asset_quota_bytes: settings.assets.quota_bytes_per_key,
             },
             wake.clone(),
         ));
@@ -128,7 +129,13 @@ impl Application {
             .route("/media/{*key}", get(crate::media::serve))
             .with_state(blobs);
         let router = Router::new()
-            .merge(seedgate_dialects::routes().with_state(gateway))
+            .merge(
+                seedgate_dialects::routes(seedgate_dialects::RouteLimits {
+                    max_upload_bytes: usize::try_from(settings.assets.max_upload_bytes)
+                        .unwrap_or(usize::MAX),
+                })
+                .with_state(gateway),
+            )
             .merge(media)
             .route(
                 "/healthz",
@@ -156,8 +163,19 @@ impl Application {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
+    /// The public base URL: what seedgate puts in the URLs it hands out.
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+
+    /// Where this process actually listens, as an http URL (differs from `base_url` behind a
+    /// proxy).
+    pub fn local_url(&self) -> String {
+        match self.listener.local_addr() {
+            Ok(addr) if addr.ip().is_unspecified() => format!("http://127.0.0.1:{}", addr.port()),
+            Ok(addr) => format!("http://{addr}"),
+            Err(_) => self.base_url.clone(),
+        }
     }
 
     pub fn store(&self) -> Arc<SqliteStore> {

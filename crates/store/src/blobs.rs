@@ -57,6 +57,14 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Deletes an object; deleting a missing one is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        match self.inner.delete(&Self::path(key)?).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Reads an object, or a range of it; `None` when there is no such object.
     pub async fn get(
         &self,

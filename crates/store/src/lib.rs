@@ -8,6 +8,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 use seedgate_core::ids::{ApiKeyId, TaskId};
 use seedgate_core::ledger::{CachedBalance, LedgerEntry, TaskFacts};
+use seedgate_core::media::MediaFacts;
 use seedgate_core::task::{Task, TaskError, TaskOutput};
 use std::time::Duration;
 
@@ -20,6 +21,8 @@ pub enum StoreError {
     InsufficientCredits { available: i64 },
     #[error("not found")]
     NotFound,
+    #[error("storage quota exceeded: {used} of {quota} bytes used")]
+    QuotaExceeded { used: u64, quota: u64 },
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("database error: {0}")]
@@ -83,6 +86,17 @@ pub struct ClaimedTask {
 pub struct TaskPage {
     pub tasks: Vec<Task>,
     pub has_more: bool,
+}
+
+/// A file a client uploaded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetRecord {
+    pub id: String,
+    pub api_key_id: ApiKeyId,
+    pub object_key: String,
+    pub content_type: String,
+    pub facts: MediaFacts,
+    pub created_at_ms: i64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -194,6 +208,12 @@ pub trait Store: Send + Sync + 'static {
         delay: Duration,
         error: &TaskError,
     ) -> StoreResult<bool>;
+
+    // Assets.
+    /// Records an uploaded file, refusing it when the key's assets would exceed `quota_bytes`.
+    async fn create_asset(&self, asset: &AssetRecord, quota_bytes: u64) -> StoreResult<()>;
+    /// An asset of this key (another key's asset is `None`).
+    async fn get_asset(&self, id: &str, api_key: &ApiKeyId) -> StoreResult<Option<AssetRecord>>;
 
     // Audit.
     async fn ledger_dump(&self) -> StoreResult<LedgerDump>;

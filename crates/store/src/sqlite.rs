@@ -820,6 +820,64 @@ impl Store for SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
+    async fn create_asset(&self, asset: &AssetRecord, quota_bytes: u64) -> StoreResult<()> {
+        let facts =
+            serde_json::to_string(&asset.facts).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let size = to_i64(asset.facts.size_bytes, "asset size")?;
+        let mut tx = self.write_tx().await?;
+        let used: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(size_bytes), 0) FROM assets WHERE api_key_id = ?",
+        )
+        .bind(asset.api_key_id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let used = u64::try_from(used).unwrap_or(0);
+        if used + asset.facts.size_bytes > quota_bytes {
+            return Err(StoreError::QuotaExceeded {
+                used,
+                quota: quota_bytes,
+            });
+        }
+        sqlx::query(
+            "INSERT INTO assets (id, api_key_id, object_key, content_type, size_bytes, facts_json, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&asset.id)
+        .bind(asset.api_key_id.as_str())
+        .bind(&asset.object_key)
+        .bind(&asset.content_type)
+        .bind(size)
+        .bind(facts)
+        .bind(asset.created_at_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_asset(&self, id: &str, api_key: &ApiKeyId) -> StoreResult<Option<AssetRecord>> {
+        let row = sqlx::query(
+            "SELECT id, api_key_id, object_key, content_type, facts_json, created_at_ms FROM assets WHERE id = ? AND api_key_id = ?",
+        )
+        .bind(id)
+        .bind(api_key.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let facts: String = row.try_get("facts_json")?;
+        Ok(Some(AssetRecord {
+            id: row.try_get("id")?,
+            api_key_id: ApiKeyId::from_string(row.try_get::<String, _>("api_key_id")?),
+            object_key: row.try_get("object_key")?,
+            content_type: row.try_get("content_type")?,
+            facts: serde_json::from_str(&facts)
+                .map_err(|e| StoreError::Corrupt(format!("asset {id}: {e}")))?,
+            created_at_ms: row.try_get("created_at_ms")?,
+        }))
+    }
+
     async fn ledger_dump(&self) -> StoreResult<LedgerDump> {
         // One read transaction, so entries, tasks and balances are one consistent snapshot.
         let mut tx = self.pool.begin().await?;

@@ -49,7 +49,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = test_settings(data_dir.path());
     configure(&mut settings);
     let app = Application::build(settings).await.expect("app builds");
-    let base = app.base_url().to_string();
+    let base = app.local_url();
     let key = app
         .bootstrap_key()
         .expect("development mode creates a key")

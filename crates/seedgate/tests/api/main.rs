@@ -11,4 +11,5 @@ mod output;
 mod reapi_auth;
 mod reapi_examples;
 mod reapi_validation;
+mod reference_media;
 mod tasks;
