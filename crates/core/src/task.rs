@@ -151,6 +151,10 @@ pub struct TaskOutput {
     pub video_urls: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_frame_url: Option<String>,
+    /// When the provider handed the result over (Unix ms), before it was stored: the start of
+    /// the completion-to-visible latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_finished_at_ms: Option<i64>,
     /// Output size actually produced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,

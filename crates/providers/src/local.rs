@@ -17,21 +17,54 @@ use std::time::Duration;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LocalConfig {
-    /// A prompt containing `[[<fail_marker>]]` fails (as an upstream error), and
-    /// `[[<fail_marker>:moderation]]` fails as a moderation rejection, so that failures and
-    /// refunds can be exercised end to end.
-    pub fail_marker: String,
+    /// Prompts can steer the renderer with directives, so failures, refunds and slow tasks can
+    /// be exercised end to end: `[[<marker>:fail]]` fails as an upstream error,
+    /// `[[<marker>:fail:moderation]]` (or any failure kind) fails with that kind, and
+    /// `[[<marker>:delay:<ms>]]` takes that much longer.
+    pub marker: String,
     /// Extra wall-clock time per task, to imitate a real upstream's latency.
     pub delay_ms: u64,
+    /// Skip encoding: every task gets the same tiny placeholder clip at once. For benchmarks
+    /// that measure the gateway rather than the encoder.
+    pub instant: bool,
 }
 
 impl Default for LocalConfig {
     fn default() -> Self {
         Self {
-            fail_marker: "seedgate:fail".into(),
+            marker: "seedgate".into(),
             delay_ms: 0,
+            instant: false,
         }
     }
+}
+
+/// What a prompt's directives ask of the renderer.
+#[derive(Debug, Default)]
+struct Directives {
+    fail: Option<ProviderError>,
+    extra_delay: Duration,
+}
+
+/// The placeholder clip of instant mode, made once.
+fn placeholder_clip() -> Result<Bytes, ProviderError> {
+    static CLIP: std::sync::OnceLock<Result<Bytes, String>> = std::sync::OnceLock::new();
+    CLIP.get_or_init(|| {
+        render(&RenderSpec {
+            width: 64,
+            height: 64,
+            fps: OUTPUT_FPS,
+            duration_seconds: 1,
+            scene: Scene::Card {
+                prompt: String::new(),
+            },
+            audio: false,
+        })
+        .map(Bytes::from)
+        .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(|e| ProviderError::permanent(FailureKind::Internal, e))
 }
 
 pub struct LocalProvider {
@@ -44,21 +77,40 @@ impl LocalProvider {
         Self { config, media }
     }
 
-    /// The failure a prompt asks for, if any.
-    fn requested_failure(&self, prompt: Option<&str>) -> Option<ProviderError> {
-        let prompt = prompt?;
-        let open = format!("[[{}", self.config.fail_marker);
-        let start = prompt.find(&open)? + open.len();
-        let rest = &prompt[start..];
-        let end = rest.find("]]")?;
-        let kind = match rest[..end].trim_start_matches(':') {
-            "" => FailureKind::UpstreamError,
-            other => FailureKind::parse(other).unwrap_or(FailureKind::UpstreamError),
+    /// Reads `[[<marker>:...]]` directives from a prompt.
+    fn directives(&self, prompt: Option<&str>) -> Directives {
+        let mut directives = Directives::default();
+        let Some(prompt) = prompt else {
+            return directives;
         };
-        Some(ProviderError::permanent(
-            kind,
-            "the local renderer was asked to fail this task",
-        ))
+        let open = format!("[[{}:", self.config.marker);
+        let mut rest = prompt;
+        while let Some(start) = rest.find(&open) {
+            rest = &rest[start + open.len()..];
+            let Some(end) = rest.find("]]") else {
+                break;
+            };
+            let mut parts = rest[..end].split(':');
+            match (parts.next(), parts.next()) {
+                (Some("fail"), kind) => {
+                    let kind = kind
+                        .and_then(FailureKind::parse)
+                        .unwrap_or(FailureKind::UpstreamError);
+                    directives.fail = Some(ProviderError::permanent(
+                        kind,
+                        "the local renderer was asked to fail this task",
+                    ));
+                }
+                (Some("delay"), Some(ms)) => {
+                    if let Ok(ms) = ms.trim().parse::<u64>() {
+                        directives.extra_delay += Duration::from_millis(ms);
+                    }
+                }
+                _ => {}
+            }
+            rest = &rest[end..];
+        }
+        directives
     }
 
     /// An image's bytes and displayed size, from the shared media cache (the submit that
@@ -141,31 +193,44 @@ impl Provider for LocalProvider {
     }
 
     async fn submit(&self, job: &Job) -> Result<Progress, ProviderError> {
-        if let Some(failure) = self.requested_failure(job.request.prompt.as_deref()) {
-            tokio::time::sleep(Duration::from_millis(self.config.delay_ms)).await;
+        let directives = self.directives(job.request.prompt.as_deref());
+        let delay = tokio::time::sleep(
+            Duration::from_millis(self.config.delay_ms) + directives.extra_delay,
+        );
+        if let Some(failure) = directives.fail {
+            delay.await;
             return Err(failure);
         }
-        let (scene, first_size) = self.scene(job).await?;
-        let (width, height) = job.request.output_size(first_size);
-        let spec = RenderSpec {
-            width,
-            height,
-            fps: OUTPUT_FPS,
-            duration_seconds: job.request.duration_seconds,
-            scene,
-            audio: job.request.generate_audio,
+        let (bytes, width, height) = if self.config.instant {
+            delay.await;
+            let (width, height) = job.request.output_size(None);
+            (placeholder_clip()?, width, height)
+        } else {
+            let (scene, first_size) = self.scene(job).await?;
+            let (width, height) = job.request.output_size(first_size);
+            let spec = RenderSpec {
+                width,
+                height,
+                fps: OUTPUT_FPS,
+                duration_seconds: job.request.duration_seconds,
+                scene,
+                audio: job.request.generate_audio,
+            };
+            let rendering = tokio::task::spawn_blocking(move || render(&spec));
+            let (_, rendered) = tokio::join!(delay, rendering);
+            let bytes = rendered
+                .map_err(|e| {
+                    ProviderError::retryable(
+                        FailureKind::Internal,
+                        format!("renderer crashed: {e}"),
+                    )
+                })?
+                .map_err(|e| ProviderError::permanent(FailureKind::InvalidInput, e.to_string()))?;
+            (Bytes::from(bytes), width, height)
         };
-        let delay = tokio::time::sleep(Duration::from_millis(self.config.delay_ms));
-        let rendering = tokio::task::spawn_blocking(move || render(&spec));
-        let (_, rendered) = tokio::join!(delay, rendering);
-        let bytes = rendered
-            .map_err(|e| {
-                ProviderError::retryable(FailureKind::Internal, format!("renderer crashed: {e}"))
-            })?
-            .map_err(|e| ProviderError::permanent(FailureKind::InvalidInput, e.to_string()))?;
         Ok(Progress::Done(Artifacts {
             video: Artifact {
-                bytes: Bytes::from(bytes),
+                bytes,
                 content_type: "video/mp4".into(),
             },
             width,
@@ -195,18 +260,34 @@ mod tests {
     }
 
     #[test]
-    fn fail_markers_choose_the_failure_kind() {
+    fn directives_choose_failures_and_delays() {
         let p = provider();
-        assert!(p.requested_failure(Some("a calm lake")).is_none());
-        assert!(p.requested_failure(None).is_none());
+        assert!(p.directives(Some("a calm lake")).fail.is_none());
+        assert!(p.directives(None).fail.is_none());
         let e = p
-            .requested_failure(Some("x [[seedgate:fail]] y"))
+            .directives(Some("x [[seedgate:fail]] y"))
+            .fail
             .expect("fails");
         assert_eq!(e.kind, FailureKind::UpstreamError);
         let e = p
-            .requested_failure(Some("[[seedgate:fail:moderation]]"))
+            .directives(Some("[[seedgate:fail:moderation]]"))
+            .fail
             .expect("fails");
         assert_eq!(e.kind, FailureKind::Moderation);
         assert!(!e.retryable);
+        let d = p.directives(Some("[[seedgate:delay:250]] and [[seedgate:delay:50]]"));
+        assert_eq!(d.extra_delay, Duration::from_millis(300));
+        assert!(d.fail.is_none());
+        assert!(p
+            .directives(Some("[[other:fail]] [[seedgate:delay:x]]"))
+            .fail
+            .is_none());
+    }
+
+    #[test]
+    fn placeholder_clip_is_a_real_mp4() {
+        let clip = placeholder_clip().expect("clip");
+        let info = seedgate_local_renderer::inspect(&clip).expect("mp4");
+        assert_eq!(info.video.expect("video").codec, "h264");
     }
 }

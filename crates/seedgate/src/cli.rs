@@ -57,6 +57,32 @@ pub enum Command {
     Ledger(LedgerCommand),
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Measure seedgate against a bare baseline on this machine and write BENCHMARKS.md.
+    Bench {
+        /// Measured seconds per load scenario (after a 1 s warm-up).
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Tasks held in flight for the memory figure.
+        #[arg(long, default_value_t = 10_000)]
+        in_flight: usize,
+        /// Samples of completion-to-visible latency.
+        #[arg(long, default_value_t = 200)]
+        visible_samples: usize,
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        out: PathBuf,
+    },
+    /// The benchmark's baseline server (used by `bench`).
+    #[command(hide = true)]
+    BenchBaseline {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        get_body: PathBuf,
+        #[arg(long)]
+        post_body: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +168,33 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
                 token.cancel();
             });
             app.run_until_stopped().await?;
+            Ok(0)
+        }
+        Command::Bench {
+            seconds,
+            connections,
+            in_flight,
+            visible_samples,
+            out,
+        } => {
+            crate::bench::run(crate::bench::BenchArgs {
+                seconds,
+                connections,
+                in_flight,
+                visible_samples,
+                out,
+            })
+            .await?;
+            Ok(0)
+        }
+        Command::BenchBaseline {
+            listen,
+            get_body,
+            post_body,
+        } => {
+            let get_body = std::fs::read(get_body)?;
+            let post_body = std::fs::read(post_body)?;
+            crate::bench::serve_baseline(&listen, get_body.into(), post_body.into()).await?;
             Ok(0)
         }
         Command::Config => {

@@ -249,6 +249,7 @@ impl TaskWorkers {
         token: &str,
         artifacts: Artifacts,
     ) -> Result<(), seedgate_store::StoreError> {
+        let provider_finished_at_ms = seedgate_store::now_ms();
         let key = video_key(task_id);
         if let Err(e) = self.blobs.put(&key, artifacts.video.bytes).await {
             tracing::error!(error = %e, "storing the video failed");
@@ -264,6 +265,7 @@ impl TaskWorkers {
         }
         let output = TaskOutput {
             video_keys: vec![key],
+            provider_finished_at_ms: Some(provider_finished_at_ms),
             width: Some(artifacts.width),
             height: Some(artifacts.height),
             ..Default::default()

@@ -1,0 +1,64 @@
+//! `seedgate bench`: how fast seedgate is, side by side with a bare axum baseline measured in
+//! the same run on the same machine. Each scenario is one function returning figures; adding a
+//! scenario (probing, webhook deliveries, PostgreSQL) means adding a function, not a tool.
+//!
+//! seedgate runs as a child process (`seedgate serve`, instant local renderer) so that its
+//! memory is measured alone; the baseline runs as another child of the same binary with the
+//! same runtime; the load generator runs here.
+
+mod baseline;
+mod load;
+mod report;
+mod scenarios;
+mod server;
+
+pub use baseline::serve as serve_baseline;
+
+use report::Report;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct BenchArgs {
+    /// Measured seconds per load scenario (after a 1 s warm-up).
+    pub seconds: u64,
+    pub connections: usize,
+    /// Tasks kept in flight for the memory scenario.
+    pub in_flight: usize,
+    /// Samples of completion-to-visible latency.
+    pub visible_samples: usize,
+    pub out: PathBuf,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let mut report = Report::new(&args);
+    let duration = Duration::from_secs(args.seconds);
+    let warmup = Duration::from_secs(1);
+
+    eprintln!("bench: starting seedgate (instant renderer)");
+    let main = server::Seedgate::start("main", &[("SEEDGATE_WORKER__CONCURRENCY", "4")]).await?;
+    report.add_all(scenarios::idle_memory(&main).await?);
+    eprintln!("bench: completion-to-visible latency");
+    report.add_all(scenarios::completion_to_visible(&main, args.visible_samples).await?);
+    eprintln!("bench: poll and submit load");
+    let (seedgate_figures, bodies) =
+        scenarios::api_load(&main, args.connections, warmup, duration).await?;
+    eprintln!("bench: baseline");
+    let baseline_figures =
+        scenarios::baseline_load(&bodies, args.connections, warmup, duration).await?;
+    report.add_compared(seedgate_figures, &baseline_figures);
+    report.add_all(baseline_figures);
+    drop(main);
+
+    eprintln!("bench: memory with {} tasks in flight", args.in_flight);
+    report.add_all(scenarios::in_flight_memory(args.in_flight).await?);
+    eprintln!("bench: local renderer and probes");
+    report.add_all(scenarios::renderer_speed().await?);
+    report.add_all(scenarios::probe_speed().await?);
+
+    let markdown = report.markdown();
+    std::fs::write(&args.out, &markdown)?;
+    println!("{}", report.summary());
+    eprintln!("bench: wrote {}", args.out.display());
+    Ok(())
+}
