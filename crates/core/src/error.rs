@@ -64,6 +64,10 @@ pub enum GatewayError {
     NotFound,
     #[error("asset not found")]
     AssetNotFound,
+    #[error("no such endpoint")]
+    RouteNotFound,
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
     #[error("asset storage quota exceeded: {used} of {quota} bytes already used")]
     QuotaExceeded { used: u64, quota: u64 },
     #[error("a request with this Idempotency-Key is still in progress; retry later")]

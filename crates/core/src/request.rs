@@ -265,7 +265,8 @@ impl GenerationRequest {
                 ));
             }
         }
-        if mode == Mode::T2v && prompt.is_none() {
+        // The seed: the prompt is optional only when a first frame or reference images are set.
+        if prompt.is_none() && first_frame_url.is_none() && reference_image_urls.is_empty() {
             return Err(ValidationError::Missing {
                 field: "prompt".into(),
             });

@@ -204,6 +204,8 @@ pub fn error_code(error: &GatewayError) -> (u32, StatusCode) {
         GatewayError::PricingUnavailable { .. } => (30002, S::BAD_REQUEST),
         GatewayError::NotFound => (40001, S::NOT_FOUND),
         GatewayError::AssetNotFound => (40002, S::NOT_FOUND),
+        GatewayError::RouteNotFound => (40004, S::NOT_FOUND),
+        GatewayError::MethodNotAllowed => (40005, S::METHOD_NOT_ALLOWED),
         GatewayError::QuotaExceeded { .. } => (20010, S::PAYLOAD_TOO_LARGE),
         GatewayError::RateLimited { .. } => (50001, S::TOO_MANY_REQUESTS),
         GatewayError::Internal(_) => (60099, S::INTERNAL_SERVER_ERROR),
@@ -448,4 +450,14 @@ async fn get_asset(
     }
     .await;
     common::respond::<ReApi>(result, &request_id)
+}
+
+/// Unknown paths, in reAPI's envelope (every seedgate route answers JSON, even a typo).
+pub async fn route_not_found(Extension(request_id): Extension<RequestId>) -> Response {
+    ReApi::error_response(&GatewayError::RouteNotFound, &request_id)
+}
+
+/// A known path with the wrong method, in reAPI's envelope.
+pub async fn method_not_allowed(Extension(request_id): Extension<RequestId>) -> Response {
+    ReApi::error_response(&GatewayError::MethodNotAllowed, &request_id)
 }

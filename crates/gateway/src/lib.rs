@@ -22,6 +22,54 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// An Idempotency-Key claimed by a request in progress. If the request ends without creating a
+/// task (an error, or the client hanging up and the handler being dropped), the claim is
+/// released so that a retry is not refused with 409 until the claim goes stale.
+struct ClaimGuard {
+    store: Arc<dyn Store>,
+    api_key: ApiKeyId,
+    key: String,
+    armed: bool,
+}
+
+impl ClaimGuard {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+
+    /// Releases the claim now (so that an immediate retry finds the key free).
+    async fn release(mut self) {
+        self.armed = false;
+        if let Err(e) = self
+            .store
+            .release_idempotency_key(&self.api_key, &self.key)
+            .await
+        {
+            tracing::warn!(error = %e, "releasing an idempotency key failed; it expires on its own");
+        }
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (store, api_key, key) = (
+            self.store.clone(),
+            self.api_key.clone(),
+            std::mem::take(&mut self.key),
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = store.release_idempotency_key(&api_key, &key).await {
+                    tracing::warn!(error = %e, "releasing an idempotency key failed; it expires on its own");
+                }
+            });
+        }
+    }
+}
+
 /// A priced request and what was measured of its media.
 #[derive(Debug, Clone)]
 pub struct Quote {
@@ -165,6 +213,7 @@ impl Gateway {
         draft: RequestDraft,
     ) -> Result<SubmitOutcome, GatewayError> {
         let key_id = &ctx.principal.api_key_id;
+        let mut claim = None;
         if let Some(idem) = &ctx.idempotency {
             match self
                 .store
@@ -177,19 +226,27 @@ impl Gateway {
                 .await
                 .map_err(store_error)?
             {
-                IdempotencyClaim::Claimed => {}
+                IdempotencyClaim::Claimed => {
+                    claim = Some(ClaimGuard {
+                        store: self.store.clone(),
+                        api_key: key_id.clone(),
+                        key: idem.key.clone(),
+                        armed: true,
+                    })
+                }
                 IdempotencyClaim::Replay(response) => return Ok(SubmitOutcome::Replayed(response)),
                 IdempotencyClaim::InFlight => return Err(GatewayError::IdempotencyInFlight),
                 IdempotencyClaim::Mismatch => return Err(GatewayError::IdempotencyMismatch),
             }
         }
         let result = self.create(&ctx, draft).await;
-        if result.is_err() {
-            // Failed requests are not remembered (as at Stripe): fixing and resending is safe.
-            if let Some(idem) = &ctx.idempotency {
-                if let Err(e) = self.store.release_idempotency_key(key_id, &idem.key).await {
-                    tracing::warn!(error = %e, "releasing an idempotency key failed; it expires on its own");
-                }
+        if let Some(claim) = claim {
+            match &result {
+                // The key was completed in the task's own transaction.
+                Ok(_) => claim.disarm(),
+                // Failed requests are not remembered (as at Stripe): fixing and resending is
+                // safe.
+                Err(_) => claim.release().await,
             }
         }
         result
@@ -241,6 +298,9 @@ impl Gateway {
                         available,
                     }
                 }
+                // The Idempotency-Key went stale and was taken over while this request ran.
+                StoreError::Conflict(_) => GatewayError::IdempotencyInFlight,
+                StoreError::Revoked => GatewayError::Unauthenticated(AuthFailure::Revoked),
                 other => store_error(other),
             })?;
         self.wake.notify_one();

@@ -20,6 +20,9 @@ pub struct MediaCacheConfig {
     pub ttl_seconds: u64,
     /// Upper bound on the bytes kept in memory.
     pub max_bytes: u64,
+    /// Media fetched at once, across all requests: bounds the memory that downloads in flight
+    /// can take (each is capped at its kind's byte limit).
+    pub max_concurrent_fetches: usize,
 }
 
 impl Default for MediaCacheConfig {
@@ -27,6 +30,7 @@ impl Default for MediaCacheConfig {
         Self {
             ttl_seconds: 600,
             max_bytes: 256 * 1024 * 1024,
+            max_concurrent_fetches: 8,
         }
     }
 }
@@ -42,8 +46,9 @@ pub enum MediaError {
     /// The bytes are not a medium we can measure.
     #[error("{0}")]
     Unreadable(ProbeError),
-    #[error("storage error: {0}")]
-    Storage(String),
+    /// Our own storage failed; the detail goes to the log, not to the client.
+    #[error("storage is unavailable")]
+    Storage,
 }
 
 impl MediaError {
@@ -79,6 +84,7 @@ pub struct MediaService {
     /// `<public_base_url>/media/`: URLs under it are our own objects.
     own_prefix: String,
     cache: moka::future::Cache<String, Arc<Entry>>,
+    fetch_permits: Arc<tokio::sync::Semaphore>,
 }
 
 /// Measures bytes as the expected kind of medium.
@@ -148,11 +154,18 @@ impl MediaService {
             })
             .time_to_live(Duration::from_secs(config.ttl_seconds))
             .build();
+        // Normalised the way the URLs it is compared with are (host case, default port).
+        let base = url::Url::parse(public_base_url)
+            .map(|u| u.as_str().trim_end_matches('/').to_string())
+            .unwrap_or_else(|_| public_base_url.trim_end_matches('/').to_string());
         Self {
             fetcher,
             blobs,
-            own_prefix: format!("{}/media/", public_base_url.trim_end_matches('/')),
+            own_prefix: format!("{base}/media/"),
             cache,
+            fetch_permits: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_fetches.max(1),
+            )),
         }
     }
 
@@ -180,6 +193,11 @@ impl MediaService {
             }
             self.cache.invalidate(&cache_key).await;
         }
+        let _permit = self
+            .fetch_permits
+            .acquire()
+            .await
+            .map_err(|_| MediaError::Storage)?;
         let (bytes, etag, content_length) = match self.own_key(url) {
             Some(key) => (self.read_own(key).await?, None, None),
             None => {
@@ -191,7 +209,12 @@ impl MediaService {
                 (fetched.bytes, fetched.etag, fetched.content_length)
             }
         };
-        let facts = probe(&bytes, kind).map_err(MediaError::Unreadable)?;
+        // Probing reads up to 50 MB: off the async threads.
+        let probed = bytes.clone();
+        let facts = tokio::task::spawn_blocking(move || probe(&probed, kind))
+            .await
+            .map_err(|_| MediaError::Storage)?
+            .map_err(MediaError::Unreadable)?;
         let inspected = Inspected { bytes, facts };
         let entry = Arc::new(Entry {
             inspected: inspected.clone(),
@@ -208,13 +231,15 @@ impl MediaService {
             .blobs
             .get(key, None)
             .await
-            .map_err(|e| MediaError::Storage(e.to_string()))?
+            .map_err(|e| {
+                tracing::error!(error = %e, "reading an own object failed");
+                MediaError::Storage
+            })?
             .ok_or(MediaError::Unavailable(FetchError::Status(404)))?;
-        let chunks: Vec<Bytes> = read
-            .stream
-            .try_collect()
-            .await
-            .map_err(|e| MediaError::Storage(e.to_string()))?;
+        let chunks: Vec<Bytes> = read.stream.try_collect().await.map_err(|e| {
+            tracing::error!(error = %e, "reading an own object failed");
+            MediaError::Storage
+        })?;
         Ok(chunks.concat().into())
     }
 

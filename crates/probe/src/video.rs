@@ -113,7 +113,11 @@ pub(crate) fn probe(bytes: &[u8], container: VideoContainer) -> Result<VideoProb
         rotation: video.rotation,
         fps: video.fps,
         frame_count: video.frame_count,
-        duration_seconds: info.duration_seconds,
+        // A header can claim less time than its frames hold; the frames are what gets processed
+        // (and billed), so the longer of the two stands.
+        duration_seconds: info
+            .duration_seconds
+            .max(video.frame_count as f64 / video.fps),
         audio: info.audio,
     })
 }

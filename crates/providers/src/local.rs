@@ -27,6 +27,9 @@ pub struct LocalConfig {
     /// Skip encoding: every task gets the same tiny placeholder clip at once. For benchmarks
     /// that measure the gateway rather than the encoder.
     pub instant: bool,
+    /// Whether prompt directives are honoured. Unset: yes in development, no in production,
+    /// where a client must not be able to hold a worker or force failures.
+    pub directives: Option<bool>,
 }
 
 impl Default for LocalConfig {
@@ -35,6 +38,7 @@ impl Default for LocalConfig {
             marker: "seedgate".into(),
             delay_ms: 0,
             instant: false,
+            directives: None,
         }
     }
 }
@@ -80,7 +84,7 @@ impl LocalProvider {
     /// Reads `[[<marker>:...]]` directives from a prompt.
     fn directives(&self, prompt: Option<&str>) -> Directives {
         let mut directives = Directives::default();
-        let Some(prompt) = prompt else {
+        let Some(prompt) = prompt.filter(|_| self.config.directives.unwrap_or(true)) else {
             return directives;
         };
         let open = format!("[[{}:", self.config.marker);

@@ -53,6 +53,8 @@ pub struct WorkerSettings {
     pub max_attempts: u32,
     pub idle_poll_ms: u64,
     pub retry_base_ms: u64,
+    /// One attempt longer than this fails the task (refunded) as timed out.
+    pub attempt_timeout_seconds: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,6 +120,7 @@ impl Default for WorkerSettings {
             max_attempts: 3,
             idle_poll_ms: 500,
             retry_base_ms: 2000,
+            attempt_timeout_seconds: 7200,
         }
     }
 }
@@ -174,6 +177,14 @@ impl Settings {
     fn check(&self) -> anyhow::Result<()> {
         if self.worker.lease_seconds <= 0.0 || !self.worker.lease_seconds.is_finite() {
             anyhow::bail!("worker.lease_seconds must be positive");
+        }
+        if self.worker.max_attempts == 0 || self.worker.concurrency == 0 {
+            anyhow::bail!("worker.max_attempts and worker.concurrency must be at least 1");
+        }
+        if self.worker.idle_poll_ms == 0 || self.worker.attempt_timeout_seconds == 0 {
+            anyhow::bail!(
+                "worker.idle_poll_ms and worker.attempt_timeout_seconds must be positive"
+            );
         }
         if let Some(url) = &self.public_base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

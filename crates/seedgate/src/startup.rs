@@ -94,7 +94,11 @@ impl Application {
             },
             wake.clone(),
         ));
-        let provider = Arc::new(LocalProvider::new(settings.local.clone(), media));
+        let mut local = settings.local.clone();
+        if local.directives.is_none() {
+            local.directives = Some(settings.mode == RunMode::Development);
+        }
+        let provider = Arc::new(LocalProvider::new(local, media));
         let workers = TaskWorkers::new(
             store.clone(),
             provider,
@@ -105,6 +109,7 @@ impl Application {
                 max_attempts: settings.worker.max_attempts,
                 idle_poll: Duration::from_millis(settings.worker.idle_poll_ms),
                 retry_base: Duration::from_millis(settings.worker.retry_base_ms),
+                attempt_timeout: Duration::from_secs(settings.worker.attempt_timeout_seconds),
             },
             wake,
         );
@@ -141,6 +146,8 @@ impl Application {
                 "/healthz",
                 get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
             )
+            .fallback(seedgate_dialects::reapi::route_not_found)
+            .method_not_allowed_fallback(seedgate_dialects::reapi::method_not_allowed)
             .layer(axum::middleware::from_fn(
                 seedgate_dialects::common::assign_request_id,
             ))

@@ -21,6 +21,8 @@ pub enum StoreError {
     InsufficientCredits { available: i64 },
     #[error("not found")]
     NotFound,
+    #[error("the API key has been revoked")]
+    Revoked,
     #[error("storage quota exceeded: {used} of {quota} bytes used")]
     QuotaExceeded { used: u64, quota: u64 },
     #[error("conflict: {0}")]

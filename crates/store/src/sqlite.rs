@@ -443,7 +443,7 @@ impl Store for SqliteStore {
                             .try_get::<Option<Vec<u8>>, _>("response_body")?
                             .unwrap_or_default(),
                     })
-                } else if now - locked_at > millis(stale_after) {
+                } else if now - locked_at >= millis(stale_after) {
                     // The request holding it died before finishing; nothing was created.
                     sqlx::query("UPDATE idempotency_keys SET locked_at_ms = ? WHERE api_key_id = ? AND idem_key = ?")
                         .bind(now)
@@ -495,14 +495,18 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         if r.rows_affected() != 1 {
-            let available: Option<i64> =
-                sqlx::query_scalar("SELECT balance FROM api_keys WHERE id = ?")
-                    .bind(task.api_key_id.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            return Err(match available {
+            let row = sqlx::query("SELECT balance, revoked_at_ms FROM api_keys WHERE id = ?")
+                .bind(task.api_key_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Err(match row {
                 None => StoreError::NotFound,
-                Some(available) => StoreError::InsufficientCredits { available },
+                Some(row) if row.try_get::<Option<i64>, _>("revoked_at_ms")?.is_some() => {
+                    StoreError::Revoked
+                }
+                Some(row) => StoreError::InsufficientCredits {
+                    available: row.try_get("balance")?,
+                },
             });
         }
         sqlx::query(
@@ -710,7 +714,29 @@ impl Store for SqliteStore {
                 .bind(&id)
                 .fetch_one(&mut *tx)
                 .await?;
-            let task = task_from_row(&row)?;
+            let task = match task_from_row(&row) {
+                Ok(task) => task,
+                Err(e) => {
+                    // A row that no longer reads must not block the queue: fail and refund it.
+                    tracing::error!(task = %id, error = %e, "unreadable task failed");
+                    let error = TaskError {
+                        kind: FailureKind::Internal,
+                        message: "the stored task could not be read".into(),
+                    };
+                    finish(
+                        &mut tx,
+                        &id,
+                        Some(&token),
+                        TaskStatus::Failed,
+                        None,
+                        Some(&error),
+                        now,
+                    )
+                    .await?;
+                    tx.commit().await?;
+                    continue;
+                }
+            };
             let provider_job_id: Option<String> = row.try_get("provider_job_id")?;
             tx.commit().await?;
             return Ok(Some(ClaimedTask {

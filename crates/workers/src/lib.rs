@@ -26,6 +26,8 @@ pub struct WorkerConfig {
     pub idle_poll: Duration,
     /// First retry delay; doubles per attempt.
     pub retry_base: Duration,
+    /// How long one attempt may run before the task fails (and is refunded) as timed out.
+    pub attempt_timeout: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -36,6 +38,7 @@ impl Default for WorkerConfig {
             max_attempts: 3,
             idle_poll: Duration::from_millis(500),
             retry_base: Duration::from_secs(2),
+            attempt_timeout: Duration::from_secs(2 * 3600),
         }
     }
 }
@@ -49,9 +52,10 @@ pub struct TaskWorkers {
     id: String,
 }
 
-/// The object key of a task's video.
-pub fn video_key(task_id: &TaskId) -> String {
-    format!("tasks/{}/0.mp4", task_id.as_str())
+/// The object key of a task's video. Each attempt writes its own key, so a worker that lost its
+/// lease can never overwrite the file of the attempt that completed.
+pub fn video_key(task_id: &TaskId, attempt: u32) -> String {
+    format!("tasks/{}/{attempt}/0.mp4", task_id.as_str())
 }
 
 enum Outcome {
@@ -88,12 +92,26 @@ impl TaskWorkers {
     /// lease until it expires, and another worker resumes them.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut loops = tokio::task::JoinSet::new();
-        for n in 0..self.config.concurrency.max(1) {
+        let spawn = |loops: &mut tokio::task::JoinSet<()>, n: usize| {
             let me = self.clone();
             let shutdown = shutdown.clone();
             loops.spawn(async move { me.worker_loop(n, shutdown).await });
+        };
+        for n in 0..self.config.concurrency.max(1) {
+            spawn(&mut loops, n);
         }
-        while loops.join_next().await.is_some() {}
+        let mut next = self.config.concurrency.max(1);
+        while let Some(result) = loops.join_next().await {
+            // A loop that panicked is replaced, so a bug in one task cannot stop the queue; its
+            // task's lease runs out and the task is retried.
+            if let Err(e) = result {
+                if e.is_panic() && !shutdown.is_cancelled() {
+                    tracing::error!("a worker loop panicked; starting another");
+                    spawn(&mut loops, next);
+                    next += 1;
+                }
+            }
+        }
     }
 
     async fn worker_loop(&self, n: usize, shutdown: CancellationToken) {
@@ -146,8 +164,14 @@ impl TaskWorkers {
         let attempt = claimed.task.attempt;
         tracing::info!(provider = self.provider.name(), "task claimed");
 
+        let timeout = self.config.attempt_timeout;
         let outcome = tokio::select! {
-            outcome = self.drive(&claimed) => outcome,
+            outcome = tokio::time::timeout(timeout, self.drive(&claimed)) => outcome.unwrap_or_else(|_| {
+                Outcome::Failed(ProviderError::permanent(
+                    FailureKind::Timeout,
+                    format!("the task did not finish within {} s", timeout.as_secs()),
+                ))
+            }),
             _ = self.heartbeat(&task_id, &token) => Outcome::LostLease,
         };
         let result = match outcome {
@@ -155,7 +179,7 @@ impl TaskWorkers {
                 tracing::warn!("lease lost; leaving the task to its new owner");
                 return;
             }
-            Outcome::Done(artifacts) => self.finish(&task_id, &token, artifacts).await,
+            Outcome::Done(artifacts) => self.finish(&task_id, &token, attempt, artifacts).await,
             Outcome::Failed(e) if e.retryable && attempt < self.config.max_attempts => {
                 let delay = self.config.retry_base * 2u32.saturating_pow(attempt.saturating_sub(1));
                 tracing::warn!(error = %e, ?delay, "provider failed; retrying");
@@ -247,10 +271,11 @@ impl TaskWorkers {
         &self,
         task_id: &TaskId,
         token: &str,
+        attempt: u32,
         artifacts: Artifacts,
     ) -> Result<(), seedgate_store::StoreError> {
         let provider_finished_at_ms = seedgate_store::now_ms();
-        let key = video_key(task_id);
+        let key = video_key(task_id, attempt);
         if let Err(e) = self.blobs.put(&key, artifacts.video.bytes).await {
             tracing::error!(error = %e, "storing the video failed");
             let error = TaskError {

@@ -4,10 +4,10 @@ use super::BenchArgs;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Target {
-    AtLeast(f64),
-    AtMost(f64),
+    Min(f64),
+    Max(f64),
     /// At least this fraction of the baseline's figure.
-    AtLeastOfBaseline(f64),
+    FractionOfBaseline(f64),
 }
 
 #[derive(Debug, Clone)]
@@ -57,18 +57,18 @@ impl Figure {
     /// Whether the target is met; `None` without a target.
     pub fn met(&self) -> Option<bool> {
         Some(match self.target? {
-            Target::AtLeast(t) => self.value >= t,
-            Target::AtMost(t) => self.value <= t,
-            Target::AtLeastOfBaseline(f) => self.ratio()? >= f,
+            Target::Min(t) => self.value >= t,
+            Target::Max(t) => self.value <= t,
+            Target::FractionOfBaseline(f) => self.ratio()? >= f,
         })
     }
 
     fn target_text(&self) -> String {
         match self.target {
             None => String::new(),
-            Some(Target::AtLeast(t)) => format!("≥ {} {}", fmt(t), self.unit),
-            Some(Target::AtMost(t)) => format!("≤ {} {}", fmt(t), self.unit),
-            Some(Target::AtLeastOfBaseline(f)) => format!("≥ {:.0}% of baseline", f * 100.0),
+            Some(Target::Min(t)) => format!("≥ {} {}", fmt(t), self.unit),
+            Some(Target::Max(t)) => format!("≤ {} {}", fmt(t), self.unit),
+            Some(Target::FractionOfBaseline(f)) => format!("≥ {:.0}% of baseline", f * 100.0),
         }
     }
 }

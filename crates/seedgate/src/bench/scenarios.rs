@@ -26,7 +26,7 @@ pub async fn idle_memory(server: &Seedgate) -> anyhow::Result<Vec<Figure>> {
         rss,
         "MB",
     )
-    .target(Target::AtMost(60.0))])
+    .target(Target::Max(60.0))])
 }
 
 async fn submit_once(
@@ -117,7 +117,7 @@ pub async fn completion_to_visible(
             q(&visible, 0.99),
             "ms",
         )
-        .target(Target::AtMost(100.0)),
+        .target(Target::Max(100.0)),
         Figure::new(
             "submit_to_visible.p50",
             "submit → completed (instant renderer)",
@@ -179,7 +179,7 @@ fn load_figures(
                 result.errors as f64,
                 "",
             )
-            .target(Target::AtMost(0.0)),
+            .target(Target::Max(0.0)),
         );
     }
     if let Some(b) = baseline_prefix {
@@ -224,8 +224,8 @@ pub async fn api_load(
     );
     for f in &mut figures {
         match f.metric.as_str() {
-            "throughput" => f.target = Some(Target::AtLeastOfBaseline(0.7)),
-            "latency p99" => f.target = Some(Target::AtMost(2.0)),
+            "throughput" => f.target = Some(Target::FractionOfBaseline(0.7)),
+            "latency p99" => f.target = Some(Target::Max(2.0)),
             _ => {}
         }
     }
@@ -241,7 +241,7 @@ pub async fn api_load(
     );
     for f in &mut running_figures {
         if f.metric == "throughput" {
-            f.target = Some(Target::AtLeastOfBaseline(0.7));
+            f.target = Some(Target::FractionOfBaseline(0.7));
         }
     }
     figures.extend(running_figures);
@@ -262,7 +262,7 @@ pub async fn api_load(
     );
     for f in &mut submit_figures {
         if f.metric == "throughput" {
-            f.target = Some(Target::AtLeast(3000.0));
+            f.target = Some(Target::Min(3000.0));
         }
     }
     figures.extend(submit_figures);
@@ -363,7 +363,7 @@ pub async fn in_flight_memory(count: usize) -> anyhow::Result<Vec<Figure>> {
         rss,
         "MB",
     )
-    .target(Target::AtMost(250.0))])
+    .target(Target::Max(250.0))])
 }
 
 fn thread_cpu_seconds() -> f64 {
@@ -439,7 +439,7 @@ pub async fn renderer_speed() -> anyhow::Result<Vec<Figure>> {
                 cpu,
                 "s",
             )
-            .target(Target::AtMost(2.0)),
+            .target(Target::Max(2.0)),
         );
         figures.push(Figure::new(
             &format!("renderer.{key}.speed"),

@@ -263,11 +263,19 @@ async fn media_supports_range_requests() {
         .await
         .expect("get");
     assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
-    let traversal = app
-        .client
-        .get(app.url("/media/..%2F..%2Fseedgate.db"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(traversal.status(), reqwest::StatusCode::NOT_FOUND);
+    // The database is one level above the media directory.
+    for path in [
+        "/media/..%2Fseedgate.db",
+        "/media/%2e%2e/seedgate.db",
+        "/media/tasks/..%2F..%2Fseedgate.db",
+    ] {
+        let r = app.client.get(app.url(path)).send().await.expect("get");
+        let status = r.status();
+        let body = r.bytes().await.expect("bytes");
+        assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            !body.starts_with(b"SQLite format"),
+            "{path} leaked the database"
+        );
+    }
 }

@@ -235,6 +235,12 @@ async fn every_rule_answers_with_its_code_and_charges_nothing() {
             "cannot be combined",
         ),
         (
+            "reference video without prompt or images",
+            without_prompt("reference_video_urls", json!(["https://e.com/v.mp4"])),
+            20002,
+            "prompt",
+        ),
+        (
             "audio-only reference",
             with("reference_audio_urls", json!(["https://e.com/a.mp3"])),
             20003,

@@ -54,3 +54,22 @@ async fn odd_ids_are_simply_not_found() {
         .await;
     }
 }
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_envelope() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/nope"))
+        .send()
+        .await
+        .expect("req");
+    assert_error(r, StatusCode::NOT_FOUND, 40004).await;
+    let r = app
+        .client
+        .get(app.url("/api/v1/videos/generations"))
+        .send()
+        .await
+        .expect("req");
+    assert_error(r, StatusCode::METHOD_NOT_ALLOWED, 40005).await;
+}
