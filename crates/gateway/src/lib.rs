@@ -113,6 +113,8 @@ pub struct GatewayConfig {
     pub idempotency_stale_after: Duration,
     /// Bytes of uploaded assets each API key may keep.
     pub asset_quota_bytes: u64,
+    /// How long a valid API key is remembered; a revocation takes effect within this time.
+    pub key_cache_ttl: Duration,
 }
 
 /// An Idempotency-Key sent with a submit, and the fingerprint of the request it came with.
@@ -142,7 +144,28 @@ pub struct SubmitContext<'a> {
     pub render: &'a (dyn Fn(&Task) -> StoredResponse + Sync),
 }
 
+/// Read caches in front of the store. Valid API keys are remembered for `key_ttl` (so a
+/// revocation takes effect within that time on every replica); finished tasks, which never
+/// change, are remembered until evicted.
+struct Caches {
+    keys: moka::sync::Cache<String, Principal>,
+    finished: moka::sync::Cache<String, Arc<Task>>,
+}
+
+impl Caches {
+    fn new(key_ttl: Duration) -> Self {
+        Self {
+            keys: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(key_ttl)
+                .build(),
+            finished: moka::sync::Cache::builder().max_capacity(100_000).build(),
+        }
+    }
+}
+
 pub struct Gateway {
+    caches: Caches,
     store: Arc<dyn Store>,
     catalog: Arc<Catalog>,
     media: MediaService,
@@ -173,6 +196,7 @@ impl Gateway {
         wake: Arc<Notify>,
     ) -> Self {
         Self {
+            caches: Caches::new(config.key_cache_ttl),
             store,
             catalog,
             media,
@@ -191,19 +215,26 @@ impl Gateway {
 
     /// Resolves an API key presented by a client.
     pub async fn authenticate(&self, presented: &str) -> Result<Principal, GatewayError> {
+        let hash = auth::hash_key(presented);
+        if let Some(principal) = self.caches.keys.get(&hash) {
+            return Ok(principal);
+        }
         let record = self
             .store
-            .find_api_key_by_hash(&auth::hash_key(presented))
+            .find_api_key_by_hash(&hash)
             .await
             .map_err(store_error)?
             .ok_or(GatewayError::Unauthenticated(AuthFailure::Invalid))?;
         if record.revoked_at_ms.is_some() {
             return Err(GatewayError::Unauthenticated(AuthFailure::Revoked));
         }
-        Ok(Principal {
+        let principal = Principal {
             api_key_id: record.id,
             name: record.name,
-        })
+        };
+        // Only valid keys are remembered, so junk keys cannot fill the cache.
+        self.caches.keys.insert(hash, principal.clone());
+        Ok(principal)
     }
 
     /// Validates, prices and stores a new task with its credit hold.
@@ -476,13 +507,26 @@ impl Gateway {
 
     /// A task of the caller's, with its result URLs filled in. Another key's task is not found.
     pub async fn get_task(&self, principal: &Principal, id: &str) -> Result<Task, GatewayError> {
+        if let Some(task) = self.caches.finished.get(id) {
+            if task.api_key_id == principal.api_key_id {
+                return Ok((*task).clone());
+            }
+            return Err(GatewayError::NotFound);
+        }
         let task = self
             .store
             .get_task(&TaskId::from_string(id), &principal.api_key_id)
             .await
             .map_err(store_error)?
             .ok_or(GatewayError::NotFound)?;
-        Ok(self.with_urls(task))
+        let task = self.with_urls(task);
+        // A finished task never changes again: later polls are answered from memory.
+        if task.status.is_terminal() {
+            self.caches
+                .finished
+                .insert(task.id.to_string(), Arc::new(task.clone()));
+        }
+        Ok(task)
     }
 
     pub async fn list_tasks(

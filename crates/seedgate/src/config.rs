@@ -40,6 +40,7 @@ pub struct Settings {
     pub probe_cache: MediaCacheConfig,
     pub idempotency: IdempotencySettings,
     pub assets: AssetSettings,
+    pub auth: AuthSettings,
     /// Per-model overrides of the built-in catalog: availability and prices.
     pub models: BTreeMap<String, ModelOverride>,
     pub log: LogSettings,
@@ -64,6 +65,22 @@ pub struct IdempotencySettings {
     pub retention_hours: u64,
     /// An in-progress key older than this belongs to a request that died.
     pub stale_after_seconds: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    /// How long a valid API key is remembered in memory; revoking a key takes effect on every
+    /// replica within this time.
+    pub key_cache_seconds: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            key_cache_seconds: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,6 +123,7 @@ impl Default for Settings {
             probe_cache: MediaCacheConfig::default(),
             idempotency: IdempotencySettings::default(),
             assets: AssetSettings::default(),
+            auth: AuthSettings::default(),
             models: BTreeMap::new(),
             log: LogSettings::default(),
         }

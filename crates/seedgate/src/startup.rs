@@ -91,6 +91,7 @@ impl Application {
                     settings.idempotency.stale_after_seconds,
                 ),
                 asset_quota_bytes: settings.assets.quota_bytes_per_key,
+                key_cache_ttl: Duration::from_secs(settings.auth.key_cache_seconds),
             },
             wake.clone(),
         ));
