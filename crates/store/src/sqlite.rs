@@ -16,6 +16,8 @@ use std::str::FromStr;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// New tasks go through the group writer.
+    creates: tokio::sync::mpsc::Sender<CreateJob>,
 }
 
 const TASK_COLUMNS: &str =
@@ -41,7 +43,9 @@ impl SqliteStore {
             .min_connections(1)
             .connect_with(options)
             .await?;
-        let store = Self { pool };
+        let (creates, jobs) = tokio::sync::mpsc::channel(4 * MAX_GROUP);
+        tokio::spawn(group_writer(pool.clone(), jobs));
+        let store = Self { pool, creates };
         store.migrate().await?;
         store.check_settings().await?;
         Ok(store)
@@ -257,6 +261,147 @@ async fn finish(
         resolve_hold(tx, id, resolution, now).await?;
     }
     Ok(true)
+}
+
+/// A task to insert, waiting for the group writer.
+struct CreateJob {
+    task: Task,
+    idempotency: Option<IdempotencyCompletion>,
+    reply: tokio::sync::oneshot::Sender<StoreResult<()>>,
+}
+
+/// Most submits folded into one transaction: one fsync then covers all of them.
+const MAX_GROUP: usize = 128;
+
+/// Group commit for new tasks. With `synchronous = FULL` every commit waits for the disk, so
+/// submits arriving together are written in one transaction, each inside its own savepoint: a
+/// submit that fails (insufficient credits) is rolled back alone, and every reply is sent only
+/// after the commit, so nothing is acknowledged before it is durable.
+async fn group_writer(pool: SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<CreateJob>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match write_group(&pool, &batch).await {
+            Ok(results) => {
+                for (job, result) in batch.into_iter().zip(results) {
+                    let _ = job.reply.send(result);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, tasks = batch.len(), "committing new tasks failed");
+                for job in batch {
+                    let _ = job.reply.send(Err(StoreError::Conflict(format!(
+                        "could not store the task: {e}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+async fn write_group(pool: &SqlitePool, batch: &[CreateJob]) -> StoreResult<Vec<StoreResult<()>>> {
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        sqlx::query("SAVEPOINT new_task").execute(&mut *tx).await?;
+        let result = insert_task(&mut tx, &job.task, job.idempotency.clone()).await;
+        if result.is_err() {
+            sqlx::query("ROLLBACK TO SAVEPOINT new_task")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("RELEASE SAVEPOINT new_task")
+            .execute(&mut *tx)
+            .await?;
+        results.push(result);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// Inserts a queued task, takes its hold from the balance and completes its Idempotency-Key,
+/// inside `tx`.
+async fn insert_task(
+    tx: &mut Transaction<'static, Sqlite>,
+    task: &Task,
+    idempotency: Option<IdempotencyCompletion>,
+) -> StoreResult<()> {
+    let price = to_i64(task.price.credits, "price")?;
+    let request_json =
+        serde_json::to_string(&task.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    // The guard: the balance must cover the hold, checked and taken in one statement.
+    let r = sqlx::query("UPDATE api_keys SET balance = balance - ? WHERE id = ? AND balance >= ? AND revoked_at_ms IS NULL")
+            .bind(price)
+            .bind(task.api_key_id.as_str())
+            .bind(price)
+            .execute(&mut **tx)
+            .await?;
+    if r.rows_affected() != 1 {
+        let row = sqlx::query("SELECT balance, revoked_at_ms FROM api_keys WHERE id = ?")
+            .bind(task.api_key_id.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+        return Err(match row {
+            None => StoreError::NotFound,
+            Some(row) if row.try_get::<Option<i64>, _>("revoked_at_ms")?.is_some() => {
+                StoreError::Revoked
+            }
+            Some(row) => StoreError::InsufficientCredits {
+                available: row.try_get("balance")?,
+            },
+        });
+    }
+    sqlx::query(
+            "INSERT INTO tasks (id, api_key_id, model, requested_model, origin_dialect, request_json, status, price_credits, \
+             billable_seconds, micro_usd_per_second, attempt, next_run_at_ms, created_at_ms, updated_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, ?, ?)",
+        )
+        .bind(task.id.as_str())
+        .bind(task.api_key_id.as_str())
+        .bind(&task.request.model)
+        .bind(&task.requested_model)
+        .bind(&task.origin_dialect)
+        .bind(request_json)
+        .bind(price)
+        .bind(i64::from(task.price.billable_seconds))
+        .bind(to_i64(task.price.micro_usd_per_second, "unit price")?)
+        .bind(task.created_at_ms)
+        .bind(task.created_at_ms)
+        .bind(task.created_at_ms)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("INSERT INTO ledger_entries (api_key_id, task_id, kind, amount, created_at_ms) VALUES (?, ?, 'hold', ?, ?)")
+            .bind(task.api_key_id.as_str())
+            .bind(task.id.as_str())
+            .bind(-price)
+            .bind(task.created_at_ms)
+            .execute(&mut **tx)
+            .await?;
+    if let Some(idem) = idempotency {
+        let r = sqlx::query(
+                "UPDATE idempotency_keys SET state = 'completed', task_id = ?, response_status = ?, response_body = ? \
+                 WHERE api_key_id = ? AND idem_key = ? AND state = 'in_progress'",
+            )
+            .bind(task.id.as_str())
+            .bind(i64::from(idem.response.status))
+            .bind(idem.response.body)
+            .bind(task.api_key_id.as_str())
+            .bind(&idem.key)
+            .execute(&mut **tx)
+            .await?;
+        if r.rows_affected() != 1 {
+            // Someone else completed or pruned this key meanwhile: create nothing.
+            return Err(StoreError::Conflict(
+                "idempotency key is no longer held".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -483,79 +628,19 @@ impl Store for SqliteStore {
         task: &Task,
         idempotency: Option<IdempotencyCompletion>,
     ) -> StoreResult<()> {
-        let price = to_i64(task.price.credits, "price")?;
-        let request_json =
-            serde_json::to_string(&task.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.write_tx().await?;
-        // The guard: the balance must cover the hold, checked and taken in one statement.
-        let r = sqlx::query("UPDATE api_keys SET balance = balance - ? WHERE id = ? AND balance >= ? AND revoked_at_ms IS NULL")
-            .bind(price)
-            .bind(task.api_key_id.as_str())
-            .bind(price)
-            .execute(&mut *tx)
-            .await?;
-        if r.rows_affected() != 1 {
-            let row = sqlx::query("SELECT balance, revoked_at_ms FROM api_keys WHERE id = ?")
-                .bind(task.api_key_id.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-            return Err(match row {
-                None => StoreError::NotFound,
-                Some(row) if row.try_get::<Option<i64>, _>("revoked_at_ms")?.is_some() => {
-                    StoreError::Revoked
-                }
-                Some(row) => StoreError::InsufficientCredits {
-                    available: row.try_get("balance")?,
-                },
-            });
-        }
-        sqlx::query(
-            "INSERT INTO tasks (id, api_key_id, model, requested_model, origin_dialect, request_json, status, price_credits, \
-             billable_seconds, micro_usd_per_second, attempt, next_run_at_ms, created_at_ms, updated_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, ?, ?)",
-        )
-        .bind(task.id.as_str())
-        .bind(task.api_key_id.as_str())
-        .bind(&task.request.model)
-        .bind(&task.requested_model)
-        .bind(&task.origin_dialect)
-        .bind(request_json)
-        .bind(price)
-        .bind(i64::from(task.price.billable_seconds))
-        .bind(to_i64(task.price.micro_usd_per_second, "unit price")?)
-        .bind(task.created_at_ms)
-        .bind(task.created_at_ms)
-        .bind(task.created_at_ms)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("INSERT INTO ledger_entries (api_key_id, task_id, kind, amount, created_at_ms) VALUES (?, ?, 'hold', ?, ?)")
-            .bind(task.api_key_id.as_str())
-            .bind(task.id.as_str())
-            .bind(-price)
-            .bind(task.created_at_ms)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(idem) = idempotency {
-            let r = sqlx::query(
-                "UPDATE idempotency_keys SET state = 'completed', task_id = ?, response_status = ?, response_body = ? \
-                 WHERE api_key_id = ? AND idem_key = ? AND state = 'in_progress'",
-            )
-            .bind(task.id.as_str())
-            .bind(i64::from(idem.response.status))
-            .bind(idem.response.body)
-            .bind(task.api_key_id.as_str())
-            .bind(&idem.key)
-            .execute(&mut *tx)
-            .await?;
-            if r.rows_affected() != 1 {
-                // Someone else completed or pruned this key meanwhile: create nothing.
-                return Err(StoreError::Conflict(
-                    "idempotency key is no longer held".into(),
-                ));
-            }
-        }
-        tx.commit().await?;
-        Ok(())
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = CreateJob {
+            task: task.clone(),
+            idempotency,
+            reply,
+        };
+        self.creates
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Conflict("the store is shutting down".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Conflict("the store is shutting down".into()))?
     }
 
     async fn get_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Option<Task>> {
