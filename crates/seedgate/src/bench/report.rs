@@ -189,7 +189,7 @@ impl Report {
                     f.target_text()
                 ));
             }
-            md.push_str("\nSee `docs/performance.md` for where the time goes and what would close each gap.\n");
+            md.push_str("\nSee [docs/performance.md](docs/performance.md) for the profile of where the time goes and what would close each gap.\n");
         }
         md
     }
