@@ -100,10 +100,13 @@ impl LocalProvider {
                     let kind = kind
                         .and_then(FailureKind::parse)
                         .unwrap_or(FailureKind::UpstreamError);
-                    directives.fail = Some(ProviderError::permanent(
-                        kind,
-                        "the local renderer was asked to fail this task",
-                    ));
+                    let message = "the local renderer was asked to fail this task";
+                    // `[[seedgate:fail:<kind>:retry]]` fails in a way worth retrying.
+                    directives.fail = Some(if parts.next() == Some("retry") {
+                        ProviderError::retryable(kind, message)
+                    } else {
+                        ProviderError::permanent(kind, message)
+                    });
                 }
                 (Some("delay"), Some(ms)) => {
                     if let Ok(ms) = ms.trim().parse::<u64>() {
@@ -279,6 +282,12 @@ mod tests {
             .expect("fails");
         assert_eq!(e.kind, FailureKind::Moderation);
         assert!(!e.retryable);
+        assert!(
+            p.directives(Some("[[seedgate:fail:timeout:retry]]"))
+                .fail
+                .expect("fails")
+                .retryable
+        );
         let d = p.directives(Some("[[seedgate:delay:250]] and [[seedgate:delay:50]]"));
         assert_eq!(d.extra_delay, Duration::from_millis(300));
         assert!(d.fail.is_none());

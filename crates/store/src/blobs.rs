@@ -24,25 +24,35 @@ pub struct BlobRead {
     pub stream: BoxStream<'static, Result<Bytes, object_store::Error>>,
 }
 
+fn storage_error(e: std::io::Error) -> BlobError {
+    BlobError::Storage(object_store::Error::Generic {
+        store: "LocalFileSystem",
+        source: Box::new(e),
+    })
+}
+
 #[derive(Clone)]
 pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
+    /// The directory of a local-disk store, whose writes are flushed to disk before `put`
+    /// returns (object_store renames its staging file without syncing it).
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl BlobStore {
     pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            local_root: None,
+        }
     }
 
     /// Files under `dir`, created if missing.
     pub fn local(dir: &std::path::Path) -> Result<Self, BlobError> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            BlobError::Storage(object_store::Error::Generic {
-                store: "LocalFileSystem",
-                source: Box::new(e),
-            })
-        })?;
-        Ok(Self::new(Arc::new(LocalFileSystem::new_with_prefix(dir)?)))
+        std::fs::create_dir_all(dir).map_err(storage_error)?;
+        let mut store = Self::new(Arc::new(LocalFileSystem::new_with_prefix(dir)?));
+        store.local_root = Some(dir.to_path_buf());
+        Ok(store)
     }
 
     fn path(key: &str) -> Result<ObjectPath, BlobError> {
@@ -50,10 +60,24 @@ impl BlobStore {
         ObjectPath::parse(key).map_err(|_| BlobError::BadKey(key.to_string()))
     }
 
+    /// Stores an object. On local disk the file and its directory are synced before this
+    /// returns, so a task marked completed afterwards never points at a file a power loss ate.
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), BlobError> {
-        self.inner
-            .put(&Self::path(key)?, PutPayload::from(bytes))
-            .await?;
+        let path = Self::path(key)?;
+        self.inner.put(&path, PutPayload::from(bytes)).await?;
+        if let Some(root) = &self.local_root {
+            let file = root.join(path.as_ref());
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                std::fs::File::open(&file)?.sync_all()?;
+                if let Some(dir) = file.parent() {
+                    std::fs::File::open(dir)?.sync_all()?;
+                }
+                Ok(())
+            })
+            .await
+            .map_err(|e| storage_error(std::io::Error::other(e)))?
+            .map_err(storage_error)?;
+        }
         Ok(())
     }
 

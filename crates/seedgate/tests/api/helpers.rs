@@ -50,10 +50,20 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     configure(&mut settings);
     let app = Application::build(settings).await.expect("app builds");
     let base = app.local_url();
-    let key = app
-        .bootstrap_key()
-        .expect("development mode creates a key")
-        .to_string();
+    // Development mode creates a key on the empty database; production does not, so the
+    // test makes one the same way an operator would.
+    let key = match app.bootstrap_key() {
+        Some(key) => key.to_string(),
+        None => {
+            let key = auth::generate_key();
+            app.store()
+                .create_api_key("operator", &key.hash, &key.display_prefix, 100_000)
+                .await
+                .expect("create key");
+            key.plaintext
+        }
+    };
+
     let store = app.store();
     let shutdown = app.shutdown_token();
     tokio::spawn(app.run_until_stopped());

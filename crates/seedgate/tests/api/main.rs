@@ -13,3 +13,4 @@ mod reapi_examples;
 mod reapi_validation;
 mod reference_media;
 mod tasks;
+mod workers;
