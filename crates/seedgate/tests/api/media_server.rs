@@ -15,6 +15,8 @@ use std::time::Duration;
 pub struct MediaServer {
     pub base: String,
     hits: Hits,
+    /// What `/mutable.mp4` serves now.
+    mutable: Arc<Mutex<Vec<u8>>>,
 }
 
 /// GET requests per path.
@@ -23,6 +25,8 @@ type Hits = Arc<Mutex<HashMap<String, usize>>>;
 impl MediaServer {
     pub async fn start() -> Self {
         let hits: Hits = Arc::default();
+        let mutable: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let current = mutable.clone();
         let router = Router::new()
             .route("/img/{name}", get(image))
             .route("/video/{name}", get(video))
@@ -31,6 +35,22 @@ impl MediaServer {
             .route(
                 "/garbage.mp4",
                 get(|| async { ([(header::CONTENT_TYPE, "video/mp4")], vec![7u8; 4096]) }),
+            )
+            .route(
+                "/mutable.mp4",
+                get(move || {
+                    let bytes = current.lock().map(|b| b.clone()).unwrap_or_default();
+                    async move {
+                        let etag = format!("\"{}\"", fnv(&bytes));
+                        (
+                            [
+                                (header::CONTENT_TYPE, "video/mp4".to_string()),
+                                (header::ETAG, etag),
+                            ],
+                            bytes,
+                        )
+                    }
+                }),
             )
             .route(
                 "/garbage.png",
@@ -54,7 +74,22 @@ impl MediaServer {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, router).await });
-        Self { base, hits }
+        Self {
+            base,
+            hits,
+            mutable,
+        }
+    }
+
+    /// Replaces what `/mutable.mp4` serves (and so its ETag).
+    pub fn set_mutable(&self, bytes: Vec<u8>) {
+        if let Ok(mut m) = self.mutable.lock() {
+            *m = bytes;
+        }
+    }
+
+    pub fn mutable_url(&self) -> String {
+        format!("{}/mutable.mp4", self.base)
     }
 
     /// How many GET requests reached `path` (e.g. `/img/800x600.png`).
@@ -118,16 +153,21 @@ async fn count_and_tag(
         }
     }
     let mut response = next.run(request).await;
-    let etag = format!(
-        "\"{:x}\"",
-        path.bytes()
-            .fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b))
-                .wrapping_mul(0x100000001b3))
-    );
-    if let Ok(v) = axum::http::HeaderValue::from_str(&etag) {
-        response.headers_mut().insert(header::ETAG, v);
+    // A static file server's ETag: derived from the path, unless the handler set its own.
+    if !response.headers().contains_key(header::ETAG) {
+        let etag = format!("\"{}\"", fnv(path.as_bytes()));
+        if let Ok(v) = axum::http::HeaderValue::from_str(&etag) {
+            response.headers_mut().insert(header::ETAG, v);
+        }
     }
     response
+}
+
+fn fnv(bytes: &[u8]) -> String {
+    let hash = bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    });
+    format!("{hash:x}")
 }
 
 /// A WAV file: 16-bit mono PCM at 16 kHz, a quiet tone.

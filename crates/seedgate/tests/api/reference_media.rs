@@ -470,3 +470,57 @@ fn noisy_png(width: u32, height: u32) -> Vec<u8> {
         .expect("png");
     out.into_inner()
 }
+
+#[tokio::test]
+async fn a_changed_file_is_fetched_again_and_priced_by_its_new_length() {
+    let app = spawn_app().await;
+    let m = MediaServer::start().await;
+    m.set_mutable(crate::media_server::make_video_of(640, 640, 24, 3));
+    let body = json!({
+        "model": "seedance-2.0-mini",
+        "prompt": "x",
+        "reference_image_urls": [m.image("640x640.png")],
+        "reference_video_urls": [m.mutable_url()],
+        "resolution": "480p",
+        "duration": 4
+    });
+    let estimate = |app: &crate::helpers::TestApp| {
+        app.client
+            .post(app.url("/api/v1/videos/estimate"))
+            .bearer_auth(&app.key)
+            .json(&body)
+            .send()
+    };
+    let first: Value = estimate(&app)
+        .await
+        .expect("estimate")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["billable_seconds"], 7, "{first}");
+    let again: Value = estimate(&app)
+        .await
+        .expect("estimate")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(again["billable_seconds"], 7);
+    assert_eq!(
+        m.hits("/mutable.mp4"),
+        1,
+        "unchanged: served from the cache"
+    );
+
+    m.set_mutable(crate::media_server::make_video_of(640, 640, 24, 6));
+    let changed: Value = estimate(&app)
+        .await
+        .expect("estimate")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(m.hits("/mutable.mp4"), 2, "a new ETag means a new fetch");
+    assert_eq!(
+        changed["billable_seconds"], 10,
+        "priced by the new length: {changed}"
+    );
+}
