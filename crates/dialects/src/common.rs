@@ -127,23 +127,23 @@ pub fn stored_json<T: serde::Serialize>(
     }
 }
 
-/// The generic submit path: authenticate, read the Idempotency-Key, hand the draft to the
-/// gateway, and answer with the dialect's response (fresh or replayed).
+/// The generic submit path for an authenticated caller: read the Idempotency-Key, hand the
+/// draft to the gateway, and answer with the dialect's response (fresh or replayed).
 pub async fn submit<D: Dialect>(
     gateway: &Gateway,
+    principal: &Principal,
     headers: &HeaderMap,
     route: &str,
     body: &Value,
     draft: RequestDraft,
     render: &(dyn Fn(&Task) -> seedgate_gateway::StoredResponse + Sync),
 ) -> Result<Response, GatewayError> {
-    let principal = authenticate::<D>(gateway, headers).await?;
     let idempotency = idempotency_key(headers)?.map(|key| IdempotencyRequest {
         key,
         fingerprint: fingerprint(route, body),
     });
     let ctx = SubmitContext {
-        principal: &principal,
+        principal,
         dialect: D::NAME,
         idempotency,
         render,

@@ -18,7 +18,7 @@ use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::media::MediaFacts;
 use seedgate_core::task::{FailureKind, TaskStatus};
 use seedgate_core::{RequestDraft, RequestId, Task};
-use seedgate_gateway::{AssetRecord, Gateway, Quote, StoredResponse};
+use seedgate_gateway::{AssetRecord, Gateway, Principal, Quote, StoredResponse};
 use serde::Serialize;
 
 pub struct ReApi;
@@ -239,6 +239,19 @@ impl Dialect for ReApi {
     }
 }
 
+/// Authenticates first (so a bad key is reported as such, whatever the body), then parses a
+/// submit body: shared by submit and estimate.
+async fn authenticated_draft(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(Principal, RequestDraft, serde_json::Value), GatewayError> {
+    let principal = common::authenticate::<ReApi>(gateway, headers).await?;
+    let body = body.map_err(|e| ValidationError::invalid("body", &e.body_text()))?;
+    let (draft, json) = parse_submit(&body)?;
+    Ok((principal, draft, json))
+}
+
 fn render_created(task: &Task) -> StoredResponse {
     common::stored_json(200, &task_object(task))
 }
@@ -250,12 +263,10 @@ async fn submit(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async {
-        // Authenticate before reading the body, so a bad key is reported as such.
-        common::authenticate::<ReApi>(&gateway, &headers).await?;
-        let body = body.map_err(|e| ValidationError::invalid("body", &e.body_text()))?;
-        let (draft, json) = parse_submit(&body)?;
+        let (principal, draft, json) = authenticated_draft(&gateway, &headers, body).await?;
         common::submit::<ReApi>(
             &gateway,
+            &principal,
             &headers,
             SUBMIT_ROUTE,
             &json,
@@ -369,9 +380,7 @@ async fn estimate(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async {
-        common::authenticate::<ReApi>(&gateway, &headers).await?;
-        let body = body.map_err(|e| ValidationError::invalid("body", &e.body_text()))?;
-        let (draft, _) = parse_submit(&body)?;
+        let (_, draft, _) = authenticated_draft(&gateway, &headers, body).await?;
         let quote = gateway.quote(draft).await?;
         Ok(common::json_response(
             StatusCode::OK,
