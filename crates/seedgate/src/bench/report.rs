@@ -189,7 +189,21 @@ impl Report {
                     f.target_text()
                 ));
             }
-            md.push_str("\nSee [docs/performance.md](docs/performance.md) for the profile of where the time goes and what would close each gap.\n");
+            // The profile and the plan live beside the code; the report carries them along.
+            match std::fs::read_to_string("docs/performance.md") {
+                Ok(analysis) => {
+                    md.push_str("\n## Where the time goes (from docs/performance.md)\n\n");
+                    md.push_str(
+                        analysis
+                            .split_once('\n')
+                            .map(|(_, rest)| rest)
+                            .unwrap_or(&analysis)
+                            .trim_start(),
+                    );
+                    md.push('\n');
+                }
+                Err(_) => md.push_str("\nSee docs/performance.md for where the time goes.\n"),
+            }
         }
         md
     }
