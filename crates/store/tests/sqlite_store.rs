@@ -49,6 +49,15 @@ fn task(key: &ApiKeyId, credits: u64) -> Task {
     }
 }
 
+/// A new API key with `credits`; `hash` stands in for the key's SHA-256.
+async fn new_key(store: &SqliteStore, name: &str, hash: &str, credits: i64) -> ApiKeyId {
+    store
+        .create_api_key(name, hash, "sg_", credits)
+        .await
+        .expect("key")
+        .id
+}
+
 async fn assert_ledger_clean(store: &SqliteStore) {
     let dump = store.ledger_dump().await.expect("dump");
     let violations = verify(&dump.entries, &dump.tasks, &dump.balances);
@@ -65,11 +74,7 @@ fn failure() -> TaskError {
 #[tokio::test]
 async fn hold_then_settle_and_hold_then_release() {
     let (store, _dir) = store().await;
-    let key = store
-        .create_api_key("k", "h1", "sg_", 1000)
-        .await
-        .expect("key")
-        .id;
+    let key = new_key(&store, "k", "h1", 1000).await;
 
     let ok = task(&key, 300);
     store.create_task(&ok, None).await.expect("create");
@@ -118,11 +123,7 @@ async fn hold_then_settle_and_hold_then_release() {
 #[tokio::test]
 async fn balance_guard_refuses_overdraft_and_creates_nothing() {
     let (store, _dir) = store().await;
-    let key = store
-        .create_api_key("k", "h1", "sg_", 500)
-        .await
-        .expect("key")
-        .id;
+    let key = new_key(&store, "k", "h1", 500).await;
     store
         .create_task(&task(&key, 400), None)
         .await
@@ -143,11 +144,7 @@ async fn balance_guard_refuses_overdraft_and_creates_nothing() {
 #[tokio::test]
 async fn expired_lease_is_rescued_and_the_stale_worker_is_fenced() {
     let (store, _dir) = store().await;
-    let key = store
-        .create_api_key("k", "h1", "sg_", 1000)
-        .await
-        .expect("key")
-        .id;
+    let key = new_key(&store, "k", "h1", 1000).await;
     let t = task(&key, 100);
     store.create_task(&t, None).await.expect("create");
     let first = store
@@ -181,11 +178,7 @@ async fn expired_lease_is_rescued_and_the_stale_worker_is_fenced() {
 #[tokio::test]
 async fn a_task_out_of_attempts_is_failed_and_refunded_by_the_rescuer() {
     let (store, _dir) = store().await;
-    let key = store
-        .create_api_key("k", "h1", "sg_", 1000)
-        .await
-        .expect("key")
-        .id;
+    let key = new_key(&store, "k", "h1", 1000).await;
     let t = task(&key, 100);
     store.create_task(&t, None).await.expect("create");
     store
@@ -220,16 +213,8 @@ async fn a_task_out_of_attempts_is_failed_and_refunded_by_the_rescuer() {
 #[tokio::test]
 async fn cancel_releases_a_queued_task_once() {
     let (store, _dir) = store().await;
-    let key = store
-        .create_api_key("k", "h1", "sg_", 1000)
-        .await
-        .expect("key")
-        .id;
-    let other = store
-        .create_api_key("o", "h2", "sg_", 0)
-        .await
-        .expect("key")
-        .id;
+    let key = new_key(&store, "k", "h1", 1000).await;
+    let other = new_key(&store, "o", "h2", 0).await;
     let t = task(&key, 250);
     store.create_task(&t, None).await.expect("create");
     assert!(matches!(
@@ -262,11 +247,7 @@ async fn cancel_releases_a_queued_task_once() {
 #[tokio::test]
 async fn idempotency_claims_replay_conflict_and_mismatch() {
     let (store, _dir) = store().await;
-    let key = store
-        .create_api_key("k", "h1", "sg_", 1000)
-        .await
-        .expect("key")
-        .id;
+    let key = new_key(&store, "k", "h1", 1000).await;
     let stale = Duration::from_secs(60);
     assert_eq!(
         store
@@ -311,11 +292,7 @@ async fn idempotency_claims_replay_conflict_and_mismatch() {
         IdempotencyClaim::Replay(response)
     );
     // Scoped per API key: another key may use the same string.
-    let other = store
-        .create_api_key("o", "h2", "sg_", 0)
-        .await
-        .expect("key")
-        .id;
+    let other = new_key(&store, "o", "h2", 0).await;
     assert_eq!(
         store
             .claim_idempotency_key(&other, "abc", "fp9", stale)
@@ -348,11 +325,7 @@ async fn idempotency_claims_replay_conflict_and_mismatch() {
 #[tokio::test]
 async fn concurrent_submits_never_overdraw() {
     let (store, _dir) = store().await;
-    let key = store
-        .create_api_key("k", "h1", "sg_", 1000)
-        .await
-        .expect("key")
-        .id;
+    let key = new_key(&store, "k", "h1", 1000).await;
     let mut handles = Vec::new();
     for _ in 0..40 {
         let store = store.clone();

@@ -58,6 +58,20 @@ fn start(config: &std::path::Path, data: &std::path::Path, port: u16) -> (Server
     (server, key)
 }
 
+/// Submits a 480p, 4 s text-to-video task and returns its id.
+async fn submit(client: &reqwest::Client, base: &str, key: &str, prompt: &str) -> String {
+    let r = client
+        .post(format!("{base}/api/v1/videos/generations"))
+        .bearer_auth(key)
+        .json(&json!({"model": "seedance-2.0-mini", "prompt": prompt, "resolution": "480p", "duration": 4}))
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let body: serde_json::Value = r.json().await.expect("json");
+    body["id"].as_str().expect("id").to_string()
+}
+
 #[tokio::test]
 async fn sigkill_mid_task_loses_nothing_and_charges_once() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -76,18 +90,7 @@ async fn sigkill_mid_task_loses_nothing_and_charges_once() {
 
     let (server, key) = start(&config, &data, port);
     let key = key.expect("first start prints the development key");
-    let r = client
-        .post(format!("{base}/api/v1/videos/generations"))
-        .bearer_auth(&key)
-        .json(&json!({"model": "seedance-2.0-mini", "prompt": "survive a crash", "resolution": "480p", "duration": 4}))
-        .send()
-        .await
-        .expect("submit");
-    assert_eq!(r.status(), reqwest::StatusCode::OK);
-    let id = r.json::<serde_json::Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = submit(&client, &base, &key, "survive a crash").await;
 
     // Let a worker claim it, then kill the process without warning.
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -140,17 +143,7 @@ async fn sigterm_hands_the_running_task_back_and_exits_promptly() {
 
     let (mut server, key) = start(&config, &data, port);
     let key = key.expect("development key");
-    let r = client
-        .post(format!("{base}/api/v1/videos/generations"))
-        .bearer_auth(&key)
-        .json(&json!({"model": "seedance-2.0-mini", "prompt": "stop politely", "resolution": "480p", "duration": 4}))
-        .send()
-        .await
-        .expect("submit");
-    let id = r.json::<serde_json::Value>().await.expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let id = submit(&client, &base, &key, "stop politely").await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
 
     let pid = server.0.id().to_string();
