@@ -352,3 +352,53 @@ async fn concurrent_submits_never_overdraw() {
     );
     assert_ledger_clean(&store).await;
 }
+
+#[tokio::test]
+async fn a_refused_submit_in_a_group_commit_leaves_the_others_whole() {
+    let (store, _dir) = store().await;
+    let rich = new_key(&store, "rich", "h1", 10_000).await;
+    let poor = new_key(&store, "poor", "h2", 50).await;
+    // Submitted together, these land in the same group transaction; the poor key's submits
+    // fail inside their savepoints without undoing the rich key's.
+    let mut handles = Vec::new();
+    for i in 0..60 {
+        let store = store.clone();
+        let key = if i % 2 == 0 {
+            rich.clone()
+        } else {
+            poor.clone()
+        };
+        handles.push(tokio::spawn(async move {
+            let t = task(&key, 100);
+            let result = store.create_task(&t, None).await;
+            (key, t.id, result.is_ok())
+        }));
+    }
+    let mut created = 0;
+    for h in handles {
+        let (key, id, ok) = h.await.expect("join");
+        assert_eq!(ok, key == rich, "only the rich key's submits fit");
+        assert_eq!(
+            store.get_task(&id, &key).await.expect("get").is_some(),
+            ok,
+            "refused submits leave no task"
+        );
+        created += usize::from(ok);
+    }
+    assert_eq!(created, 30);
+    let balance = |k: &ApiKeyId| {
+        let store = store.clone();
+        let k = k.clone();
+        async move {
+            store
+                .find_api_key(k.as_str())
+                .await
+                .expect("find")
+                .expect("key")
+                .balance
+        }
+    };
+    assert_eq!(balance(&rich).await, 10_000 - 30 * 100);
+    assert_eq!(balance(&poor).await, 50);
+    assert_ledger_clean(&store).await;
+}
