@@ -40,13 +40,7 @@ impl ClaimGuard {
     /// Releases the claim now (so that an immediate retry finds the key free).
     async fn release(mut self) {
         self.armed = false;
-        if let Err(e) = self
-            .store
-            .release_idempotency_key(&self.api_key, &self.key)
-            .await
-        {
-            tracing::warn!(error = %e, "releasing an idempotency key failed; it expires on its own");
-        }
+        release_claim(&*self.store, &self.api_key, &self.key).await;
     }
 }
 
@@ -61,12 +55,14 @@ impl Drop for ClaimGuard {
             std::mem::take(&mut self.key),
         );
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(e) = store.release_idempotency_key(&api_key, &key).await {
-                    tracing::warn!(error = %e, "releasing an idempotency key failed; it expires on its own");
-                }
-            });
+            runtime.spawn(async move { release_claim(&*store, &api_key, &key).await });
         }
+    }
+}
+
+async fn release_claim(store: &dyn Store, api_key: &ApiKeyId, key: &str) {
+    if let Err(e) = store.release_idempotency_key(api_key, key).await {
+        tracing::warn!(error = %e, "releasing an idempotency key failed; it expires on its own");
     }
 }
 

@@ -58,6 +58,32 @@ fn start(config: &std::path::Path, data: &std::path::Path, port: u16) -> (Server
     (server, key)
 }
 
+/// A data dir and a config file in a fresh temp dir, a free port, and a client for it.
+struct Setup {
+    _dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    config: std::path::PathBuf,
+    port: u16,
+    base: String,
+    client: reqwest::Client,
+}
+
+fn setup(config_toml: &str) -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let config = dir.path().join("seedgate.toml");
+    std::fs::write(&config, config_toml).expect("config");
+    let port = free_port();
+    Setup {
+        base: format!("http://127.0.0.1:{port}"),
+        _dir: dir,
+        data,
+        config,
+        port,
+        client: reqwest::Client::new(),
+    }
+}
+
 /// Submits a 480p, 4 s text-to-video task and returns its id.
 async fn submit(client: &reqwest::Client, base: &str, key: &str, prompt: &str) -> String {
     let r = client
@@ -74,19 +100,16 @@ async fn submit(client: &reqwest::Client, base: &str, key: &str, prompt: &str) -
 
 #[tokio::test]
 async fn sigkill_mid_task_loses_nothing_and_charges_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let config = dir.path().join("seedgate.toml");
     // A short lease so the dead worker's claim expires quickly; a slow renderer so the kill
     // lands mid-task.
-    std::fs::write(
-        &config,
-        "[worker]\nlease_seconds = 2.0\nidle_poll_ms = 100\n\n[local]\ndelay_ms = 4000\n",
-    )
-    .expect("config");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let Setup {
+        _dir,
+        data,
+        config,
+        port,
+        base,
+        client,
+    } = setup("[worker]\nlease_seconds = 2.0\nidle_poll_ms = 100\n\n[local]\ndelay_ms = 4000\n");
 
     let (server, key) = start(&config, &data, port);
     let key = key.expect("first start prints the development key");
@@ -128,18 +151,15 @@ async fn sigkill_mid_task_loses_nothing_and_charges_once() {
 
 #[tokio::test]
 async fn sigterm_hands_the_running_task_back_and_exits_promptly() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    let config = dir.path().join("seedgate.toml");
     // A long lease: if shutdown did not hand the task back, it would sit for a minute.
-    std::fs::write(
-        &config,
-        "[worker]\nlease_seconds = 60.0\nidle_poll_ms = 100\n\n[local]\ndelay_ms = 5000\n",
-    )
-    .expect("config");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let Setup {
+        _dir,
+        data,
+        config,
+        port,
+        base,
+        client,
+    } = setup("[worker]\nlease_seconds = 60.0\nidle_poll_ms = 100\n\n[local]\ndelay_ms = 5000\n");
 
     let (mut server, key) = start(&config, &data, port);
     let key = key.expect("development key");
