@@ -24,6 +24,10 @@ pub struct ModelSpec {
     pub duration: DurationLimits,
     pub defaults: Defaults,
     pub limits: ReferenceLimits,
+    /// Whether reAPI's Seedance 2.5 request fields (`size`, `image_urls`, `image_with_roles`,
+    /// `video_urls`, `audio_urls`, `seed`, `return_last_frame`, `tools`) apply to this model.
+    #[serde(default)]
+    pub seedance_2_5_fields: bool,
     /// Limits on each reference medium; Seedance 2.0's by default.
     #[serde(default)]
     pub media: crate::media::MediaLimits,

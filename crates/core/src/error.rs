@@ -27,6 +27,25 @@ impl ValidationError {
         }
     }
 
+    /// The same error with its parameter renamed (dialects name fields their own way, e.g.
+    /// `input.first_frame_url`). `rename` gets the canonical name, possibly indexed
+    /// (`reference_image_urls[2]`).
+    pub fn renamed(self, rename: impl Fn(&str) -> String) -> Self {
+        match self {
+            ValidationError::Missing { field } => ValidationError::Missing {
+                field: rename(&field),
+            },
+            ValidationError::Invalid { field, reason } => ValidationError::Invalid {
+                field: rename(&field),
+                reason,
+            },
+            ValidationError::UnknownField { field } => ValidationError::UnknownField {
+                field: rename(&field),
+            },
+            other => other,
+        }
+    }
+
     /// The parameter the error is about, when there is one.
     pub fn field(&self) -> Option<&str> {
         match self {
@@ -47,6 +66,17 @@ pub enum AuthFailure {
     NotBearer,
     Invalid,
     Revoked,
+}
+
+impl GatewayError {
+    /// The same error with a validation error's parameter renamed; see
+    /// [`ValidationError::renamed`].
+    pub fn renamed(self, rename: impl Fn(&str) -> String) -> Self {
+        match self {
+            GatewayError::Validation(v) => GatewayError::Validation(v.renamed(rename)),
+            other => other,
+        }
+    }
 }
 
 /// Every way a gateway call can fail, independent of the dialect it arrived in.
@@ -80,6 +110,8 @@ pub enum GatewayError {
     RateLimited { retry_after: Duration },
     #[error("task cannot be cancelled in its current state")]
     NotCancellable,
+    #[error("task cannot be deleted while it is running; only finished tasks can be deleted")]
+    NotDeletable,
     #[error("service temporarily unavailable: {0}")]
     Unavailable(String),
     #[error("internal error")]

@@ -125,6 +125,12 @@ pub struct RequestDraft {
     pub duration: Option<i64>,
     pub web_search: Option<bool>,
     pub nsfw_checker: Option<bool>,
+    /// `-1` (or absent) lets the model choose; otherwise 0 to 2^32-1.
+    pub seed: Option<i64>,
+    /// Also return the last frame of the video as a PNG.
+    pub return_last_frame: Option<bool>,
+    /// Where to send the task's result when it finishes.
+    pub callback_url: Option<String>,
     /// A mode the dialect fixes by itself (APIXO `mode`, CRUN's model suffix); checked against
     /// the media fields.
     pub explicit_mode: Option<Mode>,
@@ -148,6 +154,15 @@ pub struct GenerationRequest {
     pub duration_seconds: u32,
     pub web_search: bool,
     pub nsfw_checker: bool,
+    /// The seed asked for; `None` lets the model choose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u32>,
+    /// Whether the result includes the last frame as a PNG.
+    #[serde(default)]
+    pub return_last_frame: bool,
+    /// Where the result is sent when the task finishes (an absolute http(s) URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
 }
 
 impl GenerationRequest {
@@ -317,6 +332,23 @@ impl GenerationRequest {
             }
         };
 
+        let seed = match draft.seed {
+            None | Some(-1) => None,
+            Some(s) => Some(u32::try_from(s).map_err(|_| {
+                ValidationError::invalid("seed", "must be -1 or an integer from 0 to 4294967295")
+            })?),
+        };
+
+        let callback_url = match non_empty(draft.callback_url.as_deref()) {
+            None => None,
+            Some(raw) => Some(
+                MediaUrl::parse(raw)
+                    .map_err(|e| ValidationError::invalid("callback_url", &e.to_string()))?
+                    .as_str()
+                    .to_string(),
+            ),
+        };
+
         Ok(GenerationRequest {
             model: spec.id.clone(),
             mode,
@@ -332,6 +364,9 @@ impl GenerationRequest {
             duration_seconds,
             web_search: draft.web_search.unwrap_or(false),
             nsfw_checker: draft.nsfw_checker.unwrap_or(true),
+            seed,
+            return_last_frame: draft.return_last_frame.unwrap_or(false),
+            callback_url,
         })
     }
 

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::{RequestDraft, RequestId, Task};
 use seedgate_gateway::{Gateway, IdempotencyRequest, Principal, SubmitContext, SubmitOutcome};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -173,6 +174,97 @@ pub fn respond<D: Dialect>(
             }
             D::error_response(&e, request_id)
         }
+    }
+}
+
+/// Parses a body that must be a JSON object into a dialect's wire struct. Errors name the
+/// offending field by its path in the body (`input.duration`, `image_urls[1]`): a type error is
+/// `Invalid`, an unknown field `UnknownField`, a missing required one `Missing`.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value @ Value::Object(_)) => parse_value(value),
+        _ => Err(ValidationError::NotAnObject),
+    }
+}
+
+/// [`parse_json`] for an already-parsed value.
+pub fn parse_value<T: DeserializeOwned>(value: Value) -> Result<T, ValidationError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let parent = if path == "." { String::new() } else { path };
+        let message = e.inner().to_string();
+        let join = |name: &str| {
+            if parent.is_empty() {
+                name.to_string()
+            } else {
+                format!("{parent}.{name}")
+            }
+        };
+        // serde's messages name the field between backticks: "unknown field `x`, expected …",
+        // "missing field `x`".
+        let quoted = message.split('`').nth(1).unwrap_or_default();
+        if message.starts_with("unknown field") {
+            // The path already ends with the unknown key.
+            let field = if parent.is_empty() || !parent.ends_with(quoted) {
+                join(quoted)
+            } else {
+                parent
+            };
+            ValidationError::UnknownField { field }
+        } else if message.starts_with("missing field") {
+            ValidationError::Missing {
+                field: join(quoted),
+            }
+        } else {
+            let field = if parent.is_empty() {
+                "body".to_string()
+            } else {
+                parent
+            };
+            ValidationError::invalid(&field, &message)
+        }
+    })
+}
+
+/// Lenient deserializers for wire fields.
+pub mod de {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    /// An optional integer; `5.0` is accepted as 5, `5.5` and strings are not.
+    pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Option::<Value>::deserialize(d)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => integral(&n)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom("must be an integer")),
+            Some(_) => Err(D::Error::custom("must be an integer")),
+        }
+    }
+
+    /// An optional integer that may also be sent as a numeric string (`"10"`), as APIXO allows.
+    pub fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        match Option::<Value>::deserialize(d)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => integral(&n)
+                .map(Some)
+                .ok_or_else(|| D::Error::custom("must be an integer")),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| D::Error::custom("must be an integer or a numeric string")),
+            Some(_) => Err(D::Error::custom("must be an integer")),
+        }
+    }
+
+    fn integral(n: &serde_json::Number) -> Option<i64> {
+        n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        })
     }
 }
 

@@ -2,13 +2,33 @@
 //! canonical [`seedgate_core::RequestDraft`] and from a canonical [`seedgate_core::Task`], its
 //! error mapping and its routes. Everything else is shared through [`common`], so a new dialect
 //! is a new file in the same shape as [`reapi`].
+//!
+//! Routes are registered through `utoipa_axum`, so the OpenAPI document served at
+//! `/openapi.json` is generated from the same handlers and wire types that answer requests.
 
+pub mod apixo;
+pub mod ark;
 pub mod common;
+pub mod crun;
+pub mod docs;
+pub mod hiapi;
+pub mod kie;
+pub mod openai;
 pub mod reapi;
 
+use axum::extract::Extension;
+use axum::http::{header, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::Router;
+use common::Dialect;
+use seedgate_core::error::GatewayError;
+use seedgate_core::RequestId;
 use seedgate_gateway::Gateway;
 use std::sync::Arc;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 /// Shared state of every dialect's handlers.
 pub type AppState = Arc<Gateway>;
@@ -20,7 +40,118 @@ pub struct RouteLimits {
     pub max_upload_bytes: usize,
 }
 
-/// Every dialect's routes, merged.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "seedgate",
+        description = "One Seedance API in every reseller's dialect. A task created in one dialect \
+reads back in every other dialect of the same API key.",
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "reAPI", description = "reapi.ai: `/api/v1/videos/generations`, `/api/v1/tasks/{id}`"),
+        (name = "HiAPI", description = "hiapi.ai: `/v1/tasks`"),
+        (name = "APIXO", description = "apixo.ai: `/api/v1/generateTask/{model}`, `/api/v1/statusTask/{model}`"),
+        (name = "CRUN", description = "crun.ai: `/api/v1/client/job/*`, `x-api-key` auth"),
+        (name = "Kie", description = "kie.ai: `/api/v1/jobs/*`"),
+        (name = "Ark", description = "BytePlus ModelArk / Volcengine Ark: `/api/v3/contents/generations/tasks`"),
+        (name = "OpenAI videos", description = "The OpenAI-style videos API: `/v1/videos`"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "x-api-key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))),
+        );
+    }
+}
+
+/// Every dialect's routes with their OpenAPI description.
+fn dialect_routes(limits: RouteLimits) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(reapi::routes(limits))
+        .merge(hiapi::routes(limits))
+        .merge(apixo::routes(limits))
+        .merge(crun::routes(limits))
+        .merge(kie::routes(limits))
+        .merge(ark::routes(limits))
+        .merge(openai::routes(limits))
+}
+
+/// The OpenAPI 3.1 document of every dialect's routes.
+pub fn openapi(limits: RouteLimits) -> utoipa::openapi::OpenApi {
+    dialect_routes(limits).split_for_parts().1
+}
+
+/// Every dialect's routes, plus `/openapi.json` and the offline `/docs` page generated from it.
 pub fn routes(limits: RouteLimits) -> Router<AppState> {
-    Router::new().merge(reapi::routes(limits))
+    let (router, api) = dialect_routes(limits).split_for_parts();
+    let json: Arc<str> = api
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        .into();
+    let html: Arc<str> = docs::render(&api).into();
+    router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let json = json.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
+                        )],
+                        json.to_string(),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/docs",
+            get(move || {
+                let html = html.clone();
+                async move { axum::response::Html(html.to_string()) }
+            }),
+        )
+}
+
+/// An error answered in the dialect a path belongs to (for paths no route matched).
+fn error_for_path(path: &str, error: &GatewayError, request_id: &RequestId) -> Response {
+    if path.starts_with("/api/v3/") {
+        ark::Ark::error_response(error, request_id)
+    } else if path.starts_with("/v1/videos") {
+        openai::OpenAi::error_response(error, request_id)
+    } else if path.starts_with("/v1/") {
+        hiapi::HiApi::error_response(error, request_id)
+    } else if path.starts_with("/api/v1/client/") {
+        crun::Crun::error_response(error, request_id)
+    } else if path.starts_with("/api/v1/jobs/") {
+        kie::Kie::error_response(error, request_id)
+    } else if path.starts_with("/api/v1/generateTask") || path.starts_with("/api/v1/statusTask") {
+        apixo::Apixo::error_response(error, request_id)
+    } else {
+        reapi::ReApi::error_response(error, request_id)
+    }
+}
+
+/// Unknown paths, in the envelope of the dialect the path looks like (every seedgate route
+/// answers JSON, even a typo).
+pub async fn route_not_found(Extension(request_id): Extension<RequestId>, uri: Uri) -> Response {
+    error_for_path(uri.path(), &GatewayError::RouteNotFound, &request_id)
+}
+
+/// A known path with the wrong method, in its dialect's envelope.
+pub async fn method_not_allowed(Extension(request_id): Extension<RequestId>, uri: Uri) -> Response {
+    error_for_path(uri.path(), &GatewayError::MethodNotAllowed, &request_id).into_response()
 }

@@ -7,7 +7,7 @@
 
 pub mod auth;
 
-pub use seedgate_store::{AssetRecord, StoredResponse};
+pub use seedgate_store::{AssetRecord, StoredResponse, TaskPage, TaskQuery};
 
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::media::{content_type, extension, MediaFacts, MediaKind, MediaUrl};
@@ -290,7 +290,7 @@ impl Gateway {
             .map(str::trim)
             .unwrap_or_default()
             .to_string();
-        let Quote { request, price, .. } = self.quote(draft).await?;
+        let Quote { request, price, .. } = self.quote(ctx.principal, draft).await?;
 
         let now = seedgate_store::now_ms();
         let task = Task {
@@ -340,7 +340,12 @@ impl Gateway {
 
     /// Validates a request, inspects every medium it references and prices it, moving no money:
     /// the estimate endpoint answers with this, and submit charges exactly this.
-    pub async fn quote(&self, draft: RequestDraft) -> Result<Quote, GatewayError> {
+    pub async fn quote(
+        &self,
+        principal: &Principal,
+        draft: RequestDraft,
+    ) -> Result<Quote, GatewayError> {
+        let draft = self.resolve_asset_refs(principal, draft).await?;
         let request = GenerationRequest::from_draft(draft, &self.catalog)?;
         let spec = request
             .spec(&self.catalog)
@@ -359,6 +364,52 @@ impl Gateway {
             media,
             output_size,
         })
+    }
+
+    /// Replaces `asset://<id>` references (CRUN, Kie and Ark accept them) with the URL of the
+    /// caller's own uploaded asset. Another key's asset, or an unknown one, is not found.
+    async fn resolve_asset_refs(
+        &self,
+        principal: &Principal,
+        mut draft: RequestDraft,
+    ) -> Result<RequestDraft, GatewayError> {
+        const SCHEME: &str = "asset://";
+        let mut refs: Vec<(String, &mut String)> = Vec::new();
+        for (field, url) in [
+            ("first_frame_url", draft.first_frame_url.as_mut()),
+            ("last_frame_url", draft.last_frame_url.as_mut()),
+        ] {
+            if let Some(url) = url {
+                refs.push((field.to_string(), url));
+            }
+        }
+        for (field, list) in [
+            ("reference_image_urls", draft.reference_image_urls.as_mut()),
+            ("reference_video_urls", draft.reference_video_urls.as_mut()),
+            ("reference_audio_urls", draft.reference_audio_urls.as_mut()),
+        ] {
+            for (i, url) in list.into_iter().flatten().enumerate() {
+                refs.push((format!("{field}[{i}]"), url));
+            }
+        }
+        for (field, url) in refs {
+            let trimmed = url.trim();
+            if trimmed.len() < SCHEME.len() || !trimmed[..SCHEME.len()].eq_ignore_ascii_case(SCHEME)
+            {
+                continue;
+            }
+            let id = &trimmed[SCHEME.len()..];
+            let asset = self
+                .store
+                .get_asset(id, &principal.api_key_id)
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| {
+                    ValidationError::invalid(&field, &format!("asset `{id}` does not exist"))
+                })?;
+            *url = self.media_url(&asset.object_key);
+        }
+        Ok(draft)
     }
 
     /// Fetches and probes every medium of a request (concurrently), then checks each against
@@ -489,6 +540,32 @@ impl Gateway {
         Ok(asset)
     }
 
+    /// Registers an asset from a URL (CRUN's asset-upload): fetched through the SSRF-safe
+    /// fetcher as the given kind, then stored as [`Gateway::upload_asset`] stores a file.
+    pub async fn upload_asset_from_url(
+        &self,
+        principal: &Principal,
+        url: &str,
+        kind: MediaKind,
+    ) -> Result<AssetRecord, GatewayError> {
+        let url = MediaUrl::parse(url)
+            .map_err(|e| ValidationError::invalid("asset_url", &e.to_string()))?;
+        let inspected = self.media.inspect(&url, kind).await.map_err(|e| match e {
+            MediaError::Refused(e) => {
+                GatewayError::Validation(ValidationError::invalid("asset_url", &e.to_string()))
+            }
+            MediaError::Unreadable(e) => {
+                GatewayError::Validation(ValidationError::invalid("asset_url", &e.to_string()))
+            }
+            MediaError::Unavailable(e) => GatewayError::Validation(ValidationError::invalid(
+                "asset_url",
+                &format!("could not fetch: {e}"),
+            )),
+            MediaError::Storage => GatewayError::Unavailable("storage unavailable".into()),
+        })?;
+        self.upload_asset(principal, inspected.bytes).await
+    }
+
     pub async fn get_asset(
         &self,
         principal: &Principal,
@@ -525,22 +602,46 @@ impl Gateway {
         Ok(task)
     }
 
+    /// A page of the caller's tasks. A model filter is resolved through the catalog's aliases;
+    /// an unknown model matches nothing.
     pub async fn list_tasks(
         &self,
         principal: &Principal,
-        limit: u32,
-        before: Option<&str>,
-    ) -> Result<(Vec<Task>, bool), GatewayError> {
-        let before = before.map(TaskId::from_string);
+        mut query: TaskQuery,
+    ) -> Result<TaskPage, GatewayError> {
+        if let Some(model) = &query.model {
+            query.model = Some(
+                self.catalog
+                    .lookup(model)
+                    .map(|spec| spec.id.clone())
+                    .unwrap_or_else(|| model.clone()),
+            );
+        }
         let page = self
             .store
-            .list_tasks(&principal.api_key_id, limit, before.as_ref())
+            .list_tasks(&principal.api_key_id, &query)
             .await
             .map_err(store_error)?;
-        Ok((
-            page.tasks.into_iter().map(|t| self.with_urls(t)).collect(),
-            page.has_more,
-        ))
+        Ok(TaskPage {
+            tasks: page.tasks.into_iter().map(|t| self.with_urls(t)).collect(),
+            ..page
+        })
+    }
+
+    /// Deletes the record of a finished task (Ark's and the videos API's DELETE).
+    pub async fn delete_task(&self, principal: &Principal, id: &str) -> Result<(), GatewayError> {
+        match self
+            .store
+            .delete_task(&TaskId::from_string(id), &principal.api_key_id)
+            .await
+        {
+            Ok(()) => {
+                self.caches.finished.invalidate(id);
+                Ok(())
+            }
+            Err(StoreError::Conflict(_)) => Err(GatewayError::NotDeletable),
+            Err(e) => Err(store_error(e)),
+        }
     }
 
     /// Cancels a queued task and refunds it.

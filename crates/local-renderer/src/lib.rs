@@ -1,8 +1,10 @@
 //! The local provider's video engine.
 //!
 //! `render(&RenderSpec) -> Result<Vec<u8>, RenderError>` produces a complete MP4 (H.264 video,
-//! optional AAC audio) in memory; `inspect(&[u8]) -> Result<Mp4Info, InspectError>` (re-exported
-//! from `seedgate_probe::mp4`) reads one back.
+//! optional AAC audio) in memory; `render_with(&RenderSpec, RenderOptions)` does the same and can
+//! also vary the scene by a seed and return the last frame as a PNG;
+//! `inspect(&[u8]) -> Result<Mp4Info, InspectError>` (re-exported from `seedgate_probe::mp4`)
+//! reads one back.
 //! Pure CPU work: no I/O, no async. Callers run it on a blocking thread.
 //!
 //! What a render contains: an `isom` MP4 with `moov` before `mdat` (plays while downloading);
@@ -10,7 +12,7 @@
 //! when it is not a multiple of 16), BT.709 signalled, constant frame rate with exactly
 //! `fps * duration_seconds` frames, an IDR every 2 s; with `audio`, a 48 kHz stereo AAC-LC track
 //! of a soft synthesized chord covering the same duration (rounded up to a 1024-sample frame).
-//! Output is deterministic: the same spec gives the same bytes.
+//! Output is deterministic: the same spec (and options) gives the same bytes.
 //!
 //! Pipeline: a scene (`scene`) draws each frame into an RGB canvas (`canvas`, `draw`, `text`),
 //! which is converted to I420 (`yuv`), encoded by OpenH264 (`h264`) and muxed with the
@@ -28,6 +30,7 @@ mod h264;
 mod images;
 mod mux;
 mod scene;
+mod still;
 mod text;
 mod yuv;
 
@@ -83,6 +86,33 @@ pub enum RenderError {
     /// Writing the MP4 container failed.
     #[error("mp4 muxing failed: {0}")]
     Mux(String),
+    /// Encoding the last frame as PNG failed.
+    #[error("png encoding failed: {0}")]
+    Png(String),
+}
+
+/// What a render produces besides the plain MP4. `Default` renders exactly what [`render`] does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Varies the scene's look (a card's palette and angle, the pans of image scenes, the
+    /// soundtrack's voicing) in a way derived from this number and the inputs: the same spec
+    /// and seed give the same bytes, another seed a different look. `None` derives the look
+    /// from the inputs alone.
+    pub seed: Option<u32>,
+    /// Also return the video's last frame as a PNG.
+    pub last_frame: bool,
+}
+
+/// The result of [`render_with`].
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The complete MP4 file.
+    pub mp4: Vec<u8>,
+    /// With [`RenderOptions::last_frame`]: the final frame of the video as an 8-bit RGB PNG at
+    /// exactly the video's size. It is the picture the scene drew at the last frame time and
+    /// handed to the encoder (before the lossy YUV conversion and H.264 compression), with
+    /// nothing added.
+    pub last_frame_png: Option<Vec<u8>>,
 }
 
 /// Largest accepted duration: previews are short, and this bounds memory and CPU per request.
@@ -97,12 +127,18 @@ pub const MAX_REFERENCE_IMAGES: usize = 16;
 ///
 /// The output is deterministic: the same spec gives the same bytes.
 pub fn render(spec: &RenderSpec) -> Result<Vec<u8>, RenderError> {
+    render_with(spec, RenderOptions::default()).map(|r| r.mp4)
+}
+
+/// [`render`], with a seed that varies the scene and optionally the last frame as a PNG (see
+/// [`RenderOptions`]). With default options the MP4 is byte-for-byte what `render` makes.
+pub fn render_with(spec: &RenderSpec, options: RenderOptions) -> Result<Rendered, RenderError> {
     validate(spec)?;
     let frame_count = spec.fps * spec.duration_seconds;
     let (width, height) = (spec.width as usize, spec.height as usize);
 
     // Decode and prepare everything that does not change per frame before encoding starts.
-    let mut scene = scene::Prepared::new(spec)?;
+    let mut scene = scene::Prepared::new(spec, options.seed)?;
 
     let mut encoder = h264::Encoder::new(spec.width, spec.height, spec.fps)?;
     let mut canvas = canvas::Canvas::new(width, height);
@@ -113,6 +149,12 @@ pub fn render(spec: &RenderSpec) -> Result<Vec<u8>, RenderError> {
         frame.fill_from_rgb(&canvas);
         samples.push(encoder.encode(&frame, index)?);
     }
+    // The canvas still holds the last frame drawn, which is the last one encoded.
+    let last_frame_png = if options.last_frame {
+        Some(still::encode_png(&canvas)?)
+    } else {
+        None
+    };
     let video = mux::VideoTrack {
         width: spec.width,
         height: spec.height,
@@ -129,7 +171,11 @@ pub fn render(spec: &RenderSpec) -> Result<Vec<u8>, RenderError> {
         None
     };
 
-    mux::write_mp4(&video, audio.as_ref())
+    let mp4 = mux::write_mp4(&video, audio.as_ref())?;
+    Ok(Rendered {
+        mp4,
+        last_frame_png,
+    })
 }
 
 fn validate(spec: &RenderSpec) -> Result<(), RenderError> {

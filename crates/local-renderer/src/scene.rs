@@ -25,19 +25,30 @@ enum Kind {
 }
 
 impl Prepared {
-    pub fn new(spec: &RenderSpec) -> Result<Self, RenderError> {
+    /// Prepares `spec`'s scene. Every seeded choice (palette, angles, pans, voicing) comes from
+    /// one number derived from the inputs, mixed with `variation` when given.
+    pub fn new(spec: &RenderSpec, variation: Option<u32>) -> Result<Self, RenderError> {
         let (w, h) = (spec.width as usize, spec.height as usize);
+        let vary = |seed: u64| match variation {
+            None => seed,
+            Some(v) => {
+                let mut bytes = [0u8; 12];
+                bytes[..8].copy_from_slice(&seed.to_le_bytes());
+                bytes[8..].copy_from_slice(&v.to_le_bytes());
+                fnv1a(&bytes)
+            }
+        };
         let (kind, seed) = match &spec.scene {
-            Scene::Card { prompt } => (
-                Kind::Card(Card::new(w, h, prompt)),
-                fnv1a(prompt.as_bytes()),
-            ),
+            Scene::Card { prompt } => {
+                let seed = vary(fnv1a(prompt.as_bytes()));
+                (Kind::Card(Card::new(w, h, prompt, seed)), seed)
+            }
             Scene::Frames {
                 first,
                 last,
                 prompt,
             } => {
-                let seed = seed_from(prompt.as_deref(), first);
+                let seed = vary(seed_from(prompt.as_deref(), first));
                 (
                     Kind::Frames(Frames::new(
                         w,
@@ -51,10 +62,10 @@ impl Prepared {
                 )
             }
             Scene::References { images, prompt } => {
-                let seed = seed_from(
+                let seed = vary(seed_from(
                     prompt.as_deref(),
                     images.first().map_or(&[][..], Vec::as_slice),
-                );
+                ));
                 (
                     Kind::References(References::new(w, h, images, prompt.as_deref(), seed)?),
                     seed,
@@ -68,7 +79,7 @@ impl Prepared {
         })
     }
 
-    /// A stable number derived from the inputs (for the soundtrack's voicing).
+    /// A stable number derived from the inputs and the variation (for the soundtrack's voicing).
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -137,8 +148,8 @@ struct Card {
 }
 
 impl Card {
-    fn new(w: usize, h: usize, prompt: &str) -> Self {
-        let hash = fnv1a(prompt.as_bytes());
+    /// `hash` picks the palette and angle (the prompt's hash, unless a seed varies it).
+    fn new(w: usize, h: usize, prompt: &str, hash: u64) -> Self {
         let hue = (hash % 360) as f64;
         let palette = [
             hsv(hue, 0.55, 0.55),

@@ -28,11 +28,16 @@ pub struct Artifact {
     pub content_type: String,
 }
 
+/// What a finished generation hands over.
 #[derive(Debug, Clone)]
 pub struct Artifacts {
     pub video: Artifact,
     pub width: u32,
     pub height: u32,
+    /// The video's last frame as a PNG (`image/png`), present when the request asked for it
+    /// (`GenerationRequest::return_last_frame`) and the provider could produce it. Stored next
+    /// to the video; its key becomes `TaskOutput::last_frame_key`.
+    pub last_frame: Option<Artifact>,
 }
 
 #[derive(Debug, Clone)]

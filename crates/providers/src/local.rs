@@ -9,7 +9,7 @@ use seedgate_core::media::MediaUrl;
 use seedgate_core::output_size::OUTPUT_FPS;
 use seedgate_core::task::FailureKind;
 use seedgate_core::Mode;
-use seedgate_local_renderer::{render, RenderSpec, Scene};
+use seedgate_local_renderer::{render_with, RenderOptions, RenderSpec, Scene};
 use seedgate_media::MediaService;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -50,25 +50,56 @@ struct Directives {
     extra_delay: Duration,
 }
 
-/// The placeholder clip of instant mode, made once.
-fn placeholder_clip() -> Result<Bytes, ProviderError> {
-    static CLIP: std::sync::OnceLock<Result<Bytes, String>> = std::sync::OnceLock::new();
-    CLIP.get_or_init(|| {
-        render(&RenderSpec {
-            width: 64,
-            height: 64,
-            fps: OUTPUT_FPS,
-            duration_seconds: 1,
-            scene: Scene::Card {
-                prompt: String::new(),
-            },
-            audio: false,
+const MP4: &str = "video/mp4";
+const PNG: &str = "image/png";
+
+/// The placeholder of instant mode, made once: a tiny clip and its last frame (a PNG at the
+/// clip's own size).
+struct Placeholder {
+    clip: Bytes,
+    last_frame: Bytes,
+}
+
+/// Size of the placeholder clip (and of its last frame).
+const PLACEHOLDER_SIZE: u32 = 64;
+
+fn placeholder() -> Result<&'static Placeholder, ProviderError> {
+    static PLACEHOLDER: std::sync::OnceLock<Result<Placeholder, String>> =
+        std::sync::OnceLock::new();
+    PLACEHOLDER
+        .get_or_init(|| {
+            let spec = RenderSpec {
+                width: PLACEHOLDER_SIZE,
+                height: PLACEHOLDER_SIZE,
+                fps: OUTPUT_FPS,
+                duration_seconds: 1,
+                scene: Scene::Card {
+                    prompt: String::new(),
+                },
+                audio: false,
+            };
+            let options = RenderOptions {
+                seed: None,
+                last_frame: true,
+            };
+            let rendered = render_with(&spec, options).map_err(|e| e.to_string())?;
+            let last_frame = rendered
+                .last_frame_png
+                .ok_or("the renderer returned no last frame")?;
+            Ok(Placeholder {
+                clip: Bytes::from(rendered.mp4),
+                last_frame: Bytes::from(last_frame),
+            })
         })
-        .map(Bytes::from)
-        .map_err(|e| e.to_string())
-    })
-    .clone()
-    .map_err(|e| ProviderError::permanent(FailureKind::Internal, e))
+        .as_ref()
+        .map_err(|e| ProviderError::permanent(FailureKind::Internal, e.clone()))
+}
+
+fn artifact(bytes: Bytes, content_type: &str) -> Artifact {
+    Artifact {
+        bytes,
+        content_type: content_type.into(),
+    }
 }
 
 pub struct LocalProvider {
@@ -208,10 +239,13 @@ impl Provider for LocalProvider {
             delay.await;
             return Err(failure);
         }
-        let (bytes, width, height) = if self.config.instant {
+        let want_last_frame = job.request.return_last_frame;
+        let (video, last_frame, width, height) = if self.config.instant {
             delay.await;
             let (width, height) = job.request.output_size(None);
-            (placeholder_clip()?, width, height)
+            let placeholder = placeholder()?;
+            let last_frame = want_last_frame.then(|| placeholder.last_frame.clone());
+            (placeholder.clip.clone(), last_frame, width, height)
         } else {
             let (scene, first_size) = self.scene(job).await?;
             let (width, height) = job.request.output_size(first_size);
@@ -223,9 +257,14 @@ impl Provider for LocalProvider {
                 scene,
                 audio: job.request.generate_audio,
             };
-            let rendering = tokio::task::spawn_blocking(move || render(&spec));
+            // The seed varies the scene's look; the same seed and inputs give the same video.
+            let options = RenderOptions {
+                seed: job.request.seed,
+                last_frame: want_last_frame,
+            };
+            let rendering = tokio::task::spawn_blocking(move || render_with(&spec, options));
             let (_, rendered) = tokio::join!(delay, rendering);
-            let bytes = rendered
+            let rendered = rendered
                 .map_err(|e| {
                     ProviderError::retryable(
                         FailureKind::Internal,
@@ -233,15 +272,14 @@ impl Provider for LocalProvider {
                     )
                 })?
                 .map_err(|e| ProviderError::permanent(FailureKind::InvalidInput, e.to_string()))?;
-            (Bytes::from(bytes), width, height)
+            let last_frame = rendered.last_frame_png.map(Bytes::from);
+            (Bytes::from(rendered.mp4), last_frame, width, height)
         };
         Ok(Progress::Done(Artifacts {
-            video: Artifact {
-                bytes,
-                content_type: "video/mp4".into(),
-            },
+            video: artifact(video, MP4),
             width,
             height,
+            last_frame: last_frame.map(|bytes| artifact(bytes, PNG)),
         }))
     }
 
@@ -254,16 +292,76 @@ impl Provider for LocalProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use seedgate_core::catalog::Catalog;
+    use seedgate_core::{GenerationRequest, RequestDraft, TaskId};
     use seedgate_fetch::{AddressPolicy, FetchLimits, Fetcher};
     use seedgate_store::BlobStore;
 
     fn provider() -> LocalProvider {
+        provider_with(LocalConfig::default())
+    }
+
+    fn provider_with(config: LocalConfig) -> LocalProvider {
         let fetcher =
             Fetcher::new(AddressPolicy::development(), FetchLimits::default()).expect("fetcher");
         let blobs = BlobStore::local(&std::env::temp_dir().join("seedgate-local-provider-test"))
             .expect("blobs");
         let media = MediaService::new(fetcher, blobs, "http://127.0.0.1:1", &Default::default());
-        LocalProvider::new(LocalConfig::default(), media)
+        LocalProvider::new(config, media)
+    }
+
+    /// A text-to-video job at the smallest size and length the catalog allows (480p, 4 s).
+    fn t2v_job(return_last_frame: bool, seed: Option<i64>) -> Job {
+        let draft = RequestDraft {
+            model: Some("seedance-2.0-mini".into()),
+            prompt: Some("A lighthouse at dusk, waves breaking below".into()),
+            resolution: Some("480p".into()),
+            aspect_ratio: Some("16:9".into()),
+            duration: Some(4),
+            return_last_frame: Some(return_last_frame),
+            seed,
+            ..Default::default()
+        };
+        Job {
+            task_id: TaskId::generate(),
+            request: GenerationRequest::from_draft(draft, &Catalog::builtin()).expect("valid"),
+        }
+    }
+
+    async fn finished(provider: &LocalProvider, job: &Job) -> Artifacts {
+        match provider.submit(job).await.expect("renders") {
+            Progress::Done(artifacts) => artifacts,
+            Progress::Pending { .. } => panic!("the local provider finishes inside submit"),
+        }
+    }
+
+    /// Decodes a PNG with the `png` crate: (width, height, 8-bit RGB pixels).
+    fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+        let mut reader = png::Decoder::new(std::io::Cursor::new(bytes))
+            .read_info()
+            .expect("png header");
+        let mut pixels = vec![0; reader.output_buffer_size().expect("buffer size")];
+        let info = reader.next_frame(&mut pixels).expect("png image");
+        assert_eq!(
+            (info.color_type, info.bit_depth),
+            (png::ColorType::Rgb, png::BitDepth::Eight)
+        );
+        pixels.truncate(info.buffer_size());
+        (info.width, info.height, pixels)
+    }
+
+    fn video_size(mp4: &[u8]) -> (u32, u32) {
+        let video = seedgate_local_renderer::inspect(mp4)
+            .expect("mp4")
+            .video
+            .expect("video track");
+        (video.width, video.height)
+    }
+
+    fn distinct_colours(rgb: &[u8]) -> usize {
+        rgb.chunks_exact(3)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
     }
 
     #[test]
@@ -297,10 +395,61 @@ mod tests {
             .is_none());
     }
 
+    #[tokio::test]
+    async fn last_frame_png_has_the_video_size_when_asked() {
+        let artifacts = finished(&provider(), &t2v_job(true, None)).await;
+        assert_eq!(video_size(&artifacts.video.bytes), (864, 496));
+        assert_eq!((artifacts.width, artifacts.height), (864, 496));
+        let last = artifacts.last_frame.expect("a last frame was asked for");
+        assert_eq!(last.content_type, "image/png");
+        let (w, h, rgb) = decode_png(&last.bytes);
+        assert_eq!((w, h), video_size(&artifacts.video.bytes));
+        assert!(
+            distinct_colours(&rgb) > 100,
+            "the last frame should be a picture, not a flat fill ({} colours)",
+            distinct_colours(&rgb)
+        );
+    }
+
+    #[tokio::test]
+    async fn no_last_frame_unless_asked() {
+        let artifacts = finished(&provider(), &t2v_job(false, None)).await;
+        assert!(artifacts.last_frame.is_none());
+        assert_eq!(video_size(&artifacts.video.bytes), (864, 496));
+    }
+
+    #[tokio::test]
+    async fn instant_mode_returns_the_placeholder_frame_when_asked() {
+        let p = provider_with(LocalConfig {
+            instant: true,
+            ..LocalConfig::default()
+        });
+        let artifacts = finished(&p, &t2v_job(true, None)).await;
+        let last = artifacts.last_frame.expect("a last frame was asked for");
+        assert_eq!(last.content_type, "image/png");
+        let (w, h, rgb) = decode_png(&last.bytes);
+        assert_eq!((w, h), video_size(&artifacts.video.bytes));
+        assert_eq!((w, h), (PLACEHOLDER_SIZE, PLACEHOLDER_SIZE));
+        assert!(distinct_colours(&rgb) > 1, "not a flat fill");
+
+        let artifacts = finished(&p, &t2v_job(false, None)).await;
+        assert!(artifacts.last_frame.is_none());
+    }
+
+    #[tokio::test]
+    async fn same_seed_same_video_other_seed_other_video() {
+        let p = provider();
+        let a = finished(&p, &t2v_job(false, Some(42))).await;
+        let again = finished(&p, &t2v_job(false, Some(42))).await;
+        assert_eq!(a.video.bytes, again.video.bytes);
+        let b = finished(&p, &t2v_job(false, Some(43))).await;
+        assert_ne!(a.video.bytes, b.video.bytes);
+    }
+
     #[test]
     fn placeholder_clip_is_a_real_mp4() {
-        let clip = placeholder_clip().expect("clip");
-        let info = seedgate_local_renderer::inspect(&clip).expect("mp4");
+        let clip = &placeholder().expect("placeholder").clip;
+        let info = seedgate_local_renderer::inspect(clip).expect("mp4");
         assert_eq!(info.video.expect("video").codec, "h264");
     }
 }

@@ -147,8 +147,8 @@ impl Application {
                 "/healthz",
                 get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
             )
-            .fallback(seedgate_dialects::reapi::route_not_found)
-            .method_not_allowed_fallback(seedgate_dialects::reapi::method_not_allowed)
+            .fallback(seedgate_dialects::route_not_found)
+            .method_not_allowed_fallback(seedgate_dialects::method_not_allowed)
             .layer(axum::middleware::from_fn(
                 seedgate_dialects::common::assign_request_id,
             ))

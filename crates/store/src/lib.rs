@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use seedgate_core::ids::{ApiKeyId, TaskId};
 use seedgate_core::ledger::{CachedBalance, LedgerEntry, TaskFacts};
 use seedgate_core::media::MediaFacts;
-use seedgate_core::task::{Task, TaskError, TaskOutput};
+use seedgate_core::task::{Task, TaskError, TaskOutput, TaskStatus};
 use std::time::Duration;
 
 pub use blobs::{BlobError, BlobRead, BlobStore};
@@ -83,11 +83,45 @@ pub struct ClaimedTask {
     pub provider_job_id: Option<String>,
 }
 
-/// One page of a key's tasks, newest first.
+/// Which of a key's tasks to list, and how. Every dialect's listing is a view of this.
+#[derive(Debug, Clone)]
+pub struct TaskQuery {
+    /// Only tasks in one of these states (all when empty).
+    pub statuses: Vec<TaskStatus>,
+    /// Only these tasks (all when empty).
+    pub ids: Vec<TaskId>,
+    /// Only tasks of this canonical model.
+    pub model: Option<String>,
+    /// Newest first (the default) or oldest first.
+    pub oldest_first: bool,
+    /// Keyset cursor: only tasks after this one in the listing's order.
+    pub after: Option<TaskId>,
+    /// Tasks to skip (page-number listings).
+    pub offset: u64,
+    pub limit: u32,
+}
+
+impl Default for TaskQuery {
+    fn default() -> Self {
+        Self {
+            statuses: Vec::new(),
+            ids: Vec::new(),
+            model: None,
+            oldest_first: false,
+            after: None,
+            offset: 0,
+            limit: 20,
+        }
+    }
+}
+
+/// One page of a key's tasks.
 #[derive(Debug, Clone)]
 pub struct TaskPage {
     pub tasks: Vec<Task>,
     pub has_more: bool,
+    /// Tasks matching the filters, over all pages (the cursor and offset ignored).
+    pub total: u64,
 }
 
 /// A file a client uploaded.
@@ -151,14 +185,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<()>;
     /// A task of this key (another key's task is `None`).
     async fn get_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Option<Task>>;
-    async fn list_tasks(
-        &self,
-        api_key: &ApiKeyId,
-        limit: u32,
-        before: Option<&TaskId>,
-    ) -> StoreResult<TaskPage>;
+    async fn list_tasks(&self, api_key: &ApiKeyId, query: &TaskQuery) -> StoreResult<TaskPage>;
     /// Cancels a queued task of this key and releases its hold.
     async fn cancel_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Task>;
+    /// Deletes the record of a finished task: it is no longer read or listed. Its ledger
+    /// entries stay. A task that is not finished is a `Conflict`.
+    async fn delete_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()>;
 
     // Queue.
     /// Claims the next runnable task: a queued one that is due, or a running one whose lease

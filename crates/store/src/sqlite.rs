@@ -645,7 +645,7 @@ impl Store for SqliteStore {
 
     async fn get_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Option<Task>> {
         let row = sqlx::query(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE id = ? AND api_key_id = ?"
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE id = ? AND api_key_id = ? AND deleted_at_ms IS NULL"
         ))
         .bind(id.as_str())
         .bind(api_key.as_str())
@@ -654,41 +654,107 @@ impl Store for SqliteStore {
         row.as_ref().map(task_from_row).transpose()
     }
 
-    async fn list_tasks(
-        &self,
-        api_key: &ApiKeyId,
-        limit: u32,
-        before: Option<&TaskId>,
-    ) -> StoreResult<TaskPage> {
-        let limit = limit.clamp(1, 1000);
+    async fn list_tasks(&self, api_key: &ApiKeyId, query: &TaskQuery) -> StoreResult<TaskPage> {
+        let limit = query.limit.clamp(1, 1000);
         // Task ids are ULIDs, so id order is creation order.
-        let rows = sqlx::query(&format!(
-            "SELECT {TASK_COLUMNS} FROM tasks WHERE api_key_id = ? AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?"
-        ))
-        .bind(api_key.as_str())
-        .bind(before.map(TaskId::as_str))
-        .bind(before.map(TaskId::as_str))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(&self.pool)
-        .await?;
+        let filters = |q: &mut sqlx::QueryBuilder<'_, Sqlite>| {
+            q.push(" FROM tasks WHERE deleted_at_ms IS NULL AND api_key_id = ")
+                .push_bind(api_key.as_str().to_string());
+            if !query.statuses.is_empty() {
+                q.push(" AND status IN (");
+                let mut list = q.separated(", ");
+                for status in &query.statuses {
+                    list.push_bind(status.as_str());
+                }
+                q.push(")");
+            }
+            if !query.ids.is_empty() {
+                q.push(" AND id IN (");
+                let mut list = q.separated(", ");
+                for id in &query.ids {
+                    list.push_bind(id.as_str().to_string());
+                }
+                q.push(")");
+            }
+            if let Some(model) = &query.model {
+                q.push(" AND model = ").push_bind(model.clone());
+            }
+        };
+        let mut count = sqlx::QueryBuilder::new("SELECT COUNT(*)");
+        filters(&mut count);
+        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+
+        let mut select = sqlx::QueryBuilder::new(format!("SELECT {TASK_COLUMNS}"));
+        filters(&mut select);
+        if let Some(after) = &query.after {
+            select
+                .push(if query.oldest_first {
+                    " AND id > "
+                } else {
+                    " AND id < "
+                })
+                .push_bind(after.as_str().to_string());
+        }
+        select
+            .push(if query.oldest_first {
+                " ORDER BY id ASC"
+            } else {
+                " ORDER BY id DESC"
+            })
+            .push(" LIMIT ")
+            .push_bind(i64::from(limit) + 1)
+            .push(" OFFSET ")
+            .push_bind(i64::try_from(query.offset).unwrap_or(i64::MAX));
+        let rows = select.build().fetch_all(&self.pool).await?;
         let has_more = rows.len() > limit as usize;
         let tasks = rows
             .iter()
             .take(limit as usize)
             .map(task_from_row)
             .collect::<StoreResult<_>>()?;
-        Ok(TaskPage { tasks, has_more })
+        Ok(TaskPage {
+            tasks,
+            has_more,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    async fn delete_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()> {
+        let mut tx = self.write_tx().await?;
+        let status: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM tasks WHERE id = ? AND api_key_id = ? AND deleted_at_ms IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(api_key.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(status) = status else {
+            return Err(StoreError::NotFound);
+        };
+        if !TaskStatus::parse(&status).is_some_and(TaskStatus::is_terminal) {
+            return Err(StoreError::Conflict(format!(
+                "task is {status}; only finished tasks can be deleted"
+            )));
+        }
+        sqlx::query("UPDATE tasks SET deleted_at_ms = ? WHERE id = ?")
+            .bind(now_ms())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn cancel_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Task> {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
-        let owned: Option<String> =
-            sqlx::query_scalar("SELECT status FROM tasks WHERE id = ? AND api_key_id = ?")
-                .bind(id.as_str())
-                .bind(api_key.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+        let owned: Option<String> = sqlx::query_scalar(
+            "SELECT status FROM tasks WHERE id = ? AND api_key_id = ? AND deleted_at_ms IS NULL",
+        )
+        .bind(id.as_str())
+        .bind(api_key.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(status) = owned else {
             return Err(StoreError::NotFound);
         };

@@ -58,6 +58,11 @@ pub fn video_key(task_id: &TaskId, attempt: u32) -> String {
     format!("tasks/{}/{attempt}/0.mp4", task_id.as_str())
 }
 
+/// Where an attempt's last frame (asked for with `return_last_frame`) is stored.
+pub fn last_frame_key(task_id: &TaskId, attempt: u32) -> String {
+    format!("tasks/{}/{attempt}/0_last_frame.png", task_id.as_str())
+}
+
 enum Outcome {
     Done(Artifacts),
     Failed(ProviderError),
@@ -276,20 +281,29 @@ impl TaskWorkers {
     ) -> Result<(), seedgate_store::StoreError> {
         let provider_finished_at_ms = seedgate_store::now_ms();
         let key = video_key(task_id, attempt);
-        if let Err(e) = self.blobs.put(&key, artifacts.video.bytes).await {
-            tracing::error!(error = %e, "storing the video failed");
-            let error = TaskError {
-                kind: FailureKind::Internal,
-                message: "could not store the result".into(),
-            };
-            return self
-                .store
-                .retry_task(task_id, token, self.config.retry_base, &error)
-                .await
-                .map(|_| ());
+        let mut files = vec![(key.clone(), artifacts.video.bytes)];
+        let last_frame_key = artifacts.last_frame.map(|frame| {
+            let key = last_frame_key(task_id, attempt);
+            files.push((key.clone(), frame.bytes));
+            key
+        });
+        for (key, bytes) in files {
+            if let Err(e) = self.blobs.put(&key, bytes).await {
+                tracing::error!(error = %e, key, "storing a result file failed");
+                let error = TaskError {
+                    kind: FailureKind::Internal,
+                    message: "could not store the result".into(),
+                };
+                return self
+                    .store
+                    .retry_task(task_id, token, self.config.retry_base, &error)
+                    .await
+                    .map(|_| ());
+            }
         }
         let output = TaskOutput {
             video_keys: vec![key],
+            last_frame_key,
             provider_finished_at_ms: Some(provider_finished_at_ms),
             width: Some(artifacts.width),
             height: Some(artifacts.height),

@@ -1,12 +1,18 @@
 //! Black-box tests: each spawns the real application on a random port (or the real binary, for
 //! crash and CLI tests) and talks to it over HTTP, as a client would.
 
+mod apixo;
+mod ark;
 mod cli;
 mod crash_recovery;
 mod credits;
+mod crun;
 mod helpers;
+mod hiapi;
 mod idempotency;
+mod kie;
 mod media_server;
+mod openai;
 mod output;
 mod reapi_auth;
 mod reapi_examples;

@@ -249,6 +249,7 @@ async fn every_rule_answers_with_its_code_and_charges_nothing() {
     ];
     let balance = app.balance_of(&app.key).await;
     for (name, body, code, mention) in cases {
+        eprintln!("case: {name}");
         let r = app.submit(&body).await;
         let message = assert_error(r, StatusCode::BAD_REQUEST, code).await;
         assert!(

@@ -1,0 +1,1 @@
+//! apixo dialect tests (being written).

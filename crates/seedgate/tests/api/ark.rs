@@ -1,0 +1,1 @@
+//! ark dialect tests (being written).

@@ -1,0 +1,1 @@
+//! crun dialect tests (being written).

@@ -1,0 +1,1 @@
+//! hiapi dialect tests (being written).

@@ -1,0 +1,1 @@
+//! kie dialect tests (being written).
