@@ -8,6 +8,7 @@ use seedgate_core::task::{FailureKind, Task, TaskError, TaskOutput, TaskStatus};
 use seedgate_core::{ApiKeyId, Catalog, GenerationRequest, RequestDraft, TaskId};
 use seedgate_store::{
     IdempotencyClaim, IdempotencyCompletion, SqliteStore, Store, StoreError, StoredResponse,
+    TaskPage, TaskQuery,
 };
 use std::time::Duration;
 
@@ -401,4 +402,140 @@ async fn a_refused_submit_in_a_group_commit_leaves_the_others_whole() {
     assert_eq!(balance(&rich).await, 10_000 - 30 * 100);
     assert_eq!(balance(&poor).await, 50);
     assert_ledger_clean(&store).await;
+}
+
+#[tokio::test]
+async fn listing_filters_orders_pages_and_counts() {
+    let (store, _dir) = store().await;
+    let key = new_key(&store, "k", "h1", 10_000).await;
+    let other = new_key(&store, "o", "h2", 10_000).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let t = task(&key, 10);
+        store.create_task(&t, None).await.expect("create");
+        ids.push(t.id);
+        // ULIDs made in the same millisecond are still ordered, but spread them anyway.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    store
+        .create_task(&task(&other, 10), None)
+        .await
+        .expect("other key's task");
+    store.cancel_task(&ids[1], &key).await.expect("cancel");
+
+    let list = |query: TaskQuery| {
+        let store = &store;
+        let key = &key;
+        async move { store.list_tasks(key, &query).await.expect("list") }
+    };
+    let ids_of = |page: &TaskPage| page.tasks.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
+
+    let all = list(TaskQuery::default()).await;
+    assert_eq!(all.total, 5, "another key's task is not counted");
+    let newest_first: Vec<TaskId> = ids.iter().rev().cloned().collect();
+    assert_eq!(ids_of(&all), newest_first);
+
+    let oldest = list(TaskQuery {
+        oldest_first: true,
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(ids_of(&oldest), ids[..2].to_vec());
+    assert!(oldest.has_more);
+    let next = list(TaskQuery {
+        oldest_first: true,
+        limit: 2,
+        after: Some(ids[1].clone()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(ids_of(&next), ids[2..4].to_vec());
+
+    let paged = list(TaskQuery {
+        offset: 4,
+        limit: 2,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(ids_of(&paged), vec![ids[0].clone()]);
+    assert!(!paged.has_more);
+    assert_eq!(paged.total, 5);
+
+    let cancelled = list(TaskQuery {
+        statuses: vec![TaskStatus::Cancelled],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(ids_of(&cancelled), vec![ids[1].clone()]);
+    assert_eq!(cancelled.total, 1);
+
+    let picked = list(TaskQuery {
+        ids: vec![ids[0].clone(), ids[3].clone()],
+        statuses: vec![TaskStatus::Queued],
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(ids_of(&picked), vec![ids[3].clone(), ids[0].clone()]);
+    let none = list(TaskQuery {
+        model: Some("seedance-2.5".into()),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!((none.total, none.tasks.len()), (0, 0));
+}
+
+#[tokio::test]
+async fn only_finished_tasks_can_be_deleted_and_then_they_are_gone() {
+    let (store, _dir) = store().await;
+    let key = new_key(&store, "k", "h1", 1000).await;
+    let other = new_key(&store, "o", "h2", 0).await;
+    let t = task(&key, 100);
+    store.create_task(&t, None).await.expect("create");
+    assert!(matches!(
+        store.delete_task(&t.id, &key).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let claimed = store
+        .claim_task("w", Duration::from_secs(30), 3)
+        .await
+        .expect("claim")
+        .expect("a task");
+    assert!(matches!(
+        store.delete_task(&t.id, &key).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store
+        .complete_task(&t.id, &claimed.lease_token, &TaskOutput::default())
+        .await
+        .expect("complete"));
+    assert!(matches!(
+        store.delete_task(&t.id, &other).await,
+        Err(StoreError::NotFound)
+    ));
+    store.delete_task(&t.id, &key).await.expect("delete");
+    assert!(store.get_task(&t.id, &key).await.expect("get").is_none());
+    assert_eq!(
+        store
+            .list_tasks(&key, &TaskQuery::default())
+            .await
+            .expect("list")
+            .total,
+        0
+    );
+    assert!(matches!(
+        store.delete_task(&t.id, &key).await,
+        Err(StoreError::NotFound)
+    ));
+    // The money stays accounted for: the settled hold is still in the ledger.
+    assert_ledger_clean(&store).await;
+    assert_eq!(
+        store
+            .find_api_key(key.as_str())
+            .await
+            .expect("f")
+            .expect("k")
+            .balance,
+        900
+    );
 }

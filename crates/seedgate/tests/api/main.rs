@@ -6,6 +6,7 @@ mod ark;
 mod cli;
 mod crash_recovery;
 mod credits;
+mod cross_dialect;
 mod crun;
 mod helpers;
 mod hiapi;
