@@ -8,6 +8,7 @@
 
 pub mod apixo;
 pub mod ark;
+pub mod callbacks;
 pub mod common;
 pub mod crun;
 pub mod docs;
@@ -56,6 +57,7 @@ reads back in every other dialect of the same API key.",
         (name = "Kie", description = "kie.ai: `/api/v1/jobs/*`"),
         (name = "Ark", description = "BytePlus ModelArk / Volcengine Ark: `/api/v3/contents/generations/tasks`"),
         (name = "OpenAI videos", description = "The OpenAI-style videos API: `/v1/videos`"),
+        (name = "Callbacks", description = "seedgate: a task's callback deliveries, and redelivery"),
     )
 )]
 struct ApiDoc;
@@ -86,6 +88,7 @@ fn dialect_routes(limits: RouteLimits) -> OpenApiRouter<AppState> {
         .merge(kie::routes(limits))
         .merge(ark::routes(limits))
         .merge(openai::routes(limits))
+        .merge(callbacks::routes())
 }
 
 /// The OpenAPI 3.1 document of every dialect's routes.

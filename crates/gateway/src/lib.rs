@@ -7,7 +7,10 @@
 
 pub mod auth;
 
-pub use seedgate_store::{AssetRecord, StoredResponse, TaskPage, TaskQuery};
+pub use seedgate_store::{
+    AssetRecord, CallbackAttempt, CallbackRecord, CallbackState, StoredResponse, TaskPage,
+    TaskQuery,
+};
 
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::media::{content_type, extension, MediaFacts, MediaKind, MediaUrl};
@@ -167,6 +170,7 @@ pub struct Gateway {
     media: MediaService,
     config: GatewayConfig,
     wake: Arc<Notify>,
+    callback_wake: Arc<Notify>,
 }
 
 fn store_error(e: StoreError) -> GatewayError {
@@ -190,6 +194,7 @@ impl Gateway {
         media: MediaService,
         config: GatewayConfig,
         wake: Arc<Notify>,
+        callback_wake: Arc<Notify>,
     ) -> Self {
         Self {
             caches: Caches::new(config.key_cache_ttl),
@@ -198,6 +203,7 @@ impl Gateway {
             media,
             config,
             wake,
+            callback_wake,
         }
     }
 
@@ -347,6 +353,9 @@ impl Gateway {
     ) -> Result<Quote, GatewayError> {
         let draft = self.resolve_asset_refs(principal, draft).await?;
         let request = GenerationRequest::from_draft(draft, &self.catalog)?;
+        if let Some(url) = &request.callback_url {
+            self.check_callback_url(url).await?;
+        }
         let spec = request
             .spec(&self.catalog)
             .ok_or_else(|| GatewayError::Internal("validated model missing from catalog".into()))?;
@@ -364,6 +373,19 @@ impl Gateway {
             media,
             output_size,
         })
+    }
+
+    /// A callback URL must be one the SSRF-safe fetcher may call: public, http(s), resolvable.
+    async fn check_callback_url(&self, raw: &str) -> Result<(), GatewayError> {
+        let invalid = |reason: String| {
+            GatewayError::Validation(ValidationError::invalid("callback_url", &reason))
+        };
+        let url = url::Url::parse(raw).map_err(|e| invalid(e.to_string()))?;
+        self.media
+            .fetcher()
+            .check_url(&url)
+            .await
+            .map_err(|e| invalid(e.to_string()))
     }
 
     /// Replaces `asset://<id>` references (CRUN, Kie and Ark accept them) with the URL of the
@@ -657,12 +679,60 @@ impl Gateway {
         }
     }
 
+    /// A task's callback and its delivery attempts; `None` while there is none (no callback
+    /// URL, or the task has not finished).
+    pub async fn callbacks(
+        &self,
+        principal: &Principal,
+        task_id: &str,
+    ) -> Result<(Task, Option<CallbackRecord>), GatewayError> {
+        // The task must be the caller's and visible (not deleted).
+        let task = self.get_task(principal, task_id).await?;
+        let record = self
+            .store
+            .callback_record(&task.id, &principal.api_key_id)
+            .await
+            .map_err(store_error)?;
+        Ok((task, record))
+    }
+
+    /// Sends a task's callback again, now.
+    pub async fn redeliver_callback(
+        &self,
+        principal: &Principal,
+        task_id: &str,
+    ) -> Result<(Task, Option<CallbackRecord>), GatewayError> {
+        let task = self.get_task(principal, task_id).await?;
+        match self
+            .store
+            .redeliver_callback(&task.id, &principal.api_key_id)
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => {
+                return Err(ValidationError::invalid(
+                    "callback_url",
+                    if task.request.callback_url.is_some() {
+                        "the task has not finished yet; its callback is sent when it does"
+                    } else {
+                        "the task was created without a callback URL"
+                    },
+                )
+                .into())
+            }
+            Err(e) => return Err(store_error(e)),
+        }
+        self.callback_wake.notify_one();
+        self.callbacks(principal, task_id).await
+    }
+
     /// The public URL of a stored object.
     pub fn media_url(&self, key: &str) -> String {
         format!("{}/media/{}", self.config.public_base_url, key)
     }
 
-    fn with_urls(&self, mut task: Task) -> Task {
+    /// A task as clients see it: result URLs filled in from the stored object keys.
+    pub fn with_urls(&self, mut task: Task) -> Task {
         if let Some(output) = &mut task.output {
             output.video_urls = output
                 .video_keys

@@ -41,6 +41,8 @@ pub struct Settings {
     pub idempotency: IdempotencySettings,
     pub assets: AssetSettings,
     pub auth: AuthSettings,
+    /// Callback delivery: retry schedule, timeouts, concurrency.
+    pub callbacks: CallbackSettings,
     /// Per-model overrides of the built-in catalog: availability and prices.
     pub models: BTreeMap<String, ModelOverride>,
     pub log: LogSettings,
@@ -85,6 +87,66 @@ impl Default for AuthSettings {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
+pub struct CallbackSettings {
+    /// Seconds to wait before each retry: the n-th entry follows the n-th failed attempt. The
+    /// default spans about 75 hours (Standard Webhooks' example schedule).
+    pub retry_schedule_seconds: Vec<f64>,
+    /// Each delay varies at random by ± this percentage.
+    pub jitter_percent: u32,
+    /// One attempt's deadline.
+    pub attempt_timeout_seconds: f64,
+    /// Deliveries in flight per process, and to any one host.
+    pub concurrency: usize,
+    pub per_host_concurrency: usize,
+    /// How often an idle dispatcher looks for due callbacks.
+    pub idle_poll_ms: u64,
+    /// How long the previous signing secret keeps signing after a rotation.
+    pub rotation_overlap_hours: f64,
+}
+
+impl Default for CallbackSettings {
+    fn default() -> Self {
+        let d = seedgate_workers::callbacks::CallbackConfig::default();
+        Self {
+            retry_schedule_seconds: d.retry_schedule.iter().map(Duration::as_secs_f64).collect(),
+            jitter_percent: d.jitter_percent,
+            attempt_timeout_seconds: d.attempt_timeout.as_secs_f64(),
+            concurrency: d.concurrency,
+            per_host_concurrency: d.per_host,
+            idle_poll_ms: u64::try_from(d.idle_poll.as_millis()).unwrap_or(250),
+            rotation_overlap_hours: 24.0,
+        }
+    }
+}
+
+impl CallbackSettings {
+    pub fn dispatcher_config(&self) -> anyhow::Result<seedgate_workers::callbacks::CallbackConfig> {
+        let seconds = |what: &str, s: f64| {
+            Duration::try_from_secs_f64(s).map_err(|_| {
+                anyhow::anyhow!("callbacks.{what} must be a non-negative number of seconds")
+            })
+        };
+        Ok(seedgate_workers::callbacks::CallbackConfig {
+            retry_schedule: self
+                .retry_schedule_seconds
+                .iter()
+                .map(|s| seconds("retry_schedule_seconds", *s))
+                .collect::<anyhow::Result<_>>()?,
+            jitter_percent: self.jitter_percent.min(100),
+            attempt_timeout: seconds("attempt_timeout_seconds", self.attempt_timeout_seconds)?,
+            concurrency: self.concurrency.max(1),
+            per_host: self.per_host_concurrency.max(1),
+            idle_poll: Duration::from_millis(self.idle_poll_ms.max(1)),
+        })
+    }
+
+    pub fn rotation_overlap(&self) -> Duration {
+        Duration::try_from_secs_f64(self.rotation_overlap_hours * 3600.0).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AssetSettings {
     /// Bytes of uploads each API key may keep.
     pub quota_bytes_per_key: u64,
@@ -124,6 +186,7 @@ impl Default for Settings {
             idempotency: IdempotencySettings::default(),
             assets: AssetSettings::default(),
             auth: AuthSettings::default(),
+            callbacks: CallbackSettings::default(),
             models: BTreeMap::new(),
             log: LogSettings::default(),
         }
@@ -203,6 +266,10 @@ impl Settings {
             anyhow::bail!(
                 "worker.idle_poll_ms and worker.attempt_timeout_seconds must be positive"
             );
+        }
+        let callbacks = self.callbacks.dispatcher_config()?;
+        if callbacks.attempt_timeout.is_zero() {
+            anyhow::bail!("callbacks.attempt_timeout_seconds must be positive");
         }
         if let Some(url) = &self.public_base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

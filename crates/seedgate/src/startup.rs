@@ -11,6 +11,7 @@ use seedgate_gateway::{auth, Gateway, GatewayConfig};
 use seedgate_media::MediaService;
 use seedgate_providers::LocalProvider;
 use seedgate_store::{BlobStore, SqliteStore, Store};
+use seedgate_workers::callbacks::CallbackDispatcher;
 use seedgate_workers::{TaskWorkers, WorkerConfig};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ pub struct Application {
     base_url: String,
     store: Arc<SqliteStore>,
     workers: Arc<TaskWorkers>,
+    callbacks: Arc<CallbackDispatcher>,
     settings: Settings,
     bootstrap_key: Option<String>,
     shutdown: CancellationToken,
@@ -79,8 +81,14 @@ impl Application {
             settings.fetch.policy(default_policy)?,
             settings.fetch.limits()?,
         )?;
-        let media = MediaService::new(fetcher, blobs.clone(), &base_url, &settings.probe_cache);
+        let media = MediaService::new(
+            fetcher.clone(),
+            blobs.clone(),
+            &base_url,
+            &settings.probe_cache,
+        );
         let wake = Arc::new(Notify::new());
+        let callback_wake = Arc::new(Notify::new());
         let gateway = Arc::new(Gateway::new(
             store.clone(),
             catalog,
@@ -94,6 +102,17 @@ impl Application {
                 key_cache_ttl: Duration::from_secs(settings.auth.key_cache_seconds),
             },
             wake.clone(),
+            callback_wake.clone(),
+        ));
+        // Callback URLs go through the same SSRF-safe fetcher (and address policy) as media.
+        let callbacks = Arc::new(CallbackDispatcher::new(
+            store.clone(),
+            fetcher,
+            Arc::new(seedgate_dialects::callbacks::DialectCallbacks::new(
+                gateway.clone(),
+            )),
+            settings.callbacks.dispatcher_config()?,
+            callback_wake,
         ));
         let mut local = settings.local.clone();
         if local.directives.is_none() {
@@ -161,6 +180,7 @@ impl Application {
             base_url,
             store,
             workers,
+            callbacks,
             settings,
             bootstrap_key,
             shutdown: CancellationToken::new(),
@@ -204,6 +224,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let shutdown = self.shutdown.clone();
         let workers = tokio::spawn(self.workers.clone().run(shutdown.clone()));
+        let callbacks = tokio::spawn(self.callbacks.clone().run(shutdown.clone()));
         let housekeeping = tokio::spawn(seedgate_workers::housekeeping(
             self.store.clone(),
             Duration::from_secs(self.settings.idempotency.retention_hours * 3600),
@@ -216,6 +237,7 @@ impl Application {
         let result = server.await;
         shutdown.cancel();
         let _ = workers.await;
+        let _ = callbacks.await;
         let _ = housekeeping.await;
         result.context("HTTP server failed")
     }

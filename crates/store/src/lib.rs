@@ -124,6 +124,89 @@ pub struct TaskPage {
     pub total: u64,
 }
 
+/// A callback due for delivery, leased to one dispatcher. `lease_token` fences the result.
+#[derive(Debug, Clone)]
+pub struct CallbackJob {
+    /// The `webhook-id`, constant across attempts.
+    pub id: String,
+    pub task_id: TaskId,
+    pub api_key_id: ApiKeyId,
+    pub url: String,
+    /// The dialect the task was created in: the callback's body is that dialect's.
+    pub dialect: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub lease_token: String,
+}
+
+/// One delivery attempt, as logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackAttempt {
+    pub attempt: u32,
+    pub started_at_ms: i64,
+    /// The receiver's HTTP status; `None` when it never answered.
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    pub error: Option<String>,
+}
+
+/// Where a callback stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackState {
+    Pending,
+    Delivered,
+    /// The retry schedule was used up.
+    Failed,
+    /// The receiver answered 410 Gone: no more attempts.
+    Gone,
+}
+
+impl CallbackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackState::Pending => "pending",
+            CallbackState::Delivered => "delivered",
+            CallbackState::Failed => "failed",
+            CallbackState::Gone => "gone",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            CallbackState::Pending,
+            CallbackState::Delivered,
+            CallbackState::Failed,
+            CallbackState::Gone,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+}
+
+/// What an attempt decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackResolution {
+    Delivered,
+    /// Try again at this time (Unix ms).
+    RetryAt(i64),
+    Exhausted,
+    Gone,
+}
+
+/// A task's callback and its attempts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackRecord {
+    pub id: String,
+    pub task_id: TaskId,
+    pub url: String,
+    pub dialect: String,
+    pub state: CallbackState,
+    pub next_attempt_at_ms: Option<i64>,
+    pub created_at_ms: i64,
+    pub delivered_at_ms: Option<i64>,
+    pub attempts: Vec<CallbackAttempt>,
+}
+
 /// A file a client uploaded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssetRecord {
@@ -191,6 +274,50 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the record of a finished task: it is no longer read or listed. Its ledger
     /// entries stay. A task that is not finished is a `Conflict`.
     async fn delete_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()>;
+
+    /// A task by id whoever owns it, deleted or not: for callback delivery only.
+    async fn load_task(&self, id: &TaskId) -> StoreResult<Option<Task>>;
+
+    // Callbacks.
+    /// The key's active signing secrets, newest first (two during a rotation).
+    async fn webhook_secrets(&self, api_key: &ApiKeyId) -> StoreResult<Vec<String>>;
+    /// The key's current secret; `candidate` becomes it if the key has none yet.
+    async fn ensure_webhook_secret(
+        &self,
+        api_key: &ApiKeyId,
+        candidate: &str,
+    ) -> StoreResult<String>;
+    /// Makes `secret` current; the previous one keeps signing for `overlap`.
+    async fn rotate_webhook_secret(
+        &self,
+        api_key: &ApiKeyId,
+        secret: &str,
+        overlap: Duration,
+    ) -> StoreResult<()>;
+    /// Leases up to `limit` callbacks that are due.
+    async fn claim_callbacks(
+        &self,
+        owner: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<CallbackJob>>;
+    /// Logs an attempt and applies its resolution; `false` when the lease was lost (another
+    /// dispatcher owns the callback now, and this result is dropped).
+    async fn record_callback_attempt(
+        &self,
+        job: &CallbackJob,
+        attempt: &CallbackAttempt,
+        resolution: CallbackResolution,
+    ) -> StoreResult<bool>;
+    /// Hands a leased callback back without an attempt, due again at `at_ms`.
+    async fn defer_callback(&self, job: &CallbackJob, at_ms: i64) -> StoreResult<bool>;
+    async fn callback_record(
+        &self,
+        task_id: &TaskId,
+        api_key: &ApiKeyId,
+    ) -> StoreResult<Option<CallbackRecord>>;
+    /// Makes a task's callback due now, whatever its state (a manual redelivery).
+    async fn redeliver_callback(&self, task_id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()>;
 
     // Queue.
     /// Claims the next runnable task: a queued one that is due, or a running one whose lease

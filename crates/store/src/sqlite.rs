@@ -260,6 +260,20 @@ async fn finish(
     if let Some(resolution) = status.hold_resolution() {
         resolve_hold(tx, id, resolution, now).await?;
     }
+    if status.is_terminal() {
+        // The outbox: the callback is written with the state it reports, or not at all.
+        sqlx::query(
+            "INSERT INTO callbacks (id, task_id, api_key_id, url, dialect, state, attempts, next_attempt_at_ms, created_at_ms) \
+             SELECT 'evt_' || id, id, api_key_id, callback_url, origin_dialect, 'pending', 0, ?, ? \
+             FROM tasks WHERE id = ? AND callback_url IS NOT NULL \
+             ON CONFLICT(task_id) DO NOTHING",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(true)
 }
 
@@ -358,8 +372,8 @@ async fn insert_task(
     }
     sqlx::query(
             "INSERT INTO tasks (id, api_key_id, model, requested_model, origin_dialect, request_json, status, price_credits, \
-             billable_seconds, micro_usd_per_second, attempt, next_run_at_ms, created_at_ms, updated_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, ?, ?)",
+             billable_seconds, micro_usd_per_second, attempt, next_run_at_ms, created_at_ms, updated_at_ms, callback_url) \
+             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?, ?, ?, ?)",
         )
         .bind(task.id.as_str())
         .bind(task.api_key_id.as_str())
@@ -373,6 +387,7 @@ async fn insert_task(
         .bind(task.created_at_ms)
         .bind(task.created_at_ms)
         .bind(task.created_at_ms)
+        .bind(task.request.callback_url.as_deref())
         .execute(&mut **tx)
         .await?;
     sqlx::query("INSERT INTO ledger_entries (api_key_id, task_id, kind, amount, created_at_ms) VALUES (?, ?, 'hold', ?, ?)")
@@ -780,6 +795,271 @@ impl Store for SqliteStore {
         let task = task_from_row(&row)?;
         tx.commit().await?;
         Ok(task)
+    }
+
+    async fn load_task(&self, id: &TaskId) -> StoreResult<Option<Task>> {
+        let row = sqlx::query(&format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = ?"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    async fn webhook_secrets(&self, api_key: &ApiKeyId) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT secret FROM webhook_secrets WHERE api_key_id = ? \
+             AND (expires_at_ms IS NULL OR expires_at_ms > ?) ORDER BY created_at_ms DESC",
+        )
+        .bind(api_key.as_str())
+        .bind(now_ms())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn ensure_webhook_secret(
+        &self,
+        api_key: &ApiKeyId,
+        candidate: &str,
+    ) -> StoreResult<String> {
+        let mut tx = self.write_tx().await?;
+        let current: Option<String> = sqlx::query_scalar(
+            "SELECT secret FROM webhook_secrets WHERE api_key_id = ? AND expires_at_ms IS NULL",
+        )
+        .bind(api_key.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let secret = match current {
+            Some(secret) => secret,
+            None => {
+                sqlx::query(
+                    "INSERT INTO webhook_secrets (api_key_id, secret, created_at_ms) VALUES (?, ?, ?)",
+                )
+                .bind(api_key.as_str())
+                .bind(candidate)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+                candidate.to_string()
+            }
+        };
+        tx.commit().await?;
+        Ok(secret)
+    }
+
+    async fn rotate_webhook_secret(
+        &self,
+        api_key: &ApiKeyId,
+        secret: &str,
+        overlap: Duration,
+    ) -> StoreResult<()> {
+        let now = now_ms();
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE webhook_secrets SET expires_at_ms = ? WHERE api_key_id = ? AND expires_at_ms IS NULL",
+        )
+        .bind(now + millis(overlap))
+        .bind(api_key.as_str())
+        .execute(&mut *tx)
+        .await?;
+        // Two rotations in one millisecond must not collide on the key.
+        let created: i64 = sqlx::query_scalar(
+            "SELECT MAX(?, COALESCE(MAX(created_at_ms) + 1, 0)) FROM webhook_secrets WHERE api_key_id = ?",
+        )
+        .bind(now)
+        .bind(api_key.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO webhook_secrets (api_key_id, secret, created_at_ms) VALUES (?, ?, ?)",
+        )
+        .bind(api_key.as_str())
+        .bind(secret)
+        .bind(created)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_callbacks(
+        &self,
+        owner: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<CallbackJob>> {
+        let now = now_ms();
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query(
+            "SELECT id, task_id, api_key_id, url, dialect, attempts FROM callbacks \
+             WHERE state = 'pending' AND next_attempt_at_ms <= ? \
+             AND (lease_expires_at_ms IS NULL OR lease_expires_at_ms < ?) \
+             ORDER BY next_attempt_at_ms LIMIT ?",
+        )
+        .bind(now)
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut jobs = Vec::with_capacity(rows.len());
+        for row in rows {
+            let id: String = row.try_get("id")?;
+            let token = format!("{owner}:{}", ulid::Ulid::new());
+            sqlx::query(
+                "UPDATE callbacks SET lease_token = ?, lease_expires_at_ms = ? WHERE id = ?",
+            )
+            .bind(&token)
+            .bind(now + millis(lease))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+            jobs.push(CallbackJob {
+                id,
+                task_id: TaskId::from_string(row.try_get::<String, _>("task_id")?),
+                api_key_id: ApiKeyId::from_string(row.try_get::<String, _>("api_key_id")?),
+                url: row.try_get("url")?,
+                dialect: row.try_get("dialect")?,
+                attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
+                lease_token: token,
+            });
+        }
+        tx.commit().await?;
+        Ok(jobs)
+    }
+
+    async fn record_callback_attempt(
+        &self,
+        job: &CallbackJob,
+        attempt: &CallbackAttempt,
+        resolution: CallbackResolution,
+    ) -> StoreResult<bool> {
+        let now = now_ms();
+        let (state, next, delivered) = match resolution {
+            CallbackResolution::Delivered => (CallbackState::Delivered, now, Some(now)),
+            CallbackResolution::RetryAt(at) => (CallbackState::Pending, at, None),
+            CallbackResolution::Exhausted => (CallbackState::Failed, now, None),
+            CallbackResolution::Gone => (CallbackState::Gone, now, None),
+        };
+        let mut tx = self.write_tx().await?;
+        let updated = sqlx::query(
+            "UPDATE callbacks SET state = ?, attempts = attempts + 1, next_attempt_at_ms = ?, \
+             delivered_at_ms = COALESCE(?, delivered_at_ms), lease_token = NULL, lease_expires_at_ms = NULL \
+             WHERE id = ? AND lease_token = ? AND state = 'pending'",
+        )
+        .bind(state.as_str())
+        .bind(next)
+        .bind(delivered)
+        .bind(&job.id)
+        .bind(&job.lease_token)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let number: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(attempt), 0) + 1 FROM callback_attempts WHERE callback_id = ?",
+        )
+        .bind(&job.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO callback_attempts (callback_id, attempt, started_at_ms, status, latency_ms, error) \
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&job.id)
+        .bind(number)
+        .bind(attempt.started_at_ms)
+        .bind(attempt.status.map(i64::from))
+        .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
+        .bind(attempt.error.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn defer_callback(&self, job: &CallbackJob, at_ms: i64) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE callbacks SET next_attempt_at_ms = ?, lease_token = NULL, lease_expires_at_ms = NULL \
+             WHERE id = ? AND lease_token = ? AND state = 'pending'",
+        )
+        .bind(at_ms)
+        .bind(&job.id)
+        .bind(&job.lease_token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn callback_record(
+        &self,
+        task_id: &TaskId,
+        api_key: &ApiKeyId,
+    ) -> StoreResult<Option<CallbackRecord>> {
+        let Some(row) = sqlx::query(
+            "SELECT id, url, dialect, state, next_attempt_at_ms, created_at_ms, delivered_at_ms \
+             FROM callbacks WHERE task_id = ? AND api_key_id = ?",
+        )
+        .bind(task_id.as_str())
+        .bind(api_key.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let id: String = row.try_get("id")?;
+        let state: String = row.try_get("state")?;
+        let state = CallbackState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("callback {id}: state {state}")))?;
+        let attempts = sqlx::query(
+            "SELECT attempt, started_at_ms, status, latency_ms, error FROM callback_attempts \
+             WHERE callback_id = ? ORDER BY attempt",
+        )
+        .bind(&id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|a| {
+            Ok(CallbackAttempt {
+                attempt: u32::try_from(a.try_get::<i64, _>("attempt")?).unwrap_or(0),
+                started_at_ms: a.try_get("started_at_ms")?,
+                status: a
+                    .try_get::<Option<i64>, _>("status")?
+                    .and_then(|s| u16::try_from(s).ok()),
+                latency_ms: u64::try_from(a.try_get::<i64, _>("latency_ms")?).unwrap_or(0),
+                error: a.try_get("error")?,
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some(CallbackRecord {
+            task_id: task_id.clone(),
+            url: row.try_get("url")?,
+            dialect: row.try_get("dialect")?,
+            next_attempt_at_ms: (state == CallbackState::Pending)
+                .then(|| row.try_get("next_attempt_at_ms"))
+                .transpose()?,
+            created_at_ms: row.try_get("created_at_ms")?,
+            delivered_at_ms: row.try_get("delivered_at_ms")?,
+            state,
+            attempts,
+            id,
+        }))
+    }
+
+    async fn redeliver_callback(&self, task_id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()> {
+        // A lease held by a dispatcher mid-attempt stays: that attempt's result still counts,
+        // and the callback is due again right after it.
+        let r = sqlx::query(
+            "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = ? WHERE task_id = ? AND api_key_id = ?",
+        )
+        .bind(now_ms())
+        .bind(task_id.as_str())
+        .bind(api_key.as_str())
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn claim_task(

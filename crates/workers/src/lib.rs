@@ -3,6 +3,8 @@
 //! worker that loses its lease stops touching the task (the store fences it anyway).
 //! [`housekeeping`] prunes expired idempotency keys.
 
+pub mod callbacks;
+
 use seedgate_core::task::{FailureKind, TaskError, TaskOutput};
 use seedgate_core::TaskId;
 use seedgate_providers::{Artifacts, Job, Progress, Provider, ProviderError};

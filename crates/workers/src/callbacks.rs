@@ -1,0 +1,321 @@
+//! The callback dispatcher: delivers the outbox the store fills when a task finishes.
+//!
+//! Each callback is leased (so several dispatchers, on several replicas, never send the same
+//! attempt), rendered in the dialect its task was created in, signed with the Standard Webhooks
+//! headers (and HiAPI's own for HiAPI tasks), and sent through the SSRF-safe fetcher without
+//! following redirects. Any 2xx delivers it; 410 stops it; anything else (a 3xx included) is
+//! retried on the schedule, honouring `Retry-After`, until the schedule is used up. Deliveries
+//! run concurrently under a global bound and a per-host bound, so a slow or dead receiver
+//! holds up only its own callbacks.
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::Method;
+use seedgate_core::webhook::{self, AttemptOutcome, WebhookSecret};
+pub use seedgate_core::webhook::{CallbackRenderer, RenderedCallback};
+use seedgate_fetch::{Fetcher, OutboundRequest};
+use seedgate_store::{CallbackAttempt, CallbackJob, CallbackResolution, Store};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone)]
+pub struct CallbackConfig {
+    /// Delay before each retry: the n-th entry follows the n-th failed attempt.
+    pub retry_schedule: Vec<Duration>,
+    /// ± this percentage of each delay, at random.
+    pub jitter_percent: u32,
+    /// One attempt's deadline (connect, send, answer).
+    pub attempt_timeout: Duration,
+    /// Deliveries in flight in this process.
+    pub concurrency: usize,
+    /// Deliveries in flight to one host.
+    pub per_host: usize,
+    /// How often an idle dispatcher looks for due callbacks.
+    pub idle_poll: Duration,
+}
+
+impl Default for CallbackConfig {
+    fn default() -> Self {
+        let s = Duration::from_secs;
+        Self {
+            // Standard Webhooks' example schedule: 10 attempts over about 75 hours.
+            retry_schedule: vec![
+                s(5),
+                s(300),
+                s(1800),
+                s(7200),
+                s(18_000),
+                s(36_000),
+                s(50_400),
+                s(72_000),
+                s(86_400),
+            ],
+            jitter_percent: 15,
+            attempt_timeout: s(15),
+            concurrency: 64,
+            per_host: 8,
+            idle_poll: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A new random signing secret (32 bytes).
+pub fn generate_secret() -> WebhookSecret {
+    use rand::RngCore;
+    let mut bytes = vec![0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    match WebhookSecret::from_bytes(bytes) {
+        Ok(secret) => secret,
+        Err(_) => unreachable!("32 bytes is a valid secret length"),
+    }
+}
+
+/// The key's signing secrets, creating its first one if it has none.
+pub async fn signing_secrets(
+    store: &dyn Store,
+    api_key: &seedgate_core::ApiKeyId,
+) -> Result<Vec<WebhookSecret>, seedgate_store::StoreError> {
+    let mut texts = store.webhook_secrets(api_key).await?;
+    if texts.is_empty() {
+        texts.push(
+            store
+                .ensure_webhook_secret(api_key, &generate_secret().expose())
+                .await?,
+        );
+    }
+    Ok(texts
+        .iter()
+        .filter_map(|t| WebhookSecret::parse(t).ok())
+        .collect())
+}
+
+pub struct CallbackDispatcher {
+    store: Arc<dyn Store>,
+    fetcher: Fetcher,
+    renderer: Arc<dyn CallbackRenderer>,
+    config: CallbackConfig,
+    id: String,
+    slots: Arc<Semaphore>,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    wake: Arc<Notify>,
+}
+
+impl CallbackDispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        fetcher: Fetcher,
+        renderer: Arc<dyn CallbackRenderer>,
+        config: CallbackConfig,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        Self {
+            store,
+            fetcher,
+            renderer,
+            config,
+            id: format!("cb-{}", ulid::Ulid::new()),
+            slots,
+            hosts: Mutex::new(HashMap::new()),
+            wake,
+        }
+    }
+
+    /// Delivers due callbacks until `shutdown`; deliveries in flight then finish (each within
+    /// its attempt timeout) or, if the process dies first, their leases expire and another
+    /// dispatcher sends them again.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let lease = self.config.attempt_timeout * 2 + Duration::from_secs(5);
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let free = self.slots.available_permits();
+            let claimed = if free == 0 {
+                Ok(Vec::new())
+            } else {
+                self.store
+                    .claim_callbacks(&self.id, lease, u32::try_from(free).unwrap_or(u32::MAX))
+                    .await
+            };
+            let jobs = match claimed {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming callbacks failed");
+                    Vec::new()
+                }
+            };
+            if jobs.is_empty() {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.config.idle_poll) => {}
+                }
+                continue;
+            }
+            for job in jobs {
+                self.clone().start(job).await;
+            }
+        }
+        // Wait for the deliveries in flight.
+        let all = u32::try_from(self.config.concurrency.max(1)).unwrap_or(u32::MAX);
+        let _ = tokio::time::timeout(
+            self.config.attempt_timeout + Duration::from_secs(1),
+            self.slots.acquire_many(all),
+        )
+        .await;
+    }
+
+    fn host_slots(&self, url: &str) -> Arc<Semaphore> {
+        let host = url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget idle hosts now and then so the map does not grow without bound.
+        if hosts.len() > 10_000 {
+            hosts.retain(|_, s| s.available_permits() < self.config.per_host);
+        }
+        hosts
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_host.max(1))))
+            .clone()
+    }
+
+    async fn start(self: Arc<Self>, job: CallbackJob) {
+        let Ok(host_permit) = self.host_slots(&job.url).try_acquire_owned() else {
+            // This host already has its share in flight: let other receivers go first.
+            let later = seedgate_store::now_ms() + 250;
+            if let Err(e) = self.store.defer_callback(&job, later).await {
+                tracing::warn!(error = %e, "deferring a callback failed; its lease will expire");
+            }
+            return;
+        };
+        let Ok(slot) = self.slots.clone().acquire_owned().await else {
+            return;
+        };
+        tokio::spawn(async move {
+            let _permits = (slot, host_permit);
+            if let Err(e) = self.deliver(&job).await {
+                tracing::warn!(error = %e, callback = job.id, "recording a callback attempt failed");
+            }
+        });
+    }
+
+    async fn deliver(&self, job: &CallbackJob) -> Result<(), seedgate_store::StoreError> {
+        let started_at_ms = seedgate_store::now_ms();
+        let clock = Instant::now();
+        let (status, retry_after, error) = match self.attempt(job).await {
+            Ok((status, retry_after)) => (Some(status), retry_after, None),
+            Err(e) => (None, None, Some(e)),
+        };
+        let attempt = CallbackAttempt {
+            attempt: job.attempts + 1,
+            started_at_ms,
+            status,
+            latency_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            error: error.or_else(|| match status {
+                Some(s) if (300..400).contains(&s) => {
+                    Some("redirects are not followed; update the callback URL".into())
+                }
+                Some(s) if !(200..300).contains(&s) => Some(format!("receiver answered {s}")),
+                _ => None,
+            }),
+        };
+        let resolution = match webhook::classify(status) {
+            AttemptOutcome::Delivered => CallbackResolution::Delivered,
+            AttemptOutcome::Gone => CallbackResolution::Gone,
+            AttemptOutcome::Failed => match webhook::next_delay(
+                &self.config.retry_schedule,
+                job.attempts + 1,
+                self.config.jitter_percent,
+                rand::random::<f64>(),
+                retry_after,
+            ) {
+                Some(delay) => CallbackResolution::RetryAt(
+                    seedgate_store::now_ms()
+                        + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2),
+                ),
+                None => CallbackResolution::Exhausted,
+            },
+        };
+        let recorded = self
+            .store
+            .record_callback_attempt(job, &attempt, resolution)
+            .await?;
+        if !recorded {
+            tracing::warn!(
+                callback = job.id,
+                "callback lease lost; this attempt is not counted"
+            );
+        }
+        Ok(())
+    }
+
+    /// One HTTP attempt: the receiver's status and `Retry-After`, or why there was no answer.
+    async fn attempt(&self, job: &CallbackJob) -> Result<(u16, Option<Duration>), String> {
+        let task = self
+            .store
+            .load_task(&job.task_id)
+            .await
+            .map_err(|e| format!("reading the task failed: {e}"))?
+            .ok_or("the task no longer exists")?;
+        let rendered = self
+            .renderer
+            .render(&job.dialect, &task)
+            .ok_or_else(|| format!("the {} dialect has no callbacks", job.dialect))?;
+        let secrets = signing_secrets(&*self.store, &job.api_key_id)
+            .await
+            .map_err(|e| format!("reading the signing secret failed: {e}"))?;
+        let timestamp = seedgate_store::now_ms() / 1000;
+        let mut headers = HeaderMap::new();
+        let mut put = |name: &'static str, value: String| {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(HeaderName::from_static(name), v);
+            }
+        };
+        put("content-type", "application/json".into());
+        put(
+            "user-agent",
+            concat!("seedgate/", env!("CARGO_PKG_VERSION")).into(),
+        );
+        put("webhook-id", job.id.clone());
+        put("webhook-timestamp", timestamp.to_string());
+        put(
+            "webhook-signature",
+            webhook::signature_header(&secrets, &job.id, timestamp, &rendered.body),
+        );
+        if rendered.hiapi_signature {
+            if let Some(current) = secrets.first() {
+                put("x-hiapi-timestamp", timestamp.to_string());
+                put(
+                    "x-hiapi-signature",
+                    current.sign_hiapi(timestamp, &rendered.body),
+                );
+            }
+        }
+        let url = url::Url::parse(&job.url).map_err(|e| format!("bad callback URL: {e}"))?;
+        let response = self
+            .fetcher
+            .send(OutboundRequest {
+                method: Method::POST,
+                url,
+                headers,
+                body: Some(rendered.body.into()),
+                max_body_bytes: 64 * 1024,
+                follow_redirects: false,
+                timeout: Some(self.config.attempt_timeout),
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let retry_after = response
+            .headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        Ok((response.status.as_u16(), retry_after))
+    }
+}
