@@ -40,6 +40,12 @@ impl CallbackRenderer for DialectCallbacks {
         let task = self.gateway.with_urls(task.clone());
         let (body, hiapi_signature) = match dialect {
             crate::reapi::ReApi::NAME => (json(&crate::reapi::task_object(&task))?, false),
+            crate::hiapi::HiApi::NAME => (json(&crate::hiapi::task_data(&task))?, true),
+            crate::apixo::Apixo::NAME => (json(&crate::apixo::status_response(&task))?, false),
+            crate::crun::Crun::NAME => (json(&crate::crun::task_info(&task))?, false),
+            crate::kie::Kie::NAME => (json(&crate::kie::record_info_response(&task))?, false),
+            crate::ark::Ark::NAME => (json(&crate::ark::task_object(&task))?, false),
+            // The videos API has no callback field.
             _ => return None,
         };
         Some(RenderedCallback {

@@ -98,6 +98,16 @@ pub enum KeysCommand {
     List,
     /// Revoke a key by id or name.
     Revoke { key: String },
+    /// Print a key's callback signing secret (`whsec_…`) alone on stdout, creating it if the
+    /// key has none. With `--rotate`, a new secret replaces it; the old one keeps signing for
+    /// `callbacks.rotation_overlap_hours` so receivers can switch without losing a callback.
+    WebhookSecret {
+        /// The API key itself (`sg_live_…`), or its id or name.
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        rotate: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -245,6 +255,33 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
                             k.balance
                         );
                     }
+                }
+                KeysCommand::WebhookSecret { key, rotate } => {
+                    let record = match store.find_api_key_by_hash(&auth::hash_key(&key)).await? {
+                        Some(record) => record,
+                        None => store
+                            .find_api_key(&key)
+                            .await?
+                            .ok_or_else(|| anyhow::anyhow!("no key `{key}`"))?,
+                    };
+                    let fresh = seedgate_workers::callbacks::generate_secret().expose();
+                    let secret = if rotate {
+                        store
+                            .rotate_webhook_secret(
+                                &record.id,
+                                &fresh,
+                                settings.callbacks.rotation_overlap(),
+                            )
+                            .await?;
+                        eprintln!(
+                            "rotated the signing secret of key {} ({}); the previous one signs too for {} h",
+                            record.id, record.name, settings.callbacks.rotation_overlap_hours
+                        );
+                        fresh
+                    } else {
+                        store.ensure_webhook_secret(&record.id, &fresh).await?
+                    };
+                    println!("{secret}");
                 }
                 KeysCommand::Revoke { key } => {
                     let record = store

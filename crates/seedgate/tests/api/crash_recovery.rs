@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Kills the server when the test ends, however it ends.
-struct Server(Child);
+pub(crate) struct Server(Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -17,14 +17,18 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
 }
 
-fn start(config: &std::path::Path, data: &std::path::Path, port: u16) -> (Server, Option<String>) {
+pub(crate) fn start(
+    config: &std::path::Path,
+    data: &std::path::Path,
+    port: u16,
+) -> (Server, Option<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_seedgate"))
         .arg("serve")
         .arg("--config")
@@ -59,16 +63,16 @@ fn start(config: &std::path::Path, data: &std::path::Path, port: u16) -> (Server
 }
 
 /// A data dir and a config file in a fresh temp dir, a free port, and a client for it.
-struct Setup {
-    _dir: tempfile::TempDir,
-    data: std::path::PathBuf,
-    config: std::path::PathBuf,
-    port: u16,
-    base: String,
-    client: reqwest::Client,
+pub(crate) struct Setup {
+    pub _dir: tempfile::TempDir,
+    pub data: std::path::PathBuf,
+    pub config: std::path::PathBuf,
+    pub port: u16,
+    pub base: String,
+    pub client: reqwest::Client,
 }
 
-fn setup(config_toml: &str) -> Setup {
+pub(crate) fn setup(config_toml: &str) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let config = dir.path().join("seedgate.toml");

@@ -3,6 +3,7 @@
 
 mod apixo;
 mod ark;
+mod callbacks;
 mod cli;
 mod crash_recovery;
 mod credits;
