@@ -64,6 +64,7 @@ pub fn routes(_limits: RouteLimits) -> OpenApiRouter<AppState> {
 
 /// `POST /api/v1/generateTask/{model}` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = ApixoGenerateTaskRequest)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateTaskRequest {
     /// `async` (default: poll `statusTask`) or `callback` (needs `callback_url`).
@@ -77,6 +78,7 @@ pub struct GenerateTaskRequest {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = ApixoGenerateInput)]
 #[serde(deny_unknown_fields)]
 pub struct GenerateInput {
     /// `text-to-video`, `first_and_last_frames` or `omni_reference` (required).
@@ -374,6 +376,7 @@ pub fn parse_generate(body: &[u8], model: &str) -> Result<(RequestDraft, Value),
 
 /// `{code, message, data}` with `data.taskId`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApixoGenerateTaskResponse)]
 pub struct GenerateTaskResponse {
     /// 200.
     pub code: u16,
@@ -383,12 +386,14 @@ pub struct GenerateTaskResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApixoTaskIdData)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskIdData {
     pub task_id: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApixoStatusTaskResponse)]
 pub struct StatusTaskResponse {
     /// 200.
     pub code: u16,
@@ -401,6 +406,7 @@ pub struct StatusTaskResponse {
 /// `processing` carry `taskId`, `state`, `createTime`; `success` adds `resultJson`,
 /// `completeTime` and `costTime`; `failed` adds `failCode`, `failMsg` and `completeTime`.
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = ApixoStatusData)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusData {
     pub task_id: String,
@@ -433,6 +439,7 @@ struct ResultJson<'a> {
 
 /// Every APIXO error: `code` is the HTTP status.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApixoErrorEnvelope)]
 pub struct ErrorEnvelope {
     pub code: u16,
     /// The category: `Invalid request`, `Unauthorized`, …
@@ -441,6 +448,7 @@ pub struct ErrorEnvelope {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApixoErrorData)]
 pub struct ErrorData {
     /// What exactly was wrong, e.g. `Missing required field: input.prompt`.
     pub error: String,

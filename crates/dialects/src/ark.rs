@@ -114,6 +114,7 @@ pub fn routes(_limits: RouteLimits) -> OpenApiRouter<AppState> {
 /// documents is accepted by the parser; see the module documentation for the ones seedgate
 /// refuses or ignores.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = ArkCreateTaskRequest)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
     /// Model ID, e.g. `dreamina-seedance-2-0-mini-260615` or `doubao-seedance-2-0-mini-260615`
@@ -169,6 +170,7 @@ pub struct CreateTaskRequest {
 /// `{"type":"image_url","image_url":{"url":…},"role":…}`, `{"type":"video_url",…}`,
 /// `{"type":"audio_url",…}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = ArkContentItem)]
 #[serde(deny_unknown_fields)]
 pub struct ContentItem {
     /// `text`, `image_url`, `video_url`, `audio_url` (or `draft_task`, refused).
@@ -185,6 +187,7 @@ pub struct ContentItem {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ArkMediaRef)]
 #[serde(deny_unknown_fields)]
 pub struct MediaRef {
     /// An http(s) URL or `asset://<id>`; `data:` URIs are refused.
@@ -192,12 +195,14 @@ pub struct MediaRef {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ArkDraftTaskRef)]
 #[serde(deny_unknown_fields)]
 pub struct DraftTaskRef {
     pub id: String,
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = ArkTool)]
 #[serde(deny_unknown_fields)]
 pub struct Tool {
     /// `web_search`.
@@ -653,12 +658,14 @@ pub fn parse_create(body: &[u8], catalog: &Catalog) -> Result<ParsedCreate, Vali
 
 /// `{"id": "task_…"}`: all Ark's create answers.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ArkCreateTaskResponse)]
 pub struct CreateTaskResponse {
     pub id: String,
 }
 
 /// The task object of GET (upstream-contracts §1.7); also each item of the list.
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = ArkTaskObject)]
 pub struct TaskObject {
     pub id: String,
     /// The model name the client sent.
@@ -702,6 +709,7 @@ pub struct TaskObject {
 }
 
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = ArkTaskContent)]
 pub struct TaskContent {
     pub video_url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -709,12 +717,14 @@ pub struct TaskContent {
 }
 
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = ArkTaskFailure)]
 pub struct TaskFailure {
     pub code: String,
     pub message: String,
 }
 
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = ArkUsage)]
 pub struct Usage {
     pub completion_tokens: u64,
     pub total_tokens: u64,
@@ -722,6 +732,7 @@ pub struct Usage {
 
 /// `{"total": N, "items": [...]}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ArkTaskList)]
 pub struct TaskList {
     pub total: u64,
     pub items: Vec<TaskObject>,
@@ -729,11 +740,13 @@ pub struct TaskList {
 
 /// Every Ark error.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ArkErrorEnvelope)]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ArkErrorBody)]
 pub struct ErrorBody {
     pub code: String,
     /// Ends with `Request ID: req_…`.

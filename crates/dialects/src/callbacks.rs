@@ -72,6 +72,7 @@ pub struct CallbacksObject {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CallbacksDelivery)]
 pub struct CallbackObject {
     /// The `webhook-id` header of every attempt.
     pub id: String,
@@ -89,6 +90,7 @@ pub struct CallbackObject {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CallbacksAttempt)]
 pub struct AttemptObject {
     pub attempt: u32,
     /// Unix ms.

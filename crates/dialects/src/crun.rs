@@ -62,6 +62,7 @@ pub fn routes(_limits: RouteLimits) -> OpenApiRouter<AppState> {
 
 /// `POST /api/v1/client/job/CreateTask` (and `estimate-credits`) body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = CrunCreateTaskRequest)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
     /// `bytedance/seedance2-0-mini-t2v`, `bytedance/seedance2-0-mini-i2v` or
@@ -356,6 +357,7 @@ pub fn parse_create(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CrunCreateTaskResponse)]
 pub struct CreateTaskResponse {
     /// 200.
     pub code: u16,
@@ -365,11 +367,13 @@ pub struct CreateTaskResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CrunTaskIdData)]
 pub struct TaskIdData {
     pub task_id: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CrunTaskInfoResponse)]
 pub struct TaskInfoResponse {
     pub code: u16,
     pub message: String,
@@ -378,6 +382,7 @@ pub struct TaskInfoResponse {
 
 /// A task as CRUN reports it (any dialect's task of the same key).
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = CrunTaskInfo)]
 pub struct TaskInfo {
     pub task_id: String,
     /// `seedgate`.
@@ -406,6 +411,7 @@ pub struct TaskInfo {
 }
 
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = CrunTaskParam)]
 pub struct TaskParam {
     pub model: String,
     pub callback_url: Option<String>,
@@ -413,6 +419,7 @@ pub struct TaskParam {
 }
 
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = CrunParamInput)]
 pub struct ParamInput {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
@@ -433,6 +440,7 @@ pub struct ParamInput {
 }
 
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = CrunTaskResult)]
 pub struct TaskResult {
     /// 501 ("Generation Failed") on failure.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -550,6 +558,7 @@ pub fn task_info(task: &Task) -> TaskInfo {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CrunEstimateResponse)]
 pub struct EstimateResponse {
     pub code: u16,
     pub message: String,
@@ -557,6 +566,7 @@ pub struct EstimateResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CrunEstimateData)]
 pub struct EstimateData {
     /// What CreateTask with the same body would charge (seedgate credits).
     pub credits: u64,
@@ -566,6 +576,7 @@ pub struct EstimateData {
 
 /// `POST /api/v1/client/job/asset-upload` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = CrunAssetUploadRequest)]
 #[serde(deny_unknown_fields)]
 pub struct AssetUploadRequest {
     /// A label for the asset (accepted; not stored, see `asset-info`'s `Name`).
@@ -577,6 +588,7 @@ pub struct AssetUploadRequest {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CrunAssetUploadResponse)]
 pub struct AssetUploadResponse {
     pub code: u16,
     pub message: String,
@@ -584,6 +596,7 @@ pub struct AssetUploadResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CrunAssetIdData)]
 #[serde(rename_all = "PascalCase")]
 pub struct AssetIdData {
     /// Use as `asset://<AssetId>` in `img_urls` or `reference_*`.
@@ -591,6 +604,7 @@ pub struct AssetIdData {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CrunAssetInfoResponse)]
 pub struct AssetInfoResponse {
     pub code: u16,
     pub message: String,
@@ -598,6 +612,7 @@ pub struct AssetInfoResponse {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CrunAssetInfo)]
 #[serde(rename_all = "PascalCase")]
 pub struct AssetInfo {
     pub asset_id: String,
@@ -640,6 +655,7 @@ pub fn asset_info(gateway: &Gateway, asset: &AssetRecord) -> AssetInfo {
 
 /// Every CRUN error: `code` equals the HTTP status; `data` is null.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CrunErrorEnvelope)]
 pub struct ErrorEnvelope {
     pub code: u16,
     pub message: String,

@@ -158,3 +158,37 @@ pub async fn route_not_found(Extension(request_id): Extension<RequestId>, uri: U
 pub async fn method_not_allowed(Extension(request_id): Extension<RequestId>, uri: Uri) -> Response {
     error_for_path(uri.path(), &GatewayError::MethodNotAllowed, &request_id).into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Schemas are keyed by name in the document: two dialects' `ErrorEnvelope`s would silently
+    /// become one. Every schema is named after its dialect, so none can shadow another's.
+    #[test]
+    fn every_schema_is_named_after_its_dialect() {
+        let api = openapi(RouteLimits {
+            max_upload_bytes: 1024,
+        });
+        let schemas = api.components.map(|c| c.schemas).unwrap_or_default();
+        assert!(!schemas.is_empty());
+        let prefixes = [
+            "ReApi",
+            "HiApi",
+            "Apixo",
+            "Crun",
+            "Kie",
+            "Ark",
+            "OpenAi",
+            "Callbacks",
+        ];
+        let unprefixed: Vec<&String> = schemas
+            .keys()
+            .filter(|name| !prefixes.iter().any(|p| name.starts_with(p)))
+            .collect();
+        assert!(
+            unprefixed.is_empty(),
+            "schemas without a dialect prefix: {unprefixed:?}"
+        );
+    }
+}

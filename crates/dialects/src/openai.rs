@@ -1147,16 +1147,8 @@ async fn delete_video(
                 Err(e) => return Err(e.into()),
             }
         }
+        // The gateway removes the record and its files.
         gateway.delete_task(&principal, &video_id).await?;
-        // The record is gone; its files go too (best effort: nothing refers to them now).
-        if let Some(output) = &task.output {
-            let blobs = gateway.media().blobs();
-            for key in output.video_keys.iter().chain(&output.last_frame_key) {
-                if let Err(e) = blobs.delete(key).await {
-                    tracing::warn!(error = %e, key, "removing a deleted video's file failed");
-                }
-            }
-        }
         Ok(common::json_response(
             StatusCode::OK,
             &OpenAiVideoDeleted {

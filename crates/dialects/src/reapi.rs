@@ -44,6 +44,7 @@ pub fn routes(limits: RouteLimits) -> OpenApiRouter<AppState> {
 /// Seedance 2.5 request shape (`size`, `image_urls`, `image_with_roles`, `video_urls`,
 /// `audio_urls`, `seed`, `return_last_frame`, `tools`), which every model accepts.
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = ReApiSubmitRequest)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
     /// `seedance-2.0-mini` (or an alias such as `seedance-2-0-mini`).
@@ -87,6 +88,7 @@ pub struct SubmitRequest {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ReApiImageWithRole)]
 #[serde(deny_unknown_fields)]
 pub struct ImageWithRole {
     pub url: String,
@@ -95,6 +97,7 @@ pub struct ImageWithRole {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[schema(as = ReApiTool)]
 #[serde(deny_unknown_fields)]
 pub struct Tool {
     /// `web_search`.
@@ -229,6 +232,7 @@ impl SubmitRequest {
 }
 
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = ReApiTaskObject)]
 pub struct TaskObject {
     pub id: String,
     pub model: String,
@@ -242,6 +246,7 @@ pub struct TaskObject {
 }
 
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = ReApiOutput)]
 pub struct Output {
     pub video_urls: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -249,6 +254,7 @@ pub struct Output {
 }
 
 #[derive(Debug, Serialize, PartialEq, ToSchema)]
+#[schema(as = ReApiTaskFailure)]
 pub struct TaskFailure {
     pub code: u32,
     pub message: String,
@@ -256,11 +262,13 @@ pub struct TaskFailure {
 
 /// Every reAPI error.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReApiErrorEnvelope)]
 pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReApiErrorBody)]
 pub struct ErrorBody {
     /// Five digits; the first is the category (1 auth, 2 request, 3 billing, 4 not found,
     /// 5 rate limit, 6 internal, 7 unavailable).
@@ -486,6 +494,7 @@ async fn get_task(
 /// The estimate of a request: what submitting it would charge, and what was measured of its
 /// media. Nothing is charged for an estimate.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReApiEstimateObject)]
 pub struct EstimateObject {
     pub model: String,
     #[schema(value_type = String)]
@@ -503,6 +512,7 @@ pub struct EstimateObject {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReApiOutputSize)]
 pub struct OutputSize {
     pub width: u32,
     pub height: u32,
@@ -510,6 +520,7 @@ pub struct OutputSize {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReApiMediumObject)]
 pub struct MediumObject {
     pub field: String,
     pub url: String,
@@ -548,6 +559,7 @@ pub fn estimate_object(quote: &Quote) -> EstimateObject {
 
 /// An uploaded asset.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReApiAssetObject)]
 pub struct AssetObject {
     pub id: String,
     /// Use this URL as reference media in a request.

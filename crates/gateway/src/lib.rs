@@ -650,20 +650,29 @@ impl Gateway {
         })
     }
 
-    /// Deletes the record of a finished task (Ark's and the videos API's DELETE).
+    /// Deletes the record of a finished task (Ark's and the videos API's DELETE), then its
+    /// files: nothing refers to them any more.
     pub async fn delete_task(&self, principal: &Principal, id: &str) -> Result<(), GatewayError> {
+        let task = self.get_task(principal, id).await?;
         match self
             .store
-            .delete_task(&TaskId::from_string(id), &principal.api_key_id)
+            .delete_task(&task.id, &principal.api_key_id)
             .await
         {
-            Ok(()) => {
-                self.caches.finished.invalidate(id);
-                Ok(())
-            }
-            Err(StoreError::Conflict(_)) => Err(GatewayError::NotDeletable),
-            Err(e) => Err(store_error(e)),
+            Ok(()) => self.caches.finished.invalidate(id),
+            Err(StoreError::Conflict(_)) => return Err(GatewayError::NotDeletable),
+            Err(e) => return Err(store_error(e)),
         }
+        if let Some(output) = &task.output {
+            let blobs = self.media.blobs();
+            for key in output.video_keys.iter().chain(&output.last_frame_key) {
+                // Best effort: a file left behind costs disk, not correctness.
+                if let Err(e) = blobs.delete(key).await {
+                    tracing::warn!(error = %e, key, "removing a deleted task's file failed");
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Cancels a queued task and refunds it.

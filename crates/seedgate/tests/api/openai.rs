@@ -494,6 +494,7 @@ async fn input_reference_in_every_form_is_the_first_frame() {
         json!(url),
         json!({"image_url": data_url}),
     ];
+    let mut created = Vec::new();
     for reference in forms {
         let v = ok_video(
             create_json(
@@ -503,6 +504,7 @@ async fn input_reference_in_every_form_is_the_first_frame() {
             .await,
         )
         .await;
+        created.push(v["id"].as_str().expect("id").to_string());
         let task = stored_task(&app, v["id"].as_str().expect("id")).await;
         let first = task
             .request
@@ -527,11 +529,16 @@ async fn input_reference_in_every_form_is_the_first_frame() {
         ("input_reference[image_url]", &url),
     ]);
     let v = ok_video(create_form(&app, form).await).await;
+    created.push(v["id"].as_str().expect("id").to_string());
     let task = stored_task(&app, v["id"].as_str().expect("id")).await;
     assert_eq!(
         task.request.first_frame_url.expect("first").to_string(),
         url
     );
+    // Let those tasks finish (and be refunded) so the balance below stands still.
+    for id in &created {
+        app.wait_for_task(id).await;
+    }
 
     // Refusals name input_reference and charge nothing.
     let balance = app.balance_of(&app.key).await;

@@ -30,9 +30,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/v3/contents/generations/tasks/{id}"),
     ("post", "/v1/videos"),
     ("get", "/v1/videos"),
-    ("get", "/v1/videos/{id}"),
-    ("delete", "/v1/videos/{id}"),
-    ("get", "/v1/videos/{id}/content"),
+    ("get", "/v1/videos/{video_id}"),
+    ("delete", "/v1/videos/{video_id}"),
+    ("get", "/v1/videos/{video_id}/content"),
+    ("get", "/api/v1/tasks/{id}/callbacks"),
+    ("post", "/api/v1/tasks/{id}/callbacks/redeliver"),
 ];
 
 async fn openapi(app: &crate::helpers::TestApp) -> Value {
