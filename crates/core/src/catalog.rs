@@ -187,10 +187,7 @@ impl Catalog {
                 model: name.to_string(),
                 reason: format!("{} is not yet available on this gateway", spec.id),
             }),
-            None => Err(ValidationError::ModelNotSupported {
-                model: name.to_string(),
-                reason: "unknown model".into(),
-            }),
+            None => Err(ValidationError::unknown_model(name)),
         }
     }
 }

@@ -19,7 +19,23 @@ pub enum ValidationError {
     PromptTooLong { max: usize, actual: usize },
 }
 
+/// The reason of a [`ValidationError::ModelNotSupported`] for a name no catalog entry has (as
+/// opposed to a known model that is not served).
+pub const UNKNOWN_MODEL: &str = "unknown model";
+
 impl ValidationError {
+    pub fn unknown_model(model: &str) -> Self {
+        ValidationError::ModelNotSupported {
+            model: model.to_string(),
+            reason: UNKNOWN_MODEL.into(),
+        }
+    }
+
+    /// Whether this is a model name no catalog entry has.
+    pub fn is_unknown_model(&self) -> bool {
+        matches!(self, ValidationError::ModelNotSupported { reason, .. } if reason == UNKNOWN_MODEL)
+    }
+
     pub fn invalid(field: &str, reason: &str) -> Self {
         ValidationError::Invalid {
             field: field.to_string(),

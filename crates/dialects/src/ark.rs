@@ -895,7 +895,7 @@ pub fn error_code(error: &GatewayError) -> (&'static str, StatusCode, &'static s
         }
         GatewayError::Validation(v) => match v {
             ValidationError::Missing { .. } => ("MissingParameter", S::BAD_REQUEST, BAD),
-            ValidationError::ModelNotSupported { reason, .. } if reason == "unknown model" => {
+            v @ ValidationError::ModelNotSupported { .. } if v.is_unknown_model() => {
                 ("InvalidEndpointOrModel.NotFound", S::NOT_FOUND, "NotFound")
             }
             ValidationError::ModelNotSupported { .. } => ("ModelNotOpen", S::NOT_FOUND, "NotFound"),
@@ -968,8 +968,8 @@ fn error_message(error: &GatewayError) -> String {
         GatewayError::Validation(ValidationError::NotAnObject) => {
             "The request body is not valid: it must be a JSON object.".into()
         }
-        GatewayError::Validation(ValidationError::ModelNotSupported { model, reason })
-            if reason == "unknown model" =>
+        GatewayError::Validation(v @ ValidationError::ModelNotSupported { model, .. })
+            if v.is_unknown_model() =>
         {
             format!("The model or endpoint {model} does not exist or you do not have access to it.")
         }
