@@ -611,3 +611,105 @@ async fn a_callback_survives_a_receiver_outage_across_a_sigkill() {
     );
     assert!(attempts[0]["status"].is_null() && attempts[0]["error"].is_string());
 }
+
+/// Creates a 480p, 4 s task with a callback in `dialect`; returns (id, GET path, auth header).
+async fn create_in(app: &TestApp, dialect: &str, hook: &str) -> (String, String, (String, String)) {
+    let bearer = ("authorization".to_string(), format!("Bearer {}", app.key));
+    let input =
+        json!({"prompt": format!("{dialect} callback"), "resolution": "480p", "duration": 4});
+    let (path, body) = match dialect {
+        "hiapi" => (
+            "/v1/tasks",
+            json!({"model": "seedance-2.0-mini", "input": input, "callback": {"url": hook, "when": "final"}}),
+        ),
+        "apixo" => {
+            let mut input = input.clone();
+            input["mode"] = json!("text-to-video");
+            (
+                "/api/v1/generateTask/seedance-2-0-mini",
+                json!({"request_type": "callback", "callback_url": hook, "input": input}),
+            )
+        }
+        "crun" => (
+            "/api/v1/client/job/CreateTask",
+            json!({"model": "bytedance/seedance2-0-mini-t2v", "callback_url": hook, "input": input}),
+        ),
+        "kie" => (
+            "/api/v1/jobs/createTask",
+            json!({"model": "bytedance/seedance-2-mini", "callBackUrl": hook, "input": input}),
+        ),
+        other => panic!("no callbacks in {other}"),
+    };
+    let auth = if dialect == "crun" {
+        ("x-api-key".to_string(), app.key.clone())
+    } else {
+        bearer
+    };
+    let r = app
+        .client
+        .post(app.url(path))
+        .header(&auth.0, &auth.1)
+        .json(&body)
+        .send()
+        .await
+        .expect("create");
+    let status = r.status();
+    let created: Value = r.json().await.expect("json");
+    assert_eq!(status, StatusCode::OK, "{dialect}: {created}");
+    let id = created["data"]["taskId"]
+        .as_str()
+        .or(created["data"]["task_id"].as_str())
+        .expect("task id")
+        .to_string();
+    let get = match dialect {
+        "hiapi" => format!("/v1/tasks/{id}"),
+        "apixo" => format!("/api/v1/statusTask/seedance-2-0-mini?taskId={id}"),
+        "crun" => format!("/api/v1/client/job/TaskInfo?task_id={id}"),
+        _ => format!("/api/v1/jobs/recordInfo?taskId={id}"),
+    };
+    (id, get, auth)
+}
+
+#[tokio::test]
+async fn every_dialects_callback_is_its_status_body() {
+    let app = spawn_app_with(quick_callbacks).await;
+    let receiver = Receiver::start(vec![]).await;
+    let secret = webhook_secret(&app, false);
+    for (n, dialect) in ["hiapi", "apixo", "crun", "kie"].into_iter().enumerate() {
+        let (id, get_path, auth) =
+            create_in(&app, dialect, &receiver.url(&format!("/{dialect}"))).await;
+        let got = receiver.wait_for(n + 1, Duration::from_secs(60)).await;
+        let r = got
+            .iter()
+            .find(|r| r.path == format!("/{dialect}"))
+            .expect("this dialect's callback");
+        assert_eq!(header(r, "webhook-id"), format!("evt_{id}"));
+        assert!(verifies(&secret, r), "{dialect}: signature");
+        let get: Value = app
+            .client
+            .get(app.url(&get_path))
+            .header(&auth.0, &auth.1)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        let body: Value = serde_json::from_slice(&r.body).expect("json body");
+        // HiAPI and CRUN post the `data` object of their status answer; APIXO and Kie the
+        // whole answer.
+        let expected = match dialect {
+            "hiapi" | "crun" => &get["data"],
+            _ => &get,
+        };
+        assert_eq!(&body, expected, "{dialect}");
+        if dialect == "hiapi" {
+            assert_eq!(body["status"], "success");
+            let ts: i64 = header(r, "x-hiapi-timestamp").parse().expect("ts");
+            let s = seedgate_core::webhook::WebhookSecret::parse(&secret).expect("secret");
+            assert_eq!(header(r, "x-hiapi-signature"), s.sign_hiapi(ts, &r.body));
+        } else {
+            assert!(r.headers.get("x-hiapi-signature").is_none());
+        }
+    }
+}
