@@ -1046,10 +1046,11 @@ impl Store for SqliteStore {
     }
 
     async fn redeliver_callback(&self, task_id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()> {
-        // A lease held by a dispatcher mid-attempt stays: that attempt's result still counts,
-        // and the callback is due again right after it.
+        // An attempt in flight loses its lease: its result is not recorded (it would mark the
+        // callback delivered and swallow this request), and the callback is due now.
         let r = sqlx::query(
-            "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = ? WHERE task_id = ? AND api_key_id = ?",
+            "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = ?, lease_token = NULL, \
+             lease_expires_at_ms = NULL WHERE task_id = ? AND api_key_id = ?",
         )
         .bind(now_ms())
         .bind(task_id.as_str())

@@ -52,6 +52,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     eprintln!("bench: memory with {} tasks in flight", args.in_flight);
     report.add_all(scenarios::in_flight_memory(args.in_flight).await?);
+    eprintln!("bench: callback deliveries");
+    report.add_all(scenarios::callback_deliveries(2000).await?);
     eprintln!("bench: local renderer and probes");
     report.add_all(scenarios::renderer_speed().await?);
     report.add_all(scenarios::probe_speed().await?);

@@ -513,3 +513,188 @@ pub async fn probe_speed() -> anyhow::Result<Vec<Figure>> {
     })
     .await?
 }
+
+/// A callback receiver in this process: counts requests and remembers their bodies' sizes.
+struct Receiver {
+    url: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    body_bytes: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Receiver {
+    async fn start() -> anyhow::Result<Self> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::Arc;
+        let hits = Arc::new(AtomicU64::new(0));
+        let body_bytes = Arc::new(AtomicU64::new(0));
+        let (h, b) = (hits.clone(), body_bytes.clone());
+        let app = axum::Router::new().fallback(move |body: bytes::Bytes| {
+            let (h, b) = (h.clone(), b.clone());
+            async move {
+                b.store(body.len() as u64, Ordering::Relaxed);
+                h.fetch_add(1, Ordering::Relaxed);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/hook", listener.local_addr()?);
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self {
+            url,
+            hits,
+            body_bytes,
+        })
+    }
+
+    fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    async fn wait_for(&self, n: u64, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while self.hits() < n {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "only {} of {n} callbacks arrived",
+                self.hits()
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        Ok(())
+    }
+}
+
+/// Callback deliveries per second. `count` tasks with a callback are run and delivered once
+/// (not timed); then every callback is made due again at once in the database, and the time
+/// until the receiver has them all again is the dispatcher's own throughput (leasing, rendering
+/// the dialect body, signing, POSTing, recording the attempt durably). The baseline POSTs the
+/// same number of bodies of the same size from a bare client with the same concurrency.
+pub async fn callback_deliveries(count: usize) -> anyhow::Result<Vec<Figure>> {
+    let receiver = Receiver::start().await?;
+    let concurrency = "64";
+    let server = Seedgate::start(
+        "callbacks",
+        &[
+            ("SEEDGATE_WORKER__CONCURRENCY", "4"),
+            ("SEEDGATE_CALLBACKS__IDLE_POLL_MS", "10"),
+            ("SEEDGATE_CALLBACKS__CONCURRENCY", concurrency),
+            // One receiver host: the per-host bound would otherwise be the figure.
+            ("SEEDGATE_CALLBACKS__PER_HOST_CONCURRENCY", concurrency),
+        ],
+    )
+    .await?;
+    let create = RequestTemplate::post_json(
+        "/api/v3/contents/generations/tasks",
+        &json!({
+            "model": "dreamina-seedance-2-0-mini-260615",
+            "content": [{"type": "text", "text": "a callback"}],
+            "resolution": "480p", "duration": 4,
+            "callback_url": receiver.url,
+        }),
+    )
+    .bearer(&server.key);
+    let submitters = 16;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..submitters {
+        let (template, addr) = (create.clone(), server.addr);
+        let share = count / submitters + usize::from(i < count % submitters);
+        tasks.spawn(async move {
+            for _ in 0..share {
+                let (status, _) = load::once(addr, &template).await?;
+                anyhow::ensure!(status == 200, "submit answered {status}");
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    let first_round = Instant::now();
+    receiver
+        .wait_for(count as u64, Duration::from_secs(300))
+        .await?;
+    let first_round = first_round.elapsed();
+
+    // Every callback due again at once, once the first round is recorded (the receiver counts
+    // a delivery before the dispatcher has written it down).
+    let store = SqliteStore::open(&server.data_dir.join("seedgate.db")).await?;
+    let settle = Instant::now() + Duration::from_secs(60);
+    loop {
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM callbacks WHERE state != 'delivered' OR lease_token IS NOT NULL",
+        )
+        .fetch_one(store.pool())
+        .await?;
+        if open == 0 {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < settle, "{open} callbacks never settled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = receiver.hits();
+    let started = Instant::now();
+    sqlx::query(
+        "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = 0, lease_token = NULL, \
+         lease_expires_at_ms = NULL",
+    )
+    .execute(store.pool())
+    .await?;
+    receiver
+        .wait_for(before + count as u64, Duration::from_secs(120))
+        .await?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let rate = count as f64 / elapsed;
+    drop(server);
+
+    // Baseline: the same bodies POSTed by a bare client, 64 at a time.
+    let body = vec![
+        b'x';
+        receiver
+            .body_bytes
+            .load(std::sync::atomic::Ordering::Relaxed) as usize
+    ];
+    let client = reqwest::Client::new();
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(64));
+    let base_started = Instant::now();
+    let mut posts = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let permit = permits.clone().acquire_owned().await?;
+        let (client, url, body) = (client.clone(), receiver.url.clone(), body.clone());
+        posts.spawn(async move {
+            let _permit = permit;
+            client.post(url).body(body).send().await.map(drop)
+        });
+    }
+    while let Some(done) = posts.join_next().await {
+        done??;
+    }
+    let base_rate = count as f64 / base_started.elapsed().as_secs_f64();
+
+    Ok(vec![
+        Figure::new(
+            "callbacks.deliveries",
+            "callbacks",
+            &format!("deliveries per second ({count} due at once, 64 in flight)"),
+            rate,
+            "/s",
+        )
+        .target(Target::Min(1000.0))
+        .against("callbacks.baseline"),
+        Figure::new(
+            "callbacks.baseline",
+            "callbacks",
+            "baseline: bare client POSTing the same bodies",
+            base_rate,
+            "/s",
+        ),
+        Figure::new(
+            "callbacks.end_to_end",
+            "callbacks",
+            &format!("{count} tasks submitted → all their callbacks received"),
+            first_round.as_secs_f64(),
+            "s",
+        ),
+    ])
+}
