@@ -87,9 +87,18 @@ pub enum AuthFailure {
 impl GatewayError {
     /// The same error with a validation error's parameter renamed; see
     /// [`ValidationError::renamed`].
+    /// A pricing failure about one medium reads `field: reason`; its field is renamed too.
     pub fn renamed(self, rename: impl Fn(&str) -> String) -> Self {
         match self {
             GatewayError::Validation(v) => GatewayError::Validation(v.renamed(rename)),
+            GatewayError::PricingUnavailable { reason } => GatewayError::PricingUnavailable {
+                reason: match reason.split_once(": ") {
+                    Some((field, rest)) if !field.is_empty() && !field.contains(' ') => {
+                        format!("{}: {rest}", rename(field))
+                    }
+                    _ => reason,
+                },
+            },
             other => other,
         }
     }
@@ -140,5 +149,36 @@ fn auth_message(f: AuthFailure) -> &'static str {
         AuthFailure::NotBearer => "Authorization header must be `Bearer <key>`",
         AuthFailure::Invalid => "API key is invalid",
         AuthFailure::Revoked => "API key has been revoked",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renaming_reaches_validation_fields_and_a_pricing_failures_medium() {
+        let wire = |f: &str| format!("input.{f}");
+        let e = GatewayError::from(ValidationError::invalid("duration", "too long")).renamed(wire);
+        assert_eq!(
+            e,
+            ValidationError::invalid("input.duration", "too long").into()
+        );
+        let e = GatewayError::PricingUnavailable {
+            reason: "reference_video_urls[1]: could not fetch: 404".into(),
+        }
+        .renamed(wire);
+        assert_eq!(
+            e.to_string(),
+            "cannot determine pricing: input.reference_video_urls[1]: could not fetch: 404"
+        );
+        let e = GatewayError::PricingUnavailable {
+            reason: "the duration of every reference video must be known".into(),
+        }
+        .renamed(wire);
+        assert!(e
+            .to_string()
+            .ends_with(": the duration of every reference video must be known"));
+        assert!(ValidationError::unknown_model("x").is_unknown_model());
     }
 }

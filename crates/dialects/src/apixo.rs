@@ -351,17 +351,7 @@ pub fn wire_field(canonical: &str) -> String {
 /// A gateway error with canonical field names replaced by APIXO's (also in a pricing error's
 /// `field: reason` text).
 fn wire_error(error: GatewayError) -> GatewayError {
-    match error {
-        GatewayError::PricingUnavailable { reason } => GatewayError::PricingUnavailable {
-            reason: match reason.split_once(": ") {
-                Some((field, rest)) if !field.contains(' ') => {
-                    format!("{}: {rest}", wire_field(field))
-                }
-                _ => reason,
-            },
-        },
-        other => other.renamed(wire_field),
-    }
+    error.renamed(wire_field)
 }
 
 /// Parses a `generateTask` body for `model`; also returns the parsed JSON for fingerprinting.

@@ -259,15 +259,7 @@ impl ContentPaths {
                 )
                 .into()
             }
-            GatewayError::PricingUnavailable { reason } => {
-                let reason = match reason.split_once(": ") {
-                    Some((field, rest)) if !field.contains(' ') => {
-                        format!("{}: {rest}", self.wire_name(field))
-                    }
-                    _ => reason,
-                };
-                GatewayError::PricingUnavailable { reason }
-            }
+            e @ GatewayError::PricingUnavailable { .. } => e.renamed(|f| self.wire_name(f)),
             GatewayError::Validation(ValidationError::Invalid { field, reason }) => {
                 ValidationError::Invalid {
                     field: self.wire_name(&field),

@@ -323,14 +323,6 @@ pub fn wire_field(canonical: &str) -> String {
 /// `field: reason` text), and an unavailable model named as the client named it.
 fn wire_error(error: GatewayError, requested: &str) -> GatewayError {
     match error {
-        GatewayError::PricingUnavailable { reason } => GatewayError::PricingUnavailable {
-            reason: match reason.split_once(": ") {
-                Some((field, rest)) if !field.contains(' ') => {
-                    format!("{}: {rest}", wire_field(field))
-                }
-                _ => reason,
-            },
-        },
         GatewayError::Validation(ValidationError::ModelNotSupported { reason, .. }) => {
             GatewayError::Validation(ValidationError::ModelNotSupported {
                 model: requested.to_string(),

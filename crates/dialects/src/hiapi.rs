@@ -269,32 +269,9 @@ pub fn wire_name(field: &str) -> String {
     }
 }
 
-/// A gateway error with canonical field names replaced by HiAPI's, including the field a
-/// pricing failure names (`reference_video_urls[0]: …`).
+/// A gateway error with canonical field names replaced by this dialect's.
 fn renamed(error: GatewayError) -> GatewayError {
-    match error {
-        GatewayError::PricingUnavailable { reason } => GatewayError::PricingUnavailable {
-            reason: match reason.split_once(':') {
-                Some((field, rest)) if is_canonical_media_field(field) => {
-                    format!("{}:{rest}", wire_name(field))
-                }
-                _ => reason,
-            },
-        },
-        other => other.renamed(wire_name),
-    }
-}
-
-fn is_canonical_media_field(field: &str) -> bool {
-    let base = field.split('[').next().unwrap_or_default();
-    matches!(
-        base,
-        "first_frame_url"
-            | "last_frame_url"
-            | "reference_image_urls"
-            | "reference_video_urls"
-            | "reference_audio_urls"
-    )
+    error.renamed(wire_name)
 }
 
 fn blank(s: Option<&str>) -> bool {

@@ -451,16 +451,7 @@ pub fn wire_name(field: &str) -> String {
 
 /// A gateway error with canonical field names replaced by this dialect's.
 fn renamed(error: GatewayError) -> GatewayError {
-    match error {
-        GatewayError::PricingUnavailable { reason } => {
-            let reason = match reason.split_once(':') {
-                Some((field, rest)) => format!("{}:{rest}", wire_name(field)),
-                None => reason,
-            };
-            GatewayError::PricingUnavailable { reason }
-        }
-        other => other.renamed(wire_name),
-    }
+    error.renamed(wire_name)
 }
 
 // ---------------------------------------------------------------------------------------------
