@@ -362,6 +362,15 @@ pub fn unix_seconds(ms: i64) -> i64 {
     ms.div_euclid(1000)
 }
 
+/// Adds `Retry-After` (whole seconds, at least 1) to a rate-limit error's response.
+pub fn with_retry_after(response: &mut Response, error: &GatewayError) {
+    if let GatewayError::RateLimited { retry_after } = error {
+        if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+            response.headers_mut().insert("retry-after", v);
+        }
+    }
+}
+
 /// A plain JSON response.
 pub fn json_response<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
     (status, axum::Json(value)).into_response()

@@ -31,7 +31,7 @@ use crate::common::{self, Dialect};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
@@ -713,11 +713,7 @@ impl Dialect for Crun {
             data: Value::Null,
         };
         let mut response = common::json_response(status, &envelope);
-        if let GatewayError::RateLimited { retry_after } = error {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                response.headers_mut().insert("retry-after", v);
-            }
-        }
+        common::with_retry_after(&mut response, error);
         response
     }
 }
@@ -1050,10 +1046,13 @@ mod tests {
         assert_eq!(Crun::credential(&h), Err(AuthFailure::Missing));
         h.insert(
             "authorization",
-            HeaderValue::from_static("Bearer sg_live_a"),
+            axum::http::HeaderValue::from_static("Bearer sg_live_a"),
         );
         assert_eq!(Crun::credential(&h), Err(AuthFailure::Missing));
-        h.insert("X-API-KEY", HeaderValue::from_static(" sg_live_a "));
+        h.insert(
+            "X-API-KEY",
+            axum::http::HeaderValue::from_static(" sg_live_a "),
+        );
         assert_eq!(Crun::credential(&h), Ok("sg_live_a".into()));
     }
 

@@ -9,7 +9,7 @@ use crate::common::{self, Dialect};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use bytes::Bytes;
@@ -415,11 +415,7 @@ impl Dialect for ReApi {
             },
         };
         let mut response = common::json_response(status, &envelope);
-        if let GatewayError::RateLimited { retry_after } = error {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
-                response.headers_mut().insert("retry-after", v);
-            }
-        }
+        common::with_retry_after(&mut response, error);
         response
     }
 }
