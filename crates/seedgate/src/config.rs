@@ -43,6 +43,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Callback delivery: retry schedule, timeouts, concurrency.
     pub callbacks: CallbackSettings,
+    /// Where results and uploads are kept: local disk under `data_dir` or an S3 bucket.
+    pub storage: StorageSettings,
     /// Per-model overrides of the built-in catalog: availability and prices.
     pub models: BTreeMap<String, ModelOverride>,
     pub log: LogSettings,
@@ -83,6 +85,25 @@ impl Default for AuthSettings {
             key_cache_seconds: 5,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// `<data_dir>/media`.
+    #[default]
+    Local,
+    /// An S3-compatible bucket (`[storage.s3]`).
+    S3,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StorageSettings {
+    pub kind: StorageKind,
+    /// `bucket`, `endpoint`, `region`, `path_style`, `access_key_id`, `secret_access_key`,
+    /// `allow_http`; credentials and region default to the standard AWS variables.
+    pub s3: seedgate_store::S3Config,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,6 +208,7 @@ impl Default for Settings {
             assets: AssetSettings::default(),
             auth: AuthSettings::default(),
             callbacks: CallbackSettings::default(),
+            storage: StorageSettings::default(),
             models: BTreeMap::new(),
             log: LogSettings::default(),
         }
@@ -267,6 +289,9 @@ impl Settings {
                 "worker.idle_poll_ms and worker.attempt_timeout_seconds must be positive"
             );
         }
+        if self.storage.kind == StorageKind::S3 && self.storage.s3.bucket.trim().is_empty() {
+            anyhow::bail!("storage.kind = \"s3\" needs storage.s3.bucket");
+        }
         let callbacks = self.callbacks.dispatcher_config()?;
         if callbacks.attempt_timeout.is_zero() {
             anyhow::bail!("callbacks.attempt_timeout_seconds must be positive");
@@ -281,6 +306,14 @@ impl Settings {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("seedgate.db")
+    }
+
+    /// The object store the settings name.
+    pub fn blob_store(&self) -> anyhow::Result<seedgate_store::BlobStore> {
+        Ok(match self.storage.kind {
+            StorageKind::Local => seedgate_store::BlobStore::local(&self.media_dir())?,
+            StorageKind::S3 => seedgate_store::BlobStore::s3(&self.storage.s3)?,
+        })
     }
 
     pub fn media_dir(&self) -> PathBuf {

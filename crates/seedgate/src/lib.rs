@@ -4,5 +4,6 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod health;
 pub mod media;
 pub mod startup;

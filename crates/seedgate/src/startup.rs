@@ -4,13 +4,13 @@
 use crate::config::{RunMode, Settings};
 use anyhow::Context;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use seedgate_core::Catalog;
 use seedgate_fetch::{AddressPolicy, Fetcher};
 use seedgate_gateway::{auth, Gateway, GatewayConfig};
 use seedgate_media::MediaService;
 use seedgate_providers::LocalProvider;
-use seedgate_store::{BlobStore, SqliteStore, Store};
+use seedgate_store::{SqliteStore, Store};
 use seedgate_workers::callbacks::CallbackDispatcher;
 use seedgate_workers::{TaskWorkers, WorkerConfig};
 use std::sync::Arc;
@@ -47,7 +47,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<SqliteStore> {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = Arc::new(open_store(&settings).await?);
-        let blobs = BlobStore::local(&settings.media_dir())?;
+        let blobs = settings.blob_store()?;
         let catalog = Arc::new(Catalog::builtin().with_overrides(&settings.models)?);
 
         let listener = TcpListener::bind(&settings.listen)
@@ -152,7 +152,7 @@ impl Application {
 
         let media = Router::new()
             .route("/media/{*key}", get(crate::media::serve))
-            .with_state(blobs);
+            .with_state(blobs.clone());
         let router = Router::new()
             .merge(
                 seedgate_dialects::routes(seedgate_dialects::RouteLimits {
@@ -162,10 +162,7 @@ impl Application {
                 .with_state(gateway),
             )
             .merge(media)
-            .route(
-                "/healthz",
-                get(|| async { Json(serde_json::json!({ "status": "ok" })) }),
-            )
+            .merge(crate::health::routes(store.clone(), blobs.clone()))
             .fallback(seedgate_dialects::route_not_found)
             .method_not_allowed_fallback(seedgate_dialects::method_not_allowed)
             .layer(axum::middleware::from_fn(

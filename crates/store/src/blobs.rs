@@ -31,6 +31,25 @@ fn storage_error(e: std::io::Error) -> BlobError {
     })
 }
 
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph, R2, moto…). Credentials and region left out
+/// here come from the standard AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct S3Config {
+    pub bucket: String,
+    /// e.g. `http://127.0.0.1:9000` for a local MinIO; AWS's own endpoint when absent.
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    /// `https://endpoint/bucket/key` rather than `https://bucket.endpoint/key` (MinIO, moto
+    /// and most self-hosted services need it).
+    pub path_style: bool,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    /// Allow a plain-http endpoint (a local test server).
+    pub allow_http: bool,
+}
+
 #[derive(Clone)]
 pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
@@ -53,6 +72,35 @@ impl BlobStore {
         let mut store = Self::new(Arc::new(LocalFileSystem::new_with_prefix(dir)?));
         store.local_root = Some(dir.to_path_buf());
         Ok(store)
+    }
+
+    /// Objects in an S3-compatible bucket.
+    pub fn s3(config: &S3Config) -> Result<Self, BlobError> {
+        let mut builder = object_store::aws::AmazonS3Builder::from_env()
+            .with_bucket_name(&config.bucket)
+            .with_virtual_hosted_style_request(!config.path_style)
+            .with_allow_http(config.allow_http);
+        if let Some(endpoint) = &config.endpoint {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some(region) = &config.region {
+            builder = builder.with_region(region);
+        }
+        if let Some(id) = &config.access_key_id {
+            builder = builder.with_access_key_id(id);
+        }
+        if let Some(secret) = &config.secret_access_key {
+            builder = builder.with_secret_access_key(secret);
+        }
+        Ok(Self::new(Arc::new(builder.build()?)))
+    }
+
+    /// Whether the storage answers (for readiness checks): a listing of a prefix that need not
+    /// exist. (A HEAD of a missing key cannot tell a missing object from a missing bucket.)
+    pub async fn ping(&self) -> Result<(), BlobError> {
+        let prefix = ObjectPath::from("seedgate-readiness");
+        self.inner.list_with_delimiter(Some(&prefix)).await?;
+        Ok(())
     }
 
     fn path(key: &str) -> Result<ObjectPath, BlobError> {

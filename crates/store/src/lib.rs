@@ -3,6 +3,7 @@
 //! indexes so that money cannot move twice. SQLite is the embedded default.
 
 pub mod blobs;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -12,7 +13,8 @@ use seedgate_core::media::MediaFacts;
 use seedgate_core::task::{Task, TaskError, TaskOutput, TaskStatus};
 use std::time::Duration;
 
-pub use blobs::{BlobError, BlobRead, BlobStore};
+pub use blobs::{BlobError, BlobRead, BlobStore, S3Config};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]

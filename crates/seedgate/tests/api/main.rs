@@ -22,5 +22,6 @@ mod reapi_auth;
 mod reapi_examples;
 mod reapi_validation;
 mod reference_media;
+mod s3_storage;
 mod tasks;
 mod workers;
