@@ -5,10 +5,11 @@
 //!
 //! # Concurrency
 //!
-//! Transactions run at PostgreSQL's default `READ COMMITTED` isolation, and every
-//! read-modify-write is made safe by row locks rather than by `SERIALIZABLE` with retries: each
-//! race below has one natural row to lock, so nothing ever has to be retried, and a loser gets
-//! the same answer SQLite would give it after waiting for the writer lock.
+//! Transactions run at `READ COMMITTED` (pinned on every connection, whatever the server's
+//! default), and every read-modify-write is made safe by row locks rather than by
+//! `SERIALIZABLE` with retries: each race below has one natural row to lock, so nothing ever
+//! has to be retried, and a loser gets the same answer SQLite would give it after waiting for
+//! the writer lock.
 //!
 //! - **Conditional updates, judged by their row count.** `UPDATE … WHERE <guard>` locks the row,
 //!   and under `READ COMMITTED` a statement that waited for a concurrent writer re-evaluates its
@@ -42,7 +43,7 @@ use seedgate_core::ledger::EntryKind;
 use seedgate_core::pricing::Price;
 use seedgate_core::task::{FailureKind, HoldResolution, TaskStatus};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{Executor, PgPool, Postgres, Row, Transaction};
 use std::str::FromStr;
 
 /// A connection pool over one PostgreSQL database, which other replicas may share.
@@ -82,10 +83,22 @@ impl PgStore {
         options: PgConnectOptions,
         max_connections: u32,
     ) -> StoreResult<Self> {
+        // The locking scheme above is designed for READ COMMITTED: pin it, whatever the
+        // server's or the role's default (under SERIALIZABLE the same statements could fail
+        // with serialization errors instead of waiting).
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    conn.execute(
+                        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await?;
         let store = Self { pool };

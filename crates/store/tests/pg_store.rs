@@ -757,6 +757,26 @@ async fn migrations_mirror_sqlite_step_for_step_and_rerun_cleanly() {
 }
 
 #[tokio::test]
+async fn the_store_pins_read_committed_whatever_the_database_default() {
+    let db = TestDb::create().await;
+    let mut conn = db.admin.connect().await.expect("admin");
+    sqlx::query(&format!(
+        "ALTER DATABASE \"{}\" SET default_transaction_isolation = 'serializable'",
+        db.name
+    ))
+    .execute(&mut conn)
+    .await
+    .expect("alter");
+    conn.close().await.expect("close");
+    let store = db.store().await;
+    let level: String = sqlx::query_scalar("SHOW transaction_isolation")
+        .fetch_one(store.pool())
+        .await
+        .expect("show");
+    assert_eq!(level, "read committed");
+}
+
+#[tokio::test]
 async fn api_keys_grants_and_revocation() {
     let db = TestDb::create().await;
     let store = db.store().await;
