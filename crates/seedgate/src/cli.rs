@@ -4,7 +4,6 @@ use crate::config::{FlagOverrides, RunMode, Settings};
 use crate::startup::{open_store, Application};
 use clap::{Args, Parser, Subcommand};
 use seedgate_gateway::auth;
-use seedgate_store::Store;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -215,7 +214,10 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
             open_store(&settings).await?;
             eprintln!(
                 "database schema is up to date: {}",
-                settings.database_path().display()
+                match &settings.database_url {
+                    Some(_) => "PostgreSQL (database_url)".to_string(),
+                    None => settings.database_path().display().to_string(),
+                }
             );
             Ok(0)
         }

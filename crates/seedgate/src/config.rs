@@ -30,6 +30,9 @@ pub struct Settings {
     pub listen: String,
     /// Where the SQLite database and media live.
     pub data_dir: PathBuf,
+    /// `postgres://…` runs on PostgreSQL (`SEEDGATE_DATABASE_URL`); absent, the embedded
+    /// SQLite database in `data_dir`.
+    pub database_url: Option<String>,
     /// Base of every URL seedgate hands out; defaults to `http://<listen address>`.
     pub public_base_url: Option<String>,
     pub worker: WorkerSettings,
@@ -199,6 +202,7 @@ impl Default for Settings {
             mode: RunMode::Development,
             listen: "127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./seedgate-data"),
+            database_url: None,
             public_base_url: None,
             worker: WorkerSettings::default(),
             local: LocalConfig::default(),
@@ -288,6 +292,13 @@ impl Settings {
             anyhow::bail!(
                 "worker.idle_poll_ms and worker.attempt_timeout_seconds must be positive"
             );
+        }
+        if let Some(url) = &self.database_url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                anyhow::bail!(
+                    "database_url must be a postgres:// URL (SQLite needs none), got {url}"
+                );
+            }
         }
         if self.storage.kind == StorageKind::S3 && self.storage.s3.bucket.trim().is_empty() {
             anyhow::bail!("storage.kind = \"s3\" needs storage.s3.bucket");

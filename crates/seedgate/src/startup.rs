@@ -10,7 +10,7 @@ use seedgate_fetch::{AddressPolicy, Fetcher};
 use seedgate_gateway::{auth, Gateway, GatewayConfig};
 use seedgate_media::MediaService;
 use seedgate_providers::LocalProvider;
-use seedgate_store::{SqliteStore, Store};
+use seedgate_store::{PgStore, SqliteStore, Store};
 use seedgate_workers::callbacks::CallbackDispatcher;
 use seedgate_workers::{TaskWorkers, WorkerConfig};
 use std::sync::Arc;
@@ -27,7 +27,7 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     base_url: String,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn Store>,
     workers: Arc<TaskWorkers>,
     callbacks: Arc<CallbackDispatcher>,
     settings: Settings,
@@ -35,18 +35,26 @@ pub struct Application {
     shutdown: CancellationToken,
 }
 
-/// Opens the store named by the settings.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<SqliteStore> {
+/// Opens the store named by the settings: PostgreSQL for a `database_url`, else the embedded
+/// SQLite database in `data_dir`. Either way its migrations run first.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = &settings.database_url {
+        let store = PgStore::connect(url)
+            .await
+            .context("connecting to PostgreSQL (database_url)")?;
+        return Ok(Arc::new(store));
+    }
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data directory {}", settings.data_dir.display()))?;
-    SqliteStore::open(&settings.database_path())
+    let store = SqliteStore::open(&settings.database_path())
         .await
-        .with_context(|| format!("opening database {}", settings.database_path().display()))
+        .with_context(|| format!("opening database {}", settings.database_path().display()))?;
+    Ok(Arc::new(store))
 }
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = Arc::new(open_store(&settings).await?);
+        let store = open_store(&settings).await?;
         let blobs = settings.blob_store()?;
         let catalog = Arc::new(Catalog::builtin().with_overrides(&settings.models)?);
 
@@ -203,7 +211,7 @@ impl Application {
         }
     }
 
-    pub fn store(&self) -> Arc<SqliteStore> {
+    pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
     }
 

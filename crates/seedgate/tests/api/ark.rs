@@ -4,7 +4,6 @@
 use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::media_server::MediaServer;
 use reqwest::StatusCode;
-use seedgate_store::Store;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -11,7 +11,6 @@ use axum::routing::post;
 use axum::Router;
 use reqwest::StatusCode;
 use seedgate::config::Settings;
-use seedgate_store::Store;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -213,7 +212,11 @@ pub fn webhook_secret(app: &TestApp, rotate: bool) -> String {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_seedgate"));
     cmd.args(["keys", "webhook-secret", "--key", &app.key, "--data-dir"])
         .arg(app.data_dir.path())
-        .env_remove("SEEDGATE_CONFIG");
+        .env_remove("SEEDGATE_CONFIG")
+        .env_remove("SEEDGATE_DATABASE_URL");
+    if let Some(url) = &app.database_url {
+        cmd.env("SEEDGATE_DATABASE_URL", url);
+    }
     if rotate {
         cmd.arg("--rotate");
     }

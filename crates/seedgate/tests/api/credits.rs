@@ -1,9 +1,8 @@
 //! Credits: the hold at submit, 402 that creates nothing, settlement and refunds, and the
 //! ledger audit after a mixed run.
 
-use crate::helpers::{assert_error, ledger_verify, spawn_app};
+use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 use reqwest::StatusCode;
-use seedgate_store::Store;
 use serde_json::json;
 
 #[tokio::test]
@@ -82,17 +81,18 @@ async fn mixed_run_with_failures_settles_and_refunds_exactly() {
         "only successes are charged"
     );
 
-    let (code, out) = ledger_verify(app.data_dir.path());
+    let (code, out) = app.ledger_verify();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ledger ok"), "{out}");
 }
 
 #[tokio::test]
 async fn ledger_verify_names_a_broken_entry() {
-    let app = spawn_app().await;
+    // Tampering goes through SQLite's own SQL, so this one runs on SQLite whatever the backend.
+    let app = spawn_app_with(|s| s.database_url = None).await;
     let id = app.submit_ok(&json!({"model": "seedance-2.0-mini", "prompt": "x", "resolution": "480p", "duration": 4})).await;
     app.wait_for_task(&id).await;
-    assert_eq!(ledger_verify(app.data_dir.path()).0, 0);
+    assert_eq!(app.ledger_verify().0, 0);
     // Tamper with the books behind the gateway's back: a second, bogus refund.
     sqlx_exec(
         &app,
@@ -103,7 +103,7 @@ async fn ledger_verify_names_a_broken_entry() {
     sqlx_exec(&app, "UPDATE api_keys SET balance = balance + 190")
         .await
         .expect("tamper");
-    let (code, out) = ledger_verify(app.data_dir.path());
+    let (code, out) = app.ledger_verify();
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("cached balance equals the sum of entries"),
@@ -112,8 +112,10 @@ async fn ledger_verify_names_a_broken_entry() {
 }
 
 async fn sqlx_exec(app: &crate::helpers::TestApp, sql: &str) -> Result<(), String> {
-    let pool = app.store.pool();
-    sqlx_query(pool, sql).await
+    let store = seedgate_store::SqliteStore::open(&app.data_dir.path().join("seedgate.db"))
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx_query(store.pool(), sql).await
 }
 
 async fn sqlx_query(pool: &sqlx::SqlitePool, sql: &str) -> Result<(), String> {

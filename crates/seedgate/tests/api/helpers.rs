@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use seedgate::config::Settings;
 use seedgate::startup::Application;
 use seedgate_gateway::auth;
-use seedgate_store::{SqliteStore, Store};
+use seedgate_store::Store;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +15,9 @@ pub struct TestApp {
     /// The development key the app created on its empty database (100000 credits).
     pub key: String,
     pub client: reqwest::Client,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
+    /// The PostgreSQL database this app runs on, when not SQLite.
+    pub database_url: Option<String>,
     pub data_dir: tempfile::TempDir,
     shutdown: CancellationToken,
 }
@@ -44,10 +46,40 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// `SEEDGATE_TEST_API_BACKEND=postgres` runs every in-process app on its own fresh PostgreSQL
+/// database on the server `SEEDGATE_TEST_DATABASE_URL` names; otherwise on SQLite.
+async fn test_database() -> Option<String> {
+    if std::env::var("SEEDGATE_TEST_API_BACKEND").ok().as_deref() != Some("postgres") {
+        return None;
+    }
+    let server = std::env::var("SEEDGATE_TEST_DATABASE_URL")
+        .expect("SEEDGATE_TEST_API_BACKEND=postgres needs SEEDGATE_TEST_DATABASE_URL");
+    let name = format!(
+        "sg_api_{}",
+        seedgate_core::TaskId::generate()
+            .as_str()
+            .trim_start_matches("task_")
+    );
+    let admin = sqlx::PgPool::connect(&server)
+        .await
+        .expect("PostgreSQL server");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&admin)
+        .await
+        .expect("create test database");
+    admin.close().await;
+    let (base, _) = server
+        .rsplit_once('/')
+        .expect("a database URL ends with /<name>");
+    Some(format!("{base}/{name}"))
+}
+
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("tempdir");
     let mut settings = test_settings(data_dir.path());
+    settings.database_url = test_database().await;
     configure(&mut settings);
+    let database_url = settings.database_url.clone();
     let app = Application::build(settings).await.expect("app builds");
     let base = app.local_url();
     // Development mode creates a key on the empty database; production does not, so the
@@ -72,12 +104,31 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         key,
         client: reqwest::Client::new(),
         store,
+        database_url,
         data_dir,
         shutdown,
     }
 }
 
 impl TestApp {
+    /// `seedgate ledger verify` against this app's database; returns (exit code, stdout).
+    pub fn ledger_verify(&self) -> (i32, String) {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_seedgate"));
+        command
+            .args(["ledger", "verify", "--data-dir"])
+            .arg(self.data_dir.path())
+            .env_remove("SEEDGATE_CONFIG")
+            .env_remove("SEEDGATE_DATABASE_URL");
+        if let Some(url) = &self.database_url {
+            command.env("SEEDGATE_DATABASE_URL", url);
+        }
+        let out = command.output().expect("run seedgate");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

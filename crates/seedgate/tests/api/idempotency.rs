@@ -3,7 +3,6 @@
 use crate::helpers::{assert_error, spawn_app};
 use crate::media_server::MediaServer;
 use reqwest::StatusCode;
-use seedgate_store::Store;
 use serde_json::{json, Value};
 
 #[tokio::test]

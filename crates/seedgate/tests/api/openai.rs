@@ -8,7 +8,6 @@ use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use seedgate_core::TaskId;
 use seedgate_gateway::auth;
-use seedgate_store::Store;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,6 @@
 
 use crate::helpers::{assert_error, spawn_app};
 use reqwest::StatusCode;
-use seedgate_store::Store;
 use serde_json::{json, Value};
 
 fn base() -> Value {

@@ -5,7 +5,6 @@ use crate::helpers::{assert_error, spawn_app, spawn_app_with};
 use crate::media_server::{make_image, make_wav, MediaServer};
 use reqwest::StatusCode;
 use seedgate::config::RunMode;
-use seedgate_store::Store;
 use serde_json::{json, Value};
 
 fn r2v(images: Vec<String>, videos: Vec<String>, audios: Vec<String>) -> Value {

@@ -1,12 +1,11 @@
 //! The worker's failure paths, end to end: retries with backoff then a single refund, the
 //! attempt timeout, and production mode ignoring prompt directives.
 
-use crate::helpers::{assert_error, ledger_verify, spawn_app_with};
+use crate::helpers::{assert_error, spawn_app_with};
 use crate::media_server::MediaServer;
 use reqwest::StatusCode;
 use seedgate::config::RunMode;
 use seedgate_gateway::auth;
-use seedgate_store::Store;
 use serde_json::json;
 
 async fn attempts(app: &crate::helpers::TestApp, id: &str) -> u32 {
@@ -40,7 +39,7 @@ async fn retryable_failures_are_retried_then_failed_and_refunded_once() {
     assert_eq!(task["error"]["code"], 80001);
     assert_eq!(attempts(&app, &id).await, 3, "tried max_attempts times");
     assert_eq!(app.balance_of(&app.key).await, before, "refunded");
-    let (code, out) = ledger_verify(app.data_dir.path());
+    let (code, out) = app.ledger_verify();
     assert_eq!(code, 0, "{out}");
 }
 
