@@ -356,11 +356,7 @@ fn wire_error(error: GatewayError) -> GatewayError {
 
 /// Parses a `generateTask` body for `model`; also returns the parsed JSON for fingerprinting.
 pub fn parse_generate(body: &[u8], model: &str) -> Result<(RequestDraft, Value), ValidationError> {
-    let json: Value = match serde_json::from_slice(body) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => return Err(ValidationError::NotAnObject),
-    };
-    let wire: GenerateTaskRequest = common::parse_value(json.clone())?;
+    let (wire, json): (GenerateTaskRequest, Value) = common::parse_json_keeping(body)?;
     Ok((wire.into_draft(model)?, json))
 }
 

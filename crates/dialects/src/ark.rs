@@ -615,11 +615,8 @@ pub struct ParsedCreate {
 
 /// Parses a create body and applies the Ark-only checks. Errors name fields Ark's way.
 pub fn parse_create(body: &[u8], catalog: &Catalog) -> Result<ParsedCreate, ValidationError> {
-    let json: serde_json::Value = match serde_json::from_slice(body) {
-        Ok(v @ serde_json::Value::Object(_)) => v,
-        _ => return Err(ValidationError::NotAnObject),
-    };
-    let mut wire: CreateTaskRequest = common::parse_value(json.clone())?;
+    let (mut wire, json): (CreateTaskRequest, serde_json::Value) =
+        common::parse_json_keeping(body)?;
     let extras = WireExtras {
         service_tier: wire.service_tier.take(),
         execution_expires_after: wire.execution_expires_after.take(),

@@ -10,7 +10,7 @@ use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::{RequestDraft, RequestId, Task};
 use seedgate_gateway::{Gateway, IdempotencyRequest, Principal, SubmitContext, SubmitOutcome};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// A client-facing wire format.
@@ -187,6 +187,15 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ValidationError
     }
 }
 
+/// [`parse_json`], also returning the body as parsed JSON (what an Idempotency-Key
+/// fingerprint is taken over).
+pub fn parse_json_keeping<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Value), ValidationError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(json @ Value::Object(_)) => Ok((parse_value(json.clone())?, json)),
+        _ => Err(ValidationError::NotAnObject),
+    }
+}
+
 /// [`parse_json`] for an already-parsed value.
 pub fn parse_value<T: DeserializeOwned>(value: Value) -> Result<T, ValidationError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
@@ -268,95 +277,6 @@ pub mod de {
     }
 }
 
-/// Parses a body that must be a JSON object.
-pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, ValidationError> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(ValidationError::NotAnObject),
-    }
-}
-
-/// Refuses any key not in `allowed`, naming the first one found (in the body's key order).
-pub fn reject_unknown_fields(
-    object: &Map<String, Value>,
-    allowed: &[&str],
-) -> Result<(), ValidationError> {
-    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(ValidationError::UnknownField { field: k.clone() }),
-        None => Ok(()),
-    }
-}
-
-/// Typed access to a JSON object's fields; `null` counts as absent. Type errors name the field.
-pub struct Fields<'a> {
-    object: &'a Map<String, Value>,
-}
-
-impl<'a> Fields<'a> {
-    pub fn new(object: &'a Map<String, Value>) -> Self {
-        Self { object }
-    }
-
-    fn get(&self, field: &str) -> Option<&'a Value> {
-        self.object.get(field).filter(|v| !v.is_null())
-    }
-
-    pub fn string(&self, field: &str) -> Result<Option<String>, ValidationError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ValidationError::invalid(field, "must be a string")),
-        }
-    }
-
-    pub fn boolean(&self, field: &str) -> Result<Option<bool>, ValidationError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(ValidationError::invalid(field, "must be a boolean")),
-        }
-    }
-
-    /// An integer; `5.0` is accepted as 5, `5.5` is not.
-    pub fn integer(&self, field: &str) -> Result<Option<i64>, ValidationError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .or_else(|| {
-                    n.as_f64()
-                        .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-                        .map(|f| f as i64)
-                })
-                .map(Some)
-                .ok_or_else(|| ValidationError::invalid(field, "must be an integer")),
-            Some(_) => Err(ValidationError::invalid(field, "must be an integer")),
-        }
-    }
-
-    pub fn string_list(&self, field: &str) -> Result<Option<Vec<String>>, ValidationError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    _ => Err(ValidationError::invalid(
-                        &format!("{field}[{i}]"),
-                        "must be a string",
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => Err(ValidationError::invalid(
-                field,
-                "must be an array of strings",
-            )),
-        }
-    }
-}
-
 /// Unix seconds from milliseconds.
 pub fn unix_seconds(ms: i64) -> i64 {
     ms.div_euclid(1000)
@@ -421,22 +341,5 @@ mod tests {
         assert_eq!(fingerprint("r", &a), fingerprint("r", &b));
         assert_ne!(fingerprint("r", &a), fingerprint("r", &c));
         assert_ne!(fingerprint("r", &a), fingerprint("s", &a));
-    }
-
-    #[test]
-    fn fields_are_typed() {
-        let v: Value = serde_json::from_str(r#"{"d":5.0,"e":5.5,"s":"x","l":["a",1],"n":null}"#)
-            .expect("json");
-        let Value::Object(m) = v else {
-            panic!("object")
-        };
-        let f = Fields::new(&m);
-        assert_eq!(f.integer("d"), Ok(Some(5)));
-        assert!(f.integer("e").is_err());
-        assert!(f.integer("s").is_err());
-        assert_eq!(f.string("n"), Ok(None));
-        assert!(
-            matches!(f.string_list("l"), Err(ValidationError::Invalid { field, .. }) if field == "l[1]")
-        );
     }
 }

@@ -339,11 +339,7 @@ pub fn parse_create(
     body: &[u8],
     catalog: &Catalog,
 ) -> Result<(RequestDraft, String, Value), ValidationError> {
-    let json: Value = match serde_json::from_slice(body) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => return Err(ValidationError::NotAnObject),
-    };
-    let wire: CreateTaskRequest = common::parse_value(json.clone())?;
+    let (wire, json): (CreateTaskRequest, Value) = common::parse_json_keeping(body)?;
     let (draft, name) = wire.into_draft(catalog)?;
     Ok((draft, name, json))
 }

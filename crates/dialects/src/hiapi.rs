@@ -285,11 +285,7 @@ pub fn parse_create(
     body: &[u8],
     catalog: &Catalog,
 ) -> Result<(RequestDraft, serde_json::Value), ValidationError> {
-    let json: serde_json::Value = match serde_json::from_slice(body) {
-        Ok(v @ serde_json::Value::Object(_)) => v,
-        _ => return Err(ValidationError::NotAnObject),
-    };
-    let wire: CreateTaskRequest = common::parse_value(json.clone())?;
+    let (wire, json): (CreateTaskRequest, serde_json::Value) = common::parse_json_keeping(body)?;
     let callback_url = match wire.callback {
         None => None,
         Some(callback) => {

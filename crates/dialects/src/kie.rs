@@ -235,11 +235,7 @@ fn renamed(error: GatewayError) -> GatewayError {
 /// Parses a create body into a draft; also returns the parsed JSON for fingerprinting. Errors
 /// name Kie's fields; the values are validated canonically by the gateway.
 pub fn parse_create(body: &[u8]) -> Result<(RequestDraft, serde_json::Value), ValidationError> {
-    let json: serde_json::Value = match serde_json::from_slice(body) {
-        Ok(v @ serde_json::Value::Object(_)) => v,
-        _ => return Err(ValidationError::NotAnObject),
-    };
-    let wire: CreateTaskRequest = common::parse_value(json.clone())?;
+    let (wire, json): (CreateTaskRequest, serde_json::Value) = common::parse_json_keeping(body)?;
     let Some(input) = wire.input else {
         return Err(ValidationError::Missing {
             field: "input".into(),

@@ -665,11 +665,7 @@ pub async fn read_create(request: Request) -> Result<CreateInput, Failure> {
             ValidationError::invalid("body", &e.body_text()).into()
         }
     })?;
-    let json = match serde_json::from_slice::<Value>(&body) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => return Err(ValidationError::NotAnObject.into()),
-    };
-    let wire: OpenAiCreateVideo = common::parse_value(json.clone())?;
+    let (wire, json): (OpenAiCreateVideo, Value) = common::parse_json_keeping(&body)?;
     Ok(CreateInput {
         wire,
         file: None,

@@ -282,11 +282,7 @@ pub fn parse_submit(
     body: &[u8],
     catalog: &Catalog,
 ) -> Result<(RequestDraft, serde_json::Value), ValidationError> {
-    let json: serde_json::Value = match serde_json::from_slice(body) {
-        Ok(v @ serde_json::Value::Object(_)) => v,
-        _ => return Err(ValidationError::NotAnObject),
-    };
-    let wire: SubmitRequest = common::parse_value(json.clone())?;
+    let (wire, json): (SubmitRequest, serde_json::Value) = common::parse_json_keeping(body)?;
     // An unknown model is reported as such by validation; the 2.5 fields of a known model
     // that does not take them are refused here, as unknown fields would be.
     let spec = wire.model.as_deref().and_then(|m| catalog.lookup(m));
