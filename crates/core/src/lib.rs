@@ -14,6 +14,7 @@ pub mod output_size;
 pub mod pricing;
 pub mod request;
 pub mod task;
+pub mod upstream;
 pub mod webhook;
 
 pub use catalog::{Catalog, ModelSpec};

@@ -1,7 +1,9 @@
 //! The built-in local renderer: real H.264 MP4 previews at Seedance's exact output sizes, made
 //! on this machine, offline and free. Reference images come from the shared media cache.
 
-use crate::{Artifact, Artifacts, Job, Progress, Provider, ProviderError};
+use crate::{
+    Artifact, ArtifactBody, Artifacts, CheckReport, Job, Progress, Provider, ProviderError,
+};
 use async_trait::async_trait;
 use bytes::Bytes;
 use seedgate_core::media::MediaKind;
@@ -97,19 +99,29 @@ fn placeholder() -> Result<&'static Placeholder, ProviderError> {
 
 fn artifact(bytes: Bytes, content_type: &str) -> Artifact {
     Artifact {
-        bytes,
+        body: ArtifactBody::Bytes(bytes),
         content_type: content_type.into(),
     }
 }
 
 pub struct LocalProvider {
+    name: String,
     config: LocalConfig,
     media: MediaService,
 }
 
 impl LocalProvider {
     pub fn new(config: LocalConfig, media: MediaService) -> Self {
-        Self { config, media }
+        Self::named("local", config, media)
+    }
+
+    /// The renderer under another account name (a `[[providers]]` entry of kind `local`).
+    pub fn named(name: &str, config: LocalConfig, media: MediaService) -> Self {
+        Self {
+            name: name.to_string(),
+            config,
+            media,
+        }
     }
 
     /// Reads `[[<marker>:...]]` directives from a prompt.
@@ -227,7 +239,20 @@ impl LocalProvider {
 #[async_trait]
 impl Provider for LocalProvider {
     fn name(&self) -> &str {
-        "local"
+        &self.name
+    }
+
+    /// The renderer draws any model at the catalog's output sizes.
+    fn serves(&self, _model: &str) -> bool {
+        true
+    }
+
+    async fn check(&self) -> CheckReport {
+        CheckReport {
+            authenticated: true,
+            models: Vec::new(),
+            detail: "built-in renderer; serves every model".into(),
+        }
     }
 
     async fn submit(&self, job: &Job) -> Result<Progress, ProviderError> {
@@ -277,8 +302,8 @@ impl Provider for LocalProvider {
         };
         Ok(Progress::Done(Artifacts {
             video: artifact(video, MP4),
-            width,
-            height,
+            width: Some(width),
+            height: Some(height),
             last_frame: last_frame.map(|bytes| artifact(bytes, PNG)),
         }))
     }
@@ -323,6 +348,9 @@ mod tests {
             ..Default::default()
         };
         Job {
+            attempt: 1,
+            submit_key: "test-1".into(),
+            upstream_callback_url: None,
             task_id: TaskId::generate(),
             request: GenerationRequest::from_draft(draft, &Catalog::builtin()).expect("valid"),
         }
@@ -379,13 +407,12 @@ mod tests {
             .fail
             .expect("fails");
         assert_eq!(e.kind, FailureKind::Moderation);
-        assert!(!e.retryable);
-        assert!(
-            p.directives(Some("[[seedgate:fail:timeout:retry]]"))
-                .fail
-                .expect("fails")
-                .retryable
-        );
+        assert!(!e.is_retryable());
+        assert!(p
+            .directives(Some("[[seedgate:fail:timeout:retry]]"))
+            .fail
+            .expect("fails")
+            .is_retryable());
         let d = p.directives(Some("[[seedgate:delay:250]] and [[seedgate:delay:50]]"));
         assert_eq!(d.extra_delay, Duration::from_millis(300));
         assert!(d.fail.is_none());
@@ -398,12 +425,18 @@ mod tests {
     #[tokio::test]
     async fn last_frame_png_has_the_video_size_when_asked() {
         let artifacts = finished(&provider(), &t2v_job(true, None)).await;
-        assert_eq!(video_size(&artifacts.video.bytes), (864, 496));
-        assert_eq!((artifacts.width, artifacts.height), (864, 496));
+        assert_eq!(
+            video_size(artifacts.video.local_bytes().expect("made here")),
+            (864, 496)
+        );
+        assert_eq!((artifacts.width, artifacts.height), (Some(864), Some(496)));
         let last = artifacts.last_frame.expect("a last frame was asked for");
         assert_eq!(last.content_type, "image/png");
-        let (w, h, rgb) = decode_png(&last.bytes);
-        assert_eq!((w, h), video_size(&artifacts.video.bytes));
+        let (w, h, rgb) = decode_png(last.local_bytes().expect("made here"));
+        assert_eq!(
+            (w, h),
+            video_size(artifacts.video.local_bytes().expect("made here"))
+        );
         assert!(
             distinct_colours(&rgb) > 100,
             "the last frame should be a picture, not a flat fill ({} colours)",
@@ -415,7 +448,10 @@ mod tests {
     async fn no_last_frame_unless_asked() {
         let artifacts = finished(&provider(), &t2v_job(false, None)).await;
         assert!(artifacts.last_frame.is_none());
-        assert_eq!(video_size(&artifacts.video.bytes), (864, 496));
+        assert_eq!(
+            video_size(artifacts.video.local_bytes().expect("made here")),
+            (864, 496)
+        );
     }
 
     #[tokio::test]
@@ -427,8 +463,11 @@ mod tests {
         let artifacts = finished(&p, &t2v_job(true, None)).await;
         let last = artifacts.last_frame.expect("a last frame was asked for");
         assert_eq!(last.content_type, "image/png");
-        let (w, h, rgb) = decode_png(&last.bytes);
-        assert_eq!((w, h), video_size(&artifacts.video.bytes));
+        let (w, h, rgb) = decode_png(last.local_bytes().expect("made here"));
+        assert_eq!(
+            (w, h),
+            video_size(artifacts.video.local_bytes().expect("made here"))
+        );
         assert_eq!((w, h), (PLACEHOLDER_SIZE, PLACEHOLDER_SIZE));
         assert!(distinct_colours(&rgb) > 1, "not a flat fill");
 
@@ -441,9 +480,9 @@ mod tests {
         let p = provider();
         let a = finished(&p, &t2v_job(false, Some(42))).await;
         let again = finished(&p, &t2v_job(false, Some(42))).await;
-        assert_eq!(a.video.bytes, again.video.bytes);
+        assert_eq!(a.video.local_bytes(), again.video.local_bytes());
         let b = finished(&p, &t2v_job(false, Some(43))).await;
-        assert_ne!(a.video.bytes, b.video.bytes);
+        assert_ne!(a.video.local_bytes(), b.video.local_bytes());
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub enum Command {
     Ledger(LedgerCommand),
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Inspect the configured upstream accounts.
+    #[command(subcommand)]
+    Providers(ProvidersCommand),
     /// Measure seedgate against a bare baseline on this machine and write BENCHMARKS.md.
     Bench {
         /// Measured seconds per load scenario (after a 1 s warm-up).
@@ -82,6 +85,13 @@ pub enum Command {
         #[arg(long)]
         post_body: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCommand {
+    /// Verify every configured account: its key is accepted and each mapped model is open to
+    /// it. Nothing is created upstream. Exits 1 if any account fails.
+    Check,
 }
 
 #[derive(Debug, Subcommand)]
@@ -210,6 +220,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
             print!("{}", toml::to_string_pretty(&settings)?);
             Ok(0)
         }
+        Command::Providers(ProvidersCommand::Check) => check_providers(&settings).await,
         Command::Migrate => {
             open_store(&settings).await?;
             eprintln!(
@@ -355,4 +366,58 @@ async fn wait_for_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// `seedgate providers check`: one line per account and model, on stdout.
+async fn check_providers(settings: &Settings) -> anyhow::Result<i32> {
+    let accounts = settings.provider_accounts()?;
+    if accounts.is_empty() {
+        println!("no [[providers]] configured: the built-in local renderer serves every model");
+        return Ok(0);
+    }
+    let mut failures = 0;
+    for account in accounts {
+        match account {
+            crate::config::UpstreamOrLocal::Local { name, .. } => {
+                println!("{name} (local): ok, built-in renderer");
+            }
+            crate::config::UpstreamOrLocal::Upstream { config, .. } => {
+                let header = format!(
+                    "{} ({}, {})",
+                    config.name,
+                    config.kind.as_str(),
+                    config.base_url
+                );
+                let provider = match seedgate_providers::UpstreamProvider::new(config) {
+                    Ok(provider) => provider,
+                    Err(e) => {
+                        failures += 1;
+                        println!("{header}: FAILED: {e}");
+                        continue;
+                    }
+                };
+                let report = seedgate_providers::Provider::check(&provider).await;
+                let ok = report.authenticated && report.models.iter().all(|(_, r)| r.is_ok());
+                if !ok {
+                    failures += 1;
+                }
+                println!(
+                    "{header}: {}",
+                    match (ok, report.authenticated) {
+                        (true, _) => "ok",
+                        (false, true) => "FAILED",
+                        (false, false) => "FAILED: credentials refused",
+                    }
+                );
+                for (model, result) in &report.models {
+                    match result {
+                        Ok(()) => println!("  {model}: ok"),
+                        Err(why) => println!("  {model}: {why}"),
+                    }
+                }
+                println!("  ({})", report.detail.trim_end_matches("; "));
+            }
+        }
+    }
+    Ok(if failures == 0 { 0 } else { 1 })
 }

@@ -50,6 +50,14 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// Per-model overrides of the built-in catalog: availability and prices.
     pub models: BTreeMap<String, ModelOverride>,
+    /// Upstream accounts (`[[providers]]`). Empty: the built-in local renderer serves
+    /// everything.
+    pub providers: Vec<ProviderSettings>,
+    /// Per canonical model: which accounts, in which order (`[routing."seedance-2.0-mini"]`).
+    /// Models without an entry go to every configured account in order.
+    pub routing: BTreeMap<String, seedgate_providers::Route>,
+    /// How tasks at upstreams are followed: deadline, polling, breaker, result copies.
+    pub upstream: UpstreamSettings,
     pub log: LogSettings,
 }
 
@@ -169,6 +177,94 @@ impl CallbackSettings {
     }
 }
 
+/// One provider account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// Unique; tasks remember it, so renaming an account orphans its running tasks.
+    pub name: String,
+    /// `ark`, `reapi`, `hiapi`, `apixo`, `crun`, `kie`, or `local` (the built-in renderer).
+    pub kind: String,
+    /// Scheme and host, e.g. `https://ark.ap-southeast.bytepluses.com`; each kind adds its
+    /// own paths.
+    pub base_url: Option<String>,
+    /// The name of the environment variable holding the key (preferred over `api_key`).
+    pub api_key_env: Option<String>,
+    /// Never printed by `seedgate config`.
+    #[serde(skip_serializing)]
+    pub api_key: Option<String>,
+    /// Canonical model → the upstream's model id. Only these models are sent to the account.
+    pub models: BTreeMap<String, String>,
+    /// Share of traffic under the `weighted` strategy.
+    pub weight: u32,
+    /// Tasks the account may run at once, across every replica.
+    pub max_concurrent: Option<u64>,
+    /// One request to the account (submit, poll) must finish within this.
+    pub timeout_seconds: f64,
+    pub connect_timeout_seconds: f64,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            kind: String::new(),
+            base_url: None,
+            api_key_env: None,
+            api_key: None,
+            models: BTreeMap::new(),
+            weight: 1,
+            max_concurrent: None,
+            timeout_seconds: 30.0,
+            connect_timeout_seconds: 10.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UpstreamSettings {
+    /// A task not finished this long after it was created fails and is refunded.
+    pub deadline_seconds: u64,
+    /// First poll after this many milliseconds, backing off to `poll_max_ms`.
+    pub poll_min_ms: u64,
+    pub poll_max_ms: u64,
+    /// Polls in flight per account at once.
+    pub poll_concurrency: usize,
+    /// Tasks one replica follows at upstreams at once.
+    pub max_tracked: usize,
+    /// Consecutive 429/5xx/connection failures that open an account's circuit breaker, and
+    /// how long it stays open before one trial request.
+    pub breaker_failures: u32,
+    pub breaker_open_seconds: f64,
+    /// Whether upstreams are asked to call back `<public_base_url>/upstream/callbacks/…`.
+    /// Unset: yes when `public_base_url` is set (upstreams cannot reach a loopback address).
+    pub callbacks: Option<bool>,
+    /// Tries per result copy before the task fails (refunded), and the first backoff.
+    pub rehost_attempts: u32,
+    pub rehost_backoff_ms: u64,
+    /// Largest result file copied.
+    pub rehost_max_bytes: u64,
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        Self {
+            deadline_seconds: 7200,
+            poll_min_ms: 2000,
+            poll_max_ms: 15_000,
+            poll_concurrency: 16,
+            max_tracked: 10_000,
+            breaker_failures: 5,
+            breaker_open_seconds: 30.0,
+            callbacks: None,
+            rehost_attempts: 3,
+            rehost_backoff_ms: 1000,
+            rehost_max_bytes: 2 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AssetSettings {
@@ -214,6 +310,9 @@ impl Default for Settings {
             callbacks: CallbackSettings::default(),
             storage: StorageSettings::default(),
             models: BTreeMap::new(),
+            providers: Vec::new(),
+            routing: BTreeMap::new(),
+            upstream: UpstreamSettings::default(),
             log: LogSettings::default(),
         }
     }
@@ -248,6 +347,23 @@ impl Default for LogSettings {
             filter: "info".into(),
         }
     }
+}
+
+/// The name of the built-in renderer's account when no `[[providers]]` entry names it.
+pub const LOCAL_ACCOUNT: &str = "local";
+
+/// A configured account, ready to build.
+#[derive(Debug, Clone)]
+pub enum UpstreamOrLocal {
+    Local {
+        name: String,
+        weight: u32,
+    },
+    Upstream {
+        config: seedgate_providers::UpstreamConfig,
+        weight: u32,
+        max_concurrent: Option<u64>,
+    },
 }
 
 /// Values given as command-line flags; only those present override.
@@ -307,12 +423,95 @@ impl Settings {
         if callbacks.attempt_timeout.is_zero() {
             anyhow::bail!("callbacks.attempt_timeout_seconds must be positive");
         }
+        self.provider_accounts()?;
         if let Some(url) = &self.public_base_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 anyhow::bail!("public_base_url must be an http(s) URL, got {url}");
             }
         }
         Ok(())
+    }
+
+    /// The configured upstream accounts, checked: unique names, known kinds, a base URL and a
+    /// key for each upstream, routes naming only configured accounts (or `local`).
+    pub fn provider_accounts(&self) -> anyhow::Result<Vec<UpstreamOrLocal>> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut accounts = Vec::new();
+        for p in &self.providers {
+            if p.name.trim().is_empty() {
+                anyhow::bail!("every [[providers]] entry needs a name");
+            }
+            if !seen.insert(p.name.clone()) {
+                anyhow::bail!("provider name {} is used twice", p.name);
+            }
+            let seconds = |what: &str, s: f64| {
+                Duration::try_from_secs_f64(s)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("providers.{what} of {} must be positive", p.name)
+                    })
+            };
+            if p.kind == "local" {
+                accounts.push(UpstreamOrLocal::Local {
+                    name: p.name.clone(),
+                    weight: p.weight,
+                });
+                continue;
+            }
+            let kind: seedgate_providers::UpstreamKind =
+                serde_json::from_value(serde_json::Value::String(p.kind.clone())).map_err(|_| {
+                    anyhow::anyhow!(
+                        "provider {}: kind must be one of ark, reapi, hiapi, apixo, crun, kie, local; got {:?}",
+                        p.name,
+                        p.kind
+                    )
+                })?;
+            let base_url = p
+                .base_url
+                .clone()
+                .filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+                .ok_or_else(|| anyhow::anyhow!("provider {} needs an http(s) base_url", p.name))?;
+            let api_key = match (&p.api_key_env, &p.api_key) {
+                (Some(var), _) => std::env::var(var).map_err(|_| {
+                    anyhow::anyhow!("provider {}: environment variable {var} is not set", p.name)
+                })?,
+                (None, Some(key)) => key.clone(),
+                (None, None) => anyhow::bail!("provider {} needs api_key_env or api_key", p.name),
+            };
+            if p.models.is_empty() {
+                anyhow::bail!(
+                    "provider {} maps no models (models = {{ \"seedance-2.0-mini\" = \"…\" }})",
+                    p.name
+                );
+            }
+            accounts.push(UpstreamOrLocal::Upstream {
+                config: seedgate_providers::UpstreamConfig {
+                    name: p.name.clone(),
+                    kind,
+                    base_url,
+                    api_key,
+                    models: p.models.clone(),
+                    connect_timeout: seconds("connect_timeout_seconds", p.connect_timeout_seconds)?,
+                    request_timeout: seconds("timeout_seconds", p.timeout_seconds)?,
+                    first_poll: Duration::from_millis(self.upstream.poll_min_ms),
+                },
+                weight: p.weight,
+                max_concurrent: p.max_concurrent,
+            });
+        }
+        for (model, route) in &self.routing {
+            if let Some(missing) = route
+                .providers
+                .iter()
+                .find(|name| !seen.contains(*name) && name.as_str() != LOCAL_ACCOUNT)
+            {
+                anyhow::bail!(
+                    "routing for {model} names provider {missing}, which is not configured"
+                );
+            }
+        }
+        Ok(accounts)
     }
 
     pub fn database_path(&self) -> PathBuf {

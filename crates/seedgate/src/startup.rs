@@ -1,7 +1,7 @@
 //! Builds the whole application from settings. `serve` and the black-box tests both go through
 //! [`Application::build`], so tests run exactly what ships, on a random port.
 
-use crate::config::{RunMode, Settings};
+use crate::config::{RunMode, Settings, UpstreamOrLocal, LOCAL_ACCOUNT};
 use anyhow::Context;
 use axum::routing::get;
 use axum::Router;
@@ -9,10 +9,14 @@ use seedgate_core::Catalog;
 use seedgate_fetch::{AddressPolicy, Fetcher};
 use seedgate_gateway::{auth, Gateway, GatewayConfig};
 use seedgate_media::MediaService;
-use seedgate_providers::LocalProvider;
+use seedgate_providers::routing::BreakerConfig;
+use seedgate_providers::{
+    Account, LocalProvider, Provider, Route, Router as ProviderRouter, UpstreamProvider,
+};
 use seedgate_store::{PgStore, SqliteStore, Store};
 use seedgate_workers::callbacks::CallbackDispatcher;
-use seedgate_workers::{TaskWorkers, WorkerConfig};
+use seedgate_workers::polling::PollerConfig;
+use seedgate_workers::{TaskWorkers, UpstreamWork, WorkerConfig};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -50,6 +54,78 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         .await
         .with_context(|| format!("opening database {}", settings.database_path().display()))?;
     Ok(Arc::new(store))
+}
+
+/// The server secret that keys upstream callback tokens.
+const UPSTREAM_CALLBACK_SECRET: &str = "upstream_callbacks";
+
+fn hex_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Every configured account (the local renderer always among them, as `local` unless a
+/// `[[providers]]` entry of kind `local` names it), and the routes between them.
+pub fn build_router(settings: &Settings, media: MediaService) -> anyhow::Result<ProviderRouter> {
+    let mut local_config = settings.local.clone();
+    if local_config.directives.is_none() {
+        local_config.directives = Some(settings.mode == RunMode::Development);
+    }
+    let mut accounts = Vec::new();
+    let mut configured = Vec::new();
+    for account in settings.provider_accounts()? {
+        match account {
+            UpstreamOrLocal::Local { name, weight } => {
+                configured.push(name.clone());
+                let provider = LocalProvider::named(&name, local_config.clone(), media.clone());
+                accounts.push(Account::new(Arc::new(provider), weight, None));
+            }
+            UpstreamOrLocal::Upstream {
+                config,
+                weight,
+                max_concurrent,
+            } => {
+                configured.push(config.name.clone());
+                let provider: Arc<dyn Provider> = Arc::new(
+                    UpstreamProvider::new(config)
+                        .map_err(|e| anyhow::anyhow!("building a provider: {e}"))?,
+                );
+                accounts.push(Account::new(provider, weight, max_concurrent));
+            }
+        }
+    }
+    if !accounts.iter().any(|a| a.name() == LOCAL_ACCOUNT) {
+        let provider = LocalProvider::new(local_config, media);
+        accounts.push(Account::new(Arc::new(provider), 1, None));
+    }
+    // Models without a route go to the configured accounts in order; with none configured,
+    // to the local renderer.
+    let default_route = Route {
+        strategy: Default::default(),
+        providers: if configured.is_empty() {
+            vec![LOCAL_ACCOUNT.to_string()]
+        } else {
+            configured
+        },
+    };
+    let upstream = &settings.upstream;
+    ProviderRouter::new(
+        accounts,
+        settings
+            .routing
+            .iter()
+            .map(|(model, route)| (model.clone(), route.clone()))
+            .collect(),
+        default_route,
+        BreakerConfig {
+            failure_threshold: upstream.breaker_failures.max(1),
+            open_for: Duration::try_from_secs_f64(upstream.breaker_open_seconds)
+                .unwrap_or(Duration::from_secs(30)),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!(e))
 }
 
 impl Application {
@@ -122,15 +198,30 @@ impl Application {
             settings.callbacks.dispatcher_config()?,
             callback_wake,
         ));
-        let mut local = settings.local.clone();
-        if local.directives.is_none() {
-            local.directives = Some(settings.mode == RunMode::Development);
-        }
-        let provider = Arc::new(LocalProvider::new(local, media));
+        let router = Arc::new(build_router(&settings, media)?);
+        // Upstreams can only call back an address they can reach: by default, only when the
+        // operator said where seedgate is reachable.
+        let upstream_callbacks = settings
+            .upstream
+            .callbacks
+            .unwrap_or(settings.public_base_url.is_some());
+        let callback_secret = store
+            .server_secret(UPSTREAM_CALLBACK_SECRET, &hex_secret())
+            .await?;
+        let upstream = &settings.upstream;
+        let rehoster = seedgate_workers::rehost::Rehoster::new(
+            blobs.clone(),
+            seedgate_workers::rehost::RehostConfig {
+                attempts: upstream.rehost_attempts.max(1),
+                backoff: Duration::from_millis(upstream.rehost_backoff_ms),
+                max_bytes: upstream.rehost_max_bytes,
+                ..Default::default()
+            },
+        )?;
         let workers = TaskWorkers::new(
             store.clone(),
-            provider,
-            blobs.clone(),
+            router,
+            rehoster,
             WorkerConfig {
                 concurrency: settings.worker.concurrency,
                 lease: settings.lease(),
@@ -138,6 +229,21 @@ impl Application {
                 idle_poll: Duration::from_millis(settings.worker.idle_poll_ms),
                 retry_base: Duration::from_millis(settings.worker.retry_base_ms),
                 attempt_timeout: Duration::from_secs(settings.worker.attempt_timeout_seconds),
+                upstream: UpstreamWork {
+                    deadline: Duration::from_secs(upstream.deadline_seconds.max(1)),
+                    poll_min: Duration::from_millis(upstream.poll_min_ms.max(1)),
+                    poll_max: Duration::from_millis(
+                        upstream.poll_max_ms.max(upstream.poll_min_ms).max(1),
+                    ),
+                    poller: PollerConfig {
+                        concurrency: upstream.poll_concurrency.max(1),
+                        ..Default::default()
+                    },
+                    max_tracked: upstream.max_tracked.max(1),
+                    callback_base_url: upstream_callbacks.then(|| base_url.clone()),
+                    callback_secret: callback_secret.into_bytes(),
+                    ..Default::default()
+                },
             },
             wake,
         );
@@ -170,6 +276,7 @@ impl Application {
                 .with_state(gateway),
             )
             .merge(media)
+            .merge(crate::upstream_callbacks::routes(workers.clone()))
             .merge(crate::health::routes(store.clone(), blobs.clone()))
             .fallback(seedgate_dialects::route_not_found)
             .method_not_allowed_fallback(seedgate_dialects::method_not_allowed)

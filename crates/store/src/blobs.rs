@@ -15,6 +15,9 @@ pub enum BlobError {
     Storage(#[from] object_store::Error),
     #[error("invalid object key `{0}`")]
     BadKey(String),
+    /// The stream being stored failed (e.g. an upstream download broke off).
+    #[error("source: {0}")]
+    Source(String),
 }
 
 /// An object being read: its total size, the byte range returned and the bytes themselves.
@@ -113,20 +116,58 @@ impl BlobStore {
     pub async fn put(&self, key: &str, bytes: Bytes) -> Result<(), BlobError> {
         let path = Self::path(key)?;
         self.inner.put(&path, PutPayload::from(bytes)).await?;
-        if let Some(root) = &self.local_root {
-            let file = root.join(path.as_ref());
-            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                std::fs::File::open(&file)?.sync_all()?;
-                if let Some(dir) = file.parent() {
-                    std::fs::File::open(dir)?.sync_all()?;
+        self.sync_local(&path).await
+    }
+
+    /// Stores an object from a stream of chunks (an upstream download) without holding it all
+    /// in memory; returns its size. A broken stream aborts the upload and leaves no object.
+    pub async fn put_stream<S, E>(&self, key: &str, mut chunks: S) -> Result<u64, BlobError>
+    where
+        S: futures::Stream<Item = Result<Bytes, E>> + Unpin + Send,
+        E: std::fmt::Display,
+    {
+        use futures::StreamExt;
+        let path = Self::path(key)?;
+        let upload = self.inner.put_multipart(&path).await?;
+        let mut writer = object_store::WriteMultipart::new(upload);
+        let mut size = 0u64;
+        while let Some(chunk) = chunks.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => {
+                    let _ = writer.abort().await;
+                    return Err(BlobError::Source(e.to_string()));
                 }
-                Ok(())
-            })
-            .await
-            .map_err(|e| storage_error(std::io::Error::other(e)))?
-            .map_err(storage_error)?;
+            };
+            // Bounded buffering: at most a few parts in flight at once.
+            if let Err(e) = writer.wait_for_capacity(4).await {
+                let _ = writer.abort().await;
+                return Err(e.into());
+            }
+            size += chunk.len() as u64;
+            writer.put(chunk);
         }
-        Ok(())
+        writer.finish().await?;
+        self.sync_local(&path).await?;
+        Ok(size)
+    }
+
+    /// On local disk, flushes a written file and its directory.
+    async fn sync_local(&self, path: &ObjectPath) -> Result<(), BlobError> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let file = root.join(path.as_ref());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&file)?.sync_all()?;
+            if let Some(dir) = file.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| storage_error(std::io::Error::other(e)))?
+        .map_err(storage_error)
     }
 
     /// Deletes an object; deleting a missing one is not an error.

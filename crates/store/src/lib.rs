@@ -11,6 +11,7 @@ use seedgate_core::ids::{ApiKeyId, TaskId};
 use seedgate_core::ledger::{CachedBalance, LedgerEntry, TaskFacts};
 use seedgate_core::media::MediaFacts;
 use seedgate_core::task::{Task, TaskError, TaskOutput, TaskStatus};
+use std::collections::HashMap;
 use std::time::Duration;
 
 pub use blobs::{BlobError, BlobRead, BlobStore, S3Config};
@@ -83,6 +84,9 @@ pub struct ClaimedTask {
     pub task: Task,
     pub lease_token: String,
     pub provider_job_id: Option<String>,
+    /// Set when a submit to `task.provider` may have been sent but its answer was never
+    /// recorded: the Idempotency-Key it carried. Such a task is reconciled, not resubmitted.
+    pub submit_key: Option<String>,
 }
 
 /// Which of a key's tasks to list, and how. Every dialect's listing is a view of this.
@@ -346,6 +350,28 @@ pub trait Store: Send + Sync + 'static {
         provider: &str,
         job_id: &str,
     ) -> StoreResult<bool>;
+    /// Write-ahead record of an upstream submit: `Some((account, idempotency_key))` before the
+    /// request is sent; `None` once the account is known not to have taken it (and after a
+    /// failover). `false` when fenced out.
+    async fn record_submit_intent(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        intent: Option<(&str, &str)>,
+    ) -> StoreResult<bool>;
+    /// Running tasks per provider account, across every replica.
+    async fn running_tasks_by_provider(&self) -> StoreResult<HashMap<String, u64>>;
+    /// Puts a claimed task back in the queue for `delay` without using up an attempt (no
+    /// account could take it yet). `false` when fenced out.
+    async fn defer_task(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        delay: Duration,
+    ) -> StoreResult<bool>;
+    /// The process-wide secret `name`, created from `candidate` by whichever replica asks
+    /// first; every replica gets the same value.
+    async fn server_secret(&self, name: &str, candidate: &str) -> StoreResult<String>;
     /// Succeeds a running task and settles its hold; `false` when fenced out.
     async fn complete_task(
         &self,

@@ -59,7 +59,7 @@ const TASK_COLUMNS: &str =
     "id, api_key_id, model, requested_model, origin_dialect, request_json, status, \
      price_credits, billable_seconds, micro_usd_per_second, attempt, provider, provider_job_id, \
      output_json, error_kind, error_message, created_at_ms, updated_at_ms, started_at_ms, \
-     finished_at_ms, lease_token";
+     finished_at_ms, lease_token, submit_key";
 
 const KEY_COLUMNS: &str = "id, name, key_prefix, balance, created_at_ms, revoked_at_ms";
 
@@ -1222,11 +1222,13 @@ impl Store for PgStore {
                 }
             };
             let provider_job_id: Option<String> = row.try_get("provider_job_id")?;
+            let submit_key: Option<String> = row.try_get("submit_key")?;
             tx.commit().await?;
             return Ok(Some(ClaimedTask {
                 task,
                 lease_token: token,
                 provider_job_id,
+                submit_key,
             }));
         }
     }
@@ -1259,7 +1261,7 @@ impl Store for PgStore {
         job_id: &str,
     ) -> StoreResult<bool> {
         let r = sqlx::query(
-            "UPDATE tasks SET provider = $1, provider_job_id = $2, updated_at_ms = $3 \
+            "UPDATE tasks SET provider = $1, provider_job_id = $2, submit_key = NULL, updated_at_ms = $3 \
              WHERE id = $4 AND lease_token = $5 AND status = 'running'",
         )
         .bind(provider)
@@ -1270,6 +1272,76 @@ impl Store for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn record_submit_intent(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        intent: Option<(&str, &str)>,
+    ) -> StoreResult<bool> {
+        let (provider, key) = match intent {
+            Some((provider, key)) => (Some(provider), Some(key)),
+            None => (None, None),
+        };
+        let r = sqlx::query(
+            "UPDATE tasks SET provider = $1, submit_key = $2, provider_job_id = NULL, updated_at_ms = $3 WHERE id = $4 AND lease_token = $5 AND status = 'running'",
+        )
+        .bind(provider)
+        .bind(key)
+        .bind(now_ms())
+        .bind(id.as_str())
+        .bind(lease_token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn running_tasks_by_provider(&self) -> StoreResult<HashMap<String, u64>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT provider, COUNT(*) FROM tasks WHERE status = 'running' AND provider IS NOT NULL GROUP BY provider",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(provider, n)| (provider, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+
+    async fn defer_task(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        delay: Duration,
+    ) -> StoreResult<bool> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE tasks SET status = 'queued', attempt = attempt - 1, next_run_at_ms = $1, updated_at_ms = $2, lease_token = NULL, lease_owner = NULL, lease_expires_at_ms = NULL WHERE id = $3 AND lease_token = $4 AND status = 'running' AND provider_job_id IS NULL AND submit_key IS NULL",
+        )
+        .bind(now + millis(delay))
+        .bind(now)
+        .bind(id.as_str())
+        .bind(lease_token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn server_secret(&self, name: &str, candidate: &str) -> StoreResult<String> {
+        sqlx::query(
+            "INSERT INTO server_secrets (name, value, created_at_ms) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        let value: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(value)
     }
 
     async fn complete_task(

@@ -24,7 +24,7 @@ const TASK_COLUMNS: &str =
     "id, api_key_id, model, requested_model, origin_dialect, request_json, status, \
      price_credits, billable_seconds, micro_usd_per_second, attempt, provider, provider_job_id, \
      output_json, error_kind, error_message, created_at_ms, updated_at_ms, started_at_ms, \
-     finished_at_ms, lease_token";
+     finished_at_ms, lease_token, submit_key";
 
 const KEY_COLUMNS: &str = "id, name, key_prefix, balance, created_at_ms, revoked_at_ms";
 
@@ -1170,11 +1170,13 @@ impl Store for SqliteStore {
                 }
             };
             let provider_job_id: Option<String> = row.try_get("provider_job_id")?;
+            let submit_key: Option<String> = row.try_get("submit_key")?;
             tx.commit().await?;
             return Ok(Some(ClaimedTask {
                 task,
                 lease_token: token,
                 provider_job_id,
+                submit_key,
             }));
         }
     }
@@ -1206,7 +1208,7 @@ impl Store for SqliteStore {
         job_id: &str,
     ) -> StoreResult<bool> {
         let r = sqlx::query(
-            "UPDATE tasks SET provider = ?, provider_job_id = ?, updated_at_ms = ? WHERE id = ? AND lease_token = ? AND status = 'running'",
+            "UPDATE tasks SET provider = ?, provider_job_id = ?, submit_key = NULL, updated_at_ms = ? WHERE id = ? AND lease_token = ? AND status = 'running'",
         )
         .bind(provider)
         .bind(job_id)
@@ -1216,6 +1218,76 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn record_submit_intent(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        intent: Option<(&str, &str)>,
+    ) -> StoreResult<bool> {
+        let (provider, key) = match intent {
+            Some((provider, key)) => (Some(provider), Some(key)),
+            None => (None, None),
+        };
+        let r = sqlx::query(
+            "UPDATE tasks SET provider = ?, submit_key = ?, provider_job_id = NULL, updated_at_ms = ? WHERE id = ? AND lease_token = ? AND status = 'running'",
+        )
+        .bind(provider)
+        .bind(key)
+        .bind(now_ms())
+        .bind(id.as_str())
+        .bind(lease_token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn running_tasks_by_provider(&self) -> StoreResult<HashMap<String, u64>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT provider, COUNT(*) FROM tasks WHERE status = 'running' AND provider IS NOT NULL GROUP BY provider",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(provider, n)| (provider, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+
+    async fn defer_task(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        delay: Duration,
+    ) -> StoreResult<bool> {
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE tasks SET status = 'queued', attempt = attempt - 1, next_run_at_ms = ?, updated_at_ms = ?, lease_token = NULL, lease_owner = NULL, lease_expires_at_ms = NULL WHERE id = ? AND lease_token = ? AND status = 'running' AND provider_job_id IS NULL AND submit_key IS NULL",
+        )
+        .bind(now + millis(delay))
+        .bind(now)
+        .bind(id.as_str())
+        .bind(lease_token)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn server_secret(&self, name: &str, candidate: &str) -> StoreResult<String> {
+        sqlx::query(
+            "INSERT INTO server_secrets (name, value, created_at_ms) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        let value: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(value)
     }
 
     async fn complete_task(

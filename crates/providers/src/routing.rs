@@ -1,0 +1,454 @@
+//! Which provider account a new task goes to. Per model, an ordered list of accounts and a
+//! strategy: `priority` tries them in order, `weighted` in a random order drawn by weight. An
+//! account whose circuit breaker is open, that does not serve the model, or that is at its
+//! concurrency cap is passed over. Once an upstream accepts a task, the task sticks to that
+//! account (the caller records it); the router is only asked about new submits.
+
+use crate::Provider;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoutingStrategy {
+    /// The first account that can take the task.
+    #[default]
+    Priority,
+    /// A random account, drawn in proportion to the weights; the others follow as fallbacks.
+    Weighted,
+}
+
+/// A model's route: accounts by name, in order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Route {
+    pub strategy: RoutingStrategy,
+    pub providers: Vec<String>,
+}
+
+/// When an account's breaker opens, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct BreakerConfig {
+    /// Consecutive transient failures (429, 5xx, no connection) that open the breaker.
+    pub failure_threshold: u32,
+    /// How long an open breaker keeps the account out before one trial request is let through.
+    pub open_for: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 5,
+            open_for: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Breaker {
+    consecutive_failures: u32,
+    opened_at: Option<Instant>,
+    open_until: Option<Instant>,
+    /// A half-open breaker lets one trial through; others wait for its outcome, or until this
+    /// time (a trial offered to a submit that went elsewhere never reports back).
+    trial_until: Option<Instant>,
+}
+
+/// An account's breaker, shared by every task on this replica.
+#[derive(Debug, Default)]
+pub struct AccountHealth {
+    breaker: Mutex<Breaker>,
+}
+
+/// What the breaker says about sending to an account now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Closed,
+    /// Open, but its time is up: this caller is the trial.
+    Trial,
+    Open,
+}
+
+impl AccountHealth {
+    fn admit(&self, now: Instant) -> Admission {
+        let mut b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        match b.open_until {
+            None => Admission::Closed,
+            Some(until) if now < until || b.trial_until.is_some_and(|t| now < t) => Admission::Open,
+            Some(until) => {
+                let open_for = until.saturating_duration_since(b.opened_at.unwrap_or(until));
+                b.trial_until = Some(now + open_for);
+                Admission::Trial
+            }
+        }
+    }
+
+    fn succeeded(&self) {
+        let mut b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        *b = Breaker::default();
+    }
+
+    fn failed(&self, config: &BreakerConfig, now: Instant) {
+        let mut b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        b.consecutive_failures = b.consecutive_failures.saturating_add(1);
+        if b.trial_until.is_some() || b.consecutive_failures >= config.failure_threshold {
+            b.opened_at = Some(now);
+            b.open_until = Some(now + config.open_for);
+        }
+        b.trial_until = None;
+    }
+
+    /// Whether the breaker keeps the account out right now.
+    pub fn is_open(&self) -> bool {
+        let b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        b.open_until.is_some_and(|until| Instant::now() < until)
+    }
+}
+
+/// One configured account.
+pub struct Account {
+    pub provider: Arc<dyn Provider>,
+    pub weight: u32,
+    /// Tasks this account may have in flight at once, across all replicas.
+    pub max_concurrent: Option<u64>,
+    pub health: AccountHealth,
+}
+
+impl Account {
+    pub fn new(provider: Arc<dyn Provider>, weight: u32, max_concurrent: Option<u64>) -> Self {
+        Self {
+            provider,
+            weight,
+            max_concurrent,
+            health: AccountHealth::default(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.provider.name()
+    }
+}
+
+/// Why no account was offered for a submit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoAccount {
+    /// No configured account serves the model at all.
+    Unserved,
+    /// Every account that serves it is busy or cooling off: wait, then try again.
+    Busy,
+}
+
+pub struct Router {
+    accounts: BTreeMap<String, Arc<Account>>,
+    routes: HashMap<String, Route>,
+    /// Used for models without a route of their own.
+    default_route: Route,
+    breaker: BreakerConfig,
+}
+
+impl Router {
+    /// `routes` name accounts that must exist in `accounts` (checked when the config loads).
+    pub fn new(
+        accounts: Vec<Account>,
+        routes: HashMap<String, Route>,
+        default_route: Route,
+        breaker: BreakerConfig,
+    ) -> Result<Self, String> {
+        let accounts: BTreeMap<String, Arc<Account>> = accounts
+            .into_iter()
+            .map(|a| (a.name().to_string(), Arc::new(a)))
+            .collect();
+        for (model, route) in routes
+            .iter()
+            .map(|(m, r)| (m.as_str(), r))
+            .chain([("(default)", &default_route)])
+        {
+            if let Some(missing) = route.providers.iter().find(|p| !accounts.contains_key(*p)) {
+                return Err(format!(
+                    "routing for {model} names provider {missing}, which is not configured"
+                ));
+            }
+        }
+        Ok(Self {
+            accounts,
+            routes,
+            default_route,
+            breaker,
+        })
+    }
+
+    /// The account a task is stuck to.
+    pub fn account(&self, name: &str) -> Option<&Arc<Account>> {
+        self.accounts.get(name)
+    }
+
+    pub fn accounts(&self) -> impl Iterator<Item = &Arc<Account>> {
+        self.accounts.values()
+    }
+
+    pub fn route(&self, model: &str) -> &Route {
+        self.routes.get(model).unwrap_or(&self.default_route)
+    }
+
+    /// The accounts to try for a new task of `model`, best first. `active` gives the tasks in
+    /// flight per account (across replicas); accounts at their cap and accounts whose breaker
+    /// is open are left out.
+    pub fn candidates(
+        &self,
+        model: &str,
+        active: &HashMap<String, u64>,
+    ) -> Result<Vec<Arc<Account>>, NoAccount> {
+        let route = self.route(model);
+        let serving: Vec<&Arc<Account>> = route
+            .providers
+            .iter()
+            .filter_map(|name| self.accounts.get(name))
+            .filter(|a| a.provider.serves(model))
+            .collect();
+        if serving.is_empty() {
+            return Err(NoAccount::Unserved);
+        }
+        let ordered = match route.strategy {
+            RoutingStrategy::Priority => serving,
+            RoutingStrategy::Weighted => weighted_order(serving, &mut rand::thread_rng()),
+        };
+        let now = Instant::now();
+        let open: Vec<Arc<Account>> = ordered
+            .into_iter()
+            .filter(|a| {
+                a.max_concurrent
+                    .is_none_or(|cap| active.get(a.name()).copied().unwrap_or(0) < cap)
+            })
+            .filter(|a| a.health.admit(now) != Admission::Open)
+            .cloned()
+            .collect();
+        if open.is_empty() {
+            Err(NoAccount::Busy)
+        } else {
+            Ok(open)
+        }
+    }
+
+    /// Feeds the breaker: a submit or poll the account answered.
+    pub fn record_success(&self, account: &str) {
+        if let Some(a) = self.accounts.get(account) {
+            a.health.succeeded();
+        }
+    }
+
+    /// Feeds the breaker: a transient failure (429, 5xx, no connection).
+    pub fn record_failure(&self, account: &str) {
+        if let Some(a) = self.accounts.get(account) {
+            a.health.failed(&self.breaker, Instant::now());
+        }
+    }
+}
+
+/// A random order in which each account comes first in proportion to its weight
+/// (Efraimidis–Spirakis: sort by `u^(1/w)`, largest first). Weight 0 goes last.
+fn weighted_order<'a>(
+    accounts: Vec<&'a Arc<Account>>,
+    rng: &mut impl Rng,
+) -> Vec<&'a Arc<Account>> {
+    let mut keyed: Vec<(f64, &Arc<Account>)> = accounts
+        .into_iter()
+        .map(|a| {
+            let key = if a.weight == 0 {
+                -1.0
+            } else {
+                rng.gen::<f64>().powf(1.0 / f64::from(a.weight))
+            };
+            (key, a)
+        })
+        .collect();
+    keyed.sort_by(|x, y| y.0.total_cmp(&x.0));
+    keyed.into_iter().map(|(_, a)| a).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CheckReport, Job, Progress, ProviderError};
+    use async_trait::async_trait;
+
+    struct Named(&'static str, bool);
+
+    #[async_trait]
+    impl Provider for Named {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn serves(&self, _model: &str) -> bool {
+            self.1
+        }
+        async fn submit(&self, _job: &Job) -> Result<Progress, ProviderError> {
+            unreachable!("routing never submits")
+        }
+        async fn poll(&self, _job: &Job, _id: &str) -> Result<Progress, ProviderError> {
+            unreachable!("routing never polls")
+        }
+        async fn check(&self) -> CheckReport {
+            unreachable!("routing never checks")
+        }
+    }
+
+    fn router(
+        strategy: RoutingStrategy,
+        accounts: &[(&'static str, u32, Option<u64>, bool)],
+    ) -> Router {
+        let route = Route {
+            strategy,
+            providers: accounts.iter().map(|a| a.0.to_string()).collect(),
+        };
+        Router::new(
+            accounts
+                .iter()
+                .map(|(name, weight, cap, serves)| {
+                    Account::new(Arc::new(Named(name, *serves)), *weight, *cap)
+                })
+                .collect(),
+            HashMap::from([("m".to_string(), route)]),
+            Route::default(),
+            BreakerConfig {
+                failure_threshold: 2,
+                open_for: Duration::from_millis(50),
+            },
+        )
+        .expect("router")
+    }
+
+    fn names(accounts: &[Arc<Account>]) -> Vec<&str> {
+        accounts.iter().map(|a| a.name()).collect()
+    }
+
+    #[test]
+    fn priority_keeps_the_configured_order_and_skips_accounts_that_do_not_serve_the_model() {
+        let r = router(
+            RoutingStrategy::Priority,
+            &[
+                ("a", 1, None, true),
+                ("b", 1, None, false),
+                ("c", 1, None, true),
+            ],
+        );
+        let got = r.candidates("m", &HashMap::new()).expect("candidates");
+        assert_eq!(names(&got), ["a", "c"]);
+    }
+
+    #[test]
+    fn an_account_at_its_cap_is_passed_over_and_all_full_means_busy() {
+        let r = router(
+            RoutingStrategy::Priority,
+            &[("a", 1, Some(2), true), ("b", 1, Some(1), true)],
+        );
+        let active = HashMap::from([("a".to_string(), 2)]);
+        assert_eq!(names(&r.candidates("m", &active).expect("b")), ["b"]);
+        let active = HashMap::from([("a".to_string(), 2), ("b".to_string(), 1)]);
+        assert_eq!(r.candidates("m", &active).err(), Some(NoAccount::Busy));
+    }
+
+    #[test]
+    fn a_model_no_account_serves_is_unserved() {
+        let r = router(RoutingStrategy::Priority, &[("a", 1, None, false)]);
+        assert_eq!(
+            r.candidates("m", &HashMap::new()).err(),
+            Some(NoAccount::Unserved)
+        );
+        // The default route here is empty, so other models are unserved too.
+        assert_eq!(
+            r.candidates("other", &HashMap::new()).err(),
+            Some(NoAccount::Unserved)
+        );
+    }
+
+    #[test]
+    fn the_breaker_opens_after_consecutive_failures_then_lets_one_trial_through() {
+        let r = router(
+            RoutingStrategy::Priority,
+            &[("a", 1, None, true), ("b", 1, None, true)],
+        );
+        r.record_failure("a");
+        assert_eq!(
+            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            ["a", "b"]
+        );
+        r.record_failure("a");
+        assert_eq!(
+            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            ["b"],
+            "two failures in a row open a's breaker"
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(
+            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            ["a", "b"],
+            "after the open period, one trial goes to a"
+        );
+        assert_eq!(
+            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            ["b"],
+            "while the trial is out, a stays closed to others"
+        );
+        r.record_failure("a");
+        std::thread::sleep(Duration::from_millis(10));
+        assert_eq!(
+            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            ["b"],
+            "a failed trial reopens at once"
+        );
+        std::thread::sleep(Duration::from_millis(60));
+        let _trial = r.candidates("m", &HashMap::new());
+        r.record_success("a");
+        assert_eq!(
+            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            ["a", "b"],
+            "a successful trial closes the breaker"
+        );
+    }
+
+    #[test]
+    fn weighted_order_follows_the_weights() {
+        let r = router(
+            RoutingStrategy::Weighted,
+            &[
+                ("light", 1, None, true),
+                ("heavy", 3, None, true),
+                ("never", 0, None, true),
+            ],
+        );
+        let mut first = HashMap::<String, u32>::new();
+        for _ in 0..4000 {
+            let got = r.candidates("m", &HashMap::new()).expect("c");
+            assert_eq!(got.len(), 3, "the others stay as fallbacks");
+            assert_eq!(got[2].name(), "never", "weight 0 is a fallback only");
+            *first.entry(got[0].name().to_string()).or_default() += 1;
+        }
+        let heavy = f64::from(first["heavy"]) / 4000.0;
+        assert!(
+            (0.70..0.80).contains(&heavy),
+            "heavy first {heavy:.3} of the time, expected 0.75"
+        );
+    }
+
+    #[test]
+    fn a_route_naming_an_unknown_account_is_refused() {
+        let err = Router::new(
+            Vec::new(),
+            HashMap::from([(
+                "m".to_string(),
+                Route {
+                    strategy: RoutingStrategy::Priority,
+                    providers: vec!["ghost".into()],
+                },
+            )]),
+            Route::default(),
+            BreakerConfig::default(),
+        )
+        .err()
+        .expect("refused");
+        assert!(err.contains("ghost"), "{err}");
+    }
+}

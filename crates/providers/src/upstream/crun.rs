@@ -1,0 +1,585 @@
+//! The CRUN upstream dialect (crun.ai; contract §3.4): `POST /api/v1/client/job/CreateTask`,
+//! `GET /api/v1/client/job/TaskInfo?task_id=`. Auth is the `x-api-key` header; answers are
+//! `{code, message, data}` with snake_case `task_id`.
+//!
+//! The model name carries the mode (`bytedance/seedance2-0-mini-r2v`), as seedgate's own CRUN
+//! dialect reads it. An account maps a canonical model to one id, so the configured id may be
+//! the family (`bytedance/seedance2-0-mini`) or any mode's name: its `-t2v`/`-i2v`/`-r2v` suffix
+//! is replaced by the request's mode. Per mode: i2v sends `img_urls` [first, last?], r2v sends
+//! `reference_images`/`reference_videos`/`reference_audios`. CRUN has no web search (a request
+//! for it is refused: the video would not be what was asked), no seed (a reproducibility hint:
+//! dropped, as the other upstream dialects do) and no NSFW switch (dropped: CRUN's own
+//! moderation stays on).
+//!
+//! States:
+//!
+//! | CRUN `status` | [`UpstreamState`] |
+//! |---|---|
+//! | `pending` | Queued |
+//! | `running` | Running |
+//! | `success` | Succeeded (`result.media_urls[0]`, `result.last_frame_url`) |
+//! | `failed` | Failed (kind from `result.code`/`result.message`) |
+//! | anything else | a common synonym (see [`guess_phase`]); otherwise a 502-like fault, never Running |
+//!
+//! Body codes (also under HTTP 200) are classified as HTTP statuses, with CRUN's own codes
+//! translated: 455 (maintenance) → 503, 501 (generation failed) → 502, 505 (feature disabled:
+//! the model is off for this account) → 403; 401/402/404/422/429/500 as they are.
+
+use super::apixo::{
+    envelope_code, envelope_fault, guess_phase, has_references, invalid, join, missing,
+    missing_task_id, refuse_web_search, task_id_of, text_kind, unknown_state, Phase,
+};
+use super::{
+    as_text, AuthStyle, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState,
+};
+use crate::ProviderError;
+use seedgate_core::media::MediaUrl;
+use seedgate_core::task::FailureKind;
+use seedgate_core::{AspectRatio, Mode};
+use serde_json::{json, Map, Value};
+
+pub struct Crun;
+
+const CREATE_PATH: &str = "/api/v1/client/job/CreateTask";
+
+impl UpstreamApi for Crun {
+    fn auth(&self) -> AuthStyle {
+        AuthStyle::ApiKeyHeader
+    }
+
+    fn create(&self, cx: &CreateContext<'_>) -> Result<HttpCall, ProviderError> {
+        let r = cx.request;
+        refuse_web_search("crun", r)?;
+        let mut input = Map::new();
+        if let Some(prompt) = r.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
+            input.insert("prompt".into(), prompt.into());
+        }
+        input.insert("resolution".into(), r.resolution.as_str().into());
+        input.insert(
+            "aspect_ratio".into(),
+            match r.aspect_ratio {
+                AspectRatio::Adaptive => "auto",
+                other => other.as_str(),
+            }
+            .into(),
+        );
+        input.insert("duration".into(), r.duration_seconds.into());
+        input.insert("audio".into(), r.generate_audio.into());
+        input.insert("return_last_frame".into(), r.return_last_frame.into());
+        match r.mode {
+            Mode::T2v => {}
+            Mode::I2v => {
+                // The i2v models take no reference fields.
+                if has_references(r) {
+                    return Err(invalid(
+                        "crun cannot combine a first frame with reference media",
+                    ));
+                }
+                let frames: Vec<Value> = r
+                    .first_frame_url
+                    .iter()
+                    .chain(&r.last_frame_url)
+                    .map(|u| Value::from(u.as_str()))
+                    .collect();
+                input.insert("img_urls".into(), Value::Array(frames));
+            }
+            Mode::R2v => {
+                for (field, list) in [
+                    ("reference_images", &r.reference_image_urls),
+                    ("reference_videos", &r.reference_video_urls),
+                    ("reference_audios", &r.reference_audio_urls),
+                ] {
+                    if !list.is_empty() {
+                        input.insert(field.into(), urls(list));
+                    }
+                }
+            }
+        }
+        let mut body = Map::new();
+        body.insert("model".into(), model_for(cx.model_id, r.mode).into());
+        if let Some(url) = cx.callback_url {
+            body.insert("callback_url".into(), url.into());
+        }
+        body.insert("input".into(), Value::Object(input));
+        Ok(HttpCall::post(CREATE_PATH, Value::Object(body)))
+    }
+
+    fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
+        check_envelope(body, self.fault(body))?;
+        body.pointer("/data/task_id")
+            .or_else(|| body.pointer("/data/taskId"))
+            .and_then(as_text)
+            .ok_or_else(missing_task_id)
+    }
+
+    fn status(&self, job_id: &str, _model_id: &str) -> HttpCall {
+        HttpCall::get("/api/v1/client/job/TaskInfo").query("task_id", job_id)
+    }
+
+    fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
+        check_envelope(body, self.fault(body))?;
+        let data = body
+            .get("data")
+            .filter(|d| d.is_object())
+            .ok_or_else(|| missing("data"))?;
+        let status = data
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| missing("a status"))?;
+        let phase = match status {
+            "pending" => Phase::Queued,
+            "running" => Phase::Running,
+            "success" => Phase::Succeeded,
+            "failed" => Phase::Failed,
+            other => guess_phase(other).ok_or_else(|| unknown_state(other))?,
+        };
+        let result = data.get("result").filter(|r| r.is_object());
+        let field = |name: &str| result.and_then(|r| r.get(name));
+        Ok(match phase {
+            Phase::Queued => UpstreamState::Queued,
+            Phase::Running => UpstreamState::Running,
+            Phase::Cancelled => UpstreamState::Cancelled,
+            Phase::Expired => UpstreamState::Expired,
+            Phase::Succeeded => {
+                let video = match field("media_urls") {
+                    Some(Value::Array(items)) => items.iter().find_map(as_text),
+                    Some(other) => as_text(other),
+                    None => None,
+                };
+                match video {
+                    Some(video_url) => UpstreamState::Succeeded {
+                        video_url,
+                        last_frame_url: field("last_frame_url").and_then(as_text),
+                    },
+                    // Finished with nothing to deliver: polling again will not change it.
+                    None => UpstreamState::Failed {
+                        kind: FailureKind::UpstreamError,
+                        message: "the upstream reported success without a video URL".into(),
+                    },
+                }
+            }
+            Phase::Failed => {
+                let code = field("code").and_then(as_text);
+                let message = field("message").and_then(as_text);
+                UpstreamState::Failed {
+                    kind: failed_kind(code.as_deref(), message.as_deref()),
+                    message: join(code.as_deref(), message.as_deref(), status),
+                }
+            }
+        })
+    }
+
+    fn probe_create(&self, model_id: &str) -> HttpCall {
+        HttpCall::post(
+            CREATE_PATH,
+            json!({
+                "model": model_for(model_id, Mode::T2v),
+                "input": {"prompt": "seedgate probe", "duration": 0}
+            }),
+        )
+    }
+
+    /// `{"code":422,"message":"…","data":null}`. A CRUN code with a meaning of its own (455,
+    /// 501, 505) sets the status it stands for, also when the HTTP status carried it.
+    fn fault(&self, body: &Value) -> UpstreamFault {
+        let mut fault = envelope_fault(body);
+        fault.status = envelope_code(body)
+            .filter(|c| matches!(c, 455 | 501 | 505))
+            .map(http_like);
+        fault
+    }
+
+    /// The callback is the TaskInfo `data` object; the whole envelope is accepted too.
+    fn callback_job_id(&self, body: &Value) -> Option<String> {
+        task_id_of(body, &["task_id", "taskId"])
+    }
+}
+
+/// CRUN's model name for `mode`: the configured id with its mode suffix (if any) replaced.
+fn model_for(model_id: &str, mode: Mode) -> String {
+    let family = ["-t2v", "-i2v", "-r2v"]
+        .iter()
+        .find_map(|suffix| model_id.strip_suffix(suffix))
+        .unwrap_or(model_id);
+    format!("{family}-{}", mode.as_str())
+}
+
+fn urls(list: &[MediaUrl]) -> Value {
+    list.iter().map(|u| Value::from(u.as_str())).collect()
+}
+
+/// A CRUN (or Kie-family) code as the HTTP status it stands for (see the module doc).
+pub(super) fn http_like(code: u16) -> u16 {
+    match code {
+        455 => 503,
+        501 => 502,
+        505 => 403,
+        c if (100..=599).contains(&c) => c,
+        _ => 502,
+    }
+}
+
+/// A body `code` other than 200 is an error, whatever the HTTP status said.
+pub(super) fn check_envelope(body: &Value, fault: UpstreamFault) -> Result<(), UpstreamFault> {
+    match envelope_code(body) {
+        Some(code) if code != 200 => Err(UpstreamFault {
+            status: Some(http_like(code)),
+            ..fault
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The kind of a failed task: moderation words win; then the code (422 invalid input, 429 rate
+/// limited; 501 "Generation Failed" says nothing more); then the message's words.
+fn failed_kind(code: Option<&str>, message: Option<&str>) -> FailureKind {
+    let said = message.and_then(text_kind);
+    if said == Some(FailureKind::Moderation) {
+        return FailureKind::Moderation;
+    }
+    match code.and_then(|c| c.trim().parse::<u16>().ok()) {
+        Some(400 | 422) => FailureKind::InvalidInput,
+        Some(429) => FailureKind::RateLimited,
+        _ => said.unwrap_or(FailureKind::UpstreamError),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::apixo::tests::{i2v, r2v, request};
+    use super::*;
+    use seedgate_core::GenerationRequest;
+
+    fn create(r: &GenerationRequest, model_id: &str, callback_url: Option<&str>) -> HttpCall {
+        Crun.create(&CreateContext {
+            request: r,
+            model_id,
+            callback_url,
+        })
+        .expect("expressible")
+    }
+
+    #[test]
+    fn auth_is_the_api_key_header() {
+        assert_eq!(Crun.auth(), AuthStyle::ApiKeyHeader);
+    }
+
+    #[test]
+    fn t2v_body_without_callback() {
+        let call = create(&request(Mode::T2v), "bytedance/seedance2-0-mini", None);
+        assert_eq!(call.method, reqwest::Method::POST);
+        assert_eq!(call.path, "/api/v1/client/job/CreateTask");
+        assert_eq!(
+            call.body,
+            Some(json!({
+                "model": "bytedance/seedance2-0-mini-t2v",
+                "input": {
+                    "prompt": "a fox in the snow", "resolution": "720p", "aspect_ratio": "16:9",
+                    "duration": 5, "audio": true, "return_last_frame": false
+                }
+            }))
+        );
+    }
+
+    #[test]
+    fn i2v_body_with_callback() {
+        let r = GenerationRequest {
+            return_last_frame: true,
+            prompt: None,
+            ..i2v()
+        };
+        // A configured id naming another mode is re-suffixed for this one.
+        let call = create(
+            &r,
+            "bytedance/seedance2-0-mini-r2v",
+            Some("https://gw.example/cb/1"),
+        );
+        assert_eq!(
+            call.body,
+            Some(json!({
+                "model": "bytedance/seedance2-0-mini-i2v",
+                "callback_url": "https://gw.example/cb/1",
+                "input": {
+                    "img_urls": ["https://e.com/first.png", "https://e.com/last.png"],
+                    "resolution": "720p", "aspect_ratio": "auto", "duration": 5, "audio": true,
+                    "return_last_frame": true
+                }
+            }))
+        );
+    }
+
+    #[test]
+    fn r2v_body() {
+        let call = create(
+            &r2v(),
+            "bytedance/seedance2-5-t2v",
+            Some("https://gw.example/cb/2"),
+        );
+        assert_eq!(
+            call.body,
+            Some(json!({
+                "model": "bytedance/seedance2-5-r2v",
+                "callback_url": "https://gw.example/cb/2",
+                "input": {
+                    "prompt": "a fox in the snow",
+                    "reference_images": ["https://e.com/a.png", "https://e.com/b.png"],
+                    "reference_videos": ["https://e.com/v.mp4"],
+                    "reference_audios": ["https://e.com/s.mp3"],
+                    "resolution": "480p", "aspect_ratio": "9:16", "duration": 8, "audio": true,
+                    "return_last_frame": false
+                }
+            }))
+        );
+        let no_video = GenerationRequest {
+            reference_video_urls: Vec::new(),
+            ..r2v()
+        };
+        let input = create(&no_video, "bytedance/seedance2-0-mini", None)
+            .body
+            .expect("body")["input"]
+            .clone();
+        assert!(input.get("reference_videos").is_none());
+        assert!(input.get("img_urls").is_none());
+    }
+
+    #[test]
+    fn a_seed_is_dropped() {
+        let r = GenerationRequest {
+            seed: Some(1),
+            nsfw_checker: false,
+            ..request(Mode::T2v)
+        };
+        assert_eq!(
+            create(&r, "bytedance/seedance2-0-mini", None),
+            create(&request(Mode::T2v), "bytedance/seedance2-0-mini", None)
+        );
+    }
+
+    #[test]
+    fn inexpressible_requests_are_refused() {
+        use seedgate_core::media::MediaUrl;
+        for r in [
+            GenerationRequest {
+                web_search: true,
+                ..request(Mode::T2v)
+            },
+            GenerationRequest {
+                reference_image_urls: vec![MediaUrl::parse("https://e.com/r.png").expect("url")],
+                ..i2v()
+            },
+        ] {
+            let e = Crun
+                .create(&CreateContext {
+                    request: &r,
+                    model_id: "bytedance/seedance2-0-mini",
+                    callback_url: None,
+                })
+                .expect_err("refused");
+            assert_eq!(e.kind, FailureKind::InvalidInput);
+            assert!(!e.is_retryable());
+        }
+    }
+
+    #[test]
+    fn created_reads_snake_case_task_id_and_body_codes() {
+        let ok = json!({"code":200,"message":"success","data":{"task_id":"task_12345678"}});
+        assert_eq!(Crun.created(&ok), Ok("task_12345678".into()));
+        for (code, status) in [
+            (401, 401),
+            (402, 402),
+            (404, 404),
+            (422, 422),
+            (429, 429),
+            (455, 503),
+            (500, 500),
+            (501, 502),
+            (505, 403),
+        ] {
+            let body = json!({"code":code,"message":"refused","data":null});
+            let fault = Crun.created(&body).expect_err("error envelope");
+            assert_eq!(fault.status, Some(status), "{code}");
+            assert_eq!(fault.code, Some(code.to_string()));
+            assert_eq!(fault.message.as_deref(), Some("refused"));
+        }
+        let no_id = json!({"code":200,"message":"success","data":{}});
+        assert_eq!(Crun.created(&no_id).expect_err("no id").status, None);
+    }
+
+    #[test]
+    fn status_call() {
+        let call = Crun.status("d6956973", "bytedance/seedance2-0-mini");
+        assert_eq!(call.method, reqwest::Method::GET);
+        assert_eq!(call.path, "/api/v1/client/job/TaskInfo");
+        assert_eq!(
+            call.query,
+            vec![("task_id".to_string(), "d6956973".to_string())]
+        );
+        assert_eq!(Crun.cancel("d6956973", "m"), None);
+    }
+
+    fn info(status: &str, result: Value) -> Value {
+        json!({"code":200,"message":"success","data":{
+            "task_id":"d6956973-2f17-43d4-8514-af6cc3a2f55d","provider":"Google",
+            "model_version":"nano-banana","status":status,
+            "param":{"model":"google/nano-banana","callback_url":null,"input":{}},
+            "create_at":1768900378,"result":result,"duration_s":null,"complete_at":null,
+            "source":"api"}})
+    }
+
+    #[test]
+    fn documented_states() {
+        assert_eq!(
+            Crun.state(&info("running", Value::Null)),
+            Ok(UpstreamState::Running)
+        );
+        assert_eq!(
+            Crun.state(&info("pending", Value::Null)),
+            Ok(UpstreamState::Queued)
+        );
+        assert_eq!(
+            Crun.state(&info(
+                "success",
+                json!({"media_urls":["https://cdn.crun.ai/v.mp4"]})
+            )),
+            Ok(UpstreamState::Succeeded {
+                video_url: "https://cdn.crun.ai/v.mp4".into(),
+                last_frame_url: None
+            })
+        );
+        assert_eq!(
+            Crun.state(&info(
+                "success",
+                json!({"media_urls":["https://cdn.crun.ai/v.mp4"],"last_frame_url":"https://cdn.crun.ai/l.png"})
+            )),
+            Ok(UpstreamState::Succeeded {
+                video_url: "https://cdn.crun.ai/v.mp4".into(),
+                last_frame_url: Some("https://cdn.crun.ai/l.png".into())
+            })
+        );
+        assert_eq!(
+            Crun.state(&info(
+                "failed",
+                json!({"code":501,"message":"Generation Failed","media_urls":[]})
+            )),
+            Ok(UpstreamState::Failed {
+                kind: FailureKind::UpstreamError,
+                message: "501: Generation Failed".into()
+            })
+        );
+        assert_eq!(
+            Crun.state(&info("failed", Value::Null)),
+            Ok(UpstreamState::Failed {
+                kind: FailureKind::UpstreamError,
+                message: "the upstream task ended `failed`".into()
+            })
+        );
+    }
+
+    #[test]
+    fn failure_kinds() {
+        let kind = |result: Value| match Crun.state(&info("failed", result)) {
+            Ok(UpstreamState::Failed { kind, .. }) => kind,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            kind(json!({"code":501,"message":"input image contains sensitive content"})),
+            FailureKind::Moderation
+        );
+        assert_eq!(
+            kind(json!({"code":422,"message":"bad"})),
+            FailureKind::InvalidInput
+        );
+        assert_eq!(
+            kind(json!({"code":429,"message":"busy"})),
+            FailureKind::RateLimited
+        );
+        assert_eq!(
+            kind(json!({"code":501,"message":"reference video format unsupported"})),
+            FailureKind::InvalidInput
+        );
+        assert_eq!(
+            kind(json!({"code":500,"message":"boom"})),
+            FailureKind::UpstreamError
+        );
+        // Success without a video is terminal, not polled forever.
+        assert!(matches!(
+            Crun.state(&info("success", json!({"media_urls":[]}))),
+            Ok(UpstreamState::Failed {
+                kind: FailureKind::UpstreamError,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn odd_answers() {
+        let fault = Crun
+            .state(&info("mystery", Value::Null))
+            .expect_err("unknown");
+        assert_eq!(
+            (fault.status, fault.code.as_deref()),
+            (Some(502), Some("mystery"))
+        );
+        assert_eq!(
+            Crun.state(&info("queued", Value::Null)),
+            Ok(UpstreamState::Queued)
+        );
+        assert_eq!(
+            Crun.state(&info("cancelled", Value::Null)),
+            Ok(UpstreamState::Cancelled)
+        );
+        let not_found = json!({"code":404,"message":"task not found","data":null});
+        assert_eq!(Crun.state(&not_found).expect_err("404").status, Some(404));
+        let down = json!({"code":455,"message":"Service Unavailable","data":null});
+        assert_eq!(Crun.state(&down).expect_err("455").status, Some(503));
+        assert_eq!(
+            Crun.state(&Value::Null).expect_err("null").status,
+            Some(502)
+        );
+    }
+
+    #[test]
+    fn faults() {
+        let body = json!({"code":422,"message":"input.duration: must be an integer from 4 to 15 seconds","data":null});
+        let f = Crun.fault(&body);
+        assert_eq!(f.code.as_deref(), Some("422"));
+        assert_eq!(
+            f.message.as_deref(),
+            Some("input.duration: must be an integer from 4 to 15 seconds")
+        );
+        assert_eq!((f.status, f.kind), (None, None));
+        let maintenance = json!({"code":455,"message":"Service Unavailable","data":null});
+        assert_eq!(Crun.fault(&maintenance).status, Some(503));
+        let disabled =
+            json!({"code":505,"message":"Feature Disabled: model `x` is not served","data":null});
+        assert_eq!(Crun.fault(&disabled).status, Some(403));
+        assert_eq!(Crun.fault(&Value::Null), UpstreamFault::default());
+    }
+
+    #[test]
+    fn callback_bodies() {
+        let data = info(
+            "success",
+            json!({"media_urls":["https://cdn.crun.ai/v.mp4"]}),
+        )["data"]
+            .clone();
+        assert_eq!(
+            Crun.callback_job_id(&data),
+            Some("d6956973-2f17-43d4-8514-af6cc3a2f55d".into())
+        );
+        let envelope = json!({"code":200,"message":"success","data":{"task_id":"task_9"}});
+        assert_eq!(Crun.callback_job_id(&envelope), Some("task_9".into()));
+        assert_eq!(Crun.callback_job_id(&json!({"status":"success"})), None);
+    }
+
+    #[test]
+    fn probe_asks_for_zero_seconds() {
+        let call = Crun.probe_create("bytedance/seedance2-0-mini-r2v");
+        assert_eq!(call.path, "/api/v1/client/job/CreateTask");
+        let body = call.body.expect("body");
+        assert_eq!(body["model"], "bytedance/seedance2-0-mini-t2v");
+        assert_eq!(body["input"]["duration"], 0);
+    }
+}
