@@ -52,8 +52,15 @@ async fn test_database() -> Option<String> {
     if std::env::var("SEEDGATE_TEST_API_BACKEND").ok().as_deref() != Some("postgres") {
         return None;
     }
-    let server = std::env::var("SEEDGATE_TEST_DATABASE_URL")
-        .expect("SEEDGATE_TEST_API_BACKEND=postgres needs SEEDGATE_TEST_DATABASE_URL");
+    Some(fresh_postgres_database().await)
+}
+
+/// A new, empty database on the PostgreSQL server `SEEDGATE_TEST_DATABASE_URL` names (tests
+/// that need PostgreSQL whatever the backend fail without it).
+pub async fn fresh_postgres_database() -> String {
+    let server = std::env::var("SEEDGATE_TEST_DATABASE_URL").expect(
+        "SEEDGATE_TEST_DATABASE_URL must name a PostgreSQL server (postgres://user:pass@host/db)",
+    );
     let name = format!(
         "sg_api_{}",
         seedgate_core::TaskId::generate()
@@ -71,7 +78,7 @@ async fn test_database() -> Option<String> {
     let (base, _) = server
         .rsplit_once('/')
         .expect("a database URL ends with /<name>");
-    Some(format!("{base}/{name}"))
+    format!("{base}/{name}")
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
@@ -113,20 +120,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 impl TestApp {
     /// `seedgate ledger verify` against this app's database; returns (exit code, stdout).
     pub fn ledger_verify(&self) -> (i32, String) {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_seedgate"));
-        command
-            .args(["ledger", "verify", "--data-dir"])
-            .arg(self.data_dir.path())
-            .env_remove("SEEDGATE_CONFIG")
-            .env_remove("SEEDGATE_DATABASE_URL");
-        if let Some(url) = &self.database_url {
-            command.env("SEEDGATE_DATABASE_URL", url);
-        }
-        let out = command.output().expect("run seedgate");
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        ledger_verify_on(self.data_dir.path(), self.database_url.as_deref())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -243,12 +237,21 @@ pub async fn assert_error(response: reqwest::Response, status: StatusCode, code:
 
 /// Runs `seedgate ledger verify` against a data dir; returns (exit code, stdout).
 pub fn ledger_verify(data_dir: &std::path::Path) -> (i32, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_seedgate"))
+    ledger_verify_on(data_dir, None)
+}
+
+/// `seedgate ledger verify` on a data dir's SQLite database, or on a PostgreSQL database.
+pub fn ledger_verify_on(data_dir: &std::path::Path, database_url: Option<&str>) -> (i32, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_seedgate"));
+    command
         .args(["ledger", "verify", "--data-dir"])
         .arg(data_dir)
         .env_remove("SEEDGATE_CONFIG")
-        .output()
-        .expect("run seedgate");
+        .env_remove("SEEDGATE_DATABASE_URL");
+    if let Some(url) = database_url {
+        command.env("SEEDGATE_DATABASE_URL", url);
+    }
+    let out = command.output().expect("run seedgate");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -22,6 +22,8 @@ mod reapi_auth;
 mod reapi_examples;
 mod reapi_validation;
 mod reference_media;
+mod replicas;
 mod s3_storage;
 mod tasks;
+mod upstreams;
 mod workers;
