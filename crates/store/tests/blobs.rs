@@ -65,3 +65,36 @@ async fn keys_cannot_escape_the_root() {
         b"SQLite format 3"
     );
 }
+
+#[tokio::test]
+async fn a_streamed_put_stores_every_chunk_and_a_broken_stream_stores_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blobs = BlobStore::local(dir.path()).expect("store");
+    // Larger than one multipart part (5 MiB), in uneven chunks.
+    let data: Vec<u8> = (0..=250u8).cycle().take(12 * 1024 * 1024 + 7).collect();
+    let chunks: Vec<Result<Bytes, String>> = data
+        .chunks(700_001)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    let size = blobs
+        .put_stream("tasks/t2/1/0.mp4", futures::stream::iter(chunks))
+        .await
+        .expect("put_stream");
+    assert_eq!(size, data.len() as u64);
+    assert_eq!(read(&blobs, "tasks/t2/1/0.mp4", None).await, Some(data));
+
+    let broken: Vec<Result<Bytes, String>> = vec![
+        Ok(Bytes::from_static(b"the start of a video")),
+        Err("connection reset".into()),
+    ];
+    let err = blobs
+        .put_stream("tasks/t3/1/0.mp4", futures::stream::iter(broken))
+        .await
+        .expect_err("a broken stream fails");
+    assert!(err.to_string().contains("connection reset"), "{err}");
+    assert_eq!(
+        read(&blobs, "tasks/t3/1/0.mp4", None).await,
+        None,
+        "no partial object is left behind"
+    );
+}

@@ -1054,3 +1054,146 @@ pub async fn old_idempotency_records_are_pruned(store: Arc<dyn Store>) {
         "a pruned key is free again"
     );
 }
+
+pub async fn a_submit_intent_survives_a_crash_until_the_upstream_job_is_recorded(
+    store: Arc<dyn Store>,
+) {
+    let key = new_key(&*store, "k", "h1", 1000).await;
+    let t = task(&key, 100);
+    store.create_task(&t, None).await.expect("create");
+    let first = store
+        .claim_task("w1", Duration::from_millis(1), 5)
+        .await
+        .expect("claim")
+        .expect("task");
+    assert_eq!(
+        first.submit_key, None,
+        "a fresh task has no submit on record"
+    );
+    assert!(store
+        .record_submit_intent(&t.id, &first.lease_token, Some(("acct-a", "key-1")))
+        .await
+        .expect("intent"));
+    assert_eq!(
+        store
+            .running_tasks_by_provider()
+            .await
+            .expect("count")
+            .get("acct-a"),
+        Some(&1),
+        "a task with a submit on record counts against its account"
+    );
+    // The worker dies before the answer is recorded: the next claim sees the submit.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = store
+        .claim_task("w2", Duration::from_secs(30), 5)
+        .await
+        .expect("claim")
+        .expect("rescued");
+    assert_eq!(second.task.provider.as_deref(), Some("acct-a"));
+    assert_eq!(second.submit_key.as_deref(), Some("key-1"));
+    assert_eq!(second.provider_job_id, None);
+    // The stale worker can no longer write an intent.
+    assert!(!store
+        .record_submit_intent(&t.id, &first.lease_token, None)
+        .await
+        .expect("fenced"));
+    // A task with a submit on record is never deferred (it must be reconciled).
+    assert!(!store
+        .defer_task(&t.id, &second.lease_token, Duration::ZERO)
+        .await
+        .expect("defer"));
+    // Recording the upstream job clears the submit key.
+    assert!(store
+        .record_provider_job(&t.id, &second.lease_token, "acct-a", "job-1")
+        .await
+        .expect("job"));
+    assert!(store
+        .release_lease(&t.id, &second.lease_token)
+        .await
+        .expect("release"));
+    let third = store
+        .claim_task("w3", Duration::from_secs(30), 5)
+        .await
+        .expect("claim")
+        .expect("task");
+    assert_eq!(third.provider_job_id.as_deref(), Some("job-1"));
+    assert_eq!(third.submit_key, None);
+    // Clearing the intent forgets the account (a failover in progress).
+    assert!(store
+        .record_submit_intent(&t.id, &third.lease_token, None)
+        .await
+        .expect("clear"));
+    assert!(store
+        .running_tasks_by_provider()
+        .await
+        .expect("count")
+        .is_empty());
+    assert_ledger_clean(&*store).await;
+}
+
+pub async fn a_deferred_task_keeps_its_attempt_and_waits(store: Arc<dyn Store>) {
+    let key = new_key(&*store, "k", "h1", 1000).await;
+    let t = task(&key, 100);
+    store.create_task(&t, None).await.expect("create");
+    let first = store
+        .claim_task("w", Duration::from_secs(30), 1)
+        .await
+        .expect("claim")
+        .expect("task");
+    assert_eq!(first.task.attempt, 1);
+    assert!(store
+        .defer_task(&t.id, &first.lease_token, Duration::from_millis(300))
+        .await
+        .expect("defer"));
+    assert!(
+        store
+            .claim_task("w", Duration::from_secs(30), 1)
+            .await
+            .expect("claim")
+            .is_none(),
+        "not due yet"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let again = store
+        .claim_task("w", Duration::from_secs(30), 1)
+        .await
+        .expect("claim")
+        .expect("due again");
+    assert_eq!(
+        again.task.attempt, 1,
+        "a deferral uses no attempt, even with max_attempts = 1"
+    );
+    assert!(!store
+        .defer_task(&t.id, &first.lease_token, Duration::ZERO)
+        .await
+        .expect("fenced"));
+    assert_ledger_clean(&*store).await;
+}
+
+pub async fn a_server_secret_is_created_once_and_shared(store: Arc<dyn Store>) {
+    let first = store
+        .server_secret("upstream_callbacks", "aaaa")
+        .await
+        .expect("secret");
+    assert_eq!(first, "aaaa");
+    let second = store
+        .server_secret("upstream_callbacks", "bbbb")
+        .await
+        .expect("secret");
+    assert_eq!(second, "aaaa", "the first value wins for everyone");
+    let racers = (0..8).map(|i| {
+        let store = store.clone();
+        async move {
+            store
+                .server_secret("raced", &format!("candidate-{i}"))
+                .await
+                .expect("secret")
+        }
+    });
+    let values = futures::future::join_all(racers).await;
+    assert!(
+        values.iter().all(|v| v == &values[0]),
+        "every racer got the same secret: {values:?}"
+    );
+}

@@ -44,6 +44,9 @@ macro_rules! contract_tests {
 }
 
 contract_tests! {
+    #[tokio::test] a_submit_intent_survives_a_crash_until_the_upstream_job_is_recorded,
+    #[tokio::test] a_deferred_task_keeps_its_attempt_and_waits,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)] a_server_secret_is_created_once_and_shared,
     #[tokio::test] hold_then_settle_and_hold_then_release,
     #[tokio::test] balance_guard_refuses_overdraft_and_creates_nothing,
     #[tokio::test] expired_lease_is_rescued_and_the_stale_worker_is_fenced,
