@@ -4,6 +4,16 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// A ULID greater than every one this process made before, even within one millisecond, so
+/// ids made one after another sort in the order they were made (listings rely on it).
+fn monotonic_ulid() -> ulid::Ulid {
+    static GENERATOR: std::sync::Mutex<ulid::Generator> =
+        std::sync::Mutex::new(ulid::Generator::new());
+    let mut generator = GENERATOR.lock().unwrap_or_else(|e| e.into_inner());
+    // Overflow needs 2^80 ids in one millisecond; a fresh random one is then as good.
+    generator.generate().unwrap_or_else(|_| ulid::Ulid::new())
+}
+
 macro_rules! prefixed_id {
     ($name:ident, $prefix:literal) => {
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -18,7 +28,7 @@ macro_rules! prefixed_id {
                 Self(format!(
                     "{}{}",
                     $prefix,
-                    ulid::Ulid::new().to_string().to_ascii_lowercase()
+                    monotonic_ulid().to_string().to_ascii_lowercase()
                 ))
             }
 
@@ -56,5 +66,16 @@ mod tests {
         assert_eq!(a.as_str().len(), "task_".len() + 26);
         assert_ne!(a, b);
         assert!(RequestId::generate().as_str().starts_with("req_"));
+    }
+}
+
+#[cfg(test)]
+mod monotonic_tests {
+    use super::*;
+
+    #[test]
+    fn ids_made_one_after_another_sort_in_that_order() {
+        let ids: Vec<TaskId> = (0..10_000).map(|_| TaskId::generate()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
     }
 }

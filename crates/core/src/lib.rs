@@ -10,6 +10,7 @@ pub mod error;
 pub mod ids;
 pub mod ledger;
 pub mod media;
+pub mod media_links;
 pub mod output_size;
 pub mod pricing;
 pub mod request;

@@ -114,6 +114,17 @@ pub struct GatewayConfig {
     pub asset_quota_bytes: u64,
     /// How long a valid API key is remembered; a revocation takes effect within this time.
     pub key_cache_ttl: Duration,
+    /// Signs the media URLs handed out so they expire; `None` hands out plain, lasting URLs.
+    pub media_links: Option<MediaLinks>,
+}
+
+/// The key and lifetime of signed media URLs (see `seedgate_core::media_links`).
+#[derive(Debug, Clone)]
+pub struct MediaLinks {
+    pub secret: Vec<u8>,
+    /// Each URL lives at least this long from when it was handed out (a fresh one comes with
+    /// every read of the task).
+    pub ttl: Duration,
 }
 
 /// An Idempotency-Key sent with a submit, and the fingerprint of the request it came with.
@@ -737,7 +748,19 @@ impl Gateway {
 
     /// The public URL of a stored object.
     pub fn media_url(&self, key: &str) -> String {
-        format!("{}/media/{}", self.config.public_base_url, key)
+        let url = format!("{}/media/{}", self.config.public_base_url, key);
+        match &self.config.media_links {
+            None => url,
+            Some(links) => {
+                let now = seedgate_store::now_ms().div_euclid(1000);
+                let ttl = i64::try_from(links.ttl.as_secs()).unwrap_or(i64::MAX);
+                let expires = seedgate_core::media_links::expiry(now, ttl);
+                format!(
+                    "{url}?{}",
+                    seedgate_core::media_links::query(&links.secret, key, expires)
+                )
+            }
+        }
     }
 
     /// A task as clients see it: result URLs filled in from the stored object keys.

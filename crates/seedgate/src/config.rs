@@ -108,13 +108,26 @@ pub enum StorageKind {
     S3,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct StorageSettings {
     pub kind: StorageKind,
+    /// Result and asset URLs are signed and live at least this long from when they are handed
+    /// out (each read of a task hands out fresh ones). 0: plain URLs that never expire.
+    pub url_ttl_seconds: u64,
     /// `bucket`, `endpoint`, `region`, `path_style`, `access_key_id`, `secret_access_key`,
     /// `allow_http`; credentials and region default to the standard AWS variables.
     pub s3: seedgate_store::S3Config,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self {
+            kind: StorageKind::default(),
+            url_ttl_seconds: 7 * 24 * 3600,
+            s3: Default::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

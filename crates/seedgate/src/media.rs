@@ -2,7 +2,7 @@
 //! through object storage so it works the same on local disk and S3.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
@@ -17,11 +17,53 @@ fn status(code: StatusCode) -> Response {
     code.into_response()
 }
 
+/// What the media route needs: the objects, and the key of signed links (when links are
+/// signed, a URL without a valid, unexpired signature is refused).
+#[derive(Clone)]
+pub struct MediaState {
+    pub blobs: BlobStore,
+    pub link_secret: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct LinkQuery {
+    expires: Option<String>,
+    signature: Option<String>,
+}
+
 pub async fn serve(
-    State(blobs): State<BlobStore>,
+    State(state): State<MediaState>,
     Path(key): Path<String>,
+    Query(link): Query<LinkQuery>,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(secret) = &state.link_secret {
+        let now = seedgate_store::now_ms().div_euclid(1000);
+        match seedgate_core::media_links::verify(
+            secret,
+            &key,
+            link.expires.as_deref(),
+            link.signature.as_deref(),
+            now,
+        ) {
+            Ok(()) => {}
+            Err(seedgate_core::media_links::LinkError::Expired) => {
+                return (
+                    StatusCode::FORBIDDEN,
+                    "this link has expired; read the task again for a fresh one",
+                )
+                    .into_response()
+            }
+            Err(seedgate_core::media_links::LinkError::Invalid) => {
+                return (
+                    StatusCode::FORBIDDEN,
+                    "this link is not signed for this file",
+                )
+                    .into_response()
+            }
+        }
+    }
+    let blobs = state.blobs;
     let size = match blobs.size(&key).await {
         Ok(Some(size)) => size,
         Ok(None) => return status(StatusCode::NOT_FOUND),

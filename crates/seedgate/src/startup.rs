@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::Router;
 use seedgate_core::Catalog;
 use seedgate_fetch::{AddressPolicy, Fetcher};
-use seedgate_gateway::{auth, Gateway, GatewayConfig};
+use seedgate_gateway::{auth, Gateway, GatewayConfig, MediaLinks};
 use seedgate_media::MediaService;
 use seedgate_providers::routing::BreakerConfig;
 use seedgate_providers::{
@@ -55,6 +55,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         .with_context(|| format!("opening database {}", settings.database_path().display()))?;
     Ok(Arc::new(store))
 }
+
+/// The server secret that signs media links.
+const MEDIA_LINK_SECRET: &str = "media_links";
 
 /// The server secret that keys upstream callback tokens.
 const UPSTREAM_CALLBACK_SECRET: &str = "upstream_callbacks";
@@ -171,6 +174,17 @@ impl Application {
             &base_url,
             &settings.probe_cache,
         );
+        // Every replica signs and checks media links with the same key.
+        let media_links = match settings.storage.url_ttl_seconds {
+            0 => None,
+            ttl => Some(MediaLinks {
+                secret: store
+                    .server_secret(MEDIA_LINK_SECRET, &hex_secret())
+                    .await?
+                    .into_bytes(),
+                ttl: Duration::from_secs(ttl),
+            }),
+        };
         let wake = Arc::new(Notify::new());
         let callback_wake = Arc::new(Notify::new());
         let gateway = Arc::new(Gateway::new(
@@ -184,6 +198,7 @@ impl Application {
                 ),
                 asset_quota_bytes: settings.assets.quota_bytes_per_key,
                 key_cache_ttl: Duration::from_secs(settings.auth.key_cache_seconds),
+                media_links: media_links.clone(),
             },
             wake.clone(),
             callback_wake.clone(),
@@ -266,7 +281,10 @@ impl Application {
 
         let media = Router::new()
             .route("/media/{*key}", get(crate::media::serve))
-            .with_state(blobs.clone());
+            .with_state(crate::media::MediaState {
+                blobs: blobs.clone(),
+                link_secret: media_links.as_ref().map(|l| l.secret.clone()),
+            });
         let router = Router::new()
             .merge(
                 seedgate_dialects::routes(seedgate_dialects::RouteLimits {

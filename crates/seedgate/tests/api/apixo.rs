@@ -193,7 +193,10 @@ async fn quickstart_submits_and_polls_to_the_seeds_success_response() {
     let urls = payload["resultUrls"].as_array().expect("resultUrls");
     assert_eq!(urls.len(), 1);
     let url = urls[0].as_str().expect("url");
-    assert!(url.starts_with(&app.base) && url.ends_with(".mp4"), "{url}");
+    assert!(
+        url.starts_with(&app.base) && crate::helpers::media_path(url).ends_with(".mp4"),
+        "{url}"
+    );
     let video = app
         .client
         .get(url)

@@ -257,3 +257,14 @@ pub fn ledger_verify_on(data_dir: &std::path::Path, database_url: Option<&str>) 
         String::from_utf8_lossy(&out.stdout).into_owned(),
     )
 }
+
+/// A media URL without its query: the signed link's `expires` and `signature` stripped, after
+/// checking they are there.
+pub fn media_path(url: &str) -> &str {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    assert!(
+        query.contains("expires=") && query.contains("signature="),
+        "media URLs are signed: {url}"
+    );
+    path
+}

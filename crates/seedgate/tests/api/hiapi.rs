@@ -148,7 +148,10 @@ async fn assert_success(app: &TestApp, data: &Value, id: &str) -> seedgate_local
     assert_eq!(output[0]["type"], "video");
     assert_eq!(output[0]["expireAt"], completed + DAY, "{data}");
     let url = output[0]["url"].as_str().expect("url");
-    assert!(url.starts_with(&app.base) && url.ends_with(".mp4"), "{url}");
+    assert!(
+        url.starts_with(&app.base) && crate::helpers::media_path(url).ends_with(".mp4"),
+        "{url}"
+    );
     let r = app.client.get(url).send().await.expect("download");
     assert_eq!(r.status(), StatusCode::OK);
     let bytes = r.bytes().await.expect("bytes");

@@ -150,7 +150,10 @@ async fn create_and_record_info_have_kies_shapes() {
     assert_eq!(urls.len(), 1, "{result}");
     assert_eq!(result.as_object().expect("object").len(), 1, "{result}");
     let url = urls[0].as_str().expect("url");
-    assert!(url.starts_with(&app.base) && url.ends_with(".mp4"), "{url}");
+    assert!(
+        url.starts_with(&app.base) && crate::helpers::media_path(url).ends_with(".mp4"),
+        "{url}"
+    );
     let bytes = app
         .client
         .get(url)

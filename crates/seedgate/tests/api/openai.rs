@@ -468,7 +468,8 @@ async fn input_reference_in_every_form_is_the_first_frame() {
         .expect("first frame")
         .to_string();
     assert!(
-        first.starts_with(&format!("{}/media/assets/asset_", app.base)) && first.ends_with(".png"),
+        first.starts_with(&format!("{}/media/assets/asset_", app.base))
+            && crate::helpers::media_path(&first).ends_with(".png"),
         "{first}"
     );
     assert_eq!(task.request.mode.as_str(), "i2v");

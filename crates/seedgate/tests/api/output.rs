@@ -201,6 +201,66 @@ async fn output_matches_the_seedance_pixel_table() {
 }
 
 #[tokio::test]
+async fn media_links_are_signed_expire_and_cannot_be_altered() {
+    let app = spawn_app().await;
+    let id = app.submit_ok(&json!({"model": "seedance-2.0-mini", "prompt": "links", "resolution": "480p", "duration": 4})).await;
+    let task = app.wait_for_task(&id).await;
+    let url = task["output"]["video_urls"][0]
+        .as_str()
+        .expect("url")
+        .to_string();
+    let path = crate::helpers::media_path(&url).to_string();
+    let get = |u: String| {
+        let client = app.client.clone();
+        async move { client.get(u).send().await.expect("get").status().as_u16() }
+    };
+    assert_eq!(get(url.clone()).await, 200);
+    assert_eq!(get(path.clone()).await, 403, "no signature");
+    let (_, query) = url.split_once('?').expect("query");
+    let expires: i64 = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("expires="))
+        .expect("expires")
+        .parse()
+        .expect("number");
+    let now = seedgate_store::now_ms() / 1000;
+    assert!(
+        expires >= now + 7 * 24 * 3600 - 5,
+        "lives at least the configured week"
+    );
+    let longer = url.replace(
+        &format!("expires={expires}"),
+        &format!("expires={}", expires + 3600),
+    );
+    assert_eq!(get(longer).await, 403, "a longer life cannot be bought");
+    let other = url.replace("/0.mp4", "/0_last_frame.png");
+    assert_eq!(get(other).await, 403, "a signature is for one file");
+    // A genuine link whose time is up (signed with the app's own key, an hour ago).
+    let secret = app
+        .store
+        .server_secret("media_links", "unused")
+        .await
+        .expect("secret");
+    let key = path.split("/media/").nth(1).expect("key");
+    let stale = seedgate_core::media_links::query(secret.as_bytes(), key, now - 3600);
+    let r = app
+        .client
+        .get(format!("{path}?{stale}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), 403);
+    assert!(r.text().await.expect("text").contains("expired"));
+    // A signed link to a file that is not there is a plain 404.
+    let missing =
+        seedgate_core::media_links::query(secret.as_bytes(), "tasks/nope/0.mp4", now + 60);
+    assert_eq!(
+        get(app.url(&format!("/media/tasks/nope/0.mp4?{missing}"))).await,
+        404
+    );
+}
+
+#[tokio::test]
 async fn media_supports_range_requests() {
     let app = spawn_app().await;
     let id = app.submit_ok(&json!({"model": "seedance-2.0-mini", "prompt": "ranges", "resolution": "480p", "duration": 4})).await;
@@ -256,15 +316,10 @@ async fn media_supports_range_requests() {
         .expect("get");
     assert_eq!(r.status(), reqwest::StatusCode::RANGE_NOT_SATISFIABLE);
 
-    let missing = app
-        .client
-        .get(app.url("/media/tasks/nope/0.mp4"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
-    // The database is one level above the media directory.
+    // The database is one level above the media directory. Unsigned paths are refused before
+    // storage is touched.
     for path in [
+        "/media/tasks/nope/0.mp4",
         "/media/..%2Fseedgate.db",
         "/media/%2e%2e/seedgate.db",
         "/media/tasks/..%2F..%2Fseedgate.db",
@@ -272,7 +327,15 @@ async fn media_supports_range_requests() {
         let r = app.client.get(app.url(path)).send().await.expect("get");
         let status = r.status();
         let body = r.bytes().await.expect("bytes");
-        assert_eq!(status, reqwest::StatusCode::NOT_FOUND, "{path}");
+        // Refused for want of a signature, or not even routed: either way nothing is read.
+        assert!(
+            [
+                reqwest::StatusCode::FORBIDDEN,
+                reqwest::StatusCode::NOT_FOUND
+            ]
+            .contains(&status),
+            "{path}: {status}"
+        );
         assert!(
             !body.starts_with(b"SQLite format"),
             "{path} leaked the database"

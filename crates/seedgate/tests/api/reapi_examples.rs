@@ -21,7 +21,7 @@ async fn assert_completed(app: &TestApp, task: &Value, id: &str) -> Vec<u8> {
     assert_eq!(urls.len(), 1);
     let url = urls[0].as_str().expect("url");
     assert!(
-        url.starts_with(&app.base) && url.ends_with("/0.mp4"),
+        url.starts_with(&app.base) && crate::helpers::media_path(url).ends_with("/0.mp4"),
         "{url}"
     );
     let r = app.client.get(url).send().await.expect("download");

@@ -339,7 +339,8 @@ async fn assets_upload_probe_and_serve_as_reference_media() {
     assert!(id.starts_with("asset_"));
     let url = asset["url"].as_str().expect("url").to_string();
     assert!(
-        url.starts_with("https://videos.example.invalid/media/assets/") && url.ends_with(".png"),
+        url.starts_with("https://videos.example.invalid/media/assets/")
+            && crate::helpers::media_path(&url).ends_with(".png"),
         "{url}"
     );
     assert_eq!(asset["probe"]["width"], 800);
