@@ -490,6 +490,11 @@ impl Provider for UpstreamProvider {
                         .map(|m| format!(": {m}"))
                         .unwrap_or_default();
                     match status {
+                        // Kie-family upstreams answer every validation error 422, an unknown
+                        // model included: only the message tells the two apart.
+                        400 | 422 if names_an_unknown_model(&said) => Err(format!(
+                            "model not available to this account ({status}{said})"
+                        )),
                         400 | 422 => Ok(()),
                         401 => {
                             report.authenticated = false;
@@ -511,6 +516,22 @@ impl Provider for UpstreamProvider {
         }
         report
     }
+}
+
+/// Whether a validation error's text says the model itself is unknown or not served (rather
+/// than refusing the probe's 0 s duration).
+fn names_an_unknown_model(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "unknown model",
+        "model not found",
+        "model not supported",
+        "unsupported model",
+        "invalid model",
+        "model does not exist",
+    ]
+    .iter()
+    .any(|phrase| m.contains(phrase))
 }
 
 /// Reads a JSON value as a string, accepting numbers (some dialects send ids and codes as

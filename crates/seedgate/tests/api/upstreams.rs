@@ -1,0 +1,1524 @@
+//! Gateway in front of gateway: a FRONT seedgate whose `[[providers]]` are accounts at an
+//! UPSTREAM seedgate (the local renderer behind every dialect), sometimes through a
+//! fault-injecting proxy. Clients talk reAPI to the front; the tests then check what the front
+//! answered, what the upstream holds, and where the money went.
+
+use crate::crash_recovery::{free_port, setup, start, Setup};
+use crate::helpers::{spawn_app_with, wait_for_task, TestApp};
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use seedgate::config::{ProviderSettings, Settings};
+use seedgate_core::task::{Task, TaskStatus};
+use seedgate_core::TaskId;
+use seedgate_gateway::auth;
+use seedgate_providers::{Route, RoutingStrategy};
+use seedgate_store::{SqliteStore, Store, TaskQuery};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MODEL: &str = "seedance-2.0-mini";
+/// 480p × 4 s at $0.0475/s.
+const PRICE: i64 = 190;
+const CLIENT_CREDITS: i64 = 10_000;
+const UPSTREAM_CREDITS: i64 = 10_000;
+const KINDS: [&str; 6] = ["ark", "reapi", "hiapi", "apixo", "crun", "kie"];
+
+/// The upstream's own id for the canonical model, in each dialect seedgate serves.
+fn model_id(kind: &str) -> &'static str {
+    match kind {
+        "ark" => "dreamina-seedance-2-0-mini-260615",
+        "reapi" | "hiapi" => "seedance-2.0-mini",
+        // In the path: /api/v1/generateTask/seedance-2-0-mini.
+        "apixo" => "seedance-2-0-mini",
+        // CRUN's names carry the mode; the provider swaps the suffix for the request's mode, so
+        // an r2v name must still send a text-only request as t2v.
+        "crun" => "bytedance/seedance2-0-mini-r2v",
+        "kie" => "bytedance/seedance-2-mini",
+        other => panic!("unknown kind {other}"),
+    }
+}
+
+/// Where each dialect creates a task (fault rules match on it).
+fn create_path(kind: &str) -> &'static str {
+    match kind {
+        "ark" => "/api/v3/contents/generations/tasks",
+        "reapi" => "/api/v1/videos/generations",
+        "hiapi" => "/v1/tasks",
+        "apixo" => "/api/v1/generateTask/",
+        "crun" => "/api/v1/client/job/CreateTask",
+        "kie" => "/api/v1/jobs/createTask",
+        other => panic!("unknown kind {other}"),
+    }
+}
+
+fn account(name: &str, kind: &str, base_url: &str, key: &str) -> ProviderSettings {
+    ProviderSettings {
+        name: name.into(),
+        kind: kind.into(),
+        base_url: Some(base_url.into()),
+        api_key: Some(key.into()),
+        models: BTreeMap::from([(MODEL.to_string(), model_id(kind).to_string())]),
+        timeout_seconds: 5.0,
+        connect_timeout_seconds: 2.0,
+        ..Default::default()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The two gateways.
+
+/// A seedgate serving every dialect with the local renderer, and a key on it for the front.
+struct Upstream {
+    app: TestApp,
+    key: String,
+}
+
+async fn upstream(instant: bool) -> Upstream {
+    let app = spawn_app_with(|s| s.local.instant = instant).await;
+    let key = app.create_key("front gateway", UPSTREAM_CREDITS).await;
+    Upstream { app, key }
+}
+
+impl Upstream {
+    /// A second key on the same upstream (a second account).
+    async fn another_key(&self, name: &str) -> String {
+        self.app.create_key(name, UPSTREAM_CREDITS).await
+    }
+
+    async fn tasks(&self) -> Vec<Task> {
+        tasks_of(&self.app, &self.key).await
+    }
+
+    async fn balance(&self) -> i64 {
+        self.app.balance_of(&self.key).await
+    }
+
+    /// The upstream's only task as its own clients see it (reAPI), with its result URLs.
+    async fn task_json(&self) -> Value {
+        let tasks = self.tasks().await;
+        assert_eq!(tasks.len(), 1, "exactly one task upstream");
+        let r = self.app.get_task_as(&self.key, tasks[0].id.as_str()).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.expect("json")
+    }
+
+    /// The bytes of the upstream's video (or last frame), fetched as its clients fetch them.
+    async fn result(&self, field: &str) -> Vec<u8> {
+        let task = self.task_json().await;
+        let url = match field {
+            "video" => task["output"]["video_urls"][0].as_str(),
+            _ => task["output"]["last_frame_url"].as_str(),
+        }
+        .unwrap_or_else(|| panic!("upstream {field}: {task}"))
+        .to_string();
+        download(&self.app.client, &url).await
+    }
+}
+
+async fn tasks_of(app: &TestApp, key: &str) -> Vec<Task> {
+    let record = app
+        .store
+        .find_api_key_by_hash(&auth::hash_key(key))
+        .await
+        .expect("lookup")
+        .expect("key");
+    app.store
+        .list_tasks(
+            &record.id,
+            &TaskQuery {
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("list")
+        .tasks
+}
+
+/// A seedgate whose accounts are `accounts`, tried in that order, polling fast and not asking
+/// for callbacks unless `configure` says otherwise.
+struct Front {
+    app: TestApp,
+    key: String,
+}
+
+async fn front(accounts: Vec<ProviderSettings>, configure: impl FnOnce(&mut Settings)) -> Front {
+    let names: Vec<String> = accounts.iter().map(|a| a.name.clone()).collect();
+    let app = spawn_app_with(move |s| {
+        s.providers = accounts;
+        s.routing = BTreeMap::from([(
+            MODEL.to_string(),
+            Route {
+                strategy: RoutingStrategy::Priority,
+                providers: names,
+            },
+        )]);
+        s.upstream.poll_min_ms = 100;
+        s.upstream.poll_max_ms = 500;
+        s.upstream.callbacks = Some(false);
+        s.upstream.rehost_backoff_ms = 100;
+        configure(s);
+    })
+    .await;
+    let key = app.create_key("client", CLIENT_CREDITS).await;
+    Front { app, key }
+}
+
+impl Front {
+    /// Submits a 480p, 4 s, 16:9 task through reAPI; returns its id.
+    async fn submit(&self, prompt: &str) -> String {
+        let before = self.balance().await;
+        let body = json!({"model": MODEL, "prompt": prompt, "resolution": "480p",
+                          "aspect_ratio": "16:9", "duration": 4});
+        let r = self.app.submit_as(&self.key, &body).await;
+        let status = r.status();
+        let json: Value = r.json().await.expect("json");
+        assert_eq!(status, StatusCode::OK, "{json}");
+        assert_eq!(self.balance().await, before - PRICE, "held at submit");
+        json["id"].as_str().expect("id").to_string()
+    }
+
+    async fn wait(&self, id: &str) -> Value {
+        wait_for_task(
+            &self.app.client,
+            &self.app.base,
+            &self.key,
+            id,
+            Duration::from_secs(40),
+        )
+        .await
+    }
+
+    async fn balance(&self) -> i64 {
+        self.app.balance_of(&self.key).await
+    }
+
+    async fn stored(&self, id: &str) -> Task {
+        self.app
+            .store
+            .load_task(&TaskId::from_string(id))
+            .await
+            .expect("load")
+            .expect("task")
+    }
+
+    /// The task's upstream callback URL, as the front hands it to upstreams.
+    async fn callback_url(&self, id: &str) -> String {
+        let secret = self
+            .app
+            .store
+            .server_secret("upstream_callbacks", "x")
+            .await
+            .expect("secret");
+        let token =
+            seedgate_core::upstream::callback_token(secret.as_bytes(), &TaskId::from_string(id));
+        self.app.url(&format!("/upstream/callbacks/{id}/{token}"))
+    }
+
+    fn assert_ledger_clean(&self) {
+        let (code, out) = self.app.ledger_verify();
+        assert_eq!(code, 0, "front ledger: {out}");
+    }
+}
+
+async fn download(client: &reqwest::Client, url: &str) -> Vec<u8> {
+    let r = client.get(url).send().await.expect("download");
+    assert_eq!(r.status(), StatusCode::OK, "{url}");
+    r.bytes().await.expect("bytes").to_vec()
+}
+
+/// Polls `condition` until it holds, failing after `within`.
+async fn eventually<F, Fut>(what: &str, within: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !condition().await {
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+/// The upstream holds exactly one task, succeeded, charged once to the front's key; the front's
+/// task completed with copies of the upstream's files at front URLs, charged once.
+async fn assert_round_trip(
+    front: &Front,
+    upstream: &Upstream,
+    video_url: &str,
+    last_frame_url: Option<&str>,
+) {
+    let ups = upstream.tasks().await;
+    assert_eq!(ups.len(), 1, "exactly one task upstream");
+    let up = &ups[0];
+    assert_eq!(up.status, TaskStatus::Succeeded);
+
+    assert!(
+        video_url.starts_with(&format!("{}/media/", front.app.base)),
+        "a front URL, not the upstream's ({}): {video_url}",
+        upstream.app.base
+    );
+    let video = download(&front.app.client, video_url).await;
+    let info = seedgate_local_renderer::inspect(&video).expect("a valid MP4");
+    let v = info.video.expect("video track");
+    assert_eq!(
+        (v.width, v.height),
+        (864, 496),
+        "480p 16:9 reached the upstream"
+    );
+    assert!(
+        (info.duration_seconds - 4.0).abs() < 0.05,
+        "4 s reached the upstream: {}",
+        info.duration_seconds
+    );
+    assert!(
+        video == upstream.result("video").await,
+        "the front's copy is the upstream's file"
+    );
+
+    if let Some(url) = last_frame_url {
+        assert!(
+            url.starts_with(&format!("{}/media/", front.app.base)),
+            "{url}"
+        );
+        let png = download(&front.app.client, url).await;
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG");
+        assert!(
+            png == upstream.result("last_frame").await,
+            "the upstream's frame"
+        );
+    }
+
+    assert_eq!(
+        front.balance().await,
+        CLIENT_CREDITS - PRICE,
+        "front charged once"
+    );
+    assert_eq!(
+        upstream.balance().await,
+        UPSTREAM_CREDITS - PRICE,
+        "the upstream charged the front's key once"
+    );
+    front.assert_ledger_clean();
+    let (code, out) = upstream.app.ledger_verify();
+    assert_eq!(code, 0, "upstream ledger: {out}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A fault-injecting proxy.
+
+#[derive(Clone)]
+enum Fault {
+    /// Answer this without asking the upstream.
+    Answer {
+        status: u16,
+        retry_after: Option<u64>,
+        body: Value,
+    },
+    /// Forward the request, then hold the upstream's answer this long (long enough, and the
+    /// answer is lost: the caller times out).
+    Delay(Duration),
+}
+
+struct Rule {
+    method: Method,
+    path: String,
+    left: usize,
+    fault: Fault,
+}
+
+#[derive(Debug, Clone)]
+struct Seen {
+    method: Method,
+    path: String,
+    at: Instant,
+    /// Answered by a rule without reaching the upstream.
+    injected: Option<u16>,
+}
+
+struct ProxyState {
+    target: String,
+    http: reqwest::Client,
+    rules: Mutex<Vec<Rule>>,
+    seen: Mutex<Vec<Seen>>,
+}
+
+/// Forwards everything to `target`, except what its rules say; remembers every request.
+struct FaultProxy {
+    base: String,
+    state: Arc<ProxyState>,
+}
+
+impl FaultProxy {
+    async fn start(target: &str) -> Self {
+        let state = Arc::new(ProxyState {
+            target: target.trim_end_matches('/').to_string(),
+            http: reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            rules: Mutex::default(),
+            seen: Mutex::default(),
+        });
+        let router = axum::Router::new()
+            .fallback(proxy)
+            .with_state(state.clone());
+        FaultProxy {
+            base: serve(router).await,
+            state,
+        }
+    }
+
+    /// The next `times` requests of `method` whose path contains `path` meet `fault`.
+    fn rule(&self, method: Method, path: &str, times: usize, fault: Fault) {
+        self.state.rules.lock().expect("lock").push(Rule {
+            method,
+            path: path.to_string(),
+            left: times,
+            fault,
+        });
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.state.seen.lock().expect("lock").clone()
+    }
+
+    fn count(&self, method: Method, path: &str) -> usize {
+        self.seen()
+            .iter()
+            .filter(|s| s.method == method && s.path.contains(path))
+            .count()
+    }
+}
+
+async fn proxy(
+    axum::extract::State(state): axum::extract::State<Arc<ProxyState>>,
+    request: axum::extract::Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let path = parts.uri.path().to_string();
+    let fault = {
+        let mut rules = state.rules.lock().expect("lock");
+        rules
+            .iter_mut()
+            .find(|r| r.left > 0 && r.method == parts.method && path.contains(&r.path))
+            .map(|r| {
+                r.left -= 1;
+                r.fault.clone()
+            })
+    };
+    state.seen.lock().expect("lock").push(Seen {
+        method: parts.method.clone(),
+        path: path.clone(),
+        at: Instant::now(),
+        injected: match &fault {
+            Some(Fault::Answer { status, .. }) => Some(*status),
+            _ => None,
+        },
+    });
+    if let Some(Fault::Answer {
+        status,
+        retry_after,
+        body,
+    }) = fault
+    {
+        let mut response = (
+            StatusCode::from_u16(status).expect("status"),
+            axum::Json(body),
+        )
+            .into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        return response;
+    }
+    let target = format!(
+        "{}{}",
+        state.target,
+        parts
+            .uri
+            .path_and_query()
+            .map_or(path.as_str(), |p| p.as_str())
+    );
+    let mut forward = state.http.request(parts.method.clone(), target).body(body);
+    for (name, value) in &parts.headers {
+        if name != header::HOST && name != header::CONTENT_LENGTH {
+            forward = forward.header(name, value);
+        }
+    }
+    // On its own task, so a caller that gives up cannot cancel the forward half-way: the
+    // upstream always sees the whole request.
+    let answer = tokio::spawn(async move {
+        let r = forward.send().await?;
+        let status = r.status();
+        let headers = r.headers().clone();
+        let bytes = r.bytes().await?;
+        Ok::<_, reqwest::Error>((status, headers, bytes))
+    })
+    .await;
+    if let Some(Fault::Delay(delay)) = fault {
+        tokio::time::sleep(delay).await;
+    }
+    match answer {
+        Ok(Ok((status, headers, bytes))) => {
+            let mut response = Response::new(Body::from(bytes));
+            *response.status_mut() = status;
+            for (name, value) in &headers {
+                if name != header::TRANSFER_ENCODING
+                    && name != header::CONTENT_LENGTH
+                    && name != header::CONNECTION
+                {
+                    response.headers_mut().append(name, value.clone());
+                }
+            }
+            response
+        }
+        _ => StatusCode::BAD_GATEWAY.into_response(),
+    }
+}
+
+/// Ark's error body.
+fn ark_error(code: &str, message: &str) -> Value {
+    json!({"error": {"code": code, "message": message}})
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Every dialect, round trip.
+
+/// A front whose only account is `kind` at a fresh upstream.
+async fn front_of(kind: &str) -> (Upstream, Front) {
+    let upstream = upstream(false).await;
+    let front = front(
+        vec![account(
+            &format!("{kind}-main"),
+            kind,
+            &upstream.app.base,
+            &upstream.key,
+        )],
+        |_| {},
+    )
+    .await;
+    (upstream, front)
+}
+
+async fn round_trip(kind: &str) {
+    let (upstream, front) = front_of(kind).await;
+    let id = front.submit(&format!("a lighthouse, via {kind}")).await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let url = task["output"]["video_urls"][0].as_str().expect("video url");
+    assert_round_trip(&front, &upstream, url, None).await;
+    assert_eq!(
+        front.stored(&id).await.provider.as_deref(),
+        Some(format!("{kind}-main").as_str())
+    );
+}
+
+#[tokio::test]
+async fn ark_round_trip() {
+    round_trip("ark").await;
+}
+
+#[tokio::test]
+async fn reapi_round_trip() {
+    round_trip("reapi").await;
+}
+
+#[tokio::test]
+async fn hiapi_round_trip() {
+    round_trip("hiapi").await;
+}
+
+#[tokio::test]
+async fn apixo_round_trip() {
+    round_trip("apixo").await;
+}
+
+#[tokio::test]
+async fn crun_round_trip() {
+    round_trip("crun").await;
+}
+
+#[tokio::test]
+async fn kie_round_trip() {
+    round_trip("kie").await;
+}
+
+/// The last frame, asked for through the front's Ark API (reAPI's Mini shape has no such
+/// field), made upstream and copied like the video.
+async fn last_frame_round_trip(kind: &str) {
+    let (upstream, front) = front_of(kind).await;
+    let tasks = front.app.url(create_path("ark"));
+    let r = front
+        .app
+        .client
+        .post(&tasks)
+        .bearer_auth(&front.key)
+        .json(&json!({"model": model_id("ark"),
+                      "content": [{"type": "text", "text": format!("the last frame, via {kind}")}],
+                      "resolution": "480p", "ratio": "16:9", "duration": 4,
+                      "generate_audio": false, "return_last_frame": true}))
+        .send()
+        .await
+        .expect("create");
+    let status = r.status();
+    let created: Value = r.json().await.expect("json");
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    let started = Instant::now();
+    let task = loop {
+        let task: Value = front
+            .app
+            .client
+            .get(format!("{tasks}/{id}"))
+            .bearer_auth(&front.key)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json");
+        if task["status"] != "queued" && task["status"] != "running" {
+            break task;
+        }
+        assert!(started.elapsed() < Duration::from_secs(40), "{task}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(task["status"], "succeeded", "{task}");
+    let video = task["content"]["video_url"].as_str().expect("video_url");
+    let frame = task["content"]["last_frame_url"]
+        .as_str()
+        .unwrap_or_else(|| panic!("last_frame_url: {task}"));
+    assert_round_trip(&front, &upstream, video, Some(frame)).await;
+    assert!(
+        upstream.tasks().await[0].request.return_last_frame,
+        "the upstream was asked for it"
+    );
+}
+
+#[tokio::test]
+async fn ark_round_trip_with_the_last_frame() {
+    last_frame_round_trip("ark").await;
+}
+
+#[tokio::test]
+async fn crun_round_trip_with_the_last_frame() {
+    last_frame_round_trip("crun").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Faults.
+
+/// Two accounts on one upstream, each behind its own proxy, tried in order.
+struct TwoAccounts {
+    upstream: Upstream,
+    first: FaultProxy,
+    first_key: String,
+    second: FaultProxy,
+    front: Front,
+}
+
+async fn two_accounts(kind: &str, first_base: Option<&str>) -> TwoAccounts {
+    let upstream = upstream(true).await;
+    let first_key = upstream.another_key("first account").await;
+    let first = FaultProxy::start(&upstream.app.base).await;
+    let second = FaultProxy::start(&upstream.app.base).await;
+    let front = front(
+        vec![
+            account("first", kind, first_base.unwrap_or(&first.base), &first_key),
+            account("second", kind, &second.base, &upstream.key),
+        ],
+        |_| {},
+    )
+    .await;
+    TwoAccounts {
+        upstream,
+        first,
+        first_key,
+        second,
+        front,
+    }
+}
+
+#[tokio::test]
+async fn a_5xx_on_submit_fails_over_to_the_next_account() {
+    let t = two_accounts("ark", None).await;
+    t.first.rule(
+        Method::POST,
+        create_path("ark"),
+        usize::MAX,
+        Fault::Answer {
+            status: 500,
+            retry_after: None,
+            body: ark_error("InternalServiceError", "boom"),
+        },
+    );
+    let id = t.front.submit("fail over").await;
+    let task = t.front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(
+        t.front.stored(&id).await.provider.as_deref(),
+        Some("second")
+    );
+    assert_eq!(t.first.count(Method::POST, create_path("ark")), 1);
+    assert!(
+        t.first.seen().iter().all(|s| s.injected.is_some()),
+        "nothing reached the upstream through the failing account"
+    );
+    assert!(tasks_of(&t.upstream.app, &t.first_key).await.is_empty());
+    assert_eq!(
+        t.upstream.app.balance_of(&t.first_key).await,
+        UPSTREAM_CREDITS
+    );
+    assert_eq!(t.upstream.tasks().await.len(), 1);
+    assert_eq!(t.upstream.balance().await, UPSTREAM_CREDITS - PRICE);
+    assert_eq!(t.second.count(Method::POST, create_path("ark")), 1);
+    assert_eq!(t.front.balance().await, CLIENT_CREDITS - PRICE);
+    t.front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn a_maintenance_envelope_under_http_200_fails_over_too() {
+    // CRUN (like Kie) can answer HTTP 200 with an error code in the body: 455 is maintenance.
+    let t = two_accounts("crun", None).await;
+    t.first.rule(
+        Method::POST,
+        create_path("crun"),
+        usize::MAX,
+        Fault::Answer {
+            status: 200,
+            retry_after: None,
+            body: json!({"code": 455, "message": "System maintenance", "data": null}),
+        },
+    );
+    let id = t.front.submit("maintenance").await;
+    let task = t.front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(
+        t.front.stored(&id).await.provider.as_deref(),
+        Some("second")
+    );
+    assert_eq!(t.first.count(Method::POST, create_path("crun")), 1);
+    assert_eq!(t.upstream.tasks().await.len(), 1);
+    assert_eq!(t.front.balance().await, CLIENT_CREDITS - PRICE);
+    t.front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn an_account_whose_breaker_opened_is_passed_over() {
+    let t = {
+        let upstream = upstream(true).await;
+        let first_key = upstream.another_key("first account").await;
+        let first = FaultProxy::start(&upstream.app.base).await;
+        let second = FaultProxy::start(&upstream.app.base).await;
+        let front = front(
+            vec![
+                account("first", "ark", &first.base, &first_key),
+                account("second", "ark", &second.base, &upstream.key),
+            ],
+            |s| {
+                s.upstream.breaker_failures = 2;
+                s.upstream.breaker_open_seconds = 60.0;
+            },
+        )
+        .await;
+        TwoAccounts {
+            upstream,
+            first,
+            first_key,
+            second,
+            front,
+        }
+    };
+    t.first.rule(
+        Method::POST,
+        create_path("ark"),
+        usize::MAX,
+        Fault::Answer {
+            status: 503,
+            retry_after: None,
+            body: ark_error("ServiceUnavailable", "down for a while"),
+        },
+    );
+    for n in 0..3 {
+        let id = t.front.submit(&format!("task {n}")).await;
+        let task = t.front.wait(&id).await;
+        assert_eq!(task["status"], "completed", "{task}");
+        assert_eq!(
+            t.front.stored(&id).await.provider.as_deref(),
+            Some("second")
+        );
+    }
+    assert_eq!(
+        t.first.count(Method::POST, create_path("ark")),
+        2,
+        "two failures in a row open the breaker: the third task does not try the account"
+    );
+    assert!(tasks_of(&t.upstream.app, &t.first_key).await.is_empty());
+    assert_eq!(t.upstream.tasks().await.len(), 3);
+    assert_eq!(t.front.balance().await, CLIENT_CREDITS - 3 * PRICE);
+    assert_eq!(t.second.count(Method::POST, create_path("ark")), 3);
+}
+
+#[tokio::test]
+async fn an_account_at_its_concurrency_cap_is_passed_over() {
+    let upstream = upstream(true).await;
+    let first_key = upstream.another_key("first account").await;
+    let first = FaultProxy::start(&upstream.app.base).await;
+    let mut capped = account("first", "ark", &first.base, &first_key);
+    capped.max_concurrent = Some(1);
+    let front = front(
+        vec![
+            capped,
+            account("second", "ark", &upstream.app.base, &upstream.key),
+        ],
+        |_| {},
+    )
+    .await;
+    let slow = front.submit("takes a while [[seedgate:delay:2000]]").await;
+    eventually(
+        "the first task at the capped account",
+        Duration::from_secs(10),
+        || async { first.count(Method::POST, create_path("ark")) == 1 },
+    )
+    .await;
+    let quick = front.submit("while the first runs").await;
+    let quick_task = front.wait(&quick).await;
+    assert_eq!(quick_task["status"], "completed", "{quick_task}");
+    let slow_task = front.wait(&slow).await;
+    assert_eq!(slow_task["status"], "completed", "{slow_task}");
+    assert_eq!(front.stored(&slow).await.provider.as_deref(), Some("first"));
+    assert_eq!(
+        front.stored(&quick).await.provider.as_deref(),
+        Some("second"),
+        "the first account was full"
+    );
+    assert_eq!(first.count(Method::POST, create_path("ark")), 1);
+    assert_eq!(tasks_of(&upstream.app, &first_key).await.len(), 1);
+    assert_eq!(upstream.tasks().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_4xx_refusal_is_not_failed_over_and_the_client_is_refunded() {
+    let t = two_accounts("ark", None).await;
+    t.first.rule(
+        Method::POST,
+        create_path("ark"),
+        usize::MAX,
+        Fault::Answer {
+            status: 400,
+            retry_after: None,
+            body: ark_error("InvalidParameter", "the prompt is refused here"),
+        },
+    );
+    let id = t.front.submit("refused").await;
+    let task = t.front.wait(&id).await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert!(task["output"].is_null(), "{task}");
+    assert_eq!(
+        t.first.count(Method::POST, create_path("ark")),
+        1,
+        "a refusal is final: not sent again"
+    );
+    assert!(
+        t.second.seen().is_empty(),
+        "the second account saw nothing: {:?}",
+        t.second.seen()
+    );
+    assert!(t.upstream.tasks().await.is_empty());
+    assert_eq!(t.front.balance().await, CLIENT_CREDITS, "refunded");
+    t.front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn an_account_that_is_down_fails_over_to_the_next() {
+    let down = format!("http://127.0.0.1:{}", free_port());
+    let t = two_accounts("ark", Some(&down)).await;
+    let id = t.front.submit("the first account is down").await;
+    let task = t.front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(
+        t.front.stored(&id).await.provider.as_deref(),
+        Some("second")
+    );
+    assert!(tasks_of(&t.upstream.app, &t.first_key).await.is_empty());
+    assert_eq!(t.upstream.tasks().await.len(), 1);
+    assert_eq!(t.front.balance().await, CLIENT_CREDITS - PRICE);
+    t.front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn polls_answered_429_honour_retry_after_and_the_task_completes() {
+    let upstream = upstream(true).await;
+    let proxy = FaultProxy::start(&upstream.app.base).await;
+    let front = front(
+        vec![account("ark-main", "ark", &proxy.base, &upstream.key)],
+        |_| {},
+    )
+    .await;
+    let status_path = format!("{}/", create_path("ark"));
+    proxy.rule(
+        Method::GET,
+        &status_path,
+        2,
+        Fault::Answer {
+            status: 429,
+            retry_after: Some(1),
+            body: ark_error("RateLimitExceeded.EndpointRPMExceeded", "slow down"),
+        },
+    );
+    let id = front.submit("rate limited polls").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+
+    let polls: Vec<Seen> = proxy
+        .seen()
+        .into_iter()
+        .filter(|s| s.method == Method::GET && s.path.contains(&status_path))
+        .collect();
+    assert!(polls.len() >= 3, "{polls:?}");
+    assert_eq!(polls[0].injected, Some(429));
+    assert_eq!(polls[1].injected, Some(429));
+    assert_eq!(polls[2].injected, None);
+    for pair in polls[..3].windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        // Without Retry-After the next poll would come after 100–150 ms.
+        assert!(
+            gap >= Duration::from_millis(950),
+            "a poll came {gap:?} after a 429 with Retry-After: 1"
+        );
+    }
+    assert_eq!(upstream.tasks().await.len(), 1);
+    assert_eq!(front.balance().await, CLIENT_CREDITS - PRICE);
+    front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn a_submit_whose_answer_is_lost_is_reconciled_not_duplicated() {
+    let upstream = upstream(true).await;
+    let proxy = FaultProxy::start(&upstream.app.base).await;
+    let mut ark = account("ark-main", "ark", &proxy.base, &upstream.key);
+    ark.timeout_seconds = 1.0;
+    let front = front(vec![ark], |_| {}).await;
+    // The create reaches the upstream, which makes the task; its answer never comes back in
+    // time.
+    proxy.rule(
+        Method::POST,
+        create_path("ark"),
+        1,
+        Fault::Delay(Duration::from_secs(4)),
+    );
+    let id = front.submit("the answer is lost").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert!(
+        proxy.count(Method::POST, create_path("ark")) >= 2,
+        "the submit was sent again to the same account"
+    );
+    let ups = upstream.tasks().await;
+    assert_eq!(
+        ups.len(),
+        1,
+        "the resend carried the same Idempotency-Key: no second task"
+    );
+    assert_eq!(upstream.balance().await, UPSTREAM_CREDITS - PRICE);
+    assert_eq!(front.balance().await, CLIENT_CREDITS - PRICE);
+    front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn slow_answers_are_waited_for_and_a_poll_that_times_out_is_asked_again() {
+    let upstream = upstream(true).await;
+    let proxy = FaultProxy::start(&upstream.app.base).await;
+    let mut ark = account("ark-main", "ark", &proxy.base, &upstream.key);
+    ark.timeout_seconds = 1.0;
+    let front = front(vec![ark], |_| {}).await;
+    // A slow create, answered within the 1 s timeout: no reason to send it again.
+    proxy.rule(
+        Method::POST,
+        create_path("ark"),
+        1,
+        Fault::Delay(Duration::from_millis(500)),
+    );
+    // The first poll's answer is swallowed past the timeout.
+    let status_path = format!("{}/", create_path("ark"));
+    proxy.rule(
+        Method::GET,
+        &status_path,
+        1,
+        Fault::Delay(Duration::from_secs(4)),
+    );
+    let id = front.submit("slow answers [[seedgate:delay:300]]").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(
+        proxy.count(Method::POST, create_path("ark")),
+        1,
+        "a slow answer is not a lost one"
+    );
+    assert!(
+        proxy.count(Method::GET, &status_path) >= 2,
+        "the timed-out poll was asked again"
+    );
+    assert_eq!(upstream.tasks().await.len(), 1);
+    assert_eq!(
+        front.stored(&id).await.attempt,
+        1,
+        "a poll timeout costs no attempt"
+    );
+    assert_eq!(front.balance().await, CLIENT_CREDITS - PRICE);
+    front.assert_ledger_clean();
+}
+
+/// An upstream whose result URLs (its `public_base_url`) go through a proxy, and a front
+/// that copies results up to three times, 100 ms apart.
+async fn upstream_behind_a_proxy() -> (Upstream, FaultProxy, Front) {
+    let port = free_port();
+    let proxy = FaultProxy::start(&format!("http://127.0.0.1:{port}")).await;
+    let public = proxy.base.clone();
+    let app = spawn_app_with(move |s| {
+        s.listen = format!("127.0.0.1:{port}");
+        s.public_base_url = Some(public);
+        s.local.instant = true;
+    })
+    .await;
+    let key = app.create_key("front gateway", UPSTREAM_CREDITS).await;
+    let upstream = Upstream { app, key };
+    let front = front(
+        vec![account("ark-main", "ark", &proxy.base, &upstream.key)],
+        |s| {
+            s.upstream.rehost_attempts = 3;
+            s.upstream.rehost_backoff_ms = 100;
+        },
+    )
+    .await;
+    (upstream, proxy, front)
+}
+
+#[tokio::test]
+async fn a_failed_result_copy_is_retried() {
+    let (upstream, proxy, front) = upstream_behind_a_proxy().await;
+    proxy.rule(
+        Method::GET,
+        "/media/",
+        2,
+        Fault::Answer {
+            status: 502,
+            retry_after: None,
+            body: json!({}),
+        },
+    );
+    let id = front.submit("copied on the third try").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(proxy.count(Method::GET, "/media/"), 3);
+    let url = task["output"]["video_urls"][0].as_str().expect("url");
+    assert!(
+        url.starts_with(&format!("{}/media/", front.app.base)),
+        "{url}"
+    );
+    let video = download(&front.app.client, url).await;
+    assert!(video == upstream.result("video").await);
+    assert_eq!(front.balance().await, CLIENT_CREDITS - PRICE);
+    front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn a_result_that_cannot_be_copied_fails_the_task_with_a_refund() {
+    let (upstream, proxy, front) = upstream_behind_a_proxy().await;
+    proxy.rule(
+        Method::GET,
+        "/media/",
+        usize::MAX,
+        Fault::Answer {
+            status: 404,
+            retry_after: None,
+            body: json!({}),
+        },
+    );
+    let id = front.submit("the result is gone").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert_eq!(proxy.count(Method::GET, "/media/"), 3, "three tries");
+    assert_eq!(front.balance().await, CLIENT_CREDITS, "refunded");
+    assert_eq!(
+        upstream.tasks().await.len(),
+        1,
+        "not resubmitted to make another copy"
+    );
+    front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn an_upstream_task_that_expires_fails_the_front_task_and_refunds_once() {
+    let upstream = upstream(true).await;
+    let front = front(
+        vec![account(
+            "ark-main",
+            "ark",
+            &upstream.app.base,
+            &upstream.key,
+        )],
+        |_| {},
+    )
+    .await;
+    let id = front.submit("too late [[seedgate:fail:expired]]").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert_eq!(task["error"]["code"], 80005, "reAPI's expired code: {task}");
+    let stored = front.stored(&id).await;
+    assert_eq!(
+        stored.error.as_ref().map(|e| e.kind),
+        Some(seedgate_core::task::FailureKind::Expired)
+    );
+    assert_eq!(
+        stored.attempt, 1,
+        "expired is terminal: not retried, not resubmitted"
+    );
+    let ups = upstream.tasks().await;
+    assert_eq!(ups.len(), 1);
+    assert_eq!(ups[0].status, TaskStatus::Failed);
+    assert_eq!(front.balance().await, CLIENT_CREDITS, "refunded");
+    assert_eq!(
+        upstream.balance().await,
+        UPSTREAM_CREDITS,
+        "refunded upstream too"
+    );
+    front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn a_task_past_its_deadline_fails_and_is_refunded() {
+    let upstream = upstream(true).await;
+    let front = front(
+        vec![account(
+            "ark-main",
+            "ark",
+            &upstream.app.base,
+            &upstream.key,
+        )],
+        |s| s.upstream.deadline_seconds = 2,
+    )
+    .await;
+    let started = Instant::now();
+    let id = front.submit("slow [[seedgate:delay:8000]]").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "failed", "{task}");
+    assert_eq!(task["error"]["code"], 80004, "reAPI's timeout code: {task}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "failed at the 2 s deadline, not when the upstream finished: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(upstream.tasks().await.len(), 1);
+    assert_eq!(front.balance().await, CLIENT_CREDITS, "refunded");
+    front.assert_ledger_clean();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream callbacks.
+
+/// Callbacks on, polling so slow (20 s) that only a callback can finish the task in time.
+async fn callback_front(kind: &str, base_url: &str, upstream: &Upstream) -> Front {
+    front(vec![account("main", kind, base_url, &upstream.key)], |s| {
+        s.upstream.callbacks = Some(true);
+        s.upstream.poll_min_ms = 20_000;
+        s.upstream.poll_max_ms = 20_000;
+    })
+    .await
+}
+
+async fn callbacks_nudge_the_front(kind: &str) {
+    let upstream = upstream(true).await;
+    let front = callback_front(kind, &upstream.app.base, &upstream).await;
+    let started = Instant::now();
+    let id = front.submit("called back [[seedgate:delay:1000]]").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "finished by the callback, not the 20 s poll: {:?}",
+        started.elapsed()
+    );
+    let up = &upstream.tasks().await[0];
+    let front_done = front.stored(&id).await.finished_at_ms.expect("finished");
+    let up_done = up.finished_at_ms.expect("finished upstream");
+    assert!(
+        front_done - up_done < 2000,
+        "completed {} ms after the upstream finished",
+        front_done - up_done
+    );
+    assert_eq!(front.balance().await, CLIENT_CREDITS - PRICE);
+}
+
+#[tokio::test]
+async fn ark_callbacks_nudge_the_front() {
+    callbacks_nudge_the_front("ark").await;
+}
+
+#[tokio::test]
+async fn hiapi_callbacks_nudge_the_front() {
+    callbacks_nudge_the_front("hiapi").await;
+}
+
+#[tokio::test]
+async fn apixo_callbacks_nudge_the_front() {
+    callbacks_nudge_the_front("apixo").await;
+}
+
+#[tokio::test]
+async fn crun_callbacks_nudge_the_front() {
+    callbacks_nudge_the_front("crun").await;
+}
+
+#[tokio::test]
+async fn kie_callbacks_nudge_the_front() {
+    callbacks_nudge_the_front("kie").await;
+}
+
+#[tokio::test]
+async fn forged_and_duplicate_callbacks_change_nothing_and_money_moves_once() {
+    // A server a forger would like the front to fetch "the result" from.
+    let evil_hits = Arc::new(AtomicUsize::new(0));
+    let evil = {
+        let hits = evil_hits.clone();
+        serve(axum::Router::new().fallback(move || {
+            hits.fetch_add(1, Ordering::SeqCst);
+            async { "not the video" }
+        }))
+        .await
+    };
+    let upstream = upstream(true).await;
+    let proxy = FaultProxy::start(&upstream.app.base).await;
+    let front = callback_front("ark", &proxy.base, &upstream).await;
+    let id = front.submit("forge me [[seedgate:delay:3000]]").await;
+    // Wait until the upstream runs it and the front follows it.
+    eventually("the upstream job", Duration::from_secs(10), || async {
+        upstream.tasks().await.len() == 1
+    })
+    .await;
+    let job_id = upstream.tasks().await[0].id.as_str().to_string();
+    let url = front.callback_url(&id).await;
+    let client = &front.app.client;
+    let post = |url: String, body: Value| async move {
+        client
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("callback")
+            .status()
+    };
+    let forged = json!({"id": job_id, "model": model_id("ark"), "status": "succeeded",
+                        "content": {"video_url": format!("{evil}/video.mp4")}});
+    let status_path = format!("{}/", create_path("ark"));
+
+    // Wrong tokens: another task's, a made-up one, a malformed one.
+    let other = front.callback_url("task_01J00000000000000000000000").await;
+    let other_token = other.rsplit('/').next().expect("token");
+    for wrong in [
+        other_token.to_string(),
+        "0".repeat(32),
+        "not-a-token".to_string(),
+    ] {
+        let status = post(
+            front.app.url(&format!("/upstream/callbacks/{id}/{wrong}")),
+            forged.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "token {wrong}");
+    }
+    assert_eq!(
+        post(other.clone(), forged.clone()).await,
+        StatusCode::NOT_FOUND,
+        "an unknown task"
+    );
+    assert_eq!(
+        proxy.count(Method::GET, &status_path),
+        0,
+        "a wrong URL does not even make the front ask the upstream"
+    );
+
+    // The right URL with a forged body: accepted (an upstream must see 2xx), but all it does
+    // is make the front re-read the task upstream (polls are 20 s apart, so any poll now is
+    // that re-read), where the task is still running.
+    for _ in 0..3 {
+        assert_eq!(post(url.clone(), forged.clone()).await, StatusCode::OK);
+    }
+    eventually("the re-read", Duration::from_secs(5), || async {
+        proxy
+            .seen()
+            .iter()
+            .any(|s| s.method == Method::GET && s.path.contains(&status_path))
+    })
+    .await;
+    let r = front.app.get_task_as(&front.key, &id).await;
+    let now: Value = r.json().await.expect("json");
+    assert_eq!(
+        now["status"], "processing",
+        "a forged success changes nothing: {now}"
+    );
+    assert_eq!(evil_hits.load(Ordering::SeqCst), 0);
+
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let url_before = task["output"]["video_urls"][0].clone();
+
+    // Duplicates after the fact: the real body (Ark's callback is the task object) replayed,
+    // and the forged one again.
+    let real: Value = front
+        .app
+        .client
+        .get(
+            upstream
+                .app
+                .url(&format!("{}/{job_id}", create_path("ark"))),
+        )
+        .bearer_auth(&upstream.key)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(real["status"], "succeeded", "{real}");
+    for body in [real.clone(), real, forged.clone(), forged] {
+        let status = post(url.clone(), body).await;
+        assert!(
+            status == StatusCode::OK || status == StatusCode::NOT_FOUND,
+            "{status}"
+        );
+    }
+    let after = front.wait(&id).await;
+    assert_eq!(after["status"], "completed");
+    assert_eq!(after["output"]["video_urls"][0], url_before);
+    assert_eq!(
+        evil_hits.load(Ordering::SeqCst),
+        0,
+        "nobody fetched the forged URL"
+    );
+    assert_round_trip_files(&front, &upstream, &after).await;
+    assert_eq!(
+        front.balance().await,
+        CLIENT_CREDITS - PRICE,
+        "money moved once"
+    );
+    assert_eq!(upstream.balance().await, UPSTREAM_CREDITS - PRICE);
+    front.assert_ledger_clean();
+}
+
+/// The front's video is the upstream's.
+async fn assert_round_trip_files(front: &Front, upstream: &Upstream, task: &Value) {
+    let url = task["output"]["video_urls"][0].as_str().expect("url");
+    assert!(url.starts_with(&front.app.base), "{url}");
+    let video = download(&front.app.client, url).await;
+    seedgate_local_renderer::inspect(&video).expect("a valid MP4");
+    assert!(
+        video == upstream.result("video").await,
+        "the upstream's video"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real binary: SIGKILL mid-task, and `providers check`.
+
+fn provider_toml(name: &str, kind: &str, base: &str, key: &str, model: &str) -> String {
+    format!(
+        "[[providers]]\nname = \"{name}\"\nkind = \"{kind}\"\nbase_url = \"{base}\"\n\
+         api_key = \"{key}\"\nmodels = {{ \"{MODEL}\" = \"{model}\" }}\ntimeout_seconds = 5.0\n\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_front_killed_mid_task_resumes_the_upstream_job_after_restart() {
+    let upstream = upstream(true).await;
+    let proxy = FaultProxy::start(&upstream.app.base).await;
+    let Setup {
+        _dir,
+        data,
+        config,
+        port,
+        base,
+        client,
+    } = setup(&format!(
+        "[worker]\nlease_seconds = 2.0\nidle_poll_ms = 100\n\n\
+         [upstream]\npoll_min_ms = 200\npoll_max_ms = 400\ncallbacks = false\n\n{}\
+         [routing.\"{MODEL}\"]\nstrategy = \"priority\"\nproviders = [\"ark-main\"]\n",
+        provider_toml(
+            "ark-main",
+            "ark",
+            &proxy.base,
+            &upstream.key,
+            model_id("ark")
+        )
+    ));
+    let (server, key) = start(&config, &data, port);
+    let key = key.expect("development key");
+    let r = client
+        .post(format!("{base}/api/v1/videos/generations"))
+        .bearer_auth(&key)
+        .json(
+            &json!({"model": MODEL, "prompt": "survive [[seedgate:delay:3000]]",
+                      "resolution": "480p", "duration": 4}),
+        )
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(r.status(), StatusCode::OK);
+    let id = r.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    // Once the front polls, it has recorded the upstream job: kill it there.
+    let status_path = format!("{}/", create_path("ark"));
+    eventually("the first poll", Duration::from_secs(15), || async {
+        proxy.count(Method::GET, &status_path) >= 1
+    })
+    .await;
+    drop(server);
+    let polls_before = proxy.count(Method::GET, &status_path);
+    assert_eq!(upstream.tasks().await.len(), 1);
+
+    let (_server, _) = start(&config, &data, port);
+    let task = wait_for_task(&client, &base, &key, &id, Duration::from_secs(30)).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(
+        upstream.tasks().await.len(),
+        1,
+        "resumed, not resubmitted: one task upstream"
+    );
+    assert_eq!(
+        proxy.count(Method::POST, create_path("ark")),
+        1,
+        "one create, ever"
+    );
+    assert!(
+        proxy.count(Method::GET, &status_path) > polls_before,
+        "the restarted front polled the same job"
+    );
+    assert_eq!(upstream.balance().await, UPSTREAM_CREDITS - PRICE);
+
+    let store = SqliteStore::open(&data.join("seedgate.db"))
+        .await
+        .expect("open db");
+    let record = store
+        .find_api_key("development")
+        .await
+        .expect("lookup")
+        .expect("key");
+    let stored = store
+        .load_task(&TaskId::from_string(id.clone()))
+        .await
+        .expect("load")
+        .expect("task");
+    assert_eq!(stored.attempt, 2, "claimed again after the restart");
+    assert_eq!(stored.provider.as_deref(), Some("ark-main"));
+    assert_eq!(record.balance, 100_000 - PRICE, "charged once");
+    let url = task["output"]["video_urls"][0].as_str().expect("url");
+    assert!(url.starts_with(&format!("{base}/media/")), "{url}");
+    let video = download(&client, url).await;
+    assert!(
+        video == upstream.result("video").await,
+        "the upstream's video"
+    );
+    assert_eq!(crate::helpers::ledger_verify(&data).0, 0);
+}
+
+/// Runs `seedgate providers check` with `config_toml`; returns (exit code, stdout).
+async fn providers_check(config_toml: &str) -> (i32, String) {
+    let s = setup(config_toml);
+    let config = s.config.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_seedgate"))
+            .args(["providers", "check", "--config"])
+            .arg(&config)
+            .env_remove("SEEDGATE_CONFIG")
+            .env_remove("SEEDGATE_DATABASE_URL")
+            .output()
+            .expect("run seedgate")
+    })
+    .await
+    .expect("join");
+    drop(s);
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn providers_check_reports_each_account() {
+    let upstream = upstream(true).await;
+    let base = &upstream.app.base;
+    let all = |key: &str, model: &dyn Fn(&str) -> String| {
+        KINDS
+            .iter()
+            .map(|kind| provider_toml(kind, kind, base, key, &model(kind)))
+            .collect::<String>()
+    };
+
+    let (code, out) = providers_check(&all(&upstream.key, &|k| model_id(k).into())).await;
+    assert_eq!(code, 0, "{out}");
+    for kind in KINDS {
+        assert!(
+            out.contains(&format!("{kind} ({kind}, {base}): ok")),
+            "{kind}: {out}"
+        );
+        assert!(out.contains(&format!("  {MODEL}: ok")), "{out}");
+    }
+
+    let (code, out) =
+        providers_check(&all("sg_live_not_a_real_key", &|k| model_id(k).into())).await;
+    assert_eq!(code, 1, "{out}");
+    for kind in KINDS {
+        assert!(
+            out.contains(&format!(
+                "{kind} ({kind}, {base}): FAILED: credentials refused"
+            )),
+            "{kind}: {out}"
+        );
+    }
+
+    let unknown = |kind: &str| match kind {
+        "crun" => "bytedance/seedance9-9-nothing-t2v".to_string(),
+        "kie" => "bytedance/seedance-9-nothing".to_string(),
+        _ => "seedance-9-9-nothing".to_string(),
+    };
+    let (code, out) = providers_check(&all(&upstream.key, &unknown)).await;
+    assert_eq!(code, 1, "{out}");
+    for kind in KINDS {
+        let section = out
+            .split(&format!("{kind} ({kind}, "))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{kind} reported: {out}"));
+        let line = section.lines().nth(1).expect("model line");
+        assert!(
+            line.contains("model not available"),
+            "{kind}: {line}\n{out}"
+        );
+    }
+
+    // Nothing was created or charged by any check.
+    assert!(upstream.tasks().await.is_empty());
+    assert_eq!(upstream.balance().await, UPSTREAM_CREDITS);
+}
