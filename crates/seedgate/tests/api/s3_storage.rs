@@ -110,7 +110,10 @@ async fn results_and_assets_live_in_the_bucket() {
         .text()
         .await
         .expect("xml");
-    let key = url.split("/media/").nth(1).expect("key");
+    let key = crate::helpers::media_path(url)
+        .split("/media/")
+        .nth(1)
+        .expect("key");
     assert!(listing.contains(key), "{key} not in the bucket: {listing}");
     assert!(listing.contains("assets/"), "{listing}");
 
