@@ -22,6 +22,7 @@
 //! The helpers marked `pub(super)` are shared with the Kie and CRUN dialects, which use the same
 //! `resultJson` shape and the same vocabulary of failure codes.
 
+use super::wire::{bad_answer, check_envelope, http_like, missing_task_id, path_segment};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
@@ -109,7 +110,7 @@ impl UpstreamApi for Apixo {
     }
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
-        check_envelope(body, &self.fault(body))?;
+        check_envelope(body, self.fault(body), http_like)?;
         body.pointer("/data/taskId")
             .or_else(|| body.pointer("/data/task_id"))
             .and_then(as_text)
@@ -122,7 +123,7 @@ impl UpstreamApi for Apixo {
     }
 
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
-        check_envelope(body, &self.fault(body))?;
+        check_envelope(body, self.fault(body), http_like)?;
         let data = body
             .get("data")
             .filter(|d| d.is_object())
@@ -224,49 +225,9 @@ pub(super) fn unknown_state(state: &str) -> UpstreamFault {
     }
 }
 
-/// A create answer with a success code but no task id: the task may exist upstream, so the
-/// status is left unset, which makes the submit ambiguous (reconciled, never resubmitted).
-pub(super) fn missing_task_id() -> UpstreamFault {
-    UpstreamFault {
-        message: Some("the create answer carries no task id".into()),
-        ..UpstreamFault::default()
-    }
-}
-
 /// A success answer that lacks something it must carry.
 pub(super) fn missing(what: &str) -> UpstreamFault {
-    UpstreamFault {
-        code: None,
-        message: Some(format!("the answer carries no {what}")),
-        kind: None,
-        status: Some(502),
-    }
-}
-
-/// The envelope's `code` as a number (it may be sent as a string).
-pub(super) fn envelope_code(body: &Value) -> Option<u16> {
-    as_text(body.get("code")?)?.trim().parse().ok()
-}
-
-/// An envelope whose `code` is present and not 200 is an error under HTTP 200: `fault` with
-/// the code as its HTTP-like status.
-fn check_envelope(body: &Value, fault: &UpstreamFault) -> Result<(), UpstreamFault> {
-    match envelope_code(body) {
-        Some(code) if code != 200 => Err(UpstreamFault {
-            status: Some(http_like(code)),
-            ..fault.clone()
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// An envelope code as an HTTP status: codes outside the HTTP range count as a bad gateway.
-fn http_like(code: u16) -> u16 {
-    if (100..=599).contains(&code) {
-        code
-    } else {
-        502
-    }
+    bad_answer(format!("the answer carries no {what}"))
 }
 
 /// Code and message of an error body, whatever the envelope: `{code, message|msg, data:
@@ -434,19 +395,6 @@ pub(super) fn has_references(r: &GenerationRequest) -> bool {
 
 pub(super) fn invalid(message: &str) -> ProviderError {
     ProviderError::permanent(FailureKind::InvalidInput, message.to_string())
-}
-
-/// A model id as one path segment: anything but unreserved characters percent-encoded.
-fn path_segment(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@
 //!
 //! Ark has no switch for seedgate's `nsfw_checker`; it is not sent.
 
+use super::wire::path_segment;
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
@@ -35,17 +36,7 @@ const TASKS: &str = "/api/v3/contents/generations/tasks";
 
 /// The path of one task. The id is percent-encoded so an odd id cannot change the path.
 fn task_path(job_id: &str) -> String {
-    let mut path = String::with_capacity(TASKS.len() + 1 + job_id.len());
-    path.push_str(TASKS);
-    path.push('/');
-    for b in job_id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            path.push(char::from(b));
-        } else {
-            path.push_str(&format!("%{b:02X}"));
-        }
-    }
-    path
+    format!("{TASKS}/{}", path_segment(job_id))
 }
 
 fn media_item(kind: &str, url: &str, role: &str) -> Value {

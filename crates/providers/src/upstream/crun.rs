@@ -26,14 +26,14 @@
 //! the model is off for this account) → 403; 401/402/404/422/429/500 as they are.
 
 use super::apixo::{
-    envelope_code, envelope_fault, guess_phase, has_references, invalid, join, missing,
-    missing_task_id, refuse_web_search, task_id_of, text_kind, unknown_state, Phase,
+    envelope_fault, guess_phase, has_references, invalid, join, missing, refuse_web_search,
+    task_id_of, text_kind, unknown_state, Phase,
 };
+use super::wire::{check_envelope, envelope_code, http_like, missing_task_id, urls};
 use super::{
     as_text, AuthStyle, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState,
 };
 use crate::ProviderError;
-use seedgate_core::media::MediaUrl;
 use seedgate_core::task::FailureKind;
 use seedgate_core::{AspectRatio, Mode};
 use serde_json::{json, Map, Value};
@@ -105,7 +105,7 @@ impl UpstreamApi for Crun {
     }
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
-        check_envelope(body, self.fault(body))?;
+        check_envelope(body, self.fault(body), crun_status)?;
         body.pointer("/data/task_id")
             .or_else(|| body.pointer("/data/taskId"))
             .and_then(as_text)
@@ -117,7 +117,7 @@ impl UpstreamApi for Crun {
     }
 
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
-        check_envelope(body, self.fault(body))?;
+        check_envelope(body, self.fault(body), crun_status)?;
         let data = body
             .get("data")
             .filter(|d| d.is_object())
@@ -187,7 +187,7 @@ impl UpstreamApi for Crun {
         let mut fault = envelope_fault(body);
         fault.status = envelope_code(body)
             .filter(|c| matches!(c, 455 | 501 | 505))
-            .map(http_like);
+            .map(crun_status);
         fault
     }
 
@@ -206,29 +206,13 @@ fn model_for(model_id: &str, mode: Mode) -> String {
     format!("{family}-{}", mode.as_str())
 }
 
-fn urls(list: &[MediaUrl]) -> Value {
-    list.iter().map(|u| Value::from(u.as_str())).collect()
-}
-
 /// A CRUN (or Kie-family) code as the HTTP status it stands for (see the module doc).
-pub(super) fn http_like(code: u16) -> u16 {
+pub(super) fn crun_status(code: u16) -> u16 {
     match code {
         455 => 503,
         501 => 502,
         505 => 403,
-        c if (100..=599).contains(&c) => c,
-        _ => 502,
-    }
-}
-
-/// A body `code` other than 200 is an error, whatever the HTTP status said.
-pub(super) fn check_envelope(body: &Value, fault: UpstreamFault) -> Result<(), UpstreamFault> {
-    match envelope_code(body) {
-        Some(code) if code != 200 => Err(UpstreamFault {
-            status: Some(http_like(code)),
-            ..fault
-        }),
-        _ => Ok(()),
+        other => http_like(other),
     }
 }
 

@@ -27,7 +27,8 @@
 //! in-progress; any other is answered as a 502 fault, a transient poll error, so polling goes on
 //! loudly until the status makes sense or the task's deadline passes.
 
-use super::reapi::{in_progress, looks_like_input_error, looks_like_moderation, path_segment};
+use super::reapi::{in_progress, looks_like_input_error, looks_like_moderation};
+use super::wire::{bad_answer, envelope_code, path_segment, urls};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
@@ -36,23 +37,6 @@ use serde_json::{json, Map, Value};
 pub struct Hiapi;
 
 pub const TASKS_PATH: &str = "/v1/tasks";
-
-fn urls(list: &[seedgate_core::media::MediaUrl]) -> Value {
-    Value::Array(
-        list.iter()
-            .map(|u| Value::String(u.as_str().to_string()))
-            .collect(),
-    )
-}
-
-/// The envelope's `code` as a number, if it has one.
-fn envelope_code(body: &Value) -> Option<u16> {
-    match body.get("code")? {
-        Value::Number(n) => n.as_u64().and_then(|c| u16::try_from(c).ok()),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
 
 /// The task object: the envelope's `data`, or the body itself (the callback sends `data`).
 fn task_data(body: &Value) -> &Value {
@@ -77,14 +61,6 @@ fn envelope_fault(body: &Value) -> Option<UpstreamFault> {
     let mut fault = fault_from(body);
     fault.status = fault.status.or(Some(code));
     Some(fault)
-}
-
-fn bad_answer(message: impl Into<String>) -> UpstreamFault {
-    UpstreamFault {
-        message: Some(message.into()),
-        status: Some(502),
-        ..UpstreamFault::default()
-    }
 }
 
 /// A failed task's state, from `error.code` (an undocumented enum on HiAPI; seedgate's codes are

@@ -24,13 +24,13 @@
 //! → 502, 505 (feature disabled) → 403, the rest as they are.
 
 use super::apixo::{
-    envelope_code, envelope_fault, fail_kind, guess_phase, join, missing, missing_task_id,
-    result_json_state, task_id_of, text_kind, unknown_state, Phase,
+    envelope_fault, fail_kind, guess_phase, join, missing, result_json_state, task_id_of,
+    text_kind, unknown_state, Phase,
 };
-use super::crun::check_envelope;
+use super::crun::crun_status;
+use super::wire::{check_envelope, envelope_code, missing_task_id, urls};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
-use seedgate_core::media::MediaUrl;
 use seedgate_core::task::FailureKind;
 use serde_json::{json, Map, Value};
 
@@ -83,7 +83,7 @@ impl UpstreamApi for Kie {
     }
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
-        check_envelope(body, self.fault(body))?;
+        check_envelope(body, self.fault(body), crun_status)?;
         body.pointer("/data/taskId")
             .or_else(|| body.pointer("/data/task_id"))
             .and_then(as_text)
@@ -95,7 +95,7 @@ impl UpstreamApi for Kie {
     }
 
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
-        check_envelope(body, self.fault(body))?;
+        check_envelope(body, self.fault(body), crun_status)?;
         let data = body
             .get("data")
             .filter(|d| d.is_object())
@@ -140,7 +140,7 @@ impl UpstreamApi for Kie {
         let mut fault = envelope_fault(body);
         fault.status = envelope_code(body)
             .filter(|c| matches!(c, 455 | 501 | 505))
-            .map(super::crun::http_like);
+            .map(crun_status);
         fault
     }
 
@@ -155,10 +155,6 @@ impl UpstreamApi for Kie {
 fn is_2_5(model_id: &str) -> bool {
     let id = model_id.to_ascii_lowercase();
     id.contains("2-5") || id.contains("2.5")
-}
-
-fn urls(list: &[MediaUrl]) -> Value {
-    list.iter().map(|u| Value::from(u.as_str())).collect()
 }
 
 /// A failed record. Kie's `failCode`s are HTTP-like numbers (seedgate serving Kie uses 400

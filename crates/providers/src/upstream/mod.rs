@@ -10,6 +10,7 @@ pub mod crun;
 pub mod hiapi;
 pub mod kie;
 pub mod reapi;
+mod wire;
 
 use crate::{
     Artifact, ArtifactBody, Artifacts, CheckReport, ErrorClass, Job, Progress, Provider,

@@ -24,6 +24,7 @@
 //! task's deadline passes, rather than failing a task that may yet succeed or waiting on it
 //! silently.
 
+use super::wire::{bad_answer, path_segment, urls};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
@@ -38,14 +39,6 @@ pub const TASKS_PATH: &str = "/api/v1/tasks";
 /// Whether the upstream model takes the Mini's 12-field shape (else the 2.0/2.5 shape).
 fn mini_shape(model_id: &str) -> bool {
     model_id.to_ascii_lowercase().contains("mini")
-}
-
-fn urls(list: &[seedgate_core::media::MediaUrl]) -> Value {
-    Value::Array(
-        list.iter()
-            .map(|u| Value::String(u.as_str().to_string()))
-            .collect(),
-    )
 }
 
 fn mini_body(r: &GenerationRequest, model_id: &str) -> Map<String, Value> {
@@ -118,20 +111,6 @@ fn full_body(r: &GenerationRequest, model_id: &str) -> Map<String, Value> {
         body.insert("tools".into(), json!([{"type": "web_search"}]));
     }
     body
-}
-
-/// A path segment with everything but unreserved characters percent-encoded (ids come from the
-/// upstream and are not trusted to be path-safe).
-pub(super) fn path_segment(id: &str) -> String {
-    let mut out = String::with_capacity(id.len());
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// Whether an upstream's failure code or message reads as a content-moderation refusal (reAPI,
@@ -289,14 +268,6 @@ fn failure(error: Option<&Value>) -> UpstreamState {
         (None, true) => "task failed".to_string(),
     };
     UpstreamState::Failed { kind, message }
-}
-
-fn bad_answer(message: impl Into<String>) -> UpstreamFault {
-    UpstreamFault {
-        message: Some(message.into()),
-        status: Some(502),
-        ..UpstreamFault::default()
-    }
 }
 
 impl UpstreamApi for Reapi {

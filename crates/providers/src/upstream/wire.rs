@@ -1,0 +1,74 @@
+//! Small pieces of wire handling several upstream dialects share: media URL lists, path
+//! segments, `{code, …}` envelopes and the faults a malformed answer becomes.
+
+use super::{as_text, UpstreamFault};
+use seedgate_core::media::MediaUrl;
+use serde_json::Value;
+
+/// A list of media URLs as a JSON array of strings.
+pub(super) fn urls(list: &[MediaUrl]) -> Value {
+    list.iter().map(|u| Value::from(u.as_str())).collect()
+}
+
+/// One path segment with everything but unreserved characters percent-encoded (ids and model
+/// ids come from configuration or the upstream and are not trusted to be path-safe).
+pub(super) fn path_segment(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The envelope's `code` as a number (it may be sent as a string).
+pub(super) fn envelope_code(body: &Value) -> Option<u16> {
+    as_text(body.get("code")?)?.trim().parse().ok()
+}
+
+/// An envelope code as an HTTP status: codes outside the HTTP range count as a bad gateway.
+pub(super) fn http_like(code: u16) -> u16 {
+    if (100..=599).contains(&code) {
+        code
+    } else {
+        502
+    }
+}
+
+/// An envelope whose `code` is present and not 200 is an error under HTTP 200: `fault`, with
+/// the code turned into an HTTP-like status by the dialect's `to_status`.
+pub(super) fn check_envelope(
+    body: &Value,
+    fault: UpstreamFault,
+    to_status: fn(u16) -> u16,
+) -> Result<(), UpstreamFault> {
+    match envelope_code(body) {
+        Some(code) if code != 200 => Err(UpstreamFault {
+            status: Some(to_status(code)),
+            ..fault
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// An answer that makes no sense: a bad gateway, so a poll is retried later rather than the
+/// task being failed or kept running blindly.
+pub(super) fn bad_answer(message: impl Into<String>) -> UpstreamFault {
+    UpstreamFault {
+        message: Some(message.into()),
+        status: Some(502),
+        ..UpstreamFault::default()
+    }
+}
+
+/// A create answer with a success code but no task id: the task may exist upstream, so the
+/// status is left unset, which makes the submit ambiguous (reconciled, never resubmitted).
+pub(super) fn missing_task_id() -> UpstreamFault {
+    UpstreamFault {
+        message: Some("the create answer carries no task id".into()),
+        ..UpstreamFault::default()
+    }
+}
