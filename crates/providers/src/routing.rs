@@ -193,6 +193,16 @@ impl Router {
         self.routes.get(model).unwrap_or(&self.default_route)
     }
 
+    /// Whether any account on the model's route has a concurrency cap, i.e. whether
+    /// [`Router::candidates`] needs the running counts at all.
+    pub fn route_has_caps(&self, model: &str) -> bool {
+        self.route(model)
+            .providers
+            .iter()
+            .filter_map(|name| self.accounts.get(name))
+            .any(|a| a.max_concurrent.is_some())
+    }
+
     /// The accounts to try for a new task of `model`, best first. `active` gives the tasks in
     /// flight per account (across replicas); accounts at their cap and accounts whose breaker
     /// is open are left out.
@@ -344,6 +354,7 @@ mod tests {
             RoutingStrategy::Priority,
             &[("a", 1, Some(2), true), ("b", 1, Some(1), true)],
         );
+        assert!(r.route_has_caps("m"));
         let active = HashMap::from([("a".to_string(), 2)]);
         assert_eq!(names(&r.candidates("m", &active).expect("b")), ["b"]);
         let active = HashMap::from([("a".to_string(), 2), ("b".to_string(), 1)]);

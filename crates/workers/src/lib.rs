@@ -424,12 +424,17 @@ impl TaskWorkers {
     /// Routes a new submit: tries each candidate account in turn, moving on only when an
     /// account did not take the job (429, 5xx, no connection).
     async fn submit(&self, job: &Job, token: &str) -> Submitted {
-        let active = match self.store.running_tasks_by_provider().await {
-            Ok(active) => active,
-            Err(e) => {
-                tracing::warn!(error = %e, "counting running tasks failed; caps not applied");
-                HashMap::new()
+        // Counting is a query over every running task: only routes with a cap need it.
+        let active = if self.router.route_has_caps(&job.request.model) {
+            match self.store.running_tasks_by_provider().await {
+                Ok(active) => active,
+                Err(e) => {
+                    tracing::warn!(error = %e, "counting running tasks failed; caps not applied");
+                    HashMap::new()
+                }
             }
+        } else {
+            HashMap::new()
         };
         let candidates = match self.router.candidates(&job.request.model, &active) {
             Ok(candidates) => candidates,
