@@ -2,16 +2,11 @@
 //! The signature is an HMAC of the key and the expiry under a secret every replica shares, so
 //! any replica can check a link and nobody can forge or extend one.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::webhook::{hmac_sha256, HmacSha256};
+use hmac::Mac;
 
 fn mac(secret: &[u8], key: &str, expires: i64) -> HmacSha256 {
-    let mut mac = match HmacSha256::new_from_slice(secret) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC accepts keys of every length"),
-    };
+    let mut mac = hmac_sha256(secret);
     mac.update(b"seedgate media\0");
     mac.update(key.as_bytes());
     mac.update(b"\0");

@@ -2,18 +2,13 @@
 //! under a secret every replica shares. Nothing is stored per task, any replica can check it,
 //! and knowing one task's URL tells nothing about another's.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::webhook::{hmac_sha256, HmacSha256};
+use hmac::Mac;
 
 use crate::TaskId;
 
-type HmacSha256 = Hmac<Sha256>;
-
 fn mac(secret: &[u8], task: &TaskId) -> HmacSha256 {
-    let mut mac = match HmacSha256::new_from_slice(secret) {
-        Ok(mac) => mac,
-        Err(_) => unreachable!("HMAC accepts keys of every length"),
-    };
+    let mut mac = hmac_sha256(secret);
     mac.update(b"seedgate upstream callback\0");
     mac.update(task.as_str().as_bytes());
     mac

@@ -11,7 +11,15 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::time::Duration;
 
-type HmacSha256 = Hmac<Sha256>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
+
+/// An HMAC-SHA256 keyed with `key`. HMAC takes keys of every length, so this cannot fail.
+pub(crate) fn hmac_sha256(key: &[u8]) -> HmacSha256 {
+    match HmacSha256::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC accepts every key length"),
+    }
+}
 
 /// A callback's body in the dialect its task was created in.
 pub struct RenderedCallback {
@@ -93,11 +101,7 @@ impl WebhookSecret {
     }
 
     fn mac(&self) -> HmacSha256 {
-        // HMAC takes keys of any length; 24..=64 bytes are checked at construction.
-        match HmacSha256::new_from_slice(&self.key) {
-            Ok(mac) => mac,
-            Err(_) => unreachable!("HMAC accepts every key length"),
-        }
+        hmac_sha256(&self.key)
     }
 }
 
