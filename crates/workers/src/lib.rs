@@ -379,9 +379,15 @@ impl TaskWorkers {
                 );
                 (account, job_id.clone(), Duration::ZERO)
             }
-            // Sent, answer never recorded: reconcile with that account only.
-            (Some(Ok(account)), None) if claimed.submit_key.is_some() => {
-                match self.reconcile(&job, token, account).await {
+            (stuck_to, _) => {
+                let submitted = match stuck_to {
+                    // Sent, answer never recorded: reconcile with that account only.
+                    Some(Ok(account)) if claimed.submit_key.is_some() => {
+                        self.reconcile(&job, token, account).await
+                    }
+                    _ => self.submit(&job, token).await,
+                };
+                match submitted {
                     Submitted::Accepted {
                         account,
                         job_id,
@@ -390,14 +396,6 @@ impl TaskWorkers {
                     Submitted::Finished(outcome) => return outcome,
                 }
             }
-            _ => match self.submit(&job, token).await {
-                Submitted::Accepted {
-                    account,
-                    job_id,
-                    poll_after,
-                } => (account, job_id, poll_after),
-                Submitted::Finished(outcome) => return outcome,
-            },
         };
         match self
             .store
