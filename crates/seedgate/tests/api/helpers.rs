@@ -20,6 +20,7 @@ pub struct TestApp {
     pub database_url: Option<String>,
     pub data_dir: tempfile::TempDir,
     shutdown: CancellationToken,
+    _scratch: Option<ScratchDatabase>,
 }
 
 impl Drop for TestApp {
@@ -48,7 +49,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// `SEEDGATE_TEST_API_BACKEND=postgres` runs every in-process app on its own fresh PostgreSQL
 /// database on the server `SEEDGATE_TEST_DATABASE_URL` names; otherwise on SQLite.
-async fn test_database() -> Option<String> {
+async fn test_database() -> Option<ScratchDatabase> {
     if std::env::var("SEEDGATE_TEST_API_BACKEND").ok().as_deref() != Some("postgres") {
         return None;
     }
@@ -56,8 +57,9 @@ async fn test_database() -> Option<String> {
 }
 
 /// A new, empty database on the PostgreSQL server `SEEDGATE_TEST_DATABASE_URL` names (tests
-/// that need PostgreSQL whatever the backend fail without it).
-pub async fn fresh_postgres_database() -> String {
+/// that need PostgreSQL whatever the backend fail without it). It is dropped with the value, so
+/// a suite run leaves nothing behind on the server (hundreds of databases filled CI's disk).
+pub async fn fresh_postgres_database() -> ScratchDatabase {
     let server = std::env::var("SEEDGATE_TEST_DATABASE_URL").expect(
         "SEEDGATE_TEST_DATABASE_URL must name a PostgreSQL server (postgres://user:pass@host/db)",
     );
@@ -78,13 +80,58 @@ pub async fn fresh_postgres_database() -> String {
     let (base, _) = server
         .rsplit_once('/')
         .expect("a database URL ends with /<name>");
-    format!("{base}/{name}")
+    ScratchDatabase {
+        url: format!("{base}/{name}"),
+        server,
+        name,
+    }
+}
+
+/// A test's own PostgreSQL database, dropped (with any connections still open) when this is.
+pub struct ScratchDatabase {
+    pub url: String,
+    server: String,
+    name: String,
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        // Drop cannot await, and must not block the test's runtime either: the app on it may be
+        // half-way through opening a connection, and PostgreSQL's DROP DATABASE waits for every
+        // backend, one still authenticating included (up to a minute). So a thread of its own
+        // drops the database while the app shuts down; one still running when the test binary
+        // exits leaves its database behind.
+        std::thread::spawn(move || {
+            let dropped = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|runtime| {
+                    runtime.block_on(async {
+                        let admin = sqlx::PgPool::connect(&server)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                            .execute(&admin)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        admin.close().await;
+                        Ok(())
+                    })
+                });
+            if let Err(e) = dropped {
+                eprintln!("could not drop test database {name}: {e}");
+            }
+        });
+    }
 }
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("tempdir");
     let mut settings = test_settings(data_dir.path());
-    settings.database_url = test_database().await;
+    let scratch = test_database().await;
+    settings.database_url = scratch.as_ref().map(|db| db.url.clone());
     configure(&mut settings);
     let database_url = settings.database_url.clone();
     let app = Application::build(settings).await.expect("app builds");
@@ -114,6 +161,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         database_url,
         data_dir,
         shutdown,
+        _scratch: scratch,
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::callbacks::Receiver;
 use crate::crash_recovery::{free_port, Server};
-use crate::helpers::{fresh_postgres_database, ledger_verify_on};
+use crate::helpers::{fresh_postgres_database, ledger_verify_on, ScratchDatabase};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
@@ -23,6 +23,7 @@ struct Cluster {
     data: PathBuf,
     config: PathBuf,
     database_url: String,
+    _database: ScratchDatabase,
 }
 
 impl Cluster {
@@ -32,7 +33,8 @@ impl Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         let config = dir.path().join("seedgate.toml");
-        let database_url = fresh_postgres_database().await;
+        let database = fresh_postgres_database().await;
+        let database_url = database.url.clone();
         std::fs::write(
             &config,
             format!(
@@ -49,6 +51,7 @@ impl Cluster {
             data,
             config,
             database_url,
+            _database: database,
         }
     }
 
