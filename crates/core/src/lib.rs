@@ -6,6 +6,7 @@
 //! [`ledger`] module holds the money rules and the invariant checker. Nothing here does I/O.
 
 pub mod catalog;
+pub mod delivery;
 pub mod error;
 pub mod ids;
 pub mod ledger;
@@ -19,6 +20,7 @@ pub mod upstream;
 pub mod webhook;
 
 pub use catalog::{Catalog, ModelSpec};
+pub use delivery::{DeliveryCheck, Inexpressible};
 pub use error::{GatewayError, ValidationError};
 pub use ids::{ApiKeyId, RequestId, TaskId};
 pub use request::{AspectRatio, GenerationRequest, Mode, RequestDraft, Resolution};

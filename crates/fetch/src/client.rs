@@ -181,6 +181,19 @@ impl Fetcher {
         .await
     }
 
+    /// Opens a GET for streaming, following redirects with every hop checked: the 2xx
+    /// response with its body unread. Time limits are the caller's, beyond the connect
+    /// timeout: a stream may rightly run long (a result video of a gigabyte, say).
+    pub async fn open(&self, url: &Url) -> Result<reqwest::Response, FetchError> {
+        let (response, _) = self
+            .exchange(OutboundRequest::get(url.clone(), u64::MAX))
+            .await?;
+        if !response.status().is_success() {
+            return Err(FetchError::Status(response.status().as_u16()));
+        }
+        Ok(response)
+    }
+
     /// Sends a request and reads the response whatever its status.
     pub async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, FetchError> {
         let total = request.timeout.unwrap_or(self.limits.total_timeout);

@@ -55,6 +55,23 @@ pub enum FetchError {
     Transport(String),
 }
 
+impl FetchError {
+    /// Whether asking again cannot help: the URL is refused or malformed, or the file too
+    /// large. Statuses, timeouts and transport failures may pass.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::BadScheme(_)
+                | Self::NoHost
+                | Self::Forbidden(_)
+                | Self::TooManyRedirects { .. }
+                | Self::InvalidRedirect
+                | Self::InsecureRedirect
+                | Self::TooLarge { .. }
+        )
+    }
+}
+
 impl From<Forbidden> for FetchError {
     fn from(value: Forbidden) -> Self {
         Self::Forbidden(value)

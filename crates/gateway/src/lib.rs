@@ -18,7 +18,9 @@ use seedgate_core::pricing;
 use seedgate_core::pricing::Price;
 use seedgate_core::task::Task;
 use seedgate_core::ModelSpec;
-use seedgate_core::{ApiKeyId, Catalog, GenerationRequest, RequestDraft, TaskId, TaskStatus};
+use seedgate_core::{
+    ApiKeyId, Catalog, DeliveryCheck, GenerationRequest, RequestDraft, TaskId, TaskStatus,
+};
 use seedgate_media::{MediaError, MediaService};
 use seedgate_store::{IdempotencyClaim, IdempotencyCompletion, Store, StoreError};
 use std::sync::Arc;
@@ -182,6 +184,8 @@ pub struct Gateway {
     config: GatewayConfig,
     wake: Arc<Notify>,
     callback_wake: Arc<Notify>,
+    /// Whether some account can carry a request as asked; `None` accepts everything.
+    delivery: Option<Arc<dyn DeliveryCheck>>,
 }
 
 fn store_error(e: StoreError) -> GatewayError {
@@ -215,7 +219,15 @@ impl Gateway {
             config,
             wake,
             callback_wake,
+            delivery: None,
         }
+    }
+
+    /// Refuse, at submit and estimate, what no account on the request's route can carry (a
+    /// feature its API lacks), before any media is fetched or money moves.
+    pub fn with_delivery_check(mut self, check: Arc<dyn DeliveryCheck>) -> Self {
+        self.delivery = Some(check);
+        self
     }
 
     pub fn catalog(&self) -> &Catalog {
@@ -364,6 +376,9 @@ impl Gateway {
     ) -> Result<Quote, GatewayError> {
         let draft = self.resolve_asset_refs(principal, draft).await?;
         let request = GenerationRequest::from_draft(draft, &self.catalog)?;
+        if let Some(delivery) = &self.delivery {
+            delivery.check(&request).map_err(ValidationError::from)?;
+        }
         if let Some(url) = &request.callback_url {
             self.check_callback_url(url).await?;
         }

@@ -11,7 +11,7 @@ pub mod upstream;
 use async_trait::async_trait;
 use bytes::Bytes;
 use seedgate_core::task::FailureKind;
-use seedgate_core::{GenerationRequest, TaskId};
+use seedgate_core::{GenerationRequest, Inexpressible, TaskId};
 use std::time::Duration;
 
 pub use local::{LocalConfig, LocalProvider};
@@ -167,6 +167,13 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Whether this account can run the canonical model.
     fn serves(&self, model: &str) -> bool;
+
+    /// What of `request` this provider's API cannot express (web search on a reseller without
+    /// it, say), or `None`. Pure: routing skips such an account, and submit refuses a request
+    /// no account of its route can carry.
+    fn inexpressible(&self, _request: &GenerationRequest) -> Option<Inexpressible> {
+        None
+    }
 
     /// Starts generation.
     async fn submit(&self, job: &Job) -> Result<Progress, ProviderError>;

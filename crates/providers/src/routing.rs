@@ -6,6 +6,7 @@
 
 use crate::Provider;
 use rand::Rng;
+use seedgate_core::{DeliveryCheck, GenerationRequest, Inexpressible};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -137,7 +138,10 @@ impl Account {
 pub enum NoAccount {
     /// No configured account serves the model at all.
     Unserved,
-    /// Every account that serves it is busy or cooling off: wait, then try again.
+    /// Every account that serves the model lacks a feature the request uses (the first
+    /// account's reason).
+    Inexpressible(Inexpressible),
+    /// Every account that can take it is busy or cooling off: wait, then try again.
     Busy,
 }
 
@@ -203,27 +207,48 @@ impl Router {
             .any(|a| a.max_concurrent.is_some())
     }
 
-    /// The accounts to try for a new task of `model`, best first. `active` gives the tasks in
-    /// flight per account (across replicas); accounts at their cap and accounts whose breaker
-    /// is open are left out.
-    pub fn candidates(
-        &self,
-        model: &str,
-        active: &HashMap<String, u64>,
-    ) -> Result<Vec<Arc<Account>>, NoAccount> {
-        let route = self.route(model);
-        let serving: Vec<&Arc<Account>> = route
+    /// The accounts on the request's route that serve its model and can carry it as asked,
+    /// in the route's order.
+    fn able(&self, request: &GenerationRequest) -> Result<Vec<&Arc<Account>>, NoAccount> {
+        let serving: Vec<&Arc<Account>> = self
+            .route(&request.model)
             .providers
             .iter()
             .filter_map(|name| self.accounts.get(name))
-            .filter(|a| a.provider.serves(model))
+            .filter(|a| a.provider.serves(&request.model))
             .collect();
         if serving.is_empty() {
             return Err(NoAccount::Unserved);
         }
-        let ordered = match route.strategy {
-            RoutingStrategy::Priority => serving,
-            RoutingStrategy::Weighted => weighted_order(serving, &mut rand::thread_rng()),
+        let mut refusal = None;
+        let able: Vec<&Arc<Account>> = serving
+            .into_iter()
+            .filter(|a| match a.provider.inexpressible(request) {
+                None => true,
+                Some(why) => {
+                    refusal.get_or_insert(why);
+                    false
+                }
+            })
+            .collect();
+        match refusal {
+            Some(why) if able.is_empty() => Err(NoAccount::Inexpressible(why)),
+            _ => Ok(able),
+        }
+    }
+
+    /// The accounts to try for a new task, best first. `active` gives the tasks in flight per
+    /// account (across replicas); accounts at their cap and accounts whose breaker is open are
+    /// left out, and so are accounts that cannot carry the request as asked.
+    pub fn candidates(
+        &self,
+        request: &GenerationRequest,
+        active: &HashMap<String, u64>,
+    ) -> Result<Vec<Arc<Account>>, NoAccount> {
+        let able = self.able(request)?;
+        let ordered = match self.route(&request.model).strategy {
+            RoutingStrategy::Priority => able,
+            RoutingStrategy::Weighted => weighted_order(able, &mut rand::thread_rng()),
         };
         let now = Instant::now();
         let open: Vec<Arc<Account>> = ordered
@@ -257,6 +282,17 @@ impl Router {
     }
 }
 
+/// Asked at submit, before any money moves. A model no account serves is let through: that is
+/// the operator's configuration, reported when the task is routed.
+impl DeliveryCheck for Router {
+    fn check(&self, request: &GenerationRequest) -> Result<(), Inexpressible> {
+        match self.able(request) {
+            Err(NoAccount::Inexpressible(why)) => Err(why),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A random order in which each account comes first in proportion to its weight
 /// (Efraimidis–Spirakis: sort by `u^(1/w)`, largest first). Weight 0 goes last.
 fn weighted_order<'a>(
@@ -284,7 +320,8 @@ mod tests {
     use crate::{CheckReport, Job, Progress, ProviderError};
     use async_trait::async_trait;
 
-    struct Named(&'static str, bool);
+    /// An account by name that serves every model or none, and may lack web search.
+    struct Named(&'static str, bool, bool);
 
     #[async_trait]
     impl Provider for Named {
@@ -293,6 +330,10 @@ mod tests {
         }
         fn serves(&self, _model: &str) -> bool {
             self.1
+        }
+        fn inexpressible(&self, request: &GenerationRequest) -> Option<Inexpressible> {
+            (self.2 && request.web_search)
+                .then(|| Inexpressible::new("web_search", format!("{} has no web search", self.0)))
         }
         async fn submit(&self, _job: &Job) -> Result<Progress, ProviderError> {
             unreachable!("routing never submits")
@@ -317,7 +358,7 @@ mod tests {
             accounts
                 .iter()
                 .map(|(name, weight, cap, serves)| {
-                    Account::new(Arc::new(Named(name, *serves)), *weight, *cap)
+                    Account::new(Arc::new(Named(name, *serves, false)), *weight, *cap)
                 })
                 .collect(),
             HashMap::from([("m".to_string(), route)]),
@@ -328,6 +369,13 @@ mod tests {
             },
         )
         .expect("router")
+    }
+
+    fn req(model: &str) -> GenerationRequest {
+        GenerationRequest {
+            model: model.into(),
+            ..crate::upstream::apixo::tests::request(seedgate_core::Mode::T2v)
+        }
     }
 
     fn names(accounts: &[Arc<Account>]) -> Vec<&str> {
@@ -344,7 +392,9 @@ mod tests {
                 ("c", 1, None, true),
             ],
         );
-        let got = r.candidates("m", &HashMap::new()).expect("candidates");
+        let got = r
+            .candidates(&req("m"), &HashMap::new())
+            .expect("candidates");
         assert_eq!(names(&got), ["a", "c"]);
     }
 
@@ -356,22 +406,76 @@ mod tests {
         );
         assert!(r.route_has_caps("m"));
         let active = HashMap::from([("a".to_string(), 2)]);
-        assert_eq!(names(&r.candidates("m", &active).expect("b")), ["b"]);
+        assert_eq!(names(&r.candidates(&req("m"), &active).expect("b")), ["b"]);
         let active = HashMap::from([("a".to_string(), 2), ("b".to_string(), 1)]);
-        assert_eq!(r.candidates("m", &active).err(), Some(NoAccount::Busy));
+        assert_eq!(
+            r.candidates(&req("m"), &active).err(),
+            Some(NoAccount::Busy)
+        );
     }
 
     #[test]
     fn a_model_no_account_serves_is_unserved() {
         let r = router(RoutingStrategy::Priority, &[("a", 1, None, false)]);
         assert_eq!(
-            r.candidates("m", &HashMap::new()).err(),
+            r.candidates(&req("m"), &HashMap::new()).err(),
             Some(NoAccount::Unserved)
         );
         // The default route here is empty, so other models are unserved too.
         assert_eq!(
-            r.candidates("other", &HashMap::new()).err(),
+            r.candidates(&req("other"), &HashMap::new()).err(),
             Some(NoAccount::Unserved)
+        );
+    }
+
+    #[test]
+    fn accounts_that_cannot_carry_the_request_are_passed_over() {
+        let account =
+            |name, no_web_search| Account::new(Arc::new(Named(name, true, no_web_search)), 1, None);
+        let route = |providers: &[&str]| Route {
+            strategy: RoutingStrategy::Priority,
+            providers: providers.iter().map(|p| p.to_string()).collect(),
+        };
+        let r = Router::new(
+            vec![account("plain", true), account("full", false)],
+            HashMap::from([
+                ("m".to_string(), route(&["plain", "full"])),
+                ("only-plain".to_string(), route(&["plain"])),
+            ]),
+            Route::default(),
+            BreakerConfig::default(),
+        )
+        .expect("router");
+        let searching = |model| GenerationRequest {
+            web_search: true,
+            ..req(model)
+        };
+        assert_eq!(
+            names(&r.candidates(&req("m"), &HashMap::new()).expect("c")),
+            ["plain", "full"]
+        );
+        assert_eq!(
+            names(&r.candidates(&searching("m"), &HashMap::new()).expect("c")),
+            ["full"]
+        );
+        assert_eq!(r.check(&searching("m")), Ok(()));
+        let refused = r.candidates(&searching("only-plain"), &HashMap::new());
+        match refused {
+            Err(NoAccount::Inexpressible(why)) => {
+                assert_eq!(why.field, "web_search");
+                assert_eq!(why.reason, "plain has no web search");
+            }
+            other => panic!("{:?}", other.map(|c| names(&c).join(","))),
+        }
+        assert_eq!(
+            r.check(&searching("only-plain")).map_err(|why| why.field),
+            Err("web_search")
+        );
+        assert_eq!(r.check(&req("only-plain")), Ok(()));
+        assert_eq!(
+            r.check(&req("unrouted")),
+            Ok(()),
+            "an unserved model is the operator's to fix, not the client's"
         );
     }
 
@@ -383,38 +487,38 @@ mod tests {
         );
         r.record_failure("a");
         assert_eq!(
-            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            names(&r.candidates(&req("m"), &HashMap::new()).expect("c")),
             ["a", "b"]
         );
         r.record_failure("a");
         assert_eq!(
-            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            names(&r.candidates(&req("m"), &HashMap::new()).expect("c")),
             ["b"],
             "two failures in a row open a's breaker"
         );
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(
-            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            names(&r.candidates(&req("m"), &HashMap::new()).expect("c")),
             ["a", "b"],
             "after the open period, one trial goes to a"
         );
         assert_eq!(
-            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            names(&r.candidates(&req("m"), &HashMap::new()).expect("c")),
             ["b"],
             "while the trial is out, a stays closed to others"
         );
         r.record_failure("a");
         std::thread::sleep(Duration::from_millis(10));
         assert_eq!(
-            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            names(&r.candidates(&req("m"), &HashMap::new()).expect("c")),
             ["b"],
             "a failed trial reopens at once"
         );
         std::thread::sleep(Duration::from_millis(60));
-        let _trial = r.candidates("m", &HashMap::new());
+        let _trial = r.candidates(&req("m"), &HashMap::new());
         r.record_success("a");
         assert_eq!(
-            names(&r.candidates("m", &HashMap::new()).expect("c")),
+            names(&r.candidates(&req("m"), &HashMap::new()).expect("c")),
             ["a", "b"],
             "a successful trial closes the breaker"
         );
@@ -432,7 +536,7 @@ mod tests {
         );
         let mut first = HashMap::<String, u32>::new();
         for _ in 0..4000 {
-            let got = r.candidates("m", &HashMap::new()).expect("c");
+            let got = r.candidates(&req("m"), &HashMap::new()).expect("c");
             assert_eq!(got.len(), 3, "the others stay as fallbacks");
             assert_eq!(got[2].name(), "never", "weight 0 is a fallback only");
             *first.entry(got[0].name().to_string()).or_default() += 1;

@@ -187,33 +187,36 @@ impl Application {
         };
         let wake = Arc::new(Notify::new());
         let callback_wake = Arc::new(Notify::new());
-        let gateway = Arc::new(Gateway::new(
-            store.clone(),
-            catalog,
-            media.clone(),
-            GatewayConfig {
-                public_base_url: base_url.clone(),
-                idempotency_stale_after: Duration::from_secs(
-                    settings.idempotency.stale_after_seconds,
-                ),
-                asset_quota_bytes: settings.assets.quota_bytes_per_key,
-                key_cache_ttl: Duration::from_secs(settings.auth.key_cache_seconds),
-                media_links: media_links.clone(),
-            },
-            wake.clone(),
-            callback_wake.clone(),
-        ));
+        let router = Arc::new(build_router(&settings, media.clone())?);
+        let gateway = Arc::new(
+            Gateway::new(
+                store.clone(),
+                catalog,
+                media,
+                GatewayConfig {
+                    public_base_url: base_url.clone(),
+                    idempotency_stale_after: Duration::from_secs(
+                        settings.idempotency.stale_after_seconds,
+                    ),
+                    asset_quota_bytes: settings.assets.quota_bytes_per_key,
+                    key_cache_ttl: Duration::from_secs(settings.auth.key_cache_seconds),
+                    media_links: media_links.clone(),
+                },
+                wake.clone(),
+                callback_wake.clone(),
+            )
+            .with_delivery_check(router.clone()),
+        );
         // Callback URLs go through the same SSRF-safe fetcher (and address policy) as media.
         let callbacks = Arc::new(CallbackDispatcher::new(
             store.clone(),
-            fetcher,
+            fetcher.clone(),
             Arc::new(seedgate_dialects::callbacks::DialectCallbacks::new(
                 gateway.clone(),
             )),
             settings.callbacks.dispatcher_config()?,
             callback_wake,
         ));
-        let router = Arc::new(build_router(&settings, media)?);
         // Upstreams can only call back an address they can reach: by default, only when the
         // operator said where seedgate is reachable.
         let upstream_callbacks = settings
@@ -224,15 +227,17 @@ impl Application {
             .server_secret(UPSTREAM_CALLBACK_SECRET, &hex_secret())
             .await?;
         let upstream = &settings.upstream;
+        // Result URLs are whatever an upstream answered: fetched under the media policy too.
         let rehoster = seedgate_workers::rehost::Rehoster::new(
             blobs.clone(),
+            fetcher,
             seedgate_workers::rehost::RehostConfig {
                 attempts: upstream.rehost_attempts.max(1),
                 backoff: Duration::from_millis(upstream.rehost_backoff_ms),
                 max_bytes: upstream.rehost_max_bytes,
                 ..Default::default()
             },
-        )?;
+        );
         let workers = TaskWorkers::new(
             store.clone(),
             router,

@@ -434,13 +434,20 @@ impl TaskWorkers {
         } else {
             HashMap::new()
         };
-        let candidates = match self.router.candidates(&job.request.model, &active) {
+        let candidates = match self.router.candidates(&job.request, &active) {
             Ok(candidates) => candidates,
             Err(NoAccount::Busy) => return Submitted::Finished(Outcome::Busy),
             Err(NoAccount::Unserved) => {
                 return Submitted::Finished(Outcome::Failed(ProviderError::permanent(
                     FailureKind::UpstreamError,
                     format!("no provider account serves {}", job.request.model),
+                )))
+            }
+            // Submit refuses these; a task queued before the configuration changed ends here.
+            Err(NoAccount::Inexpressible(why)) => {
+                return Submitted::Finished(Outcome::Failed(ProviderError::permanent(
+                    FailureKind::InvalidInput,
+                    why.reason,
                 )))
             }
         };

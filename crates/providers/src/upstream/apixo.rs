@@ -22,22 +22,27 @@
 //! The helpers marked `pub(super)` are shared with the Kie and CRUN dialects, which use the same
 //! `resultJson` shape and the same vocabulary of failure codes.
 
-use super::wire::{bad_answer, check_envelope, http_like, missing_task_id, path_segment};
+use super::wire::{
+    bad_answer, check_envelope, frames_exclude_references, http_like, missing_task_id,
+    path_segment, prompt_required,
+};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
-use seedgate_core::{AspectRatio, GenerationRequest, Mode};
+use seedgate_core::{AspectRatio, GenerationRequest, Inexpressible, Mode};
 use serde_json::{json, Map, Value};
 
 pub struct Apixo;
 
 impl UpstreamApi for Apixo {
+    fn inexpressible(&self, r: &GenerationRequest) -> Option<Inexpressible> {
+        // APIXO requires a non-empty prompt in every mode; asking would only earn a 400.
+        prompt_required("APIXO", r).or_else(|| frames_exclude_references("APIXO", r))
+    }
+
     fn create(&self, cx: &CreateContext<'_>) -> Result<HttpCall, ProviderError> {
         let r = cx.request;
-        // APIXO requires a non-empty prompt in every mode; asking would only earn a 400.
-        let Some(prompt) = r.prompt.as_deref().filter(|p| !p.trim().is_empty()) else {
-            return Err(invalid("apixo requires a prompt"));
-        };
+        let prompt = r.prompt.as_deref().unwrap_or_default();
         let mut input = Map::new();
         let urls = |list: &[seedgate_core::media::MediaUrl]| -> Value {
             list.iter().map(|u| Value::from(u.as_str())).collect()
@@ -45,11 +50,6 @@ impl UpstreamApi for Apixo {
         let mode = match r.mode {
             Mode::T2v => "text-to-video",
             Mode::I2v => {
-                if has_references(r) {
-                    return Err(invalid(
-                        "apixo cannot combine a first frame with reference media",
-                    ));
-                }
                 let frames: Vec<Value> = r
                     .first_frame_url
                     .iter()
@@ -377,28 +377,8 @@ pub(super) fn result_json_state(result: Option<&Value>) -> UpstreamState {
     }
 }
 
-/// Refuses web search where the dialect has no such switch: the video would not be what was
-/// asked. A seed, which none of APIXO, CRUN and Kie has, is only a reproducibility hint and is
-/// dropped by the callers instead, as the other upstream dialects do.
-pub(super) fn refuse_web_search(dialect: &str, r: &GenerationRequest) -> Result<(), ProviderError> {
-    if r.web_search {
-        return Err(invalid(&format!("{dialect} has no web search")));
-    }
-    Ok(())
-}
-
-pub(super) fn has_references(r: &GenerationRequest) -> bool {
-    !r.reference_image_urls.is_empty()
-        || !r.reference_video_urls.is_empty()
-        || !r.reference_audio_urls.is_empty()
-}
-
-pub(super) fn invalid(message: &str) -> ProviderError {
-    ProviderError::permanent(FailureKind::InvalidInput, message.to_string())
-}
-
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
     use seedgate_core::media::MediaUrl;
     use seedgate_core::Resolution;
@@ -408,7 +388,7 @@ pub(super) mod tests {
     }
 
     /// A canonical request of `mode` with no media; tests add what they need.
-    pub(in crate::upstream) fn request(mode: Mode) -> GenerationRequest {
+    pub(crate) fn request(mode: Mode) -> GenerationRequest {
         GenerationRequest {
             model: "seedance-2.0-mini".into(),
             mode,
@@ -461,14 +441,8 @@ pub(super) mod tests {
             .expect("expressible")
     }
 
-    fn refused(r: &GenerationRequest) -> ProviderError {
-        Apixo
-            .create(&CreateContext {
-                request: r,
-                model_id: "seedance-2-0-mini",
-                callback_url: None,
-            })
-            .expect_err("refused")
+    fn refused(r: &GenerationRequest) -> Inexpressible {
+        Apixo.inexpressible(r).expect("refused")
     }
 
     #[test]
@@ -570,20 +544,32 @@ pub(super) mod tests {
 
     #[test]
     fn inexpressible_requests_are_refused() {
-        for r in [
-            GenerationRequest {
-                prompt: None,
-                ..i2v()
-            },
-            GenerationRequest {
-                reference_image_urls: vec![url("https://e.com/r.png")],
-                ..i2v()
-            },
+        for (r, field) in [
+            (
+                GenerationRequest {
+                    prompt: None,
+                    ..i2v()
+                },
+                "prompt",
+            ),
+            (
+                GenerationRequest {
+                    prompt: Some("  ".into()),
+                    ..i2v()
+                },
+                "prompt",
+            ),
+            (
+                GenerationRequest {
+                    reference_image_urls: vec![url("https://e.com/r.png")],
+                    ..i2v()
+                },
+                "reference_image_urls",
+            ),
         ] {
-            let e = refused(&r);
-            assert_eq!(e.kind, FailureKind::InvalidInput);
-            assert!(!e.is_retryable(), "{e}");
+            assert_eq!(refused(&r).field, field, "{r:?}");
         }
+        assert_eq!(Apixo.inexpressible(&i2v()), None);
     }
 
     #[test]

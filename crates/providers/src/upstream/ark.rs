@@ -24,10 +24,11 @@
 //!
 //! Ark has no switch for seedgate's `nsfw_checker`; it is not sent.
 
-use super::wire::path_segment;
+use super::wire::{frames_exclude_references, path_segment};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
+use seedgate_core::{GenerationRequest, Inexpressible};
 use serde_json::{json, Map, Value};
 
 pub struct Ark;
@@ -154,18 +155,13 @@ fn looks_in_progress(status: &str) -> bool {
 }
 
 impl UpstreamApi for Ark {
+    fn inexpressible(&self, r: &GenerationRequest) -> Option<Inexpressible> {
+        // Ark's first-frame, first+last-frame and reference modes exclude each other (§1.5).
+        frames_exclude_references("Ark", r)
+    }
+
     fn create(&self, cx: &CreateContext<'_>) -> Result<HttpCall, ProviderError> {
         let r = cx.request;
-        let has_references = !r.reference_image_urls.is_empty()
-            || !r.reference_video_urls.is_empty()
-            || !r.reference_audio_urls.is_empty();
-        if (r.first_frame_url.is_some() || r.last_frame_url.is_some()) && has_references {
-            // Ark's first-frame, first+last-frame and reference modes exclude each other (§1.5).
-            return Err(ProviderError::permanent(
-                FailureKind::InvalidInput,
-                "Ark cannot combine first/last frames with reference media in one task",
-            ));
-        }
         let mut content = Vec::new();
         if let Some(prompt) = &r.prompt {
             content.push(json!({"type": "text", "text": prompt}));
@@ -464,15 +460,10 @@ mod tests {
             ..Default::default()
         })
         .reference_image_urls;
-        let e = Ark
-            .create(&CreateContext {
-                request: &req,
-                model_id: MODEL_ID,
-                callback_url: None,
-            })
-            .expect_err("refused");
-        assert_eq!(e.kind, FailureKind::InvalidInput);
-        assert_eq!(e.class, crate::ErrorClass::Permanent);
+        let refusal = Ark.inexpressible(&req).expect("refused");
+        assert_eq!(refusal.field, "reference_image_urls");
+        req.first_frame_url = None;
+        assert_eq!(Ark.inexpressible(&req), None);
     }
 
     #[test]

@@ -26,16 +26,18 @@
 //! the model is off for this account) → 403; 401/402/404/422/429/500 as they are.
 
 use super::apixo::{
-    envelope_fault, guess_phase, has_references, invalid, join, missing, refuse_web_search,
-    task_id_of, text_kind, unknown_state, Phase,
+    envelope_fault, guess_phase, join, missing, task_id_of, text_kind, unknown_state, Phase,
 };
-use super::wire::{check_envelope, envelope_code, http_like, missing_task_id, urls};
+use super::wire::{
+    check_envelope, envelope_code, frames_exclude_references, http_like, missing_task_id,
+    no_web_search, urls,
+};
 use super::{
     as_text, AuthStyle, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState,
 };
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
-use seedgate_core::{AspectRatio, Mode};
+use seedgate_core::{AspectRatio, GenerationRequest, Inexpressible, Mode};
 use serde_json::{json, Map, Value};
 
 pub struct Crun;
@@ -47,9 +49,13 @@ impl UpstreamApi for Crun {
         AuthStyle::ApiKeyHeader
     }
 
+    fn inexpressible(&self, r: &GenerationRequest) -> Option<Inexpressible> {
+        // The i2v models take no reference fields.
+        no_web_search("CRUN", r).or_else(|| frames_exclude_references("CRUN", r))
+    }
+
     fn create(&self, cx: &CreateContext<'_>) -> Result<HttpCall, ProviderError> {
         let r = cx.request;
-        refuse_web_search("crun", r)?;
         let mut input = Map::new();
         if let Some(prompt) = r.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
             input.insert("prompt".into(), prompt.into());
@@ -69,12 +75,6 @@ impl UpstreamApi for Crun {
         match r.mode {
             Mode::T2v => {}
             Mode::I2v => {
-                // The i2v models take no reference fields.
-                if has_references(r) {
-                    return Err(invalid(
-                        "crun cannot combine a first frame with reference media",
-                    ));
-                }
                 let frames: Vec<Value> = r
                     .first_frame_url
                     .iter()
@@ -234,7 +234,6 @@ fn failed_kind(code: Option<&str>, message: Option<&str>) -> FailureKind {
 mod tests {
     use super::super::apixo::tests::{i2v, r2v, request};
     use super::*;
-    use seedgate_core::GenerationRequest;
 
     fn create(r: &GenerationRequest, model_id: &str, callback_url: Option<&str>) -> HttpCall {
         Crun.create(&CreateContext {
@@ -344,26 +343,25 @@ mod tests {
     #[test]
     fn inexpressible_requests_are_refused() {
         use seedgate_core::media::MediaUrl;
-        for r in [
-            GenerationRequest {
-                web_search: true,
-                ..request(Mode::T2v)
-            },
-            GenerationRequest {
-                reference_image_urls: vec![MediaUrl::parse("https://e.com/r.png").expect("url")],
-                ..i2v()
-            },
+        for (r, field) in [
+            (
+                GenerationRequest {
+                    web_search: true,
+                    ..request(Mode::T2v)
+                },
+                "web_search",
+            ),
+            (
+                GenerationRequest {
+                    reference_image_urls: vec![MediaUrl::parse("https://e.com/r.png").expect("url")],
+                    ..i2v()
+                },
+                "reference_image_urls",
+            ),
         ] {
-            let e = Crun
-                .create(&CreateContext {
-                    request: &r,
-                    model_id: "bytedance/seedance2-0-mini",
-                    callback_url: None,
-                })
-                .expect_err("refused");
-            assert_eq!(e.kind, FailureKind::InvalidInput);
-            assert!(!e.is_retryable());
+            assert_eq!(Crun.inexpressible(&r).expect("refused").field, field);
         }
+        assert_eq!(Crun.inexpressible(&i2v()), None);
     }
 
     #[test]

@@ -28,10 +28,11 @@
 //! loudly until the status makes sense or the task's deadline passes.
 
 use super::reapi::{in_progress, looks_like_input_error, looks_like_moderation};
-use super::wire::{bad_answer, envelope_code, path_segment, urls};
+use super::wire::{bad_answer, envelope_code, no_web_search, path_segment, prompt_required, urls};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
+use seedgate_core::{GenerationRequest, Inexpressible};
 use serde_json::{json, Map, Value};
 
 pub struct Hiapi;
@@ -124,20 +125,13 @@ fn output_url(task: &Value, kind: &str) -> Option<String> {
 }
 
 impl UpstreamApi for Hiapi {
+    fn inexpressible(&self, r: &GenerationRequest) -> Option<Inexpressible> {
+        prompt_required("HiAPI", r).or_else(|| no_web_search("HiAPI", r))
+    }
+
     fn create(&self, cx: &CreateContext<'_>) -> Result<HttpCall, ProviderError> {
         let r = cx.request;
-        let Some(prompt) = &r.prompt else {
-            return Err(ProviderError::permanent(
-                FailureKind::InvalidInput,
-                "HiAPI requires a prompt, also with a first frame or reference images",
-            ));
-        };
-        if r.web_search {
-            return Err(ProviderError::permanent(
-                FailureKind::InvalidInput,
-                "HiAPI has no web search",
-            ));
-        }
+        let prompt = r.prompt.as_deref().unwrap_or_default();
         let mut input = Map::new();
         input.insert("prompt".into(), json!(prompt));
         input.insert("resolution".into(), json!(r.resolution.as_str()));
@@ -274,7 +268,7 @@ fn fault_from(body: &Value) -> UpstreamFault {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use seedgate_core::{Catalog, GenerationRequest, RequestDraft};
+    use seedgate_core::{Catalog, RequestDraft};
 
     fn request(draft: RequestDraft) -> GenerationRequest {
         GenerationRequest::from_draft(
@@ -396,18 +390,21 @@ mod tests {
             first_frame_url: Some("https://e.com/first.jpg".into()),
             ..RequestDraft::default()
         });
-        let e = create(&r, None).expect_err("no prompt");
-        assert_eq!(e.kind, FailureKind::InvalidInput);
-        assert!(!e.is_retryable());
+        assert_eq!(Hiapi.inexpressible(&r).expect("no prompt").field, "prompt");
         let r = request(RequestDraft {
             prompt: Some("news of today".into()),
             web_search: Some(true),
             ..RequestDraft::default()
         });
         assert_eq!(
-            create(&r, None).expect_err("web search").kind,
-            FailureKind::InvalidInput
+            Hiapi.inexpressible(&r).expect("web search").field,
+            "web_search"
         );
+        let r = request(RequestDraft {
+            prompt: Some("news of today".into()),
+            ..RequestDraft::default()
+        });
+        assert_eq!(Hiapi.inexpressible(&r), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::{
 };
 use async_trait::async_trait;
 use seedgate_core::task::FailureKind;
-use seedgate_core::GenerationRequest;
+use seedgate_core::{GenerationRequest, Inexpressible};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -126,8 +126,14 @@ pub trait UpstreamApi: Send + Sync + 'static {
         AuthStyle::Bearer
     }
 
-    /// The create call. An error means the request cannot be expressed in this dialect
-    /// (permanent, `InvalidInput`).
+    /// What of the request this dialect cannot express, if anything: asked at submit (before
+    /// money moves) and by routing (to pick an account that can), and again before `create`.
+    fn inexpressible(&self, _request: &GenerationRequest) -> Option<Inexpressible> {
+        None
+    }
+
+    /// The create call for a request [`Self::inexpressible`] let through. An error means it
+    /// still cannot be sent (permanent, `InvalidInput`).
     fn create(&self, cx: &CreateContext<'_>) -> Result<HttpCall, ProviderError>;
 
     /// The upstream job id from a create response with a 2xx status. Dialects whose envelope
@@ -402,8 +408,18 @@ impl Provider for UpstreamProvider {
         self.config.models.contains_key(model)
     }
 
+    fn inexpressible(&self, request: &GenerationRequest) -> Option<Inexpressible> {
+        self.api.inexpressible(request)
+    }
+
     async fn submit(&self, job: &Job) -> Result<Progress, ProviderError> {
         let model_id = self.model_id(&job.request.model)?;
+        if let Some(refusal) = self.api.inexpressible(&job.request) {
+            return Err(ProviderError::permanent(
+                FailureKind::InvalidInput,
+                refusal.reason,
+            ));
+        }
         let call = self.api.create(&CreateContext {
             request: &job.request,
             model_id,

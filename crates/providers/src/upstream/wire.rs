@@ -3,6 +3,7 @@
 
 use super::{as_text, UpstreamFault};
 use seedgate_core::media::MediaUrl;
+use seedgate_core::{GenerationRequest, Inexpressible};
 use serde_json::Value;
 
 /// A list of media URLs as a JSON array of strings.
@@ -71,4 +72,46 @@ pub(super) fn missing_task_id() -> UpstreamFault {
         message: Some("the create answer carries no task id".into()),
         ..UpstreamFault::default()
     }
+}
+
+// What several dialects cannot express, as [`super::UpstreamApi::inexpressible`] reports it.
+
+/// Web search where the dialect has no such switch: the video would not be what was asked. (A
+/// seed, which several resellers lack, is only a reproducibility hint and is dropped instead.)
+pub(super) fn no_web_search(dialect: &str, r: &GenerationRequest) -> Option<Inexpressible> {
+    r.web_search
+        .then(|| Inexpressible::new("web_search", format!("{dialect} has no web search")))
+}
+
+/// A prompt where the dialect requires one in every mode.
+pub(super) fn prompt_required(dialect: &str, r: &GenerationRequest) -> Option<Inexpressible> {
+    let missing = r.prompt.as_deref().is_none_or(|p| p.trim().is_empty());
+    missing.then(|| {
+        Inexpressible::new(
+            "prompt",
+            format!("{dialect} requires a prompt, also with a first frame or reference images"),
+        )
+    })
+}
+
+/// First (or last) frames together with reference media, where the dialect's modes exclude
+/// each other; the field named is the first reference list in use.
+pub(super) fn frames_exclude_references(
+    dialect: &str,
+    r: &GenerationRequest,
+) -> Option<Inexpressible> {
+    let frames = r.first_frame_url.is_some() || r.last_frame_url.is_some();
+    let field = [
+        ("reference_image_urls", r.reference_image_urls.is_empty()),
+        ("reference_video_urls", r.reference_video_urls.is_empty()),
+        ("reference_audio_urls", r.reference_audio_urls.is_empty()),
+    ]
+    .into_iter()
+    .find_map(|(field, empty)| (!empty).then_some(field))?;
+    frames.then(|| {
+        Inexpressible::new(
+            field,
+            format!("{dialect} cannot combine first or last frames with reference media"),
+        )
+    })
 }

@@ -4,11 +4,11 @@
 //! answered, what the upstream holds, and where the money went.
 
 use crate::crash_recovery::{free_port, setup, start, Setup};
-use crate::helpers::{spawn_app_with, wait_for_task, TestApp};
+use crate::helpers::{assert_error, spawn_app_with, wait_for_task, TestApp};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use seedgate::config::{ProviderSettings, Settings};
+use seedgate::config::{ProviderSettings, RunMode, Settings};
 use seedgate_core::task::{Task, TaskStatus};
 use seedgate_core::TaskId;
 use seedgate_gateway::auth;
@@ -219,10 +219,39 @@ impl Front {
         self.app.url(&format!("/upstream/callbacks/{id}/{token}"))
     }
 
+    /// Waits for `id` and checks it failed on its first attempt (a final failure: not retried,
+    /// not resubmitted) with the client's hold refunded; returns the task as the client sees it.
+    async fn assert_failed_for_good(&self, id: &str, why: &str) -> Value {
+        let task = self.wait(id).await;
+        assert_eq!(task["status"], "failed", "{why}: {task}");
+        assert_eq!(
+            self.stored(id).await.attempt,
+            1,
+            "{why}: final, not retried"
+        );
+        assert_eq!(self.balance().await, CLIENT_CREDITS, "{why}: refunded");
+        self.assert_ledger_clean();
+        task
+    }
+
     fn assert_ledger_clean(&self) {
         let (code, out) = self.app.ledger_verify();
         assert_eq!(code, 0, "front ledger: {out}");
     }
+}
+
+/// Every file below `dir`, at any depth (none when it does not exist).
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|entry| match entry.path() {
+            path if path.is_dir() => files_under(&path),
+            path => vec![path],
+        })
+        .collect()
 }
 
 async fn download(client: &reqwest::Client, url: &str) -> Vec<u8> {
@@ -659,68 +688,79 @@ async fn two_accounts(kind: &str, first_base: Option<&str>) -> TwoAccounts {
     }
 }
 
-#[tokio::test]
-async fn a_5xx_on_submit_fails_over_to_the_next_account() {
-    let t = two_accounts("ark", None).await;
+/// Two accounts whose first answers every create with `status` (and `Retry-After`) and `body`.
+async fn two_accounts_first_answering(
+    kind: &str,
+    status: u16,
+    retry_after: Option<u64>,
+    body: Value,
+) -> TwoAccounts {
+    let t = two_accounts(kind, None).await;
     t.first.rule(
         Method::POST,
-        create_path("ark"),
+        create_path(kind),
         usize::MAX,
         Fault::Answer {
-            status: 500,
-            retry_after: None,
-            body: ark_error("InternalServiceError", "boom"),
+            status,
+            retry_after,
+            body,
         },
     );
+    t
+}
+
+impl TwoAccounts {
+    /// Waits for `id` and checks it failed over: completed on `second`, nothing created
+    /// through `first`, one upstream task, the client charged once.
+    async fn assert_failed_over(&self, id: &str) {
+        let task = self.front.wait(id).await;
+        assert_eq!(task["status"], "completed", "{task}");
+        assert_eq!(
+            self.front.stored(id).await.provider.as_deref(),
+            Some("second")
+        );
+        assert!(tasks_of(&self.upstream.app, &self.first_key)
+            .await
+            .is_empty());
+        assert_eq!(self.upstream.tasks().await.len(), 1);
+        assert_eq!(self.front.balance().await, CLIENT_CREDITS - PRICE);
+        self.front.assert_ledger_clean();
+    }
+}
+
+#[tokio::test]
+async fn a_5xx_on_submit_fails_over_to_the_next_account() {
+    let t =
+        two_accounts_first_answering("ark", 500, None, ark_error("InternalServiceError", "boom"))
+            .await;
     let id = t.front.submit("fail over").await;
-    let task = t.front.wait(&id).await;
-    assert_eq!(task["status"], "completed", "{task}");
-    assert_eq!(
-        t.front.stored(&id).await.provider.as_deref(),
-        Some("second")
-    );
+    t.assert_failed_over(&id).await;
     assert_eq!(t.first.count(Method::POST, create_path("ark")), 1);
     assert!(
         t.first.seen().iter().all(|s| s.injected.is_some()),
         "nothing reached the upstream through the failing account"
     );
-    assert!(tasks_of(&t.upstream.app, &t.first_key).await.is_empty());
     assert_eq!(
         t.upstream.app.balance_of(&t.first_key).await,
         UPSTREAM_CREDITS
     );
-    assert_eq!(t.upstream.tasks().await.len(), 1);
     assert_eq!(t.upstream.balance().await, UPSTREAM_CREDITS - PRICE);
     assert_eq!(t.second.count(Method::POST, create_path("ark")), 1);
-    assert_eq!(t.front.balance().await, CLIENT_CREDITS - PRICE);
-    t.front.assert_ledger_clean();
 }
 
 #[tokio::test]
 async fn a_maintenance_envelope_under_http_200_fails_over_too() {
     // CRUN (like Kie) can answer HTTP 200 with an error code in the body: 455 is maintenance.
-    let t = two_accounts("crun", None).await;
-    t.first.rule(
-        Method::POST,
-        create_path("crun"),
-        usize::MAX,
-        Fault::Answer {
-            status: 200,
-            retry_after: None,
-            body: json!({"code": 455, "message": "System maintenance", "data": null}),
-        },
-    );
+    let t = two_accounts_first_answering(
+        "crun",
+        200,
+        None,
+        json!({"code": 455, "message": "System maintenance", "data": null}),
+    )
+    .await;
     let id = t.front.submit("maintenance").await;
-    let task = t.front.wait(&id).await;
-    assert_eq!(task["status"], "completed", "{task}");
-    assert_eq!(
-        t.front.stored(&id).await.provider.as_deref(),
-        Some("second")
-    );
+    t.assert_failed_over(&id).await;
     assert_eq!(t.first.count(Method::POST, create_path("crun")), 1);
-    assert_eq!(t.upstream.tasks().await.len(), 1);
-    assert_eq!(t.front.balance().await, CLIENT_CREDITS - PRICE);
-    t.front.assert_ledger_clean();
 }
 
 #[tokio::test]
@@ -819,17 +859,13 @@ async fn an_account_at_its_concurrency_cap_is_passed_over() {
 
 #[tokio::test]
 async fn a_4xx_refusal_is_not_failed_over_and_the_client_is_refunded() {
-    let t = two_accounts("ark", None).await;
-    t.first.rule(
-        Method::POST,
-        create_path("ark"),
-        usize::MAX,
-        Fault::Answer {
-            status: 400,
-            retry_after: None,
-            body: ark_error("InvalidParameter", "the prompt is refused here"),
-        },
-    );
+    let t = two_accounts_first_answering(
+        "ark",
+        400,
+        None,
+        ark_error("InvalidParameter", "the prompt is refused here"),
+    )
+    .await;
     let id = t.front.submit("refused").await;
     let task = t.front.wait(&id).await;
     assert_eq!(task["status"], "failed", "{task}");
@@ -854,16 +890,7 @@ async fn an_account_that_is_down_fails_over_to_the_next() {
     let down = format!("http://127.0.0.1:{}", free_port());
     let t = two_accounts("ark", Some(&down)).await;
     let id = t.front.submit("the first account is down").await;
-    let task = t.front.wait(&id).await;
-    assert_eq!(task["status"], "completed", "{task}");
-    assert_eq!(
-        t.front.stored(&id).await.provider.as_deref(),
-        Some("second")
-    );
-    assert!(tasks_of(&t.upstream.app, &t.first_key).await.is_empty());
-    assert_eq!(t.upstream.tasks().await.len(), 1);
-    assert_eq!(t.front.balance().await, CLIENT_CREDITS - PRICE);
-    t.front.assert_ledger_clean();
+    t.assert_failed_over(&id).await;
 }
 
 #[tokio::test]
@@ -992,6 +1019,14 @@ async fn slow_answers_are_waited_for_and_a_poll_that_times_out_is_asked_again() 
 /// An upstream whose result URLs (its `public_base_url`) go through a proxy, and a front
 /// that copies results up to three times, 100 ms apart.
 async fn upstream_behind_a_proxy() -> (Upstream, FaultProxy, Front) {
+    upstream_behind_a_proxy_with(|_| {}).await
+}
+
+/// An upstream behind a fault proxy, and a front (configured further by `configure`) whose one
+/// account reaches it through the proxy.
+async fn upstream_behind_a_proxy_with(
+    configure: impl FnOnce(&mut Settings),
+) -> (Upstream, FaultProxy, Front) {
     let port = free_port();
     let proxy = FaultProxy::start(&format!("http://127.0.0.1:{port}")).await;
     let public = proxy.base.clone();
@@ -1008,6 +1043,7 @@ async fn upstream_behind_a_proxy() -> (Upstream, FaultProxy, Front) {
         |s| {
             s.upstream.rehost_attempts = 3;
             s.upstream.rehost_backoff_ms = 100;
+            configure(s);
         },
     )
     .await;
@@ -1069,6 +1105,51 @@ async fn a_result_that_cannot_be_copied_fails_the_task_with_a_refund() {
 }
 
 #[tokio::test]
+async fn production_copies_results_from_private_addresses_only_where_allowed() {
+    // The upstream serves its results from loopback, as an internal reseller would from a
+    // private network: production fetches nothing private unless `fetch.allow_private` says so.
+    let (_upstream, proxy, front) =
+        upstream_behind_a_proxy_with(|s| s.mode = RunMode::Production).await;
+    let id = front.submit("served from a private address").await;
+    front.assert_failed_for_good(&id, "a refused URL").await;
+    assert_eq!(
+        proxy.count(Method::GET, "/media/"),
+        0,
+        "the private address was never asked"
+    );
+
+    let (upstream, proxy, front) = upstream_behind_a_proxy_with(|s| {
+        s.mode = RunMode::Production;
+        s.fetch.allow_private = Some(vec!["127.0.0.0/8".into()]);
+    })
+    .await;
+    let id = front.submit("allowed by the operator").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(proxy.count(Method::GET, "/media/"), 1);
+    let url = task["output"]["video_urls"][0].as_str().expect("url");
+    assert!(download(&front.app.client, url).await == upstream.result("video").await);
+}
+
+#[tokio::test]
+async fn a_result_over_the_size_limit_fails_at_once_with_a_refund() {
+    let (upstream, proxy, front) =
+        upstream_behind_a_proxy_with(|s| s.upstream.rehost_max_bytes = 1_000).await;
+    let id = front.submit("too large to keep").await;
+    front
+        .assert_failed_for_good(&id, "a result over the limit")
+        .await;
+    assert_eq!(
+        proxy.count(Method::GET, "/media/"),
+        1,
+        "a file over the limit is not asked for again"
+    );
+    assert_eq!(upstream.tasks().await.len(), 1);
+    let kept = files_under(&front.app.data_dir.path().join("media/tasks").join(&id));
+    assert!(kept.is_empty(), "no partial copy is kept: {kept:?}");
+}
+
+#[tokio::test]
 async fn an_upstream_task_that_expires_fails_the_front_task_and_refunds_once() {
     let upstream = upstream(true).await;
     let front = front(
@@ -1107,18 +1188,9 @@ async fn an_upstream_task_that_expires_fails_the_front_task_and_refunds_once() {
 }
 
 #[tokio::test]
-async fn a_task_past_its_deadline_fails_and_is_refunded() {
-    let upstream = upstream(true).await;
-    let front = front(
-        vec![account(
-            "ark-main",
-            "ark",
-            &upstream.app.base,
-            &upstream.key,
-        )],
-        |s| s.upstream.deadline_seconds = 2,
-    )
-    .await;
+async fn a_task_past_its_deadline_fails_is_refunded_and_cancelled_upstream() {
+    let (upstream, proxy, front) =
+        upstream_behind_a_proxy_with(|s| s.upstream.deadline_seconds = 2).await;
     let started = Instant::now();
     let id = front.submit("slow [[seedgate:delay:8000]]").await;
     let task = front.wait(&id).await;
@@ -1129,8 +1201,168 @@ async fn a_task_past_its_deadline_fails_and_is_refunded() {
         "failed at the 2 s deadline, not when the upstream finished: {:?}",
         started.elapsed()
     );
-    assert_eq!(upstream.tasks().await.len(), 1);
+    let upstream_tasks = upstream.tasks().await;
+    assert_eq!(upstream_tasks.len(), 1);
+    let job = upstream_tasks[0].id.as_str();
+    assert_eq!(
+        proxy.count(Method::DELETE, &format!("/tasks/{job}")),
+        1,
+        "the upstream job is cancelled at the deadline (best effort): {:?}",
+        proxy.seen()
+    );
     assert_eq!(front.balance().await, CLIENT_CREDITS, "refunded");
+    front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn an_upstream_task_cancelled_upstream_fails_the_front_task_with_a_refund() {
+    let (upstream, proxy, front) = upstream_behind_a_proxy().await;
+    // Someone with the upstream account's key cancels the job there.
+    proxy.rule(
+        Method::GET,
+        "/contents/generations/tasks/",
+        usize::MAX,
+        Fault::Answer {
+            status: 200,
+            retry_after: None,
+            body: json!({"id": "cgt-cancelled", "model": model_id("ark"), "status": "cancelled"}),
+        },
+    );
+    let id = front.submit("cancelled behind our back").await;
+    front
+        .assert_failed_for_good(&id, "cancelled is terminal")
+        .await;
+    assert_eq!(upstream.tasks().await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_429_on_submit_fails_over_to_the_next_account() {
+    let t = two_accounts_first_answering(
+        "ark",
+        429,
+        Some(30),
+        ark_error("RateLimitExceeded.EndpointRPMExceeded", "slow down"),
+    )
+    .await;
+    let started = Instant::now();
+    let id = t.front.submit("the first account is rate limited").await;
+    t.assert_failed_over(&id).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "failed over at once, not after the first account's Retry-After"
+    );
+    assert_eq!(t.first.count(Method::POST, create_path("ark")), 1);
+}
+
+#[tokio::test]
+async fn what_no_account_can_carry_is_refused_at_submit_and_the_rest_routes_around_it() {
+    // HiAPI has no web search and needs a prompt; Ark has web search.
+    let (upstream, ark_key, front) =
+        accounts_on_one_upstream(("hiapi-main", "hiapi"), ("ark-main", "ark"), |_| {}).await;
+    let searching = json!({"model": MODEL, "prompt": "today's weather", "resolution": "480p",
+                           "aspect_ratio": "16:9", "duration": 4, "web_search": true});
+    // Both accounts serve the model: the task goes to the one that can search.
+    let id = front
+        .app
+        .submit_as(&front.key, &searching)
+        .await
+        .json::<Value>()
+        .await
+        .expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(front.wait(&id).await["status"], "completed");
+    assert_eq!(
+        front.stored(&id).await.provider.as_deref(),
+        Some("ark-main"),
+        "passed over hiapi-main, which cannot search"
+    );
+
+    // Only HiAPI on the route: refused in reAPI's own code before anything is held or sent.
+    let front = front_with_only_hiapi(&upstream).await;
+    let before = front.balance().await;
+    let message = assert_error(
+        front.app.submit_as(&front.key, &searching).await,
+        StatusCode::BAD_REQUEST,
+        20003,
+    )
+    .await;
+    assert!(message.contains("web search"), "{message}");
+    let no_prompt = json!({"model": MODEL, "first_frame_url": "https://example.com/first.png"});
+    let message = assert_error(
+        front.app.submit_as(&front.key, &no_prompt).await,
+        StatusCode::BAD_REQUEST,
+        20003,
+    )
+    .await;
+    assert!(message.contains("prompt"), "{message}");
+    assert_eq!(front.balance().await, before, "nothing held");
+    assert!(
+        tasks_of(&front.app, &front.key).await.is_empty(),
+        "no task stored"
+    );
+    assert_eq!(
+        tasks_of(&upstream.app, &ark_key).await.len() + upstream.tasks().await.len(),
+        1,
+        "only the first task reached the upstream"
+    );
+}
+
+/// Two accounts, each `(name, kind)`, straight on one upstream: the first with the upstream's
+/// main key, the second with a key of its own (returned).
+async fn accounts_on_one_upstream(
+    first: (&str, &str),
+    second: (&str, &str),
+    configure: impl FnOnce(&mut Settings),
+) -> (Upstream, String, Front) {
+    let upstream = upstream(true).await;
+    let second_key = upstream.another_key("second account").await;
+    let front = front(
+        vec![
+            account(first.0, first.1, &upstream.app.base, &upstream.key),
+            account(second.0, second.1, &upstream.app.base, &second_key),
+        ],
+        configure,
+    )
+    .await;
+    (upstream, second_key, front)
+}
+
+/// A front whose only account for the model is HiAPI.
+async fn front_with_only_hiapi(upstream: &Upstream) -> Front {
+    let key = upstream.another_key("hiapi only").await;
+    front(
+        vec![account("hiapi-main", "hiapi", &upstream.app.base, &key)],
+        |_| {},
+    )
+    .await
+}
+
+#[tokio::test]
+async fn the_weighted_strategy_spreads_tasks_over_its_accounts() {
+    let (upstream, second_key, front) =
+        accounts_on_one_upstream(("first", "ark"), ("second", "ark"), |s| {
+            if let Some(route) = s.routing.get_mut(MODEL) {
+                route.strategy = RoutingStrategy::Weighted;
+            }
+        })
+        .await;
+    // Equal weights: priority order would send all 24 to `first`; weighted leaves `second`
+    // none with odds of 2 in 2^24.
+    const TASKS: usize = 24;
+    let mut ids = Vec::with_capacity(TASKS);
+    for n in 0..TASKS {
+        ids.push(front.submit(&format!("spread {n}")).await);
+    }
+    for id in &ids {
+        assert_eq!(front.wait(id).await["status"], "completed");
+    }
+    let first = upstream.tasks().await.len();
+    let second = tasks_of(&upstream.app, &second_key).await.len();
+    assert_eq!(first + second, TASKS, "each task created upstream once");
+    assert!(first > 0 && second > 0, "first {first}, second {second}");
+    assert_eq!(front.balance().await, CLIENT_CREDITS - PRICE * TASKS as i64);
     front.assert_ledger_clean();
 }
 
