@@ -6,6 +6,7 @@
 //! media: a result URL is whatever an upstream answered, and an upstream that is compromised
 //! (or a reseller that is careless) must not be able to point seedgate at its own network.
 
+use futures::StreamExt;
 use seedgate_fetch::{FetchError, Fetcher, Url};
 use seedgate_providers::{Artifact, ArtifactBody};
 use seedgate_store::BlobStore;
@@ -118,10 +119,12 @@ impl Rehoster {
             message: format!("the result URL is not a URL: {e}"),
             permanent: true,
         })?;
-        let response = self
-            .fetcher
-            .open(&url)
+        // Nothing heard for the fetcher's stall timeout, headers or body, fails the try early
+        // rather than holding the task until the copy's deadline.
+        let stall = self.fetcher.limits().stall_timeout;
+        let response = tokio::time::timeout(stall, self.fetcher.open(&url))
             .await
+            .map_err(|_| CopyError::retryable(format!("the result URL was silent for {stall:?}")))?
             .map_err(|e| CopyError::fetch("fetching the result", e))?;
         let max = self.config.max_bytes;
         let too_large =
@@ -132,17 +135,34 @@ impl Rehoster {
         // Counted while streaming too, for a length that was missing or false; going over is as
         // final as a declared length over the limit.
         let over_limit = Arc::new(AtomicBool::new(false));
-        let mut seen = 0u64;
         let flag = over_limit.clone();
-        let chunks = futures::StreamExt::map(response.bytes_stream(), move |chunk| {
-            let chunk = chunk.map_err(|e| format!("reading the result: {e}"))?;
-            seen += chunk.len() as u64;
-            if seen > max {
-                flag.store(true, Ordering::Relaxed);
-                return Err(format!("the result is larger than {max} bytes"));
-            }
-            Ok(chunk)
-        });
+        let chunks = futures::stream::unfold(
+            (Box::pin(response.bytes_stream()), 0u64, false),
+            move |(mut body, mut seen, failed)| {
+                let flag = flag.clone();
+                async move {
+                    if failed {
+                        return None;
+                    }
+                    let item = match tokio::time::timeout(stall, body.next()).await {
+                        Err(_) => Err(format!("the result stalled for {stall:?}")),
+                        Ok(None) => return None,
+                        Ok(Some(Err(e))) => Err(format!("reading the result: {e}")),
+                        Ok(Some(Ok(chunk))) => {
+                            seen += chunk.len() as u64;
+                            if seen > max {
+                                flag.store(true, Ordering::Relaxed);
+                                Err(format!("the result is larger than {max} bytes"))
+                            } else {
+                                Ok(chunk)
+                            }
+                        }
+                    };
+                    let failed = item.is_err();
+                    Some((item, (body, seen, failed)))
+                }
+            },
+        );
         let size =
             self.blobs
                 .put_stream(key, Box::pin(chunks))

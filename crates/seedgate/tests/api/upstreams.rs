@@ -1079,6 +1079,30 @@ async fn a_failed_result_copy_is_retried() {
 }
 
 #[tokio::test]
+async fn a_result_url_that_goes_silent_is_given_up_on_and_asked_again() {
+    let (upstream, proxy, front) =
+        upstream_behind_a_proxy_with(|s| s.fetch.stall_timeout_seconds = 1).await;
+    proxy.rule(
+        Method::GET,
+        "/media/",
+        1,
+        Fault::Delay(Duration::from_secs(4)),
+    );
+    let started = Instant::now();
+    let id = front.submit("a slow CDN").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(proxy.count(Method::GET, "/media/"), 2, "asked again");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "the silent try was given up after the 1 s stall timeout: {:?}",
+        started.elapsed()
+    );
+    let url = task["output"]["video_urls"][0].as_str().expect("url");
+    assert!(download(&front.app.client, url).await == upstream.result("video").await);
+}
+
+#[tokio::test]
 async fn a_result_that_cannot_be_copied_fails_the_task_with_a_refund() {
     let (upstream, proxy, front) = upstream_behind_a_proxy().await;
     proxy.rule(
