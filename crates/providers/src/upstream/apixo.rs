@@ -111,10 +111,7 @@ impl UpstreamApi for Apixo {
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
         check_envelope(body, self.fault(body), http_like)?;
-        body.pointer("/data/taskId")
-            .or_else(|| body.pointer("/data/task_id"))
-            .and_then(as_text)
-            .ok_or_else(missing_task_id)
+        created_task_id(body, &["taskId", "task_id"])
     }
 
     fn status(&self, job_id: &str, model_id: &str) -> HttpCall {
@@ -124,23 +121,16 @@ impl UpstreamApi for Apixo {
 
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
         check_envelope(body, self.fault(body), http_like)?;
-        let data = body
-            .get("data")
-            .filter(|d| d.is_object())
-            .ok_or_else(|| missing("data"))?;
-        let state = data
-            .get("state")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| missing("a state"))?;
-        let phase = match state {
-            "pending" => Phase::Queued,
-            "processing" => Phase::Running,
-            "success" => Phase::Succeeded,
-            "failed" => Phase::Failed,
-            other => guess_phase(other).ok_or_else(|| unknown_state(other))?,
-        };
+        let (data, state, phase) = data_and_phase(
+            body,
+            "state",
+            &[
+                ("pending", Phase::Queued),
+                ("processing", Phase::Running),
+                ("success", Phase::Succeeded),
+                ("failed", Phase::Failed),
+            ],
+        )?;
         Ok(match phase {
             Phase::Queued => UpstreamState::Queued,
             Phase::Running => UpstreamState::Running,
@@ -228,6 +218,40 @@ pub(super) fn unknown_state(state: &str) -> UpstreamFault {
 /// A success answer that lacks something it must carry.
 pub(super) fn missing(what: &str) -> UpstreamFault {
     bad_answer(format!("the answer carries no {what}"))
+}
+
+/// The task id a create answer's `data` object carries under the first of `keys` present.
+pub(super) fn created_task_id(body: &Value, keys: &[&str]) -> Result<String, UpstreamFault> {
+    let data = body.get("data");
+    keys.iter()
+        .find_map(|k| data?.get(*k).and_then(as_text))
+        .ok_or_else(missing_task_id)
+}
+
+/// A status answer's `data` object, its state word (under `field`) and that word's phase: the
+/// dialect's own words in `known` first, then common synonyms ([`guess_phase`]); any other word
+/// is an [`unknown_state`] fault.
+pub(super) fn data_and_phase<'a>(
+    body: &'a Value,
+    field: &str,
+    known: &[(&str, Phase)],
+) -> Result<(&'a Value, &'a str, Phase), UpstreamFault> {
+    let data = body
+        .get("data")
+        .filter(|d| d.is_object())
+        .ok_or_else(|| missing("data"))?;
+    let word = data
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| missing(&format!("a {field}")))?;
+    let phase = known
+        .iter()
+        .find_map(|(known, phase)| (*known == word).then_some(*phase))
+        .or_else(|| guess_phase(word))
+        .ok_or_else(|| unknown_state(word))?;
+    Ok((data, word, phase))
 }
 
 /// Code and message of an error body, whatever the envelope: `{code, message|msg, data:

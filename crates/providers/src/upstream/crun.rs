@@ -26,11 +26,10 @@
 //! the model is off for this account) → 403; 401/402/404/422/429/500 as they are.
 
 use super::apixo::{
-    envelope_fault, guess_phase, join, missing, task_id_of, text_kind, unknown_state, Phase,
+    created_task_id, data_and_phase, envelope_fault, join, task_id_of, text_kind, Phase,
 };
 use super::wire::{
-    check_envelope, envelope_code, frames_exclude_references, http_like, missing_task_id,
-    no_web_search, urls,
+    check_envelope, envelope_code, frames_exclude_references, http_like, no_web_search, urls,
 };
 use super::{
     as_text, AuthStyle, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState,
@@ -106,10 +105,7 @@ impl UpstreamApi for Crun {
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
         check_envelope(body, self.fault(body), crun_status)?;
-        body.pointer("/data/task_id")
-            .or_else(|| body.pointer("/data/taskId"))
-            .and_then(as_text)
-            .ok_or_else(missing_task_id)
+        created_task_id(body, &["task_id", "taskId"])
     }
 
     fn status(&self, job_id: &str, _model_id: &str) -> HttpCall {
@@ -118,23 +114,16 @@ impl UpstreamApi for Crun {
 
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
         check_envelope(body, self.fault(body), crun_status)?;
-        let data = body
-            .get("data")
-            .filter(|d| d.is_object())
-            .ok_or_else(|| missing("data"))?;
-        let status = data
-            .get("status")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| missing("a status"))?;
-        let phase = match status {
-            "pending" => Phase::Queued,
-            "running" => Phase::Running,
-            "success" => Phase::Succeeded,
-            "failed" => Phase::Failed,
-            other => guess_phase(other).ok_or_else(|| unknown_state(other))?,
-        };
+        let (data, status, phase) = data_and_phase(
+            body,
+            "status",
+            &[
+                ("pending", Phase::Queued),
+                ("running", Phase::Running),
+                ("success", Phase::Succeeded),
+                ("failed", Phase::Failed),
+            ],
+        )?;
         let result = data.get("result").filter(|r| r.is_object());
         let field = |name: &str| result.and_then(|r| r.get(name));
         Ok(match phase {

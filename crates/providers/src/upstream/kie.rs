@@ -24,11 +24,11 @@
 //! → 502, 505 (feature disabled) → 403, the rest as they are.
 
 use super::apixo::{
-    envelope_fault, fail_kind, guess_phase, join, missing, result_json_state, task_id_of,
-    text_kind, unknown_state, Phase,
+    created_task_id, data_and_phase, envelope_fault, fail_kind, join, result_json_state,
+    task_id_of, text_kind, Phase,
 };
 use super::crun::crun_status;
-use super::wire::{check_envelope, envelope_code, missing_task_id, urls};
+use super::wire::{check_envelope, envelope_code, urls};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
@@ -84,10 +84,7 @@ impl UpstreamApi for Kie {
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
         check_envelope(body, self.fault(body), crun_status)?;
-        body.pointer("/data/taskId")
-            .or_else(|| body.pointer("/data/task_id"))
-            .and_then(as_text)
-            .ok_or_else(missing_task_id)
+        created_task_id(body, &["taskId", "task_id"])
     }
 
     fn status(&self, job_id: &str, _model_id: &str) -> HttpCall {
@@ -96,23 +93,17 @@ impl UpstreamApi for Kie {
 
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
         check_envelope(body, self.fault(body), crun_status)?;
-        let data = body
-            .get("data")
-            .filter(|d| d.is_object())
-            .ok_or_else(|| missing("data"))?;
-        let state = data
-            .get("state")
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| missing("a state"))?;
-        let phase = match state {
-            "waiting" | "queuing" => Phase::Queued,
-            "generating" => Phase::Running,
-            "success" => Phase::Succeeded,
-            "fail" => Phase::Failed,
-            other => guess_phase(other).ok_or_else(|| unknown_state(other))?,
-        };
+        let (data, state, phase) = data_and_phase(
+            body,
+            "state",
+            &[
+                ("waiting", Phase::Queued),
+                ("queuing", Phase::Queued),
+                ("generating", Phase::Running),
+                ("success", Phase::Succeeded),
+                ("fail", Phase::Failed),
+            ],
+        )?;
         Ok(match phase {
             Phase::Queued => UpstreamState::Queued,
             Phase::Running => UpstreamState::Running,
