@@ -28,7 +28,9 @@
 //! loudly until the status makes sense or the task's deadline passes.
 
 use super::reapi::{in_progress, looks_like_input_error, looks_like_moderation};
-use super::wire::{bad_answer, envelope_code, no_web_search, path_segment, prompt_required, urls};
+use super::wire::{
+    bad_answer, envelope_code, insert_canonical_media, no_web_search, path_segment, prompt_required,
+};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
@@ -138,22 +140,7 @@ impl UpstreamApi for Hiapi {
         input.insert("duration".into(), json!(r.duration_seconds));
         input.insert("aspect_ratio".into(), json!(r.aspect_ratio.as_str()));
         input.insert("generate_audio".into(), json!(r.generate_audio));
-        if let Some(u) = &r.first_frame_url {
-            input.insert("first_frame_url".into(), json!(u.as_str()));
-        }
-        if let Some(u) = &r.last_frame_url {
-            input.insert("last_frame_url".into(), json!(u.as_str()));
-        }
-        // Only non-empty lists: reference media and frames are exclusive modes upstream.
-        for (name, list) in [
-            ("reference_image_urls", &r.reference_image_urls),
-            ("reference_video_urls", &r.reference_video_urls),
-            ("reference_audio_urls", &r.reference_audio_urls),
-        ] {
-            if !list.is_empty() {
-                input.insert(name.into(), urls(list));
-            }
-        }
+        insert_canonical_media(&mut input, r);
         let mut body = Map::new();
         body.insert("model".into(), json!(cx.model_id));
         body.insert("input".into(), Value::Object(input));

@@ -24,7 +24,7 @@
 //! task's deadline passes, rather than failing a task that may yet succeed or waiting on it
 //! silently.
 
-use super::wire::{bad_answer, path_segment, urls};
+use super::wire::{bad_answer, insert_canonical_media, path_segment, urls};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
@@ -47,22 +47,7 @@ fn mini_body(r: &GenerationRequest, model_id: &str) -> Map<String, Value> {
     if let Some(prompt) = &r.prompt {
         body.insert("prompt".into(), json!(prompt));
     }
-    if let Some(u) = &r.first_frame_url {
-        body.insert("first_frame_url".into(), json!(u.as_str()));
-    }
-    if let Some(u) = &r.last_frame_url {
-        body.insert("last_frame_url".into(), json!(u.as_str()));
-    }
-    // Only non-empty lists: a list's presence selects the mode upstream.
-    for (name, list) in [
-        ("reference_image_urls", &r.reference_image_urls),
-        ("reference_video_urls", &r.reference_video_urls),
-        ("reference_audio_urls", &r.reference_audio_urls),
-    ] {
-        if !list.is_empty() {
-            body.insert(name.into(), urls(list));
-        }
-    }
+    insert_canonical_media(&mut body, r);
     body.insert("generate_audio".into(), json!(r.generate_audio));
     body.insert("resolution".into(), json!(r.resolution.as_str()));
     body.insert("aspect_ratio".into(), json!(r.aspect_ratio.as_str()));
