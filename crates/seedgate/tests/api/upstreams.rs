@@ -893,15 +893,22 @@ async fn an_account_that_is_down_fails_over_to_the_next() {
     t.assert_failed_over(&id).await;
 }
 
-#[tokio::test]
-async fn polls_answered_429_honour_retry_after_and_the_task_completes() {
+/// A front whose one Ark account reaches the upstream through a fault proxy, with the
+/// account's request timeout set when given.
+async fn ark_through_a_proxy(timeout_seconds: Option<f64>) -> (Upstream, FaultProxy, Front) {
     let upstream = upstream(true).await;
     let proxy = FaultProxy::start(&upstream.app.base).await;
-    let front = front(
-        vec![account("ark-main", "ark", &proxy.base, &upstream.key)],
-        |_| {},
-    )
-    .await;
+    let mut ark = account("ark-main", "ark", &proxy.base, &upstream.key);
+    if let Some(timeout) = timeout_seconds {
+        ark.timeout_seconds = timeout;
+    }
+    let front = front(vec![ark], |_| {}).await;
+    (upstream, proxy, front)
+}
+
+#[tokio::test]
+async fn polls_answered_429_honour_retry_after_and_the_task_completes() {
+    let (upstream, proxy, front) = ark_through_a_proxy(None).await;
     let status_path = format!("{}/", create_path("ark"));
     proxy.rule(
         Method::GET,
@@ -941,11 +948,7 @@ async fn polls_answered_429_honour_retry_after_and_the_task_completes() {
 
 #[tokio::test]
 async fn a_submit_whose_answer_is_lost_is_reconciled_not_duplicated() {
-    let upstream = upstream(true).await;
-    let proxy = FaultProxy::start(&upstream.app.base).await;
-    let mut ark = account("ark-main", "ark", &proxy.base, &upstream.key);
-    ark.timeout_seconds = 1.0;
-    let front = front(vec![ark], |_| {}).await;
+    let (upstream, proxy, front) = ark_through_a_proxy(Some(1.0)).await;
     // The create reaches the upstream, which makes the task; its answer never comes back in
     // time.
     proxy.rule(
@@ -974,11 +977,7 @@ async fn a_submit_whose_answer_is_lost_is_reconciled_not_duplicated() {
 
 #[tokio::test]
 async fn slow_answers_are_waited_for_and_a_poll_that_times_out_is_asked_again() {
-    let upstream = upstream(true).await;
-    let proxy = FaultProxy::start(&upstream.app.base).await;
-    let mut ark = account("ark-main", "ark", &proxy.base, &upstream.key);
-    ark.timeout_seconds = 1.0;
-    let front = front(vec![ark], |_| {}).await;
+    let (upstream, proxy, front) = ark_through_a_proxy(Some(1.0)).await;
     // A slow create, answered within the 1 s timeout: no reason to send it again.
     proxy.rule(
         Method::POST,
