@@ -16,6 +16,10 @@ pub struct ModelSpec {
     pub available: bool,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The name-version id Ark reads back for this model (`dreamina-seedance-2-0-mini-260615`);
+    /// `None` reads back the canonical id.
+    #[serde(default)]
+    pub ark_model_id: Option<String>,
     pub resolutions: Vec<Resolution>,
     pub default_resolution: Resolution,
     pub aspect_ratios: Vec<AspectRatio>,

@@ -131,6 +131,8 @@ pub enum GatewayError {
     IdempotencyMismatch,
     #[error("invalid Idempotency-Key: {0}")]
     IdempotencyKeyInvalid(String),
+    #[error("the request body is larger than this endpoint accepts")]
+    PayloadTooLarge,
     #[error("rate limit exceeded")]
     RateLimited { retry_after: Duration },
     #[error("task cannot be cancelled in its current state")]

@@ -6,6 +6,7 @@
 //! [`ledger`] module holds the money rules and the invariant checker. Nothing here does I/O.
 
 pub mod catalog;
+pub mod clock;
 pub mod delivery;
 pub mod error;
 pub mod ids;
@@ -16,6 +17,7 @@ pub mod output_size;
 pub mod pricing;
 pub mod request;
 pub mod task;
+pub mod text;
 pub mod upstream;
 pub mod webhook;
 

@@ -27,7 +27,7 @@ pub enum MediaUrlError {
 impl MediaUrl {
     pub fn parse(raw: &str) -> Result<Self, MediaUrlError> {
         let trimmed = raw.trim();
-        if trimmed.len() >= 5 && trimmed[..5].eq_ignore_ascii_case("data:") {
+        if crate::text::starts_with_ignore_ascii_case(trimmed, "data:") {
             return Err(MediaUrlError::DataUri);
         }
         let url = url::Url::parse(trimmed).map_err(|_| {

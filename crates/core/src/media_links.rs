@@ -62,6 +62,38 @@ pub fn verify(
     Ok(())
 }
 
+/// Makes the public URLs of stored objects: `<base>/media/<key>`, signed when links are.
+#[derive(Debug, Clone)]
+pub struct MediaLinkMaker {
+    /// Absolute base, without a trailing slash.
+    base_url: String,
+    /// `None` makes plain, lasting URLs.
+    secret: Option<Vec<u8>>,
+}
+
+impl MediaLinkMaker {
+    pub fn new(base_url: &str, secret: Option<Vec<u8>>) -> Self {
+        Self {
+            base_url: base_url.trim_end_matches('/').to_string(),
+            secret,
+        }
+    }
+
+    /// A URL of `key` valid until `expires` (Unix seconds; ignored when links are not signed).
+    pub fn url_until(&self, key: &str, expires: i64) -> String {
+        let url = format!("{}/media/{key}", self.base_url);
+        match &self.secret {
+            None => url,
+            Some(secret) => format!("{url}?{}", query(secret, key, expires)),
+        }
+    }
+
+    /// A URL of `key` that lives at least `ttl_seconds` from `now` (Unix seconds).
+    pub fn url(&self, key: &str, now: i64, ttl_seconds: i64) -> String {
+        self.url_until(key, expiry(now, ttl_seconds))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,10 @@
 
 use crate::catalog::{Catalog, ModelSpec};
 use crate::error::ValidationError;
-use crate::media::MediaUrl;
+use crate::media::{MediaKind, MediaUrl};
 use crate::output_size::{pixel_size, ConcreteRatio};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Resolution {
@@ -134,6 +135,13 @@ pub struct RequestDraft {
     /// A mode the dialect fixes by itself (APIXO `mode`, CRUN's model suffix); checked against
     /// the media fields.
     pub explicit_mode: Option<Mode>,
+    /// Seconds from creation by which the task must have finished; past it, the task expires
+    /// and is refunded (Ark's `execution_expires_after`).
+    pub expires_after_seconds: Option<i64>,
+    /// The priority the client asked for (Ark's `priority`), passed on to upstreams.
+    pub priority: Option<i64>,
+    /// An opaque id of the client's end user (Ark's `safety_identifier`), kept and passed on.
+    pub safety_identifier: Option<String>,
 }
 
 /// A validated generation request: every field known, within the model's limits.
@@ -163,9 +171,127 @@ pub struct GenerationRequest {
     /// Where the result is sent when the task finishes (an absolute http(s) URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
+    /// The reference media as they were measured and priced, kept in seedgate's storage: the
+    /// object key of each field's copy (`first_frame_url`, `reference_video_urls[1]`).
+    /// Providers are sent these copies, never the client's URLs, so a client cannot serve one
+    /// file to the probe and another to the model.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media_copies: BTreeMap<String, String>,
+    /// Seconds from creation by which the task must have finished, when the client set it;
+    /// otherwise the operator's `upstream.deadline_seconds` applies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_after_seconds: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_identifier: Option<String>,
+}
+
+/// One medium of a request: its field with index (`reference_image_urls[0]`), the kind of
+/// medium expected there, and its URL.
+pub struct MediaField<U> {
+    pub field: String,
+    pub kind: MediaKind,
+    pub url: U,
 }
 
 impl GenerationRequest {
+    /// Every medium, in field order (first frame, last frame, images, videos, audio).
+    pub fn media_fields(&self) -> Vec<MediaField<&MediaUrl>> {
+        let mut all = Vec::new();
+        let singles = [
+            ("first_frame_url", &self.first_frame_url),
+            ("last_frame_url", &self.last_frame_url),
+        ];
+        for (field, url) in singles {
+            if let Some(url) = url {
+                all.push(MediaField {
+                    field: field.to_string(),
+                    kind: MediaKind::Image,
+                    url,
+                });
+            }
+        }
+        let lists = [
+            (
+                "reference_image_urls",
+                MediaKind::Image,
+                &self.reference_image_urls,
+            ),
+            (
+                "reference_video_urls",
+                MediaKind::Video,
+                &self.reference_video_urls,
+            ),
+            (
+                "reference_audio_urls",
+                MediaKind::Audio,
+                &self.reference_audio_urls,
+            ),
+        ];
+        for (field, kind, urls) in lists {
+            all.extend(urls.iter().enumerate().map(|(i, url)| MediaField {
+                field: format!("{field}[{i}]"),
+                kind,
+                url,
+            }));
+        }
+        all
+    }
+
+    /// Whether `other` asks for the same generation from the same bytes: every parameter
+    /// equal, and each medium the same stored copy (so two uploads of one file, under two
+    /// URLs, are the same work). Without copies, the URLs themselves must match.
+    pub fn same_work_as(&self, other: &Self) -> bool {
+        let copied = |r: &Self| r.media_copies.len() == r.media_fields().len();
+        if !(copied(self) && copied(other)) {
+            return self == other;
+        }
+        let without_urls = |r: &Self| Self {
+            first_frame_url: None,
+            last_frame_url: None,
+            reference_image_urls: Vec::new(),
+            reference_video_urls: Vec::new(),
+            reference_audio_urls: Vec::new(),
+            ..r.clone()
+        };
+        without_urls(self) == without_urls(other)
+    }
+
+    /// The request as a provider must see it: each medium that has a stored copy points at
+    /// that copy, through `link` (object key → URL).
+    pub fn with_media_copies(&self, link: impl Fn(&str) -> Option<MediaUrl>) -> Self {
+        let mut request = self.clone();
+        if request.media_copies.is_empty() {
+            return request;
+        }
+        let copies = std::mem::take(&mut request.media_copies);
+        let replace = |field: String, url: &mut MediaUrl| {
+            if let Some(copy) = copies.get(&field).and_then(|key| link(key)) {
+                *url = copy;
+            }
+        };
+        for (field, url) in [
+            ("first_frame_url", request.first_frame_url.as_mut()),
+            ("last_frame_url", request.last_frame_url.as_mut()),
+        ] {
+            if let Some(url) = url {
+                replace(field.to_string(), url);
+            }
+        }
+        for (field, urls) in [
+            ("reference_image_urls", &mut request.reference_image_urls),
+            ("reference_video_urls", &mut request.reference_video_urls),
+            ("reference_audio_urls", &mut request.reference_audio_urls),
+        ] {
+            for (i, url) in urls.iter_mut().enumerate() {
+                replace(format!("{field}[{i}]"), url);
+            }
+        }
+        request.media_copies = copies;
+        request
+    }
+
     /// Validates a draft against the catalog. The checks are ordered so that the first error a
     /// client sees is the most fundamental one (model, then shape, then values).
     pub fn from_draft(draft: RequestDraft, catalog: &Catalog) -> Result<Self, ValidationError> {
@@ -348,6 +474,15 @@ impl GenerationRequest {
                     .to_string(),
             ),
         };
+        let expires_after_seconds = match draft.expires_after_seconds {
+            None => None,
+            Some(s) => Some(u32::try_from(s).ok().filter(|s| *s > 0).ok_or_else(|| {
+                ValidationError::invalid(
+                    "expires_after_seconds",
+                    "must be a positive number of seconds",
+                )
+            })?),
+        };
 
         Ok(GenerationRequest {
             model: spec.id.clone(),
@@ -367,6 +502,10 @@ impl GenerationRequest {
             seed,
             return_last_frame: draft.return_last_frame.unwrap_or(false),
             callback_url,
+            media_copies: Default::default(),
+            expires_after_seconds,
+            priority: draft.priority,
+            safety_identifier: draft.safety_identifier,
         })
     }
 

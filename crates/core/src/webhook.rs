@@ -21,6 +21,67 @@ pub(crate) fn hmac_sha256(key: &[u8]) -> HmacSha256 {
     }
 }
 
+/// What a callback reports. Every dialect sends the final one; a dialect that documents
+/// callbacks on each status change (Ark) also gets one when its task is queued and when it
+/// starts running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallbackEvent {
+    Queued,
+    Running,
+    Final,
+}
+
+impl CallbackEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackEvent::Queued => "queued",
+            CallbackEvent::Running => "running",
+            CallbackEvent::Final => "final",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            CallbackEvent::Queued,
+            CallbackEvent::Running,
+            CallbackEvent::Final,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == s)
+    }
+
+    /// The constant `webhook-id` of this event's callback for a task.
+    pub fn callback_id(self, task_id: &str) -> String {
+        match self {
+            CallbackEvent::Final => format!("evt_{task_id}"),
+            other => format!("evt_{task_id}_{}", other.as_str()),
+        }
+    }
+
+    /// The task as it stood at this event: what a status call answered then. The final
+    /// event is the task as it is.
+    pub fn view(self, task: &crate::task::Task) -> crate::task::Task {
+        let status = match self {
+            CallbackEvent::Final => return task.clone(),
+            CallbackEvent::Queued => crate::task::TaskStatus::Queued,
+            CallbackEvent::Running => crate::task::TaskStatus::Running,
+        };
+        crate::task::Task {
+            status,
+            output: None,
+            error: None,
+            finished_at_ms: None,
+            ..task.clone()
+        }
+    }
+}
+
+/// Whether a dialect's clients are told of every status change (queued, running) besides the
+/// final one. Ark documents it (upstream-contracts §1.9); the others post only the result.
+pub fn wants_status_callbacks(dialect: &str) -> bool {
+    dialect == "ark"
+}
+
 /// A callback's body in the dialect its task was created in.
 pub struct RenderedCallback {
     pub body: Vec<u8>,
@@ -91,9 +152,11 @@ impl WebhookSecret {
         format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
     }
 
-    /// HiAPI's `X-HiAPI-Signature`: hex HMAC-SHA256 over `"{timestamp}.{body}"`.
+    /// HiAPI's `X-HiAPI-Signature`: hex HMAC-SHA256 over `"{timestamp}.{body}"`, keyed as
+    /// HiAPI documents it: with the secret exactly as the client was given it (the whole
+    /// `whsec_…` string), so an unchanged HiAPI receiver verifies it.
     pub fn sign_hiapi(&self, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = self.mac();
+        let mut mac = hmac_sha256(self.expose().as_bytes());
         mac.update(timestamp.to_string().as_bytes());
         mac.update(b".");
         mac.update(body);

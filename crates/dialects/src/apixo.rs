@@ -541,6 +541,7 @@ pub fn error_status(error: &GatewayError) -> (StatusCode, &'static str) {
         | GatewayError::NotDeletable => (S::BAD_REQUEST, "Invalid request"),
         GatewayError::InsufficientCredits { .. } => (S::PAYMENT_REQUIRED, "Insufficient balance"),
         GatewayError::QuotaExceeded { .. } => (S::PAYMENT_REQUIRED, "Quota exceeded"),
+        GatewayError::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "Payload too large"),
         GatewayError::NotFound => (S::NOT_FOUND, "Task not found"),
         GatewayError::AssetNotFound | GatewayError::RouteNotFound => (S::NOT_FOUND, "Not found"),
         GatewayError::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "Method not allowed"),
@@ -616,7 +617,7 @@ async fn generate_task(
     let result = async {
         let principal = common::authenticate::<Apixo>(&gateway, &headers).await?;
         gateway.catalog().resolve_available(&model)?;
-        let body = body.map_err(|e| ValidationError::invalid("body", &e.body_text()))?;
+        let body = body.map_err(|e| common::unreadable_body("body", e))?;
         let (draft, json) = parse_generate(&body, &model)?;
         common::submit::<Apixo>(
             &gateway,

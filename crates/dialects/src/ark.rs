@@ -129,7 +129,8 @@ pub struct CreateTaskRequest {
     pub return_last_frame: Option<bool>,
     /// `default` (`flex` is not supported by the 2.x models).
     pub service_tier: Option<String>,
-    /// Seconds, 3600 to 259200 (default 172800). Accepted, not acted on.
+    /// Seconds, 3600 to 259200 (default 172800): a task not finished this long after it was
+    /// created expires (status `expired`, refunded).
     #[serde(default, deserialize_with = "common::de::int")]
     pub execution_expires_after: Option<i64>,
     /// Default `true`.
@@ -138,7 +139,7 @@ pub struct CreateTaskRequest {
     pub draft: Option<bool>,
     /// `[{"type":"web_search"}]`.
     pub tools: Option<Vec<Tool>>,
-    /// At most 64 ASCII characters. Accepted, not acted on.
+    /// At most 64 ASCII characters: kept, echoed by GET and passed on to Ark upstreams.
     pub safety_identifier: Option<String>,
     /// `480p` or `720p` (default 720p).
     pub resolution: Option<String>,
@@ -157,7 +158,8 @@ pub struct CreateTaskRequest {
     pub camera_fixed: Option<bool>,
     /// Accepted, not acted on (seedgate never watermarks).
     pub watermark: Option<bool>,
-    /// Accepted, not acted on.
+    /// Kept, echoed by GET and passed on to Ark upstreams (it does not reorder seedgate's own
+    /// queue).
     #[serde(default, deserialize_with = "common::de::int")]
     pub priority: Option<i64>,
     /// Seedance 2.5 only: refused.
@@ -273,10 +275,7 @@ impl ContentPaths {
 }
 
 fn has_scheme(url: &str, scheme: &str) -> bool {
-    let t = url.trim_start();
-    t.len() >= scheme.len()
-        && t.is_char_boundary(scheme.len())
-        && t[..scheme.len()].eq_ignore_ascii_case(scheme)
+    seedgate_core::text::starts_with_ignore_ascii_case(url.trim_start(), scheme)
 }
 
 fn is_data_uri(url: &str) -> bool {
@@ -494,6 +493,9 @@ impl CreateTaskRequest {
             seed: self.seed,
             return_last_frame: self.return_last_frame,
             callback_url: self.callback_url,
+            expires_after_seconds: self.execution_expires_after,
+            priority: self.priority,
+            safety_identifier: self.safety_identifier,
             explicit_mode: None,
         };
         Ok((draft, paths))
@@ -619,9 +621,9 @@ pub fn parse_create(body: &[u8], catalog: &Catalog) -> Result<ParsedCreate, Vali
         common::parse_json_keeping(body)?;
     let extras = WireExtras {
         service_tier: wire.service_tier.take(),
-        execution_expires_after: wire.execution_expires_after.take(),
+        execution_expires_after: wire.execution_expires_after,
         draft: wire.draft.take(),
-        safety_identifier: wire.safety_identifier.take(),
+        safety_identifier: wire.safety_identifier.clone(),
         duration: wire.duration,
         frames: wire.frames.take(),
         camera_fixed: wire.camera_fixed.take(),
@@ -657,7 +659,7 @@ pub struct CreateTaskResponse {
 #[schema(as = ArkTaskObject)]
 pub struct TaskObject {
     pub id: String,
-    /// The model name the client sent.
+    /// The model's name-version id: the one the client sent, else the catalog's Ark id.
     pub model: String,
     /// queued | running | succeeded | failed | cancelled | expired
     #[schema(value_type = String)]
@@ -688,8 +690,12 @@ pub struct TaskObject {
     pub draft: bool,
     #[schema(value_type = String)]
     pub service_tier: &'static str,
+    /// Seconds from creation: the task expires (refunded) if not finished by then.
     pub execution_expires_after: u32,
     pub priority: i64,
+    /// As sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub safety_identifier: Option<String>,
     #[schema(value_type = String)]
     pub output_format: &'static str,
     /// `[{"type":"web_search"}]` when web search was asked for.
@@ -793,7 +799,25 @@ pub fn completion_tokens(width: u32, height: u32, seconds: u32) -> u64 {
 }
 
 /// The Ark view of a task.
-pub fn task_object(task: &Task) -> TaskObject {
+/// The model as Ark reads it back: a name-version id (`doubao-seedance-2-0-mini-260615`). The
+/// id the client sent when it was one, else the catalog's Ark id for the model.
+fn ark_model_name(task: &Task, catalog: &Catalog) -> String {
+    let sent = task.requested_model.trim();
+    let is_versioned = sent.rsplit_once('-').is_some_and(|(name, version)| {
+        name.contains("seedance")
+            && version.len() == 6
+            && version.bytes().all(|b| b.is_ascii_digit())
+    });
+    if is_versioned {
+        return sent.to_string();
+    }
+    catalog
+        .get(&task.request.model)
+        .and_then(|spec| spec.ark_model_id.clone())
+        .unwrap_or_else(|| task.request.model.clone())
+}
+
+pub fn task_object(task: &Task, catalog: &Catalog) -> TaskObject {
     let status = status_name(task);
     let succeeded = task.status == TaskStatus::Succeeded;
     let content = match (&task.output, succeeded) {
@@ -844,11 +868,7 @@ pub fn task_object(task: &Task) -> TaskObject {
     };
     TaskObject {
         id: task.id.to_string(),
-        model: if task.requested_model.is_empty() {
-            task.request.model.clone()
-        } else {
-            task.requested_model.clone()
-        },
+        model: ark_model_name(task, catalog),
         status,
         content,
         error,
@@ -863,8 +883,12 @@ pub fn task_object(task: &Task) -> TaskObject {
         generate_audio: task.request.generate_audio,
         draft: false,
         service_tier: "default",
-        execution_expires_after: EXPIRES_DEFAULT,
-        priority: 0,
+        execution_expires_after: task
+            .request
+            .expires_after_seconds
+            .unwrap_or(EXPIRES_DEFAULT),
+        priority: task.request.priority.unwrap_or(0),
+        safety_identifier: task.request.safety_identifier.clone(),
         output_format: "mp4",
         tools: task.request.web_search.then(|| {
             vec![Tool {
@@ -908,6 +932,11 @@ pub fn error_code(error: &GatewayError) -> (&'static str, StatusCode, &'static s
             "OperationDenied.FileQuotaExceeded",
             S::FORBIDDEN,
             "Forbidden",
+        ),
+        GatewayError::PayloadTooLarge => (
+            "InvalidParameter.RequestTooLarge",
+            S::PAYLOAD_TOO_LARGE,
+            "PayloadTooLarge",
         ),
         GatewayError::NotFound => ("NotFound.TaskId", S::NOT_FOUND, "NotFound"),
         GatewayError::AssetNotFound => ("NotFound.AssetId", S::NOT_FOUND, "NotFound"),
@@ -1059,7 +1088,7 @@ async fn create_task(
 ) -> Response {
     let result = async {
         let principal = common::authenticate::<Ark>(&gateway, &headers).await?;
-        let body = body.map_err(|e| ValidationError::invalid("body", &e.body_text()))?;
+        let body = body.map_err(|e| common::unreadable_body("body", e))?;
         let parsed = parse_create(&body, gateway.catalog())?;
         let paths = parsed.paths;
         common::submit::<Ark>(
@@ -1093,7 +1122,10 @@ async fn get_task(
     let result = async {
         let principal = common::authenticate::<Ark>(&gateway, &headers).await?;
         let task = gateway.get_task(&principal, &id).await?;
-        Ok(common::json_response(StatusCode::OK, &task_object(&task)))
+        Ok(common::json_response(
+            StatusCode::OK,
+            &task_object(&task, gateway.catalog()),
+        ))
     }
     .await;
     common::respond::<Ark>(result, &request_id)
@@ -1171,7 +1203,11 @@ async fn list_tasks(
         let page = gateway.list_tasks(&principal, query).await?;
         let list = TaskList {
             total: page.total,
-            items: page.tasks.iter().map(task_object).collect(),
+            items: page
+                .tasks
+                .iter()
+                .map(|t| task_object(t, gateway.catalog()))
+                .collect(),
         };
         Ok(common::json_response(StatusCode::OK, &list))
     }

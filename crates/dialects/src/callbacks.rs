@@ -44,7 +44,10 @@ impl CallbackRenderer for DialectCallbacks {
             crate::apixo::Apixo::NAME => (json(&crate::apixo::status_response(&task))?, false),
             crate::crun::Crun::NAME => (json(&crate::crun::task_info(&task))?, false),
             crate::kie::Kie::NAME => (json(&crate::kie::record_info_response(&task))?, false),
-            crate::ark::Ark::NAME => (json(&crate::ark::task_object(&task))?, false),
+            crate::ark::Ark::NAME => (
+                json(&crate::ark::task_object(&task, self.gateway.catalog()))?,
+                false,
+            ),
             // The videos API has no callback field.
             _ => return None,
         };

@@ -91,6 +91,41 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, GatewayErr
     Ok(Some(key.to_string()))
 }
 
+/// A body extractor's rejection: what every dialect needs to know of it.
+pub trait BodyRejection {
+    fn status(&self) -> StatusCode;
+    fn body_text(&self) -> String;
+}
+
+macro_rules! body_rejection {
+    ($($t:ty),*) => {$(
+        impl BodyRejection for $t {
+            fn status(&self) -> StatusCode {
+                <$t>::status(self)
+            }
+            fn body_text(&self) -> String {
+                <$t>::body_text(self)
+            }
+        }
+    )*};
+}
+
+body_rejection!(
+    axum::extract::rejection::BytesRejection,
+    axum::extract::multipart::MultipartRejection,
+    axum::extract::multipart::MultipartError
+);
+
+/// A body that could not be read: over the size limit is [`GatewayError::PayloadTooLarge`]
+/// (413 in every dialect's envelope), anything else is `field`'s fault.
+pub fn unreadable_body(field: &str, rejection: impl BodyRejection) -> GatewayError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        GatewayError::PayloadTooLarge
+    } else {
+        ValidationError::invalid(field, &rejection.body_text()).into()
+    }
+}
+
 /// A fingerprint of a request for Idempotency-Key comparison: the route and the JSON body in
 /// canonical form (keys sorted, whitespace dropped), so formatting differences do not count.
 pub fn fingerprint(route: &str, body: &Value) -> String {
@@ -128,6 +163,16 @@ pub fn stored_json<T: serde::Serialize>(
     }
 }
 
+/// Whether the client marked the request as an automatic retry: Stainless-generated SDKs (the
+/// official openai SDKs among them) send `x-stainless-retry-count`, 0 on the first try.
+pub fn marked_retry(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-stainless-retry-count")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .is_some_and(|n| n > 0)
+}
+
 /// The generic submit path for an authenticated caller: read the Idempotency-Key, hand the
 /// draft to the gateway, and answer with the dialect's response (fresh or replayed).
 pub async fn submit<D: Dialect>(
@@ -146,6 +191,7 @@ pub async fn submit<D: Dialect>(
     let ctx = SubmitContext {
         principal,
         dialect: D::NAME,
+        marked_retry: marked_retry(headers),
         idempotency,
         render,
     };

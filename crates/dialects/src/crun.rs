@@ -562,12 +562,15 @@ pub struct EstimateData {
     pub estimated: bool,
 }
 
+/// The longest `name` an asset may be given.
+const MAX_ASSET_NAME_CHARS: usize = 255;
+
 /// `POST /api/v1/client/job/asset-upload` body.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[schema(as = CrunAssetUploadRequest)]
 #[serde(deny_unknown_fields)]
 pub struct AssetUploadRequest {
-    /// A label for the asset (accepted; not stored, see `asset-info`'s `Name`).
+    /// A label for the asset (at most 255 characters), returned by `asset-info` as `Name`.
     pub name: Option<String>,
     /// `Image`, `Video` or `Audio` (any case).
     pub asset_type: Option<String>,
@@ -604,7 +607,7 @@ pub struct AssetInfoResponse {
 #[serde(rename_all = "PascalCase")]
 pub struct AssetInfo {
     pub asset_id: String,
-    /// seedgate does not store the uploaded `name`: this is the AssetId.
+    /// The `name` given at upload; the AssetId when none was given.
     pub name: String,
     /// `Image`, `Video` or `Audio`, as probed.
     #[schema(value_type = String)]
@@ -632,7 +635,7 @@ pub fn asset_info(gateway: &Gateway, asset: &AssetRecord) -> AssetInfo {
     let at = common::unix_seconds(asset.created_at_ms);
     AssetInfo {
         asset_id: asset.id.clone(),
-        name: asset.id.clone(),
+        name: asset.name.clone().unwrap_or_else(|| asset.id.clone()),
         asset_type: asset_type(asset.facts.kind),
         status: "Active",
         create_time: at,
@@ -664,6 +667,7 @@ pub fn error_code(error: &GatewayError) -> u16 {
         | GatewayError::NotCancellable
         | GatewayError::NotDeletable => 422,
         GatewayError::InsufficientCredits { .. } => 402,
+        GatewayError::PayloadTooLarge => 413,
         GatewayError::NotFound
         | GatewayError::AssetNotFound
         | GatewayError::RouteNotFound
@@ -742,7 +746,7 @@ async fn authenticated_draft(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(Principal, RequestDraft, String, Value), GatewayError> {
     let principal = common::authenticate::<Crun>(gateway, headers).await?;
-    let body = body.map_err(|e| ValidationError::invalid("body", &e.body_text()))?;
+    let body = body.map_err(|e| common::unreadable_body("body", e))?;
     let (draft, name, json) = parse_create(&body, gateway.catalog())?;
     Ok((principal, draft, name, json))
 }
@@ -855,7 +859,7 @@ async fn asset_upload(
 ) -> Response {
     let result = async {
         let principal = common::authenticate::<Crun>(&gateway, &headers).await?;
-        let body = body.map_err(|e| ValidationError::invalid("body", &e.body_text()))?;
+        let body = body.map_err(|e| common::unreadable_body("body", e))?;
         let wire: AssetUploadRequest = common::parse_json(&body)?;
         let kind = match wire.asset_type.as_deref().map(str::trim) {
             None | Some("") => {
@@ -881,8 +885,22 @@ async fn asset_upload(
             .ok_or_else(|| ValidationError::Missing {
                 field: "asset_url".into(),
             })?;
+        let name = wire
+            .name
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+        if name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > MAX_ASSET_NAME_CHARS)
+        {
+            return Err(ValidationError::invalid(
+                "name",
+                &format!("must be at most {MAX_ASSET_NAME_CHARS} characters"),
+            )
+            .into());
+        }
         let asset = gateway
-            .upload_asset_from_url(&principal, url, kind)
+            .upload_asset_from_url(&principal, url, kind, name)
             .await
             .map_err(|e| {
                 e.renamed(|f| {

@@ -472,6 +472,7 @@ pub fn error_code(error: &GatewayError) -> (&'static str, StatusCode) {
         }
         GatewayError::IdempotencyInFlight => ("IDEMPOTENCY_IN_PROGRESS", S::CONFLICT),
         GatewayError::QuotaExceeded { .. } => ("QUOTA_EXCEEDED", S::PAYLOAD_TOO_LARGE),
+        GatewayError::PayloadTooLarge => ("PAYLOAD_TOO_LARGE", S::PAYLOAD_TOO_LARGE),
         GatewayError::IdempotencyMismatch => ("IDEMPOTENCY_CONFLICT", S::UNPROCESSABLE_ENTITY),
         GatewayError::RateLimited { .. } => ("RATE_LIMITED", S::TOO_MANY_REQUESTS),
         GatewayError::Internal(_) => ("INTERNAL_ERROR", S::INTERNAL_SERVER_ERROR),
@@ -528,7 +529,7 @@ async fn create_task(
 ) -> Response {
     let result = async {
         let principal = common::authenticate::<HiApi>(&gateway, &headers).await?;
-        let body = body.map_err(|e| ValidationError::invalid("body", &e.body_text()))?;
+        let body = body.map_err(|e| common::unreadable_body("body", e))?;
         let (draft, json) = parse_create(&body, gateway.catalog())?;
         common::submit::<HiApi>(
             &gateway,

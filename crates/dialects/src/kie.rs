@@ -394,7 +394,7 @@ pub fn error_status(error: &GatewayError) -> StatusCode {
         GatewayError::IdempotencyInFlight
         | GatewayError::NotCancellable
         | GatewayError::NotDeletable => S::CONFLICT,
-        GatewayError::QuotaExceeded { .. } => S::PAYLOAD_TOO_LARGE,
+        GatewayError::QuotaExceeded { .. } | GatewayError::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
         GatewayError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
         GatewayError::Internal(_) => S::INTERNAL_SERVER_ERROR,
         GatewayError::Unavailable(_) => S::SERVICE_UNAVAILABLE,
@@ -451,7 +451,7 @@ async fn create_task(
 ) -> Response {
     let result = async {
         let principal = common::authenticate::<Kie>(&gateway, &headers).await?;
-        let body = body.map_err(|e| ValidationError::invalid("body", &e.body_text()))?;
+        let body = body.map_err(|e| common::unreadable_body("body", e))?;
         let (draft, json) = parse_create(&body)?;
         common::submit::<Kie>(
             &gateway,

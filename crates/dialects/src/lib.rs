@@ -148,6 +148,44 @@ fn error_for_path(path: &str, error: &GatewayError, request_id: &RequestId) -> R
     }
 }
 
+/// The last line of defence around every route: a handler that panics, or that has not
+/// finished within `deadline`, is answered with a 500 or a 503 in the envelope of the dialect
+/// the path belongs to, never with a dropped connection. A panic is logged (one line) by the
+/// process's panic hook.
+pub async fn guard(
+    axum::extract::State(deadline): axum::extract::State<std::time::Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use futures::FutureExt;
+    let path = request.uri().path().to_string();
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_else(RequestId::generate);
+    let handled = std::panic::AssertUnwindSafe(next.run(request)).catch_unwind();
+    match tokio::time::timeout(deadline, handled).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(_panic)) => error_for_path(
+            &path,
+            &GatewayError::Internal("the request handler panicked".into()),
+            &request_id,
+        ),
+        Err(_elapsed) => {
+            tracing::warn!(path, request_id = %request_id, ?deadline, "request timed out");
+            error_for_path(
+                &path,
+                &GatewayError::Unavailable(format!(
+                    "the request did not complete within {} s; retry it",
+                    deadline.as_secs()
+                )),
+                &request_id,
+            )
+        }
+    }
+}
+
 /// Unknown paths, in the envelope of the dialect the path looks like (every seedgate route
 /// answers JSON, even a typo).
 pub async fn route_not_found(Extension(request_id): Extension<RequestId>, uri: Uri) -> Response {

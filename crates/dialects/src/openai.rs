@@ -361,6 +361,9 @@ pub fn error_parts(error: &GatewayError) -> ErrorParts {
         GatewayError::MethodNotAllowed => {
             ErrorParts::request(S::METHOD_NOT_ALLOWED, "method_not_allowed", message)
         }
+        GatewayError::PayloadTooLarge => {
+            ErrorParts::request(S::PAYLOAD_TOO_LARGE, "request_too_large", message)
+        }
         GatewayError::QuotaExceeded { .. } => {
             ErrorParts::request(S::PAYLOAD_TOO_LARGE, "upload_quota_exceeded", message)
                 .param("input_reference")
@@ -583,11 +586,8 @@ pub fn parse_reference(value: Option<Value>) -> Result<Option<Reference>, Valida
 
 /// A `data:` URL's bytes: `None` when `s` is not a data URL.
 fn decode_data_url(s: &str) -> Option<Result<Bytes, &'static str>> {
-    let trimmed = s.trim();
-    if trimmed.len() < 5 || !trimmed[..5].eq_ignore_ascii_case("data:") {
-        return None;
-    }
-    let Some((meta, data)) = trimmed[5..].split_once(',') else {
+    let rest = seedgate_core::text::strip_prefix_ignore_ascii_case(s.trim(), "data:")?;
+    let Some((meta, data)) = rest.split_once(',') else {
         return Some(Err("is a data URL without a `,`"));
     };
     if !meta.to_ascii_lowercase().ends_with(";base64") {
@@ -602,37 +602,24 @@ fn decode_data_url(s: &str) -> Option<Result<Bytes, &'static str>> {
 
 /// Standard or URL-safe base64, padding optional, whitespace ignored.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let mut buffer = 0u32;
-    let mut bits = 0u32;
-    let mut padding = false;
-    for c in text.bytes() {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => {
-                padding = true;
-                continue;
-            }
-            b' ' | b'\n' | b'\r' | b'\t' => continue,
-            _ => return None,
-        };
-        if padding {
-            return None;
-        }
-        buffer = (buffer << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    // Leftover bits must be the zero padding of the last character.
-    (bits < 6 && buffer == 0 && !out.is_empty()).then_some(out)
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+    use base64::engine::DecodePaddingMode;
+    use base64::Engine;
+    const CONFIG: GeneralPurposeConfig =
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    const STANDARD: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::STANDARD, CONFIG);
+    const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::URL_SAFE, CONFIG);
+    let compact: String = text.split_ascii_whitespace().collect();
+    // One alphabet per string: `+`/`/` and `-`/`_` together are not base64.
+    let engine = if compact.contains(['-', '_']) {
+        URL_SAFE
+    } else {
+        STANDARD
+    };
+    engine
+        .decode(compact)
+        .ok()
+        .filter(|bytes| !bytes.is_empty())
 }
 
 fn is_multipart(headers: &HeaderMap) -> bool {
@@ -796,7 +783,7 @@ pub async fn build_draft(
         Some(Reference::Url(url)) => Some(url),
         Some(Reference::File(bytes)) => {
             let asset = gateway
-                .upload_asset(principal, bytes)
+                .upload_asset(principal, bytes, None)
                 .await
                 .map_err(renamed)?;
             Some(gateway.media_url(&asset.object_key))
@@ -924,12 +911,7 @@ pub fn video_object(task: &Task, now_ms: i64) -> OpenAiVideo {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+use seedgate_core::clock::now_ms;
 
 fn with_poll_header(mut response: Response) -> Response {
     response

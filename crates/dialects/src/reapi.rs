@@ -226,6 +226,9 @@ impl SubmitRequest {
             seed: self.seed,
             return_last_frame: self.return_last_frame,
             callback_url: None,
+            expires_after_seconds: None,
+            priority: None,
+            safety_identifier: None,
             explicit_mode: None,
         })
     }
@@ -388,6 +391,7 @@ pub fn error_code(error: &GatewayError) -> (u32, StatusCode) {
         GatewayError::RouteNotFound => (40004, S::NOT_FOUND),
         GatewayError::MethodNotAllowed => (40005, S::METHOD_NOT_ALLOWED),
         GatewayError::QuotaExceeded { .. } => (20010, S::PAYLOAD_TOO_LARGE),
+        GatewayError::PayloadTooLarge => (20011, S::PAYLOAD_TOO_LARGE),
         GatewayError::RateLimited { .. } => (50001, S::TOO_MANY_REQUESTS),
         GatewayError::Internal(_) => (60099, S::INTERNAL_SERVER_ERROR),
         GatewayError::Unavailable(_) => (70002, S::SERVICE_UNAVAILABLE),
@@ -424,7 +428,7 @@ async fn authenticated_draft(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(Principal, RequestDraft, serde_json::Value), GatewayError> {
     let principal = common::authenticate::<ReApi>(gateway, headers).await?;
-    let body = body.map_err(|e| ValidationError::invalid("body", &e.body_text()))?;
+    let body = body.map_err(|e| common::unreadable_body("body", e))?;
     let (draft, json) = parse_submit(&body, gateway.catalog())?;
     Ok((principal, draft, json))
 }
@@ -618,9 +622,9 @@ async fn upload_asset(
         } else {
             Bytes::from_request(request, &())
                 .await
-                .map_err(|e| ValidationError::invalid("file", &e.body_text()))?
+                .map_err(|e| common::unreadable_body("file", e))?
         };
-        let asset = gateway.upload_asset(&principal, bytes).await?;
+        let asset = gateway.upload_asset(&principal, bytes, None).await?;
         Ok(common::json_response(
             StatusCode::OK,
             &asset_object(&gateway, &asset),
@@ -634,15 +638,18 @@ async fn multipart_file(request: Request) -> Result<Bytes, GatewayError> {
     let bad = |reason: String| GatewayError::Validation(ValidationError::invalid("file", &reason));
     let mut multipart = Multipart::from_request(request, &())
         .await
-        .map_err(|e| bad(e.body_text()))?;
+        .map_err(|e| common::unreadable_body("file", e))?;
     let mut first = None;
     while let Some(field) = multipart
         .next_field()
         .await
-        .map_err(|e| bad(e.body_text()))?
+        .map_err(|e| common::unreadable_body("file", e))?
     {
         let is_file = field.name() == Some("file");
-        let bytes = field.bytes().await.map_err(|e| bad(e.body_text()))?;
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| common::unreadable_body("file", e))?;
         if is_file {
             return Ok(bytes);
         }

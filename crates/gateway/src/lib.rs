@@ -12,11 +12,14 @@ pub use seedgate_store::{
     TaskQuery,
 };
 
+use seedgate_core::clock::Clock;
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::media::{content_type, extension, MediaFacts, MediaKind, MediaUrl};
+use seedgate_core::media_links::MediaLinkMaker;
 use seedgate_core::pricing;
 use seedgate_core::pricing::Price;
 use seedgate_core::task::Task;
+use seedgate_core::text::strip_prefix_ignore_ascii_case;
 use seedgate_core::ModelSpec;
 use seedgate_core::{
     ApiKeyId, Catalog, DeliveryCheck, GenerationRequest, RequestDraft, TaskId, TaskStatus,
@@ -71,6 +74,12 @@ async fn release_claim(store: &dyn Store, api_key: &ApiKeyId, key: &str) {
     }
 }
 
+/// How far back a marked retry looks for the task its first try created.
+pub const RETRY_WINDOW: Duration = Duration::from_secs(600);
+
+/// Where the reference media a task was priced on are kept (`refs/<sha256>.<ext>`).
+pub const MEDIA_COPY_PREFIX: &str = "refs/";
+
 /// A priced request and what was measured of its media.
 #[derive(Debug, Clone)]
 pub struct Quote {
@@ -89,6 +98,9 @@ pub struct InspectedMedium {
     pub kind: MediaKind,
     pub url: String,
     pub facts: MediaFacts,
+    /// The bytes that were measured: what the task is priced on and generated from.
+    #[serde(skip)]
+    pub bytes: bytes::Bytes,
 }
 
 fn durations(media: &[InspectedMedium], kind: MediaKind) -> Vec<f64> {
@@ -118,6 +130,8 @@ pub struct GatewayConfig {
     pub key_cache_ttl: Duration,
     /// Signs the media URLs handed out so they expire; `None` hands out plain, lasting URLs.
     pub media_links: Option<MediaLinks>,
+    /// What "now" is: tasks' times and media links' expiries.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// The key and lifetime of signed media URLs (see `seedgate_core::media_links`).
@@ -152,6 +166,11 @@ pub struct SubmitContext<'a> {
     /// The dialect the request arrived in (tasks remember it for callbacks and replays).
     pub dialect: &'static str,
     pub idempotency: Option<IdempotencyRequest>,
+    /// The client marks this request as its automatic retry of one it may have sent moments
+    /// ago (a Stainless-generated SDK's `x-stainless-retry-count` ≥ 1) and sent no
+    /// Idempotency-Key: a task of the same caller and dialect doing the same work, created
+    /// within [`RETRY_WINDOW`], is answered instead of creating another.
+    pub marked_retry: bool,
     /// Renders the dialect's response to a created task; stored for idempotent replays.
     pub render: &'a (dyn Fn(&Task) -> StoredResponse + Sync),
 }
@@ -177,6 +196,7 @@ impl Caches {
 }
 
 pub struct Gateway {
+    links: MediaLinkMaker,
     caches: Caches,
     store: Arc<dyn Store>,
     catalog: Arc<Catalog>,
@@ -211,7 +231,12 @@ impl Gateway {
         wake: Arc<Notify>,
         callback_wake: Arc<Notify>,
     ) -> Self {
+        let links = MediaLinkMaker::new(
+            &config.public_base_url,
+            config.media_links.as_ref().map(|l| l.secret.clone()),
+        );
         Self {
+            links,
             caches: Caches::new(config.key_cache_ttl),
             store,
             catalog,
@@ -319,9 +344,23 @@ impl Gateway {
             .map(str::trim)
             .unwrap_or_default()
             .to_string();
-        let Quote { request, price, .. } = self.quote(ctx.principal, draft).await?;
+        let Quote {
+            mut request,
+            price,
+            media,
+            ..
+        } = self.quote(ctx.principal, draft).await?;
+        request.media_copies = self.keep_media_copies(media).await?;
+        if ctx.marked_retry && ctx.idempotency.is_none() {
+            if let Some(first) = self.first_try_of(ctx, &request, &requested_model).await? {
+                tracing::info!(task = %first.id, "an SDK retry answered with the task its first try created");
+                return Ok(SubmitOutcome::Replayed((ctx.render)(
+                    &self.with_urls(first),
+                )));
+            }
+        }
 
-        let now = seedgate_store::now_ms();
+        let now = self.config.clock.now_ms();
         let task = Task {
             id: TaskId::generate(),
             api_key_id: ctx.principal.api_key_id.clone(),
@@ -365,6 +404,67 @@ impl Gateway {
             task: Box::new(task),
             response,
         })
+    }
+
+    /// The task a retried request's first try created: the caller's newest task of the same
+    /// dialect and model name doing the same work, created within [`RETRY_WINDOW`].
+    async fn first_try_of(
+        &self,
+        ctx: &SubmitContext<'_>,
+        request: &GenerationRequest,
+        requested_model: &str,
+    ) -> Result<Option<Task>, GatewayError> {
+        let since = self.config.clock.now_ms()
+            - i64::try_from(RETRY_WINDOW.as_millis()).unwrap_or(i64::MAX);
+        let query = TaskQuery {
+            model: Some(request.model.clone()),
+            limit: 100,
+            ..TaskQuery::default()
+        };
+        let page = self
+            .store
+            .list_tasks(&ctx.principal.api_key_id, &query)
+            .await
+            .map_err(store_error)?;
+        Ok(page.tasks.into_iter().find(|t| {
+            t.created_at_ms >= since
+                && t.origin_dialect == ctx.dialect
+                && t.requested_model == requested_model
+                && t.request.same_work_as(request)
+        }))
+    }
+
+    /// Stores the bytes each medium was priced on, content-addressed (a file used by many
+    /// tasks, or uploaded twice, is kept once), and returns each field's object key. Our own
+    /// files are copied too: what a task was priced on stays what it is generated from.
+    async fn keep_media_copies(
+        &self,
+        media: Vec<InspectedMedium>,
+    ) -> Result<std::collections::BTreeMap<String, String>, GatewayError> {
+        let unavailable = |e: seedgate_store::BlobError| {
+            tracing::error!(error = %e, "storing a reference medium failed");
+            GatewayError::Unavailable("storage unavailable".into())
+        };
+        let mut copies = std::collections::BTreeMap::new();
+        for medium in media {
+            let bytes = medium.bytes.clone();
+            let digest = tokio::task::spawn_blocking(move || {
+                use sha2::Digest;
+                hex::encode(sha2::Sha256::digest(&bytes))
+            })
+            .await
+            .map_err(|e| GatewayError::Internal(format!("hashing a medium: {e}")))?;
+            let key = format!(
+                "{MEDIA_COPY_PREFIX}{digest}.{}",
+                extension(&medium.facts.format)
+            );
+            let blobs = self.media.blobs();
+            if blobs.size(&key).await.map_err(unavailable)?.is_none() {
+                blobs.put(&key, medium.bytes).await.map_err(unavailable)?;
+            }
+            copies.insert(medium.field, key);
+        }
+        Ok(copies)
     }
 
     /// Validates a request, inspects every medium it references and prices it, moving no money:
@@ -441,12 +541,9 @@ impl Gateway {
             }
         }
         for (field, url) in refs {
-            let trimmed = url.trim();
-            if trimmed.len() < SCHEME.len() || !trimmed[..SCHEME.len()].eq_ignore_ascii_case(SCHEME)
-            {
+            let Some(id) = strip_prefix_ignore_ascii_case(url.trim(), SCHEME) else {
                 continue;
-            }
-            let id = &trimmed[SCHEME.len()..];
+            };
             let asset = self
                 .store
                 .get_asset(id, &principal.api_key_id)
@@ -467,37 +564,11 @@ impl Gateway {
         request: &GenerationRequest,
         spec: &ModelSpec,
     ) -> Result<Vec<InspectedMedium>, GatewayError> {
-        let mut wanted: Vec<(String, MediaKind, &MediaUrl)> = Vec::new();
-        if let Some(u) = &request.first_frame_url {
-            wanted.push(("first_frame_url".into(), MediaKind::Image, u));
-        }
-        if let Some(u) = &request.last_frame_url {
-            wanted.push(("last_frame_url".into(), MediaKind::Image, u));
-        }
-        let lists = [
-            (
-                "reference_image_urls",
-                MediaKind::Image,
-                &request.reference_image_urls,
-            ),
-            (
-                "reference_video_urls",
-                MediaKind::Video,
-                &request.reference_video_urls,
-            ),
-            (
-                "reference_audio_urls",
-                MediaKind::Audio,
-                &request.reference_audio_urls,
-            ),
-        ];
-        for (field, kind, urls) in lists {
-            wanted.extend(
-                urls.iter()
-                    .enumerate()
-                    .map(|(i, u)| (format!("{field}[{i}]"), kind, u)),
-            );
-        }
+        let wanted: Vec<(String, MediaKind, &MediaUrl)> = request
+            .media_fields()
+            .into_iter()
+            .map(|m| (m.field, m.kind, m.url))
+            .collect();
         let results = futures::future::join_all(
             wanted
                 .iter()
@@ -512,6 +583,9 @@ impl Gateway {
                 MediaError::Refused(e) => {
                     GatewayError::Validation(ValidationError::invalid(&field, &e.to_string()))
                 }
+                MediaError::LinkRefused(reason) => {
+                    GatewayError::Validation(ValidationError::invalid(&field, reason))
+                }
                 other => GatewayError::PricingUnavailable {
                     reason: format!("{field}: {other}"),
                 },
@@ -522,6 +596,7 @@ impl Gateway {
                 kind,
                 url: url.to_string(),
                 facts: inspected.facts,
+                bytes: inspected.bytes,
             });
         }
         spec.media.check_totals(
@@ -537,6 +612,7 @@ impl Gateway {
         &self,
         principal: &Principal,
         bytes: bytes::Bytes,
+        name: Option<String>,
     ) -> Result<AssetRecord, GatewayError> {
         if bytes.is_empty() {
             return Err(ValidationError::invalid("file", "is empty").into());
@@ -562,7 +638,8 @@ impl Gateway {
             object_key: object_key.clone(),
             content_type: content_type(&facts.format).to_string(),
             facts,
-            created_at_ms: seedgate_store::now_ms(),
+            created_at_ms: self.config.clock.now_ms(),
+            name,
         };
         let blobs = self.media.blobs();
         blobs.put(&object_key, bytes).await.map_err(|e| {
@@ -595,12 +672,16 @@ impl Gateway {
         principal: &Principal,
         url: &str,
         kind: MediaKind,
+        name: Option<String>,
     ) -> Result<AssetRecord, GatewayError> {
         let url = MediaUrl::parse(url)
             .map_err(|e| ValidationError::invalid("asset_url", &e.to_string()))?;
         let inspected = self.media.inspect(&url, kind).await.map_err(|e| match e {
             MediaError::Refused(e) => {
                 GatewayError::Validation(ValidationError::invalid("asset_url", &e.to_string()))
+            }
+            MediaError::LinkRefused(reason) => {
+                GatewayError::Validation(ValidationError::invalid("asset_url", reason))
             }
             MediaError::Unreadable(e) => {
                 GatewayError::Validation(ValidationError::invalid("asset_url", &e.to_string()))
@@ -611,7 +692,7 @@ impl Gateway {
             )),
             MediaError::Storage => GatewayError::Unavailable("storage unavailable".into()),
         })?;
-        self.upload_asset(principal, inspected.bytes).await
+        self.upload_asset(principal, inspected.bytes, name).await
     }
 
     pub async fn get_asset(
@@ -630,7 +711,7 @@ impl Gateway {
     pub async fn get_task(&self, principal: &Principal, id: &str) -> Result<Task, GatewayError> {
         if let Some(task) = self.caches.finished.get(id) {
             if task.api_key_id == principal.api_key_id {
-                return Ok((*task).clone());
+                return Ok(self.with_urls((*task).clone()));
             }
             return Err(GatewayError::NotFound);
         }
@@ -640,14 +721,15 @@ impl Gateway {
             .await
             .map_err(store_error)?
             .ok_or(GatewayError::NotFound)?;
-        let task = self.with_urls(task);
-        // A finished task never changes again: later polls are answered from memory.
+        // A finished task never changes again: later polls are answered from memory. It is
+        // kept unsigned; its media links are signed afresh on every read, so they never
+        // expire in the cache.
         if task.status.is_terminal() {
             self.caches
                 .finished
                 .insert(task.id.to_string(), Arc::new(task.clone()));
         }
-        Ok(task)
+        Ok(self.with_urls(task))
     }
 
     /// A page of the caller's tasks. A model filter is resolved through the catalog's aliases;
@@ -761,21 +843,15 @@ impl Gateway {
         self.callbacks(principal, task_id).await
     }
 
-    /// The public URL of a stored object.
+    /// The public URL of a stored object, signed to live `storage.url_ttl_seconds` from now.
     pub fn media_url(&self, key: &str) -> String {
-        let url = format!("{}/media/{}", self.config.public_base_url, key);
-        match &self.config.media_links {
-            None => url,
-            Some(links) => {
-                let now = seedgate_store::now_ms().div_euclid(1000);
-                let ttl = i64::try_from(links.ttl.as_secs()).unwrap_or(i64::MAX);
-                let expires = seedgate_core::media_links::expiry(now, ttl);
-                format!(
-                    "{url}?{}",
-                    seedgate_core::media_links::query(&links.secret, key, expires)
-                )
-            }
-        }
+        let now = self.config.clock.now_ms().div_euclid(1000);
+        let ttl = self
+            .config
+            .media_links
+            .as_ref()
+            .map_or(0, |l| i64::try_from(l.ttl.as_secs()).unwrap_or(i64::MAX));
+        self.links.url(key, now, ttl)
     }
 
     /// A task as clients see it: result URLs filled in from the stored object keys.

@@ -5,7 +5,9 @@
 //! revalidated with a HEAD request against its ETag or Content-Length when the server gave one.
 
 use bytes::Bytes;
+use seedgate_core::clock::Clock;
 use seedgate_core::media::{MediaFacts, MediaKind, MediaUrl};
+use seedgate_core::media_links::LinkError;
 use seedgate_fetch::{FetchError, Fetcher, HeaderMap, Method, OutboundRequest};
 use seedgate_probe::{MediaProbe, ProbeError};
 use seedgate_store::BlobStore;
@@ -49,6 +51,9 @@ pub enum MediaError {
     /// Our own storage failed; the detail goes to the log, not to the client.
     #[error("storage is unavailable")]
     Storage,
+    /// A URL of our own files without the signature its GET would need.
+    #[error("{0}")]
+    LinkRefused(&'static str),
 }
 
 impl MediaError {
@@ -85,6 +90,9 @@ pub struct MediaService {
     own_prefix: String,
     cache: moka::future::Cache<String, Arc<Entry>>,
     fetch_permits: Arc<tokio::sync::Semaphore>,
+    /// When media links are signed: their key, and the clock their expiries are read on. An
+    /// own URL is then read only with the signature a GET of it would need.
+    link_check: Option<(Vec<u8>, Arc<dyn Clock>)>,
 }
 
 /// Measures bytes as the expected kind of medium.
@@ -166,7 +174,47 @@ impl MediaService {
             fetch_permits: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_fetches.max(1),
             )),
+            link_check: None,
         }
+    }
+
+    /// Own media URLs must carry a valid, unexpired signature under `secret`, exactly as the
+    /// media route demands of a GET: a reference to another key's file, or an altered or
+    /// expired link, is refused instead of read from storage.
+    pub fn with_link_check(mut self, secret: Vec<u8>, clock: Arc<dyn Clock>) -> Self {
+        self.link_check = Some((secret, clock));
+        self
+    }
+
+    /// Refuses an own URL whose link would not be served.
+    fn check_own_link(&self, key: &str, url: &MediaUrl) -> Result<(), MediaError> {
+        let Some((secret, clock)) = &self.link_check else {
+            return Ok(());
+        };
+        let mut expires = None;
+        let mut signature = None;
+        for (name, value) in url.url().query_pairs() {
+            match name.as_ref() {
+                "expires" => expires = Some(value.into_owned()),
+                "signature" => signature = Some(value.into_owned()),
+                _ => {}
+            }
+        }
+        seedgate_core::media_links::verify(
+            secret,
+            key,
+            expires.as_deref(),
+            signature.as_deref(),
+            clock.now_ms().div_euclid(1000),
+        )
+        .map_err(|e| {
+            MediaError::LinkRefused(match e {
+                LinkError::Expired => {
+                    "is an expired link; read the task or asset again for a fresh one"
+                }
+                LinkError::Invalid => "is not a valid signed link to a file on this server",
+            })
+        })
     }
 
     pub fn blobs(&self) -> &BlobStore {
@@ -178,7 +226,7 @@ impl MediaService {
     }
 
     /// The object key behind one of our own media URLs.
-    fn own_key<'a>(&self, url: &'a MediaUrl) -> Option<&'a str> {
+    pub fn own_key<'a>(&self, url: &'a MediaUrl) -> Option<&'a str> {
         url.as_str()
             .strip_prefix(&self.own_prefix)
             .map(|k| k.split(['?', '#']).next().unwrap_or(k))
@@ -186,6 +234,9 @@ impl MediaService {
 
     /// Fetches (or recalls) and probes a medium of the expected kind.
     pub async fn inspect(&self, url: &MediaUrl, kind: MediaKind) -> Result<Inspected, MediaError> {
+        if let Some(key) = self.own_key(url) {
+            self.check_own_link(key, url)?;
+        }
         let cache_key = format!("{}\u{0}{}", kind.as_str(), url.as_str());
         if let Some(entry) = self.cache.get(&cache_key).await {
             if self.still_valid(url, &entry).await {

@@ -32,6 +32,8 @@ pub struct LocalConfig {
     /// Whether prompt directives are honoured. Unset: yes in development, no in production,
     /// where a client must not be able to hold a worker or force failures.
     pub directives: Option<bool>,
+    /// The most a prompt's `delay` directives may add to one task, however many or large.
+    pub max_directive_delay_ms: u64,
 }
 
 impl Default for LocalConfig {
@@ -41,6 +43,7 @@ impl Default for LocalConfig {
             delay_ms: 0,
             instant: false,
             directives: None,
+            max_directive_delay_ms: 60_000,
         }
     }
 }
@@ -153,7 +156,12 @@ impl LocalProvider {
                 }
                 (Some("delay"), Some(ms)) => {
                     if let Ok(ms) = ms.trim().parse::<u64>() {
-                        directives.extra_delay += Duration::from_millis(ms);
+                        // Bounded, so a prompt cannot hold a worker for longer than a real
+                        // render would take.
+                        directives.extra_delay = directives
+                            .extra_delay
+                            .saturating_add(Duration::from_millis(ms))
+                            .min(Duration::from_millis(self.config.max_directive_delay_ms));
                     }
                 }
                 _ => {}
@@ -267,7 +275,8 @@ impl Provider for LocalProvider {
         let want_last_frame = job.request.return_last_frame;
         let (video, last_frame, width, height) = if self.config.instant {
             delay.await;
-            let (width, height) = job.request.output_size(None);
+            // The placeholder is what is served, so its size is what is reported.
+            let (width, height) = (PLACEHOLDER_SIZE, PLACEHOLDER_SIZE);
             let placeholder = placeholder()?;
             let last_frame = want_last_frame.then(|| placeholder.last_frame.clone());
             (placeholder.clip.clone(), last_frame, width, height)
@@ -415,6 +424,10 @@ mod tests {
             .is_retryable());
         let d = p.directives(Some("[[seedgate:delay:250]] and [[seedgate:delay:50]]"));
         assert_eq!(d.extra_delay, Duration::from_millis(300));
+        let d = p.directives(Some(
+            "[[seedgate:delay:18446744073709551615]] [[seedgate:delay:18446744073709551615]]",
+        ));
+        assert_eq!(d.extra_delay, Duration::from_secs(60));
         assert!(d.fail.is_none());
         assert!(p
             .directives(Some("[[other:fail]] [[seedgate:delay:x]]"))

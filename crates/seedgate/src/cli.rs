@@ -217,7 +217,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Config => {
-            print!("{}", toml::to_string_pretty(&settings)?);
+            print!("{}", toml::to_string_pretty(&settings.redacted())?);
             Ok(0)
         }
         Command::Providers(ProvidersCommand::Check) => check_providers(&settings).await,

@@ -59,6 +59,8 @@ pub struct Settings {
     /// How tasks at upstreams are followed: deadline, polling, breaker, result copies.
     pub upstream: UpstreamSettings,
     pub log: LogSettings,
+    /// Read deadlines for clients: headers, body gaps, whole requests.
+    pub http: crate::http_server::HttpSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -327,6 +329,7 @@ impl Default for Settings {
             routing: BTreeMap::new(),
             upstream: UpstreamSettings::default(),
             log: LogSettings::default(),
+            http: Default::default(),
         }
     }
 }
@@ -392,6 +395,38 @@ pub struct FlagOverrides {
     pub mode: Option<RunMode>,
 }
 
+/// What stands in for a secret in printed settings.
+pub const REDACTED: &str = "REDACTED";
+
+/// A connection URL without its password (in the userinfo or a `password=` parameter); a URL
+/// that does not parse is hidden whole, since it may be all secret.
+fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw) else {
+        return REDACTED.into();
+    };
+    if url.password().is_some() && url.set_password(Some(REDACTED)).is_err() {
+        return REDACTED.into();
+    }
+    if url
+        .query_pairs()
+        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
+    {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    REDACTED.to_string()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    url.to_string()
+}
+
 impl Settings {
     /// Layers defaults, the config file (if any), the environment and the flags.
     pub fn load(config_file: Option<&Path>, flags: &FlagOverrides) -> anyhow::Result<Self> {
@@ -442,7 +477,24 @@ impl Settings {
                 anyhow::bail!("public_base_url must be an http(s) URL, got {url}");
             }
         }
+        if self.mode == RunMode::Production && self.local.instant {
+            anyhow::bail!(
+                "local.instant serves a tiny placeholder clip for benchmarks and is refused in \
+                 production mode"
+            );
+        }
         Ok(())
+    }
+
+    /// These settings with every secret replaced by [`REDACTED`]: what `seedgate config`
+    /// prints. (Provider API keys are never serialised at all.)
+    pub fn redacted(&self) -> Settings {
+        let mut settings = self.clone();
+        settings.database_url = settings.database_url.as_deref().map(redact_url);
+        if settings.storage.s3.secret_access_key.is_some() {
+            settings.storage.s3.secret_access_key = Some(REDACTED.into());
+        }
+        settings
     }
 
     /// The configured upstream accounts, checked: unique names, known kinds, a base URL and a

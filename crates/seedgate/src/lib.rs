@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod health;
+pub mod http_server;
 pub mod media;
 pub mod startup;
 pub mod upstream_callbacks;

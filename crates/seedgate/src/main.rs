@@ -22,6 +22,20 @@ async fn main() {
     } else {
         subscriber.init();
     }
+    // A panic is a bug: one log line says where, and the route's guard answers the client.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "(no message)".into());
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(%location, "panic: {message}");
+    }));
     match run(cli, settings).await {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -23,6 +23,8 @@ fn status(code: StatusCode) -> Response {
 pub struct MediaState {
     pub blobs: BlobStore,
     pub link_secret: Option<Vec<u8>>,
+    /// What "now" is when a link's expiry is checked.
+    pub clock: std::sync::Arc<dyn seedgate_core::clock::Clock>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -38,7 +40,7 @@ pub async fn serve(
     headers: HeaderMap,
 ) -> Response {
     if let Some(secret) = &state.link_secret {
-        let now = seedgate_store::now_ms().div_euclid(1000);
+        let now = state.clock.now_ms().div_euclid(1000);
         match seedgate_core::media_links::verify(
             secret,
             &key,

@@ -5,6 +5,8 @@ use crate::config::{RunMode, Settings, UpstreamOrLocal, LOCAL_ACCOUNT};
 use anyhow::Context;
 use axum::routing::get;
 use axum::Router;
+use seedgate_core::clock::{Clock, SystemClock};
+use seedgate_core::media_links::MediaLinkMaker;
 use seedgate_core::Catalog;
 use seedgate_fetch::{AddressPolicy, Fetcher};
 use seedgate_gateway::{auth, Gateway, GatewayConfig, MediaLinks};
@@ -16,7 +18,7 @@ use seedgate_providers::{
 use seedgate_store::{PgStore, SqliteStore, Store};
 use seedgate_workers::callbacks::CallbackDispatcher;
 use seedgate_workers::polling::PollerConfig;
-use seedgate_workers::{TaskWorkers, UpstreamWork, WorkerConfig};
+use seedgate_workers::{MediaCopyLinks, TaskWorkers, UpstreamWork, WorkerConfig};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -133,6 +135,14 @@ pub fn build_router(settings: &Settings, media: MediaService) -> anyhow::Result<
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] reading time from `clock` (tests move it forward).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let store = open_store(&settings).await?;
         let blobs = settings.blob_store()?;
         let catalog = Arc::new(Catalog::builtin().with_overrides(&settings.models)?);
@@ -168,12 +178,6 @@ impl Application {
             settings.fetch.policy(default_policy)?,
             settings.fetch.limits()?,
         )?;
-        let media = MediaService::new(
-            fetcher.clone(),
-            blobs.clone(),
-            &base_url,
-            &settings.probe_cache,
-        );
         // Every replica signs and checks media links with the same key.
         let media_links = match settings.storage.url_ttl_seconds {
             0 => None,
@@ -185,6 +189,15 @@ impl Application {
                 ttl: Duration::from_secs(ttl),
             }),
         };
+        let mut media = MediaService::new(
+            fetcher.clone(),
+            blobs.clone(),
+            &base_url,
+            &settings.probe_cache,
+        );
+        if let Some(links) = &media_links {
+            media = media.with_link_check(links.secret.clone(), clock.clone());
+        }
         let wake = Arc::new(Notify::new());
         let callback_wake = Arc::new(Notify::new());
         let router = Arc::new(build_router(&settings, media.clone())?);
@@ -201,6 +214,7 @@ impl Application {
                     asset_quota_bytes: settings.assets.quota_bytes_per_key,
                     key_cache_ttl: Duration::from_secs(settings.auth.key_cache_seconds),
                     media_links: media_links.clone(),
+                    clock: clock.clone(),
                 },
                 wake.clone(),
                 callback_wake.clone(),
@@ -249,6 +263,7 @@ impl Application {
                 idle_poll: Duration::from_millis(settings.worker.idle_poll_ms),
                 retry_base: Duration::from_millis(settings.worker.retry_base_ms),
                 attempt_timeout: Duration::from_secs(settings.worker.attempt_timeout_seconds),
+                clock: clock.clone(),
                 upstream: UpstreamWork {
                     deadline: Duration::from_secs(upstream.deadline_seconds.max(1)),
                     poll_min: Duration::from_millis(upstream.poll_min_ms.max(1)),
@@ -262,6 +277,19 @@ impl Application {
                     max_tracked: upstream.max_tracked.max(1),
                     callback_base_url: upstream_callbacks.then(|| base_url.clone()),
                     callback_secret: callback_secret.into_bytes(),
+                    media_copy_links: Some(MediaCopyLinks {
+                        links: MediaLinkMaker::new(
+                            &base_url,
+                            media_links.as_ref().map(|l| l.secret.clone()),
+                        ),
+                        // Past the deadline nobody fetches for the task any more.
+                        ttl: Duration::from_secs(
+                            settings
+                                .storage
+                                .url_ttl_seconds
+                                .max(upstream.deadline_seconds.saturating_add(24 * 3600)),
+                        ),
+                    }),
                     ..Default::default()
                 },
             },
@@ -289,6 +317,7 @@ impl Application {
             .with_state(crate::media::MediaState {
                 blobs: blobs.clone(),
                 link_secret: media_links.as_ref().map(|l| l.secret.clone()),
+                clock: clock.clone(),
             });
         let router = Router::new()
             .merge(
@@ -303,10 +332,17 @@ impl Application {
             .merge(crate::health::routes(store.clone(), blobs.clone()))
             .fallback(seedgate_dialects::route_not_found)
             .method_not_allowed_fallback(seedgate_dialects::method_not_allowed)
+            .layer(axum::middleware::from_fn_with_state(
+                settings.http.request_timeout(),
+                seedgate_dialects::guard,
+            ))
             .layer(axum::middleware::from_fn(
                 seedgate_dialects::common::assign_request_id,
             ))
             .layer(axum::extract::DefaultBodyLimit::max(2 * 1024 * 1024))
+            .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+                settings.http.body_idle_timeout(),
+            ))
             .layer(tower_http::trace::TraceLayer::new_for_http());
 
         Ok(Self {
@@ -367,9 +403,14 @@ impl Application {
             shutdown.clone(),
         ));
         tracing::info!(url = %self.base_url, listen = %self.settings.listen, "seedgate is serving");
-        let server = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-        let result = server.await;
+        let result = crate::http_server::serve(
+            self.listener,
+            self.router,
+            &self.settings.http,
+            shutdown.clone(),
+            Duration::from_secs(30),
+        )
+        .await;
         shutdown.cancel();
         let _ = workers.await;
         let _ = callbacks.await;

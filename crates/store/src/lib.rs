@@ -140,6 +140,8 @@ pub struct CallbackJob {
     pub url: String,
     /// The dialect the task was created in: the callback's body is that dialect's.
     pub dialect: String,
+    /// What it reports: the body is the task as it stood then.
+    pub event: seedgate_core::webhook::CallbackEvent,
     /// Attempts made before this one.
     pub attempts: u32,
     pub lease_token: String,
@@ -222,6 +224,8 @@ pub struct AssetRecord {
     pub content_type: String,
     pub facts: MediaFacts,
     pub created_at_ms: i64,
+    /// The label the client gave the file, if any.
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -408,13 +412,7 @@ pub trait Store: Send + Sync + 'static {
     async fn ledger_dump(&self) -> StoreResult<LedgerDump>;
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use seedgate_core::clock::now_ms;
 
 pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)

@@ -42,6 +42,7 @@ use crate::*;
 use seedgate_core::ledger::EntryKind;
 use seedgate_core::pricing::Price;
 use seedgate_core::task::{FailureKind, HoldResolution, TaskStatus};
+use seedgate_core::webhook::{wants_status_callbacks, CallbackEvent};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{Executor, PgPool, Postgres, Row, Transaction};
 use std::str::FromStr;
@@ -320,19 +321,33 @@ async fn finish(
     }
     if status.is_terminal() {
         // The outbox: the callback is written with the state it reports, or not at all.
-        sqlx::query(
-            "INSERT INTO callbacks (id, task_id, api_key_id, url, dialect, state, attempts, \
-             next_attempt_at_ms, created_at_ms) \
-             SELECT 'evt_' || id, id, api_key_id, callback_url, origin_dialect, 'pending', 0, $1, $1 \
-             FROM tasks WHERE id = $2 AND callback_url IS NOT NULL \
-             ON CONFLICT (task_id) DO NOTHING",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+        queue_callback(tx, id, CallbackEvent::Final, now).await?;
     }
     Ok(true)
+}
+
+/// Writes a task's callback for `event` to the outbox (once: a second write of the same event
+/// does nothing), when the task has a callback URL.
+async fn queue_callback(
+    tx: &mut Tx,
+    task_id: &str,
+    event: CallbackEvent,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO callbacks (id, task_id, event, api_key_id, url, dialect, state, attempts, \
+         next_attempt_at_ms, created_at_ms) \
+         SELECT $1, id, $2, api_key_id, callback_url, origin_dialect, 'pending', 0, $3, $3 \
+         FROM tasks WHERE id = $4 AND callback_url IS NOT NULL \
+         ON CONFLICT (task_id, event) DO NOTHING",
+    )
+    .bind(event.callback_id(task_id))
+    .bind(event.as_str())
+    .bind(now)
+    .bind(task_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Inserts a queued task, takes its hold from the balance and completes its Idempotency-Key,
@@ -419,6 +434,17 @@ async fn insert_task(
                 "idempotency key is no longer held".into(),
             ));
         }
+    }
+    // A dialect told of every status change hears of the task being queued, in the same
+    // transaction that accepts it.
+    if wants_status_callbacks(&task.origin_dialect) {
+        queue_callback(
+            tx,
+            task.id.as_str(),
+            CallbackEvent::Queued,
+            task.created_at_ms,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -800,16 +826,25 @@ impl Store for PgStore {
     async fn cancel_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Task> {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
-        let owned: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM tasks WHERE id = $1 AND api_key_id = $2 AND deleted_at_ms IS NULL",
+        let owned: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT status, submit_key FROM tasks WHERE id = $1 AND api_key_id = $2 AND deleted_at_ms IS NULL",
         )
         .bind(id.as_str())
         .bind(api_key.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(status) = owned else {
+        let Some((status, submit_key)) = owned else {
             return Err(StoreError::NotFound);
         };
+        // A create was sent upstream and its answer lost: the upstream job may be alive, and
+        // only reconciliation can tell. The task is in flight, not cancellable, and its hold
+        // stays until the upstream job is known.
+        if submit_key.is_some() {
+            return Err(StoreError::Conflict(
+                "task was sent to an upstream whose answer is not known yet; it cannot be cancelled"
+                    .into(),
+            ));
+        }
         // The guarded update decides: a claim or cancel that got there first leaves it nothing.
         if !finish(
             &mut tx,
@@ -941,7 +976,7 @@ impl Store for PgStore {
         // Rows another dispatcher is claiming are skipped, not waited for; a row it claimed
         // meanwhile is re-checked against the filter (its lease is live now) and dropped.
         let rows = sqlx::query(
-            "SELECT id, task_id, api_key_id, url, dialect, attempts FROM callbacks \
+            "SELECT id, task_id, event, api_key_id, url, dialect, attempts FROM callbacks \
              WHERE state = 'pending' AND next_attempt_at_ms <= $1 \
              AND (lease_expires_at_ms IS NULL OR lease_expires_at_ms < $1) \
              ORDER BY next_attempt_at_ms LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -962,6 +997,11 @@ impl Store for PgStore {
                 api_key_id: ApiKeyId::from_string(row.try_get::<String, _>("api_key_id")?),
                 url: row.try_get("url")?,
                 dialect: row.try_get("dialect")?,
+                event: {
+                    let event: String = row.try_get("event")?;
+                    CallbackEvent::parse(&event)
+                        .ok_or_else(|| StoreError::Corrupt(format!("callback event {event}")))?
+                },
                 attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
                 lease_token: format!("{owner}:{}", ulid::Ulid::new()),
             });
@@ -1056,7 +1096,7 @@ impl Store for PgStore {
     ) -> StoreResult<Option<CallbackRecord>> {
         let Some(row) = sqlx::query(
             "SELECT id, url, dialect, state, next_attempt_at_ms, created_at_ms, delivered_at_ms \
-             FROM callbacks WHERE task_id = $1 AND api_key_id = $2",
+             FROM callbacks WHERE task_id = $1 AND api_key_id = $2 AND event = 'final'",
         )
         .bind(task_id.as_str())
         .bind(api_key.as_str())
@@ -1099,7 +1139,7 @@ impl Store for PgStore {
         // callback delivered and swallow this request), and the callback is due now.
         let r = sqlx::query(
             "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = $1, lease_token = NULL, \
-             lease_expires_at_ms = NULL WHERE task_id = $2 AND api_key_id = $3",
+             lease_expires_at_ms = NULL WHERE task_id = $2 AND api_key_id = $3 AND event = 'final'",
         )
         .bind(now_ms())
         .bind(task_id.as_str())
@@ -1223,6 +1263,10 @@ impl Store for PgStore {
             };
             let provider_job_id: Option<String> = row.try_get("provider_job_id")?;
             let submit_key: Option<String> = row.try_get("submit_key")?;
+            // Its first claim is when the task starts running (later claims send nothing).
+            if wants_status_callbacks(&task.origin_dialect) {
+                queue_callback(&mut tx, &id, CallbackEvent::Running, now).await?;
+            }
             tx.commit().await?;
             return Ok(Some(ClaimedTask {
                 task,
@@ -1428,7 +1472,7 @@ impl Store for PgStore {
         }
         sqlx::query(
             "INSERT INTO assets (id, api_key_id, object_key, content_type, size_bytes, facts_json, \
-             created_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             created_at_ms, name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&asset.id)
         .bind(asset.api_key_id.as_str())
@@ -1437,6 +1481,7 @@ impl Store for PgStore {
         .bind(size)
         .bind(facts)
         .bind(asset.created_at_ms)
+        .bind(asset.name.as_deref())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -1464,6 +1509,7 @@ impl Store for PgStore {
             facts: serde_json::from_str(&facts)
                 .map_err(|e| StoreError::Corrupt(format!("asset {id}: {e}")))?,
             created_at_ms: row.try_get("created_at_ms")?,
+            name: row.try_get("name")?,
         }))
     }
 

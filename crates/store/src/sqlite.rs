@@ -6,6 +6,7 @@ use crate::*;
 use seedgate_core::ledger::EntryKind;
 use seedgate_core::pricing::Price;
 use seedgate_core::task::{FailureKind, HoldResolution, TaskStatus};
+use seedgate_core::webhook::{wants_status_callbacks, CallbackEvent};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -262,19 +263,33 @@ async fn finish(
     }
     if status.is_terminal() {
         // The outbox: the callback is written with the state it reports, or not at all.
-        sqlx::query(
-            "INSERT INTO callbacks (id, task_id, api_key_id, url, dialect, state, attempts, next_attempt_at_ms, created_at_ms) \
-             SELECT 'evt_' || id, id, api_key_id, callback_url, origin_dialect, 'pending', 0, ?, ? \
-             FROM tasks WHERE id = ? AND callback_url IS NOT NULL \
-             ON CONFLICT(task_id) DO NOTHING",
-        )
-        .bind(now)
-        .bind(now)
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
+        queue_callback(tx, id, CallbackEvent::Final, now).await?;
     }
     Ok(true)
+}
+
+/// Writes a task's callback for `event` to the outbox (once: a second write of the same event
+/// does nothing), when the task has a callback URL.
+async fn queue_callback(
+    tx: &mut Transaction<'static, Sqlite>,
+    task_id: &str,
+    event: CallbackEvent,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO callbacks (id, task_id, event, api_key_id, url, dialect, state, attempts, next_attempt_at_ms, created_at_ms) \
+         SELECT ?, id, ?, api_key_id, callback_url, origin_dialect, 'pending', 0, ?, ? \
+         FROM tasks WHERE id = ? AND callback_url IS NOT NULL \
+         ON CONFLICT(task_id, event) DO NOTHING",
+    )
+    .bind(event.callback_id(task_id))
+    .bind(event.as_str())
+    .bind(now)
+    .bind(now)
+    .bind(task_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// A task to insert, waiting for the group writer.
@@ -415,6 +430,17 @@ async fn insert_task(
                 "idempotency key is no longer held".into(),
             ));
         }
+    }
+    // A dialect told of every status change hears of the task being queued, in the same
+    // transaction that accepts it.
+    if wants_status_callbacks(&task.origin_dialect) {
+        queue_callback(
+            tx,
+            task.id.as_str(),
+            CallbackEvent::Queued,
+            task.created_at_ms,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -763,16 +789,25 @@ impl Store for SqliteStore {
     async fn cancel_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Task> {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
-        let owned: Option<String> = sqlx::query_scalar(
-            "SELECT status FROM tasks WHERE id = ? AND api_key_id = ? AND deleted_at_ms IS NULL",
+        let owned: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT status, submit_key FROM tasks WHERE id = ? AND api_key_id = ? AND deleted_at_ms IS NULL",
         )
         .bind(id.as_str())
         .bind(api_key.as_str())
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(status) = owned else {
+        let Some((status, submit_key)) = owned else {
             return Err(StoreError::NotFound);
         };
+        // A create was sent upstream and its answer lost: the upstream job may be alive, and
+        // only reconciliation can tell. The task is in flight, not cancellable, and its hold
+        // stays until the upstream job is known.
+        if submit_key.is_some() {
+            return Err(StoreError::Conflict(
+                "task was sent to an upstream whose answer is not known yet; it cannot be cancelled"
+                    .into(),
+            ));
+        }
         if !finish(
             &mut tx,
             id.as_str(),
@@ -890,7 +925,7 @@ impl Store for SqliteStore {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
         let rows = sqlx::query(
-            "SELECT id, task_id, api_key_id, url, dialect, attempts FROM callbacks \
+            "SELECT id, task_id, event, api_key_id, url, dialect, attempts FROM callbacks \
              WHERE state = 'pending' AND next_attempt_at_ms <= ? \
              AND (lease_expires_at_ms IS NULL OR lease_expires_at_ms < ?) \
              ORDER BY next_attempt_at_ms LIMIT ?",
@@ -918,6 +953,11 @@ impl Store for SqliteStore {
                 api_key_id: ApiKeyId::from_string(row.try_get::<String, _>("api_key_id")?),
                 url: row.try_get("url")?,
                 dialect: row.try_get("dialect")?,
+                event: {
+                    let event: String = row.try_get("event")?;
+                    CallbackEvent::parse(&event)
+                        .ok_or_else(|| StoreError::Corrupt(format!("callback event {event}")))?
+                },
                 attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(0),
                 lease_token: token,
             });
@@ -997,7 +1037,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<CallbackRecord>> {
         let Some(row) = sqlx::query(
             "SELECT id, url, dialect, state, next_attempt_at_ms, created_at_ms, delivered_at_ms \
-             FROM callbacks WHERE task_id = ? AND api_key_id = ?",
+             FROM callbacks WHERE task_id = ? AND api_key_id = ? AND event = 'final'",
         )
         .bind(task_id.as_str())
         .bind(api_key.as_str())
@@ -1050,7 +1090,7 @@ impl Store for SqliteStore {
         // callback delivered and swallow this request), and the callback is due now.
         let r = sqlx::query(
             "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = ?, lease_token = NULL, \
-             lease_expires_at_ms = NULL WHERE task_id = ? AND api_key_id = ?",
+             lease_expires_at_ms = NULL WHERE task_id = ? AND api_key_id = ? AND event = 'final'",
         )
         .bind(now_ms())
         .bind(task_id.as_str())
@@ -1171,6 +1211,10 @@ impl Store for SqliteStore {
             };
             let provider_job_id: Option<String> = row.try_get("provider_job_id")?;
             let submit_key: Option<String> = row.try_get("submit_key")?;
+            // Its first claim is when the task starts running (later claims send nothing).
+            if wants_status_callbacks(&task.origin_dialect) {
+                queue_callback(&mut tx, &id, CallbackEvent::Running, now).await?;
+            }
             tx.commit().await?;
             return Ok(Some(ClaimedTask {
                 task,
@@ -1369,8 +1413,8 @@ impl Store for SqliteStore {
             });
         }
         sqlx::query(
-            "INSERT INTO assets (id, api_key_id, object_key, content_type, size_bytes, facts_json, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO assets (id, api_key_id, object_key, content_type, size_bytes, facts_json, created_at_ms, name) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&asset.id)
         .bind(asset.api_key_id.as_str())
@@ -1379,6 +1423,7 @@ impl Store for SqliteStore {
         .bind(size)
         .bind(facts)
         .bind(asset.created_at_ms)
+        .bind(asset.name.as_deref())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -1387,7 +1432,7 @@ impl Store for SqliteStore {
 
     async fn get_asset(&self, id: &str, api_key: &ApiKeyId) -> StoreResult<Option<AssetRecord>> {
         let row = sqlx::query(
-            "SELECT id, api_key_id, object_key, content_type, facts_json, created_at_ms FROM assets WHERE id = ? AND api_key_id = ?",
+            "SELECT id, api_key_id, object_key, content_type, facts_json, created_at_ms, name FROM assets WHERE id = ? AND api_key_id = ?",
         )
         .bind(id)
         .bind(api_key.as_str())
@@ -1405,6 +1450,7 @@ impl Store for SqliteStore {
             facts: serde_json::from_str(&facts)
                 .map_err(|e| StoreError::Corrupt(format!("asset {id}: {e}")))?,
             created_at_ms: row.try_get("created_at_ms")?,
+            name: row.try_get("name")?,
         }))
     }
 

@@ -264,7 +264,7 @@ impl CallbackDispatcher {
             .ok_or("the task no longer exists")?;
         let rendered = self
             .renderer
-            .render(&job.dialect, &task)
+            .render(&job.dialect, &job.event.view(&task))
             .ok_or_else(|| format!("the {} dialect has no callbacks", job.dialect))?;
         let secrets = signing_secrets(&*self.store, &job.api_key_id)
             .await

@@ -17,8 +17,9 @@ pub mod rehost;
 
 use polling::{Poller, PollerConfig};
 use rehost::Rehoster;
+use seedgate_core::media::MediaUrl;
 use seedgate_core::task::{FailureKind, TaskError, TaskOutput};
-use seedgate_core::TaskId;
+use seedgate_core::{GenerationRequest, Task, TaskId};
 use seedgate_providers::routing::NoAccount;
 use seedgate_providers::{Account, Artifacts, ErrorClass, Job, Progress, ProviderError, Router};
 use seedgate_store::{ClaimedTask, Store};
@@ -46,6 +47,8 @@ pub struct WorkerConfig {
     pub attempt_timeout: Duration,
     /// Upstream tasks: deadline, polling, callbacks.
     pub upstream: UpstreamWork,
+    /// What "now" is when a task's age is measured against its deadline.
+    pub clock: Arc<dyn seedgate_core::clock::Clock>,
 }
 
 /// How tasks at upstreams are followed.
@@ -69,6 +72,19 @@ pub struct UpstreamWork {
     pub callback_base_url: Option<String>,
     /// The key of callback tokens; shared by every replica.
     pub callback_secret: Vec<u8>,
+    /// Links to the stored copies of reference media that providers are sent instead of the
+    /// client's URLs. `None` sends the client's URLs (only tests that store no copies).
+    pub media_copy_links: Option<MediaCopyLinks>,
+}
+
+/// How providers are pointed at the stored copies of a task's reference media.
+#[derive(Debug, Clone)]
+pub struct MediaCopyLinks {
+    pub links: seedgate_core::media_links::MediaLinkMaker,
+    /// How long a link lives, counted from the task's creation: long enough for every attempt
+    /// an upstream may make to fetch it. The same task always gets the same links, so a
+    /// reconciled submit carries exactly the body of the first.
+    pub ttl: Duration,
 }
 
 impl Default for UpstreamWork {
@@ -84,6 +100,7 @@ impl Default for UpstreamWork {
             reconcile_backoff: Duration::from_secs(2),
             callback_base_url: None,
             callback_secret: Vec::new(),
+            media_copy_links: None,
         }
     }
 }
@@ -98,6 +115,7 @@ impl Default for WorkerConfig {
             retry_base: Duration::from_secs(2),
             attempt_timeout: Duration::from_secs(2 * 3600),
             upstream: UpstreamWork::default(),
+            clock: Arc::new(seedgate_core::clock::SystemClock),
         }
     }
 }
@@ -262,11 +280,20 @@ impl TaskWorkers {
         let token = claimed.lease_token.clone();
         let attempt = claimed.task.attempt;
 
-        // The task's own deadline (from creation) and the attempt's, whichever comes first.
+        // The task's own deadline (from creation) and the attempt's, whichever comes first. A
+        // deadline the client set (Ark's `execution_expires_after`) expires the task; the
+        // operator's `upstream.deadline_seconds` times it out.
         let age = Duration::from_millis(
-            u64::try_from(seedgate_store::now_ms() - claimed.task.created_at_ms).unwrap_or(0),
+            u64::try_from(self.config.clock.now_ms() - claimed.task.created_at_ms).unwrap_or(0),
         );
-        let deadline = self.config.upstream.deadline.saturating_sub(age);
+        let (lifetime, past_deadline) = match claimed.task.request.expires_after_seconds {
+            Some(seconds) => (
+                Duration::from_secs(u64::from(seconds)),
+                FailureKind::Expired,
+            ),
+            None => (self.config.upstream.deadline, FailureKind::Timeout),
+        };
+        let deadline = lifetime.saturating_sub(age);
         let timeout = deadline.min(self.config.attempt_timeout);
         let upstream_job: Mutex<Option<(Arc<Account>, String)>> = Mutex::new(None);
         let outcome = tokio::select! {
@@ -280,11 +307,17 @@ impl TaskWorkers {
                             tracing::warn!(error = %e, "cancelling the upstream job after the deadline failed");
                         }
                     }
-                    let what = if timeout == deadline { "its deadline" } else { "the attempt timeout" };
-                    Outcome::Failed(ProviderError::permanent(
-                        FailureKind::Timeout,
-                        format!("the task did not finish within {what} ({} s)", timeout.as_secs()),
-                    ))
+                    Outcome::Failed(if timeout == deadline {
+                        ProviderError::permanent(
+                            past_deadline,
+                            format!("the task did not finish within {} s of its creation", lifetime.as_secs()),
+                        )
+                    } else {
+                        ProviderError::permanent(
+                            FailureKind::Timeout,
+                            format!("the attempt did not finish within the attempt timeout ({} s)", timeout.as_secs()),
+                        )
+                    })
                 }
             },
             _ = self.heartbeat(&task_id, &token) => Outcome::LostLease,
@@ -326,6 +359,18 @@ impl TaskWorkers {
         }
     }
 
+    /// The task's request with its media pointing at the stored copies it was priced on.
+    fn provider_request(&self, task: &Task) -> GenerationRequest {
+        let Some(copies) = &self.config.upstream.media_copy_links else {
+            return task.request.clone();
+        };
+        let created = task.created_at_ms.div_euclid(1000);
+        let ttl = i64::try_from(copies.ttl.as_secs()).unwrap_or(i64::MAX);
+        let expires = seedgate_core::media_links::expiry(created, ttl);
+        task.request
+            .with_media_copies(|key| MediaUrl::parse(&copies.links.url_until(key, expires)).ok())
+    }
+
     fn job(&self, claimed: &ClaimedTask) -> Job {
         let task_id = claimed.task.id.clone();
         let upstream_callback_url = self.config.upstream.callback_base_url.as_ref().map(|base| {
@@ -345,7 +390,7 @@ impl TaskWorkers {
                 .clone()
                 .unwrap_or_else(|| Job::fresh_submit_key(&task_id, claimed.task.attempt)),
             task_id,
-            request: claimed.task.request.clone(),
+            request: self.provider_request(&claimed.task),
             attempt: claimed.task.attempt,
             upstream_callback_url,
         }

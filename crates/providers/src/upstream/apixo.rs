@@ -431,6 +431,10 @@ pub(crate) mod tests {
             seed: None,
             return_last_frame: false,
             callback_url: None,
+            media_copies: Default::default(),
+            expires_after_seconds: None,
+            priority: None,
+            safety_identifier: None,
         }
     }
 

@@ -207,6 +207,20 @@ impl UpstreamApi for Ark {
         if let Some(url) = cx.callback_url {
             body.insert("callback_url".into(), json!(url));
         }
+        // What the client asked of the task, passed on: the upstream expires it too (within
+        // Ark's range), orders it, and sees the end-user id.
+        if let Some(seconds) = r.expires_after_seconds {
+            body.insert(
+                "execution_expires_after".into(),
+                json!(seconds.clamp(3_600, 259_200)),
+            );
+        }
+        if let Some(priority) = r.priority {
+            body.insert("priority".into(), json!(priority));
+        }
+        if let Some(id) = &r.safety_identifier {
+            body.insert("safety_identifier".into(), json!(id));
+        }
         Ok(HttpCall::post(TASKS, Value::Object(body)))
     }
 

@@ -1185,7 +1185,10 @@ async fn tasks_are_shared_with_reapi() {
         .await;
     let task = wait_terminal(&app, &reapi_id).await;
     assert_eq!(task["id"], reapi_id.as_str());
-    assert_eq!(task["model"], "seedance-2.0-mini");
+    assert_eq!(
+        task["model"], MODEL,
+        "Ark reads back its name-version model id"
+    );
     assert_eq!(task["status"], "succeeded");
     assert_eq!(task["ratio"], "9:16");
     assert_eq!(task["generate_audio"], false, "reAPI's default");

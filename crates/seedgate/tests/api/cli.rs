@@ -169,3 +169,50 @@ async fn development_creates_one_key_and_production_none() {
     let app = Application::build(settings).await.expect("build");
     assert!(app.bootstrap_key().is_none(), "only on an empty database");
 }
+
+#[test]
+fn config_prints_no_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_seedgate"))
+        .args(["config", "--data-dir"])
+        .arg(dir.path())
+        .env(
+            "SEEDGATE_DATABASE_URL",
+            "postgres://seedgate:hunter2-db@db.internal:5432/seedgate?sslmode=require&password=hunter3-param",
+        )
+        .env("SEEDGATE_STORAGE__S3__SECRET_ACCESS_KEY", "hunter4-s3")
+        .env("SEEDGATE_STORAGE__S3__ACCESS_KEY_ID", "AKIAPUBLICID")
+        .env("SEEDGATE_LOG__FILTER", "warn")
+        .output()
+        .expect("run seedgate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = stdout(&out);
+    for secret in ["hunter2-db", "hunter3-param", "hunter4-s3"] {
+        assert!(!printed.contains(secret), "{secret} printed:\n{printed}");
+    }
+    // What is not secret still shows, so the operator can check it.
+    assert!(printed.contains("db.internal:5432/seedgate"), "{printed}");
+    assert!(printed.contains("sslmode=require"), "{printed}");
+    assert!(printed.contains("AKIAPUBLICID"), "{printed}");
+    assert!(printed.contains("REDACTED"), "{printed}");
+}
+
+#[test]
+fn instant_mode_is_refused_in_production() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_seedgate"))
+        .args(["config", "--data-dir"])
+        .arg(dir.path())
+        .env("SEEDGATE_MODE", "production")
+        .env("SEEDGATE_LOCAL__INSTANT", "true")
+        .env("SEEDGATE_LOG__FILTER", "warn")
+        .output()
+        .expect("run seedgate");
+    assert!(!out.status.success(), "production accepted local.instant");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("local.instant"), "{stderr}");
+}

@@ -274,6 +274,7 @@ async fn assets_upload_info_and_use_in_a_reference_task() {
         "{data}"
     );
     assert_eq!(data["AssetId"], image.as_str());
+    assert_eq!(data["Name"], "front", "the uploaded name comes back");
     assert_eq!(data["AssetType"], "Image");
     assert_eq!(data["Status"], "Active");
     let created = data["CreateTime"].as_i64().expect("CreateTime");
@@ -287,6 +288,7 @@ async fn assets_upload_info_and_use_in_a_reference_task() {
     assert_eq!(r.headers()["content-type"], "image/png");
     let (status, v) = get_as(&app, &app.key, "asset-info", &[("asset_id", &audio)]).await;
     assert_eq!(ok_data(status, &v)["AssetType"], "Audio");
+    assert_eq!(ok_data(status, &v)["Name"], "voice");
 
     // Refusals.
     let cases = [

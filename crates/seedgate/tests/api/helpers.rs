@@ -3,6 +3,7 @@
 use reqwest::StatusCode;
 use seedgate::config::Settings;
 use seedgate::startup::Application;
+use seedgate_core::clock::ManualClock;
 use seedgate_gateway::auth;
 use seedgate_store::Store;
 use serde_json::Value;
@@ -19,6 +20,8 @@ pub struct TestApp {
     /// The PostgreSQL database this app runs on, when not SQLite.
     pub database_url: Option<String>,
     pub data_dir: tempfile::TempDir,
+    /// The app's clock: the system's until a test moves it forward.
+    pub clock: Arc<ManualClock>,
     shutdown: CancellationToken,
     _scratch: Option<ScratchDatabase>,
 }
@@ -134,7 +137,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     settings.database_url = scratch.as_ref().map(|db| db.url.clone());
     configure(&mut settings);
     let database_url = settings.database_url.clone();
-    let app = Application::build(settings).await.expect("app builds");
+    let clock = Arc::new(ManualClock::default());
+    let app = Application::build_with_clock(settings, clock.clone())
+        .await
+        .expect("app builds");
     let base = app.local_url();
     // Development mode creates a key on the empty database; production does not, so the
     // test makes one the same way an operator would.
@@ -160,6 +166,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         store,
         database_url,
         data_dir,
+        clock,
         shutdown,
         _scratch: scratch,
     }

@@ -30,7 +30,7 @@ async fn migrations_mirror_sqlite_step_for_step_and_rerun_cleanly() {
             .collect::<Vec<_>>()
     };
     assert_eq!(steps(&pg), steps(&lite));
-    assert_eq!(steps(&pg).len(), 5);
+    assert_eq!(steps(&pg).len(), 7);
     let applied: Vec<(i64, String, bool)> = sqlx::query_as(
         "SELECT version, description, success FROM _sqlx_migrations ORDER BY version",
     )

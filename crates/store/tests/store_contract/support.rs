@@ -123,5 +123,6 @@ pub fn asset(key: &ApiKeyId, size_bytes: u64) -> AssetRecord {
             codec: None,
         },
         created_at_ms: seedgate_store::now_ms(),
+        name: Some("a label".into()),
     }
 }
