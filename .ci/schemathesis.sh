@@ -4,7 +4,8 @@
 # content type, headers, body) that breaks the schema; also on any panic in the server's log.
 #
 # Usage: .ci/schemathesis.sh PATH/TO/seedgate [EXTRA SCHEMATHESIS RUN OPTIONS...]
-#   (for instance `--include-path /v1/videos` or `--continue-on-failure` while debugging)
+#   (for instance `--include-path /v1/videos` or `--continue-on-failure` while debugging; give
+#   file paths, such as a `--baseline` file, as absolute paths: Schemathesis runs in a temp dir)
 # Environment (all optional):
 #   SCHEMATHESIS_MAX_EXAMPLES  generated cases per operation and phase (default 100)
 #   SCHEMATHESIS_SEED          generation seed (default 1: the same cases every run)
@@ -35,9 +36,9 @@ fi
 ip link set lo up
 
 work=$(mktemp -d /tmp/seedgate-schemathesis.XXXXXX)
-reports="${SCHEMATHESIS_REPORT_DIR:-/tmp/seedgate-schemathesis-report}"
-rm -rf "$reports"
+reports="$(realpath -m "${SCHEMATHESIS_REPORT_DIR:-/tmp/seedgate-schemathesis-report}")"
 mkdir -p "$reports"
+rm -f "$reports"/junit-*.xml "$reports"/vcr-*.yaml "$reports/server.log"
 server_pid=
 cleanup() {
   if [ -n "$server_pid" ]; then
@@ -85,6 +86,7 @@ echo "seedgate is up on $base ($(curl -fsS "$base/openapi.json" | python3 -c 'im
 # One worker: Schemathesis' threads race in CPython 3.11.7's ast.parse ("AST constructor
 # recursion depth mismatch", seen here with --workers 2), an error that would fail the run.
 status=0
+cd "$work" # whatever Schemathesis writes by default lands here, not in the checkout
 timeout "${SCHEMATHESIS_TIMEOUT:-900}" python3 -m schemathesis.cli --config-file "$here/schemathesis.toml" \
   run "$base/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
@@ -101,7 +103,7 @@ if ! kill -0 "$server_pid" 2>/dev/null; then
   echo "seedgate exited during the run" >&2
   status=1
 fi
-if grep -n "panic" "$work/server.log" >&2; then
+if grep -n "panic: " "$work/server.log" >&2; then
   echo "seedgate panicked during the run (lines above)" >&2
   status=1
 fi

@@ -200,6 +200,62 @@ pub async fn method_not_allowed(Extension(request_id): Extension<RequestId>, uri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tower::ServiceExt;
+
+    /// A handler that panics (a bug) or hangs is answered in its path's dialect, not dropped.
+    #[tokio::test]
+    async fn the_guard_answers_a_panicking_or_hanging_handler_in_its_dialect() {
+        async fn panics() -> &'static str {
+            let v: Vec<u8> = Vec::new();
+            let i = v.len() + 3;
+            // An out-of-bounds index: the kind of bug the guard is for.
+            if v[i] == 0 {
+                return "unreachable";
+            }
+            "unreachable"
+        }
+        async fn hangs() -> &'static str {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            "late"
+        }
+        let app = Router::new()
+            .route("/api/v3/contents/generations/tasks", get(panics))
+            .route("/v1/videos", get(hangs))
+            .route("/api/v1/tasks/x", get(panics))
+            .layer(axum::middleware::from_fn_with_state(
+                std::time::Duration::from_millis(200),
+                guard,
+            ))
+            .layer(axum::middleware::from_fn(common::assign_request_id));
+        let call = |path: &'static str| {
+            let app = app.clone();
+            async move {
+                let response = app
+                    .oneshot(
+                        axum::http::Request::get(path)
+                            .body(axum::body::Body::empty())
+                            .expect("request"),
+                    )
+                    .await
+                    .expect("infallible");
+                let status = response.status();
+                let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+                    .await
+                    .expect("body");
+                let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+                (status, json)
+            }
+        };
+        let (status, ark) = call("/api/v3/contents/generations/tasks").await;
+        assert_eq!(status, 500);
+        assert_eq!(ark["error"]["code"], "InternalServiceError", "{ark}");
+        let (status, reapi) = call("/api/v1/tasks/x").await;
+        assert_eq!(status, 500);
+        assert_eq!(reapi["error"]["code"], 60099, "{reapi}");
+        let (status, openai) = call("/v1/videos").await;
+        assert_eq!(status, 503);
+        assert_eq!(openai["error"]["code"], "service_unavailable", "{openai}");
+    }
 
     /// Schemas are keyed by name in the document: two dialects' `ErrorEnvelope`s would silently
     /// become one. Every schema is named after its dialect, so none can shadow another's.

@@ -260,6 +260,11 @@ pub struct UpstreamSettings {
     pub rehost_backoff_ms: u64,
     /// Largest result file copied.
     pub rehost_max_bytes: u64,
+    /// A submit whose answer was lost is sent again (same account, same Idempotency-Key) this
+    /// many times per attempt, the pause doubling from `reconcile_backoff_ms`; still unknown,
+    /// the task waits in the queue (in flight, not cancellable) for its next attempt.
+    pub reconcile_tries: u32,
+    pub reconcile_backoff_ms: u64,
 }
 
 impl Default for UpstreamSettings {
@@ -276,6 +281,8 @@ impl Default for UpstreamSettings {
             rehost_attempts: 3,
             rehost_backoff_ms: 1000,
             rehost_max_bytes: 2 * 1024 * 1024 * 1024,
+            reconcile_tries: 5,
+            reconcile_backoff_ms: 2000,
         }
     }
 }

@@ -275,6 +275,8 @@ impl Application {
                         ..Default::default()
                     },
                     max_tracked: upstream.max_tracked.max(1),
+                    reconcile_tries: upstream.reconcile_tries.max(1),
+                    reconcile_backoff: Duration::from_millis(upstream.reconcile_backoff_ms),
                     callback_base_url: upstream_callbacks.then(|| base_url.clone()),
                     callback_secret: callback_secret.into_bytes(),
                     media_copy_links: Some(MediaCopyLinks {

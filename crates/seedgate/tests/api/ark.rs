@@ -1178,7 +1178,8 @@ async fn idempotency_key_replays_the_create_answer() {
 
 #[tokio::test]
 async fn tasks_are_shared_with_reapi() {
-    let app = instant_app().await;
+    // The real renderer: the token count follows the size actually produced.
+    let app = spawn_app().await;
     // reAPI → Ark.
     let reapi_id = app
         .submit_ok(&json!({"model": "seedance-2.0-mini", "prompt": "from reAPI", "resolution": "480p", "aspect_ratio": "9:16", "duration": 4}))
@@ -1207,4 +1208,123 @@ async fn tasks_are_shared_with_reapi() {
     // Both show in the Ark list.
     let all = list(&app, "").await;
     assert_eq!(ids_of(&all), [ark_id, reapi_id]);
+}
+
+#[tokio::test]
+async fn execution_expires_after_expires_the_task_and_refunds_it() {
+    let app = spawn_app_with(|s| s.worker.concurrency = 1).await;
+    let blocker = create_ok(&app, &t2v("hold the worker [[seedgate:delay:3000]]")).await;
+    wait_until(&app, &blocker, &["running"]).await;
+    let before = app.balance_of(&app.key).await;
+    let mut body = t2v("must finish within the hour");
+    body["execution_expires_after"] = json!(3600);
+    let id = create_ok(&app, &body).await;
+    assert_eq!(get_json(&app, &id).await["execution_expires_after"], 3600);
+    // Without the field, the operator's deadline (2 h by default) holds: an hour is fine.
+    let plain = create_ok(&app, &t2v("no expiry of its own")).await;
+    // An hour passes while both wait in the queue.
+    app.clock.advance_ms(3_601_000);
+    let task = wait_terminal(&app, &id).await;
+    assert_eq!(task["status"], "expired", "{task}");
+    assert_eq!(task["error"]["code"], "TaskExpired", "{task}");
+    assert_eq!(wait_terminal(&app, &plain).await["status"], "succeeded");
+    assert_eq!(wait_terminal(&app, &blocker).await["status"], "succeeded");
+    assert_eq!(
+        app.balance_of(&app.key).await,
+        before - 190,
+        "the expired task refunded, the other charged"
+    );
+}
+
+#[tokio::test]
+async fn priority_and_safety_identifier_read_back_as_sent() {
+    let app = instant_app().await;
+    let mut body = t2v("echo");
+    body["priority"] = json!(7);
+    body["safety_identifier"] = json!("user-hash-42");
+    let id = create_ok(&app, &body).await;
+    let task = get_json(&app, &id).await;
+    assert_eq!(task["priority"], 7, "{task}");
+    assert_eq!(task["safety_identifier"], "user-hash-42", "{task}");
+    assert_eq!(task["model"], MODEL);
+    // Sent with the Volcengine id, read back with it; sent with a seedgate alias, read back
+    // with Ark's own name-version id.
+    let mut volc = t2v("volc");
+    volc["model"] = json!(VOLC_MODEL);
+    let id = create_ok(&app, &volc).await;
+    assert_eq!(get_json(&app, &id).await["model"], VOLC_MODEL);
+    let mut alias = t2v("alias");
+    alias["model"] = json!("seedance-2.0-mini");
+    let id = create_ok(&app, &alias).await;
+    assert_eq!(get_json(&app, &id).await["model"], MODEL);
+    let plain = create_ok(&app, &t2v("defaults")).await;
+    let plain = get_json(&app, &plain).await;
+    assert_eq!(plain["priority"], 0);
+    assert!(plain.get("safety_identifier").is_none(), "{plain}");
+}
+
+#[tokio::test]
+async fn a_callback_is_sent_on_each_status_change() {
+    let app = spawn_app().await;
+    let (hooks, received) = crate::apixo::hook_server().await;
+    let mut body = t2v("tell me everything");
+    body["callback_url"] = json!(format!("{hooks}/ark"));
+    let id = create_ok(&app, &body).await;
+    wait_terminal(&app, &id).await;
+    let start = std::time::Instant::now();
+    let statuses = loop {
+        let statuses: Vec<String> = received
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|b| b["id"] == id.as_str())
+            .map(|b| b["status"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if statuses.len() >= 3 || start.elapsed() > std::time::Duration::from_secs(20) {
+            break statuses;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        ["queued", "running", "succeeded"],
+        "one callback per status, each the GET body at that status: {statuses:?}"
+    );
+    let bodies = received.lock().expect("lock").clone();
+    let done = bodies
+        .iter()
+        .find(|b| b["status"] == "succeeded")
+        .expect("final");
+    assert!(done["content"]["video_url"].is_string(), "{done}");
+    let queued = bodies
+        .iter()
+        .find(|b| b["status"] == "queued")
+        .expect("queued");
+    assert!(queued.get("content").is_none(), "{queued}");
+
+    // Other dialects still post only the result.
+    let (hooks, received) = crate::apixo::hook_server().await;
+    let r = app
+        .client
+        .post(app.url("/v1/tasks"))
+        .bearer_auth(&app.key)
+        .json(
+            &json!({"model": "seedance-2.0-mini", "input": {"prompt": "only the end",
+            "resolution": "480p", "duration": 4}, "callback": {"url": format!("{hooks}/hi")}}),
+        )
+        .send()
+        .await
+        .expect("hiapi");
+    assert_eq!(r.status(), StatusCode::OK);
+    let hi: Value = r.json().await.expect("json");
+    let hi_id = hi["data"]["taskId"].as_str().expect("taskId").to_string();
+    app.wait_for_task(&hi_id).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        received.lock().expect("lock").len(),
+        1,
+        "HiAPI: the final callback only"
+    );
 }

@@ -350,7 +350,7 @@ async fn assert_round_trip(
 // A fault-injecting proxy.
 
 #[derive(Clone)]
-enum Fault {
+pub(crate) enum Fault {
     /// Answer this without asking the upstream.
     Answer {
         status: u16,
@@ -360,6 +360,9 @@ enum Fault {
     /// Forward the request, then hold the upstream's answer this long (long enough, and the
     /// answer is lost: the caller times out).
     Delay(Duration),
+    /// Forward the request, then answer the caller with this status instead of the upstream's
+    /// answer: the work was done, the caller is told it failed (and retries).
+    LoseAnswer(u16),
 }
 
 struct Rule {
@@ -386,13 +389,13 @@ struct ProxyState {
 }
 
 /// Forwards everything to `target`, except what its rules say; remembers every request.
-struct FaultProxy {
-    base: String,
+pub(crate) struct FaultProxy {
+    pub(crate) base: String,
     state: Arc<ProxyState>,
 }
 
 impl FaultProxy {
-    async fn start(target: &str) -> Self {
+    pub(crate) async fn start(target: &str) -> Self {
         let state = Arc::new(ProxyState {
             target: target.trim_end_matches('/').to_string(),
             http: reqwest::Client::builder()
@@ -413,7 +416,7 @@ impl FaultProxy {
     }
 
     /// The next `times` requests of `method` whose path contains `path` meet `fault`.
-    fn rule(&self, method: Method, path: &str, times: usize, fault: Fault) {
+    pub(crate) fn rule(&self, method: Method, path: &str, times: usize, fault: Fault) {
         self.state.rules.lock().expect("lock").push(Rule {
             method,
             path: path.to_string(),
@@ -426,7 +429,7 @@ impl FaultProxy {
         self.state.seen.lock().expect("lock").clone()
     }
 
-    fn count(&self, method: Method, path: &str) -> usize {
+    pub(crate) fn count(&self, method: Method, path: &str) -> usize {
         self.seen()
             .iter()
             .filter(|s| s.method == method && s.path.contains(path))
@@ -506,6 +509,13 @@ async fn proxy(
     .await;
     if let Some(Fault::Delay(delay)) = fault {
         tokio::time::sleep(delay).await;
+    }
+    if let Some(Fault::LoseAnswer(status)) = fault {
+        // The upstream has answered (the work is done); the caller hears only a failure.
+        let _ = answer;
+        return StatusCode::from_u16(status)
+            .unwrap_or(StatusCode::BAD_GATEWAY)
+            .into_response();
     }
     match answer {
         Ok(Ok((status, headers, bytes))) => {
@@ -1776,4 +1786,154 @@ async fn providers_check_reports_each_account() {
     // Nothing was created or charged by any check.
     assert!(upstream.tasks().await.is_empty());
     assert_eq!(upstream.balance().await, UPSTREAM_CREDITS);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the upstream is sent, and when a task may be cancelled.
+
+#[tokio::test]
+async fn the_upstream_gets_the_bytes_that_were_priced_not_the_clients_url() {
+    let upstream = upstream(true).await;
+    let front = front(
+        vec![account(
+            "reapi-main",
+            "reapi",
+            &upstream.app.base,
+            &upstream.key,
+        )],
+        |_| {},
+    )
+    .await;
+    let media = crate::media_server::MediaServer::start().await;
+    // The client's server hands the probe a 2 s clip...
+    media.set_mutable(crate::media_server::make_video_of(640, 640, 24, 2));
+    let body = json!({"model": MODEL, "prompt": "a dancer", "resolution": "480p", "duration": 4,
+                      "reference_video_urls": [media.mutable_url()]});
+    let r = front.app.submit_as(&front.key, &body).await;
+    let status = r.status();
+    let created: Value = r.json().await.expect("json");
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+    let charged = CLIENT_CREDITS - front.balance().await;
+    // ...and anyone who fetches it later a 15 s one.
+    media.set_mutable(crate::media_server::make_video_of(640, 640, 24, 15));
+
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(
+        media.hits("/mutable.mp4"),
+        1,
+        "the client's URL was fetched once, by the front's probe; never by the upstream"
+    );
+    let ups = upstream.tasks().await;
+    assert_eq!(ups.len(), 1);
+    let sent = ups[0].request.reference_video_urls[0].as_str().to_string();
+    assert!(
+        sent.starts_with(&format!("{}/media/refs/", front.app.base)),
+        "the upstream was sent the front's copy: {sent}"
+    );
+    assert_eq!(
+        UPSTREAM_CREDITS - upstream.balance().await,
+        charged,
+        "the upstream priced the same 2 s clip the front charged for"
+    );
+    front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn a_task_whose_upstream_submit_is_unknown_is_not_cancelled_or_refunded() {
+    let upstream = upstream(true).await;
+    let proxy = FaultProxy::start(&upstream.app.base).await;
+    let mut ark = account("ark-main", "ark", &proxy.base, &upstream.key);
+    ark.timeout_seconds = 1.0;
+    let front = front(vec![ark], |s| {
+        s.worker.max_attempts = 20;
+        s.upstream.reconcile_tries = 2;
+        s.upstream.reconcile_backoff_ms = 200;
+        // Long enough between reconciliations to see the task back in the queue.
+        s.worker.retry_base_ms = 3_000;
+    })
+    .await;
+    // Every create reaches the upstream, which makes the task; no answer comes back in time.
+    proxy.rule(
+        Method::POST,
+        create_path("ark"),
+        1_000,
+        Fault::Delay(Duration::from_secs(3)),
+    );
+    let id = front.submit("the answer is lost, again and again").await;
+    let cancel = || async {
+        front
+            .app
+            .client
+            .delete(
+                front
+                    .app
+                    .url(&format!("/api/v3/contents/generations/tasks/{id}")),
+            )
+            .bearer_auth(&front.key)
+            .send()
+            .await
+            .expect("delete")
+    };
+    // Until the upstream answers, the task is in flight whatever its state: running, or back in
+    // the queue between reconciliations. Cancelling is refused and the hold stays.
+    let mut saw_requeued = false;
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(40) && !saw_requeued {
+        let stored = front.stored(&id).await;
+        saw_requeued = stored.status == TaskStatus::Queued && stored.attempt >= 1;
+        let r = cancel().await;
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "cancel while the upstream job is unknown ({:?})",
+            stored.status
+        );
+        assert_eq!(
+            front.balance().await,
+            CLIENT_CREDITS - PRICE,
+            "the hold stays"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        saw_requeued,
+        "the task went back to the queue with its submit unknown"
+    );
+    // The upstream answers again: the same job is found, and charged once on both sides.
+    proxy.state.rules.lock().expect("lock").clear();
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(upstream.tasks().await.len(), 1, "one job upstream");
+    assert_eq!(front.balance().await, CLIENT_CREDITS - PRICE);
+    assert_eq!(upstream.balance().await, UPSTREAM_CREDITS - PRICE);
+    front.assert_ledger_clean();
+}
+
+#[tokio::test]
+async fn ark_task_options_reach_an_ark_upstream() {
+    let (upstream, front) = front_of("ark").await;
+    let r = front
+        .app
+        .client
+        .post(front.app.url("/api/v3/contents/generations/tasks"))
+        .bearer_auth(&front.key)
+        .json(&json!({"model": "dreamina-seedance-2-0-mini-260615",
+            "content": [{"type": "text", "text": "options travel"}],
+            "resolution": "480p", "ratio": "16:9", "duration": 4, "generate_audio": false,
+            "execution_expires_after": 7200, "priority": 3, "safety_identifier": "end-user-9"}))
+        .send()
+        .await
+        .expect("create");
+    let created: Value = r.json().await.expect("json");
+    let id = created["id"].as_str().expect("id").to_string();
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let ups = upstream.tasks().await;
+    assert_eq!(ups.len(), 1);
+    let sent = &ups[0].request;
+    assert_eq!(sent.expires_after_seconds, Some(7200));
+    assert_eq!(sent.priority, Some(3));
+    assert_eq!(sent.safety_identifier.as_deref(), Some("end-user-9"));
 }
