@@ -5,8 +5,10 @@
 /// when `s` does not start with it.
 pub fn strip_prefix_ignore_ascii_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
+    if !head.eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    s.get(prefix.len()..)
 }
 
 /// Whether `s` starts with `prefix`, ASCII-case-insensitively.

@@ -52,11 +52,16 @@
 //! - Defaults follow Ark, not the catalog: `ratio` defaults to `adaptive` and `generate_audio`
 //!   to `true` (§1.4).
 //!
-//! Accepted but not acted on: `watermark`, `priority`, `execution_expires_after` (range-checked,
-//! [3600, 259200]), `safety_identifier` (at most 64 ASCII characters), `service_tier: "default"`,
-//! `draft: false`, `camera_fixed: false`. The canonical task does not store them, so GET echoes
-//! Ark's defaults (`service_tier` `default`, `execution_expires_after` 172800, `priority` 0,
-//! `draft` false, `output_format` `mp4`) and omits `safety_identifier`.
+//! Honoured: `execution_expires_after` ([3600, 259200]; a task not finished that long after its
+//! creation expires: status `expired`, `TaskExpired`, refunded; without it the operator's
+//! `upstream.deadline_seconds` applies and GET shows Ark's default 172800), `priority` and
+//! `safety_identifier` (at most 64 ASCII characters): kept, read back by GET and passed on to
+//! Ark upstreams (priority does not reorder seedgate's own queue), `callback_url` (a callback on
+//! each status change: queued, running, and the final one, each the GET body at that status).
+//! `model` reads back as Ark's name-version id: the one sent, or the catalog's Ark id when the
+//! task was created under another name. Accepted but not acted on: `watermark` (seedgate never
+//! watermarks), `service_tier: "default"`, `draft: false`, `camera_fixed: false`; GET shows
+//! `service_tier` `default`, `draft` false and `output_format` `mp4`.
 //!
 //! GET: `seed` is the requested seed, or `-1` when the model chose (the renderer does not report
 //! the seed it derived). `ratio` is the actual ratio: `adaptive` is resolved from the output's

@@ -93,12 +93,19 @@ fn dialect_routes(limits: RouteLimits) -> OpenApiRouter<AppState> {
 
 /// The OpenAPI 3.1 document of every dialect's routes.
 pub fn openapi(limits: RouteLimits) -> utoipa::openapi::OpenApi {
-    dialect_routes(limits).split_for_parts().1
+    routes_and_document(limits).1
+}
+
+fn routes_and_document(limits: RouteLimits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut api) = dialect_routes(limits).split_for_parts();
+    complete_responses(&mut api);
+    binary_content(&mut api);
+    (router, api)
 }
 
 /// Every dialect's routes, plus `/openapi.json` and the offline `/docs` page generated from it.
 pub fn routes(limits: RouteLimits) -> Router<AppState> {
-    let (router, api) = dialect_routes(limits).split_for_parts();
+    let (router, api) = routes_and_document(limits);
     let json: Arc<str> = api
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
@@ -129,23 +136,136 @@ pub fn routes(limits: RouteLimits) -> Router<AppState> {
         )
 }
 
-/// An error answered in the dialect a path belongs to (for paths no route matched).
-fn error_for_path(path: &str, error: &GatewayError, request_id: &RequestId) -> Response {
+/// The dialect a path belongs to, by its prefix: its name (`Dialect::NAME`).
+fn dialect_of_path(path: &str) -> &'static str {
     if path.starts_with("/api/v3/") {
-        ark::Ark::error_response(error, request_id)
+        ark::Ark::NAME
     } else if path.starts_with("/v1/videos") {
-        openai::OpenAi::error_response(error, request_id)
+        openai::OpenAi::NAME
     } else if path.starts_with("/v1/") {
-        hiapi::HiApi::error_response(error, request_id)
+        hiapi::HiApi::NAME
     } else if path.starts_with("/api/v1/client/") {
-        crun::Crun::error_response(error, request_id)
+        crun::Crun::NAME
     } else if path.starts_with("/api/v1/jobs/") {
-        kie::Kie::error_response(error, request_id)
+        kie::Kie::NAME
     } else if path.starts_with("/api/v1/generateTask") || path.starts_with("/api/v1/statusTask") {
-        apixo::Apixo::error_response(error, request_id)
+        apixo::Apixo::NAME
     } else {
-        reapi::ReApi::error_response(error, request_id)
+        reapi::ReApi::NAME
     }
+}
+
+/// An error answered in the dialect a path belongs to (for paths no route matched, and for
+/// the guard).
+fn error_for_path(path: &str, error: &GatewayError, request_id: &RequestId) -> Response {
+    match dialect_of_path(path) {
+        ark::Ark::NAME => ark::Ark::error_response(error, request_id),
+        openai::OpenAi::NAME => openai::OpenAi::error_response(error, request_id),
+        hiapi::HiApi::NAME => hiapi::HiApi::error_response(error, request_id),
+        crun::Crun::NAME => crun::Crun::error_response(error, request_id),
+        kie::Kie::NAME => kie::Kie::error_response(error, request_id),
+        apixo::Apixo::NAME => apixo::Apixo::error_response(error, request_id),
+        _ => reapi::ReApi::error_response(error, request_id),
+    }
+}
+
+/// The OpenAPI schema of a dialect's error envelope.
+fn error_schema_of_path(path: &str) -> &'static str {
+    match dialect_of_path(path) {
+        ark::Ark::NAME => "ArkErrorEnvelope",
+        openai::OpenAi::NAME => "OpenAiErrorEnvelope",
+        hiapi::HiApi::NAME => "HiApiErrorEnvelope",
+        crun::Crun::NAME => "CrunErrorEnvelope",
+        kie::Kie::NAME => "KieErrorEnvelope",
+        apixo::Apixo::NAME => "ApixoErrorEnvelope",
+        _ => "ReApiErrorEnvelope",
+    }
+}
+
+/// Answers every operation can give whatever its handler: 401 where a key is needed, another
+/// method on its path (405; CRUN answers 404, it has no 405), other client errors and server
+/// errors (the guard's 500 and 503), each in the path's own error envelope. The routes list
+/// what is particular to them; these are added where they are missing.
+fn complete_responses(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    for (path, item) in api.paths.paths.iter_mut() {
+        let envelope = || {
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(error_schema_of_path(path))))
+                .build()
+        };
+        let wrong_method = if dialect_of_path(path) == crun::Crun::NAME {
+            "404"
+        } else {
+            "405"
+        };
+        for operation in [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let mut add = |code: &str, description: &str| {
+                operation
+                    .responses
+                    .responses
+                    .entry(code.to_string())
+                    .or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content("application/json", envelope())
+                            .build()
+                            .into()
+                    });
+            };
+            if secured {
+                add(
+                    "401",
+                    "The API key is missing, malformed, unknown or revoked",
+                );
+            }
+            add(wrong_method, "Another method than those this path serves");
+            add("4XX", "The request was refused; nothing was charged");
+            add("5XX", "seedgate failed or is unavailable; retry later");
+        }
+    }
+}
+
+/// The videos API's content route serves raw files, not JSON: its 200 is an MP4 or a PNG.
+fn binary_content(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+    let Some(get) = api
+        .paths
+        .paths
+        .get_mut("/v1/videos/{video_id}/content")
+        .and_then(|item| item.get.as_mut())
+    else {
+        return;
+    };
+    let file = || {
+        ContentBuilder::new()
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))),
+            ))
+            .build()
+    };
+    get.responses.responses.insert(
+        "200".into(),
+        ResponseBuilder::new()
+            .description("The MP4 (`variant=video`, the default) or the PNG of its last frame (`variant=thumbnail`)")
+            .content("video/mp4", file())
+            .content("image/png", file())
+            .build()
+            .into(),
+    );
 }
 
 /// The last line of defence around every route: a handler that panics, or that has not

@@ -1143,7 +1143,7 @@ struct ContentParams {
     params(("video_id" = String, Path, description = "Video (task) id"),
         ("variant" = Option<String>, Query, description = "`video` (default) or `thumbnail`; `spritesheet` is not produced")),
     responses(
-        (status = 200, description = "The MP4 (`video/mp4`) or PNG (`image/png`)", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The MP4 (`variant=video`) or the PNG of its last frame (`variant=thumbnail`)"),
         (status = 404, body = OpenAiErrorEnvelope), (status = 409, description = "Not completed", body = OpenAiErrorEnvelope),
         (status = "4XX", body = OpenAiErrorEnvelope)),
     security(("bearer" = [])))]

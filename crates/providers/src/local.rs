@@ -135,12 +135,12 @@ impl LocalProvider {
         };
         let open = format!("[[{}:", self.config.marker);
         let mut rest = prompt;
-        while let Some(start) = rest.find(&open) {
-            rest = &rest[start + open.len()..];
-            let Some(end) = rest.find("]]") else {
+        while let Some((_, after)) = rest.split_once(open.as_str()) {
+            let Some((directive, remainder)) = after.split_once("]]") else {
                 break;
             };
-            let mut parts = rest[..end].split(':');
+            rest = remainder;
+            let mut parts = directive.split(':');
             match (parts.next(), parts.next()) {
                 (Some("fail"), kind) => {
                     let kind = kind
@@ -166,7 +166,6 @@ impl LocalProvider {
                 }
                 _ => {}
             }
-            rest = &rest[end..];
         }
         directives
     }

@@ -150,18 +150,17 @@ pub fn quick_callbacks(s: &mut Settings) {
     s.callbacks.jitter_percent = 0;
 }
 
-/// Creates a 480p, 4 s task through the Ark dialect with a callback URL; returns its id.
+/// Creates a 480p, 4 s task through the Kie dialect (which posts only the final callback; Ark
+/// also posts one per status change) with a callback URL; returns its id.
 pub async fn submit_with_callback(app: &TestApp, callback_url: &str, prompt: &str) -> String {
     let r = app
         .client
-        .post(app.url("/api/v3/contents/generations/tasks"))
+        .post(app.url("/api/v1/jobs/createTask"))
         .bearer_auth(&app.key)
         .json(&json!({
-            "model": "dreamina-seedance-2-0-mini-260615",
-            "content": [{"type": "text", "text": prompt}],
-            "resolution": "480p",
-            "duration": 4,
-            "callback_url": callback_url
+            "model": "bytedance/seedance-2-mini",
+            "callBackUrl": callback_url,
+            "input": {"prompt": prompt, "resolution": "480p", "duration": 4}
         }))
         .send()
         .await
@@ -169,7 +168,7 @@ pub async fn submit_with_callback(app: &TestApp, callback_url: &str, prompt: &st
     let status = r.status();
     let body: Value = r.json().await.expect("json");
     assert_eq!(status, StatusCode::OK, "{body}");
-    body["id"].as_str().expect("id").to_string()
+    body["data"]["taskId"].as_str().expect("taskId").to_string()
 }
 
 /// `GET /api/v1/tasks/{id}/callbacks`.
@@ -280,10 +279,10 @@ async fn a_callback_is_signed_verifiable_and_carries_the_status_body() {
     tampered.body.push(b' ');
     assert!(!verifies(&secret, &tampered));
 
-    // The body is exactly what the task's dialect (Ark) answers to GET.
+    // The body is exactly what the task's dialect (Kie) answers to GET.
     let get: Value = app
         .client
-        .get(app.url(&format!("/api/v3/contents/generations/tasks/{id}")))
+        .get(app.url(&format!("/api/v1/jobs/recordInfo?taskId={id}")))
         .bearer_auth(&app.key)
         .send()
         .await
@@ -293,12 +292,12 @@ async fn a_callback_is_signed_verifiable_and_carries_the_status_body() {
         .expect("json");
     let body: Value = serde_json::from_slice(&r.body).expect("json body");
     assert_eq!(body, get);
-    assert_eq!(body["status"], "succeeded");
+    assert_eq!(body["data"]["state"], "success", "{body}");
 
     let log = wait_settled(&app, &id).await;
     assert_eq!(log["callback"]["state"], "delivered", "{log}");
     assert_eq!(log["callback"]["id"], format!("evt_{id}"));
-    assert_eq!(log["callback"]["dialect"], "ark");
+    assert_eq!(log["callback"]["dialect"], "kie");
     let attempts = log["callback"]["attempts"].as_array().expect("attempts");
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0]["status"], 200);
@@ -552,19 +551,19 @@ async fn a_callback_survives_a_receiver_outage_across_a_sigkill() {
     let (server, key) = start(&config, &data, port);
     let key = key.expect("development key");
     let r = client
-        .post(format!("{base}/api/v3/contents/generations/tasks"))
+        .post(format!("{base}/api/v1/jobs/createTask"))
         .bearer_auth(&key)
         .json(&json!({
-            "model": "dreamina-seedance-2-0-mini-260615",
-            "content": [{"type": "text", "text": "outage"}],
-            "resolution": "480p", "duration": 4, "callback_url": hook
+            "model": "bytedance/seedance-2-mini",
+            "callBackUrl": hook,
+            "input": {"prompt": "outage", "resolution": "480p", "duration": 4}
         }))
         .send()
         .await
         .expect("create");
-    let id = r.json::<Value>().await.expect("json")["id"]
+    let id = r.json::<Value>().await.expect("json")["data"]["taskId"]
         .as_str()
-        .expect("id")
+        .expect("taskId")
         .to_string();
     let log = |client: reqwest::Client, base: String, key: String, id: String| async move {
         client

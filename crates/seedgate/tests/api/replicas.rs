@@ -28,7 +28,9 @@ struct Cluster {
 
 impl Cluster {
     /// A config shared by every replica: one database, one storage directory, short leases so
-    /// a dead replica's tasks move on quickly, and the instant renderer.
+    /// a dead replica's tasks move on quickly, and the instant renderer (a benchmark mode that
+    /// production refuses, so development mode; keys are made before any replica starts, so
+    /// none makes a development key).
     async fn new(extra: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
@@ -38,7 +40,7 @@ impl Cluster {
         std::fs::write(
             &config,
             format!(
-                "mode = \"production\"\ndatabase_url = \"{database_url}\"\n\
+                "mode = \"development\"\ndatabase_url = \"{database_url}\"\n\
                  [worker]\nlease_seconds = 2.0\nidle_poll_ms = 50\nconcurrency = 4\n\
                  [callbacks]\nidle_poll_ms = 50\nretry_schedule_seconds = [0.2, 0.5, 1.0]\njitter_percent = 0\n\
                  [fetch]\nallow_private = [\"127.0.0.0/8\"]\n\
@@ -234,8 +236,9 @@ async fn three_replicas_one_killed_every_task_and_callback_exactly_once() {
     let (code, out) = cluster.ledger_verify();
     assert_eq!(code, 0, "ledger verify: {out}");
 
-    // Every callback arrives; only one in flight on the killed replica may arrive twice.
-    receiver.wait_for(TOTAL, Duration::from_secs(60)).await;
+    // Every callback arrives (Ark posts three per task: queued, running and the result); only
+    // one in flight on the killed replica may arrive twice.
+    receiver.wait_for(3 * TOTAL, Duration::from_secs(90)).await;
     // Give a late duplicate the chance to show itself.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let received = receiver.received();
@@ -246,14 +249,24 @@ async fn three_replicas_one_killed_every_task_and_callback_exactly_once() {
             .get("webhook-id")
             .and_then(|v| v.to_str().ok())
             .expect("webhook-id")
-            .trim_start_matches("evt_")
             .to_string();
         by_task.entry(id).or_default().push(r.at);
     }
     let delivered: HashSet<&String> = by_task.keys().collect();
+    let expected: HashSet<String> = unique
+        .iter()
+        .flat_map(|task| {
+            [
+                format!("evt_{task}"),
+                format!("evt_{task}_queued"),
+                format!("evt_{task}_running"),
+            ]
+        })
+        .collect();
     assert_eq!(
-        delivered, unique,
-        "one callback per task, none for anything else"
+        delivered,
+        expected.iter().collect::<HashSet<&String>>(),
+        "each status callback of each task, none for anything else"
     );
     for (task, times) in &by_task {
         if times.len() > 1 {
