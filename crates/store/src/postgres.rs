@@ -1490,7 +1490,7 @@ impl Store for PgStore {
 
     async fn get_asset(&self, id: &str, api_key: &ApiKeyId) -> StoreResult<Option<AssetRecord>> {
         let row = sqlx::query(
-            "SELECT id, api_key_id, object_key, content_type, facts_json, created_at_ms \
+            "SELECT id, api_key_id, object_key, content_type, facts_json, created_at_ms, name \
              FROM assets WHERE id = $1 AND api_key_id = $2",
         )
         .bind(id)

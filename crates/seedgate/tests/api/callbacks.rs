@@ -280,16 +280,9 @@ async fn a_callback_is_signed_verifiable_and_carries_the_status_body() {
     assert!(!verifies(&secret, &tampered));
 
     // The body is exactly what the task's dialect (Kie) answers to GET.
-    let get: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/jobs/recordInfo?taskId={id}")))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let get = app
+        .get_json(&format!("/api/v1/jobs/recordInfo?taskId={id}"))
+        .await;
     let body: Value = serde_json::from_slice(&r.body).expect("json body");
     assert_eq!(body, get);
     assert_eq!(body["data"]["state"], "success", "{body}");

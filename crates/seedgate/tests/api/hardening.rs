@@ -410,16 +410,7 @@ async fn instant_mode_reports_the_size_it_serves() {
     let video: Value = r.json().await.expect("json");
     let id = video["id"].as_str().expect("id").to_string();
     app.wait_for_task(&id).await;
-    let video: Value = app
-        .client
-        .get(app.url(&format!("/v1/videos/{id}")))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let video = app.get_json(&format!("/v1/videos/{id}")).await;
     let bytes = app
         .client
         .get(app.url(&format!("/v1/videos/{id}/content")))

@@ -192,6 +192,19 @@ impl TestApp {
         key.plaintext
     }
 
+    /// `GET path` with this app's key; the JSON answer, whatever the status.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .expect("get")
+            .json()
+            .await
+            .expect("json")
+    }
+
     pub async fn balance_of(&self, key: &str) -> i64 {
         self.store
             .find_api_key_by_hash(&auth::hash_key(key))
@@ -322,4 +335,21 @@ pub fn media_path(url: &str) -> &str {
         "media URLs are signed: {url}"
     );
     path
+}
+
+/// Keeps a child process (an SDK script) from reading the caller's proxies or SDK account
+/// settings (its base URL and key come from the test).
+pub fn isolate_from_environment(command: &mut std::process::Command) {
+    for var in [
+        "OPENAI_ORG_ID",
+        "OPENAI_PROJECT_ID",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        command.env_remove(var);
+    }
 }

@@ -1323,18 +1323,7 @@ async fn the_official_openai_python_sdk_works_unchanged() {
             .env("OPENAI_BASE_URL", base)
             .env("OPENAI_API_KEY", key)
             .env("PYTHONUNBUFFERED", "1");
-        for var in [
-            "OPENAI_ORG_ID",
-            "OPENAI_PROJECT_ID",
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-        ] {
-            command.env_remove(var);
-        }
+        crate::helpers::isolate_from_environment(&mut command);
         command.output()
     })
     .await

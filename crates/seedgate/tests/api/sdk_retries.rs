@@ -9,11 +9,9 @@
 //! `npm install --prefix /tmp/seedgate-sdknode "openai@>=6.49 <7"` (or `SEEDGATE_SDK_NODE_MODULES`
 //! naming another `node_modules`). Without them these tests fail; they never skip.
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{isolate_from_environment, spawn_app, TestApp};
 use crate::upstreams::{Fault, FaultProxy};
 use axum::http::Method;
-use seedgate_gateway::auth;
-use seedgate_store::TaskQuery;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -48,19 +46,7 @@ async fn run_sdk(
         Some(k) => command.env("SDK_IDEMPOTENCY_KEY", k),
         None => command.env_remove("SDK_IDEMPOTENCY_KEY"),
     };
-    for var in [
-        "OPENAI_BASE_URL",
-        "OPENAI_API_KEY",
-        "ARK_API_KEY",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ] {
-        command.env_remove(var);
-    }
+    isolate_from_environment(&mut command);
     let what = format!("{program} {}", args.join(" "));
     let out = tokio::task::spawn_blocking(move || command.output())
         .await
@@ -79,27 +65,10 @@ async fn run_sdk(
 
 /// The ids of every task of `key`, and its balance.
 async fn tasks_and_balance(app: &TestApp, key: &str) -> (Vec<String>, i64) {
-    let record = app
-        .store
-        .find_api_key_by_hash(&auth::hash_key(key))
-        .await
-        .expect("lookup")
-        .expect("key");
-    let tasks = app
-        .store
-        .list_tasks(
-            &record.id,
-            &TaskQuery {
-                limit: 100,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("list")
-        .tasks;
+    let tasks = crate::upstreams::tasks_of(app, key).await;
     (
         tasks.iter().map(|t| t.id.to_string()).collect(),
-        record.balance,
+        app.balance_of(key).await,
     )
 }
 

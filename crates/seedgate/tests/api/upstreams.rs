@@ -119,7 +119,7 @@ impl Upstream {
     }
 }
 
-async fn tasks_of(app: &TestApp, key: &str) -> Vec<Task> {
+pub(crate) async fn tasks_of(app: &TestApp, key: &str) -> Vec<Task> {
     let record = app
         .store
         .find_api_key_by_hash(&auth::hash_key(key))

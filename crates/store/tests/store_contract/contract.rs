@@ -3,11 +3,11 @@
 //! verifier.
 
 use crate::support::*;
-use seedgate_core::task::{FailureKind, TaskOutput, TaskStatus};
+use seedgate_core::task::{FailureKind, TaskError, TaskOutput, TaskStatus};
 use seedgate_core::{ApiKeyId, TaskId};
 use seedgate_store::{
-    CallbackResolution, CallbackState, IdempotencyClaim, IdempotencyCompletion, Store, StoreError,
-    StoredResponse, TaskPage, TaskQuery,
+    CallbackJob, CallbackResolution, CallbackState, IdempotencyClaim, IdempotencyCompletion, Store,
+    StoreError, StoredResponse, TaskPage, TaskQuery,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -1195,5 +1195,86 @@ pub async fn a_server_secret_is_created_once_and_shared(store: Arc<dyn Store>) {
     assert!(
         values.iter().all(|v| v == &values[0]),
         "every racer got the same secret: {values:?}"
+    );
+}
+
+pub async fn a_task_whose_submit_is_unknown_cannot_be_cancelled(store: Arc<dyn Store>) {
+    let key = new_key(&*store, "k", "h1", 1000).await;
+    let t = task(&key, 100);
+    store.create_task(&t, None).await.expect("create");
+    let claimed = store
+        .claim_task("w1", Duration::from_secs(30), 5)
+        .await
+        .expect("claim")
+        .expect("task");
+    assert!(store
+        .record_submit_intent(&t.id, &claimed.lease_token, Some(("acct-a", "key-1")))
+        .await
+        .expect("intent"));
+    // The answer was lost and reconciling failed: back in the queue, the submit still unknown.
+    assert!(store
+        .retry_task(
+            &t.id,
+            &claimed.lease_token,
+            Duration::from_secs(60),
+            &TaskError {
+                kind: FailureKind::UpstreamError,
+                message: "the submit could not be reconciled".into(),
+            },
+        )
+        .await
+        .expect("retry"));
+    let stored = store.load_task(&t.id).await.expect("load").expect("task");
+    assert_eq!(stored.status, TaskStatus::Queued);
+    assert!(matches!(
+        store.cancel_task(&t.id, &key).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(balance(&*store, &key).await, 900, "the hold stays");
+    assert_ledger_clean(&*store).await;
+}
+
+pub async fn ark_tasks_queue_a_callback_per_status_change_once(store: Arc<dyn Store>) {
+    let key = new_key(&*store, "k", "h1", 1000).await;
+    let mut t = task_with_callback(&key, 100, Some("http://127.0.0.1:9/hook"));
+    t.origin_dialect = "ark".into();
+    let mut plain = task_with_callback(&key, 100, Some("http://127.0.0.1:9/hook"));
+    plain.origin_dialect = "kie".into();
+    store.create_task(&t, None).await.expect("create");
+    store.create_task(&plain, None).await.expect("create");
+    let events = |jobs: &[CallbackJob]| {
+        let mut e: Vec<(String, &'static str)> = jobs
+            .iter()
+            .map(|j| (j.task_id.to_string(), j.event.as_str()))
+            .collect();
+        e.sort();
+        e
+    };
+    let due = store
+        .claim_callbacks("d1", Duration::from_secs(30), 100)
+        .await
+        .expect("claim callbacks");
+    assert_eq!(events(&due), [(t.id.to_string(), "queued")]);
+    assert_eq!(due[0].id, format!("evt_{}_queued", t.id));
+    // Claimed twice (the first worker died): one `running` callback.
+    for worker in ["w1", "w2"] {
+        let claimed = store
+            .claim_task(worker, Duration::from_millis(1), 5)
+            .await
+            .expect("claim")
+            .expect("task");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let _ = claimed;
+    }
+    let due = store
+        .claim_callbacks("d1", Duration::from_secs(30), 100)
+        .await
+        .expect("claim callbacks");
+    assert_eq!(events(&due), [(t.id.to_string(), "running")]);
+    // The final one is still the task's callback record.
+    assert_eq!(
+        store.callback_record(&t.id, &key).await.expect("record"),
+        None,
+        "no final callback before the task finishes"
     );
 }

@@ -67,4 +67,6 @@ contract_tests! {
     #[tokio::test] webhook_secrets_are_ensured_once_and_rotated_with_overlap,
     #[tokio::test] assets_respect_the_per_key_quota,
     #[tokio::test] old_idempotency_records_are_pruned,
+    #[tokio::test] a_task_whose_submit_is_unknown_cannot_be_cancelled,
+    #[tokio::test] ark_tasks_queue_a_callback_per_status_change_once,
 }
