@@ -171,12 +171,12 @@ pub struct GenerationRequest {
     /// Where the result is sent when the task finishes (an absolute http(s) URL).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
-    /// The reference media as they were measured and priced, kept in seedgate's storage: the
-    /// object key of each field's copy (`first_frame_url`, `reference_video_urls[1]`).
-    /// Providers are sent these copies, never the client's URLs, so a client cannot serve one
-    /// file to the probe and another to the model.
+    /// The reference media as they were measured and priced, kept in seedgate's storage, by
+    /// field (`first_frame_url`, `reference_video_urls[1]`). Providers are sent these copies,
+    /// never the client's URLs, so a client cannot serve one file to the probe and another to
+    /// the model.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub media_copies: BTreeMap<String, String>,
+    pub media_copies: BTreeMap<String, MediaCopy>,
     /// Seconds from creation by which the task must have finished, when the client set it;
     /// otherwise the operator's `upstream.deadline_seconds` applies.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +185,15 @@ pub struct GenerationRequest {
     pub priority: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_identifier: Option<String>,
+}
+
+/// A stored copy of a reference medium: its object key (content-addressed, so the same file
+/// is the same key) and the signed link providers are sent, made once when the task is
+/// accepted, so every submit of the task (a reconciled one included) carries the same body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaCopy {
+    pub key: String,
+    pub url: MediaUrl,
 }
 
 /// One medium of a request: its field with index (`reference_image_urls[0]`), the kind of
@@ -247,28 +256,33 @@ impl GenerationRequest {
         if !(copied(self) && copied(other)) {
             return self == other;
         }
+        // The same files are the same keys; their links differ with the time they were made.
+        let keys = |r: &Self| {
+            r.media_copies
+                .iter()
+                .map(|(field, copy)| (field.clone(), copy.key.clone()))
+                .collect::<BTreeMap<_, _>>()
+        };
         let without_urls = |r: &Self| Self {
             first_frame_url: None,
             last_frame_url: None,
             reference_image_urls: Vec::new(),
             reference_video_urls: Vec::new(),
             reference_audio_urls: Vec::new(),
+            media_copies: BTreeMap::new(),
             ..r.clone()
         };
-        without_urls(self) == without_urls(other)
+        keys(self) == keys(other) && without_urls(self) == without_urls(other)
     }
 
     /// The request as a provider must see it: each medium that has a stored copy points at
-    /// that copy, through `link` (object key → URL).
-    pub fn with_media_copies(&self, link: impl Fn(&str) -> Option<MediaUrl>) -> Self {
+    /// that copy's link.
+    pub fn with_media_copies(&self) -> Self {
         let mut request = self.clone();
-        if request.media_copies.is_empty() {
-            return request;
-        }
         let copies = std::mem::take(&mut request.media_copies);
         let replace = |field: String, url: &mut MediaUrl| {
-            if let Some(copy) = copies.get(&field).and_then(|key| link(key)) {
-                *url = copy;
+            if let Some(copy) = copies.get(&field) {
+                *url = copy.url.clone();
             }
         };
         for (field, url) in [

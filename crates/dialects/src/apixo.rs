@@ -563,6 +563,17 @@ fn error_detail(error: &GatewayError) -> String {
     }
 }
 
+/// This dialect in the registry ([`crate::DIALECTS`]).
+pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
+    name: Apixo::NAME,
+    path_prefixes: &["/api/v1/generateTask", "/api/v1/statusTask"],
+    routes,
+    error_response: <Apixo as Dialect>::error_response,
+    error_schema: "ApixoErrorEnvelope",
+    callback_body: Some(|task, _| crate::callbacks::json(&status_response(task))),
+    hiapi_signature: false,
+};
+
 impl Dialect for Apixo {
     const NAME: &'static str = "apixo";
 

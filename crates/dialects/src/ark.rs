@@ -1037,6 +1037,17 @@ fn error_message(error: &GatewayError) -> String {
     }
 }
 
+/// This dialect in the registry ([`crate::DIALECTS`]).
+pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
+    name: Ark::NAME,
+    path_prefixes: &["/api/v3/"],
+    routes,
+    error_response: <Ark as Dialect>::error_response,
+    error_schema: "ArkErrorEnvelope",
+    callback_body: Some(|task, catalog| crate::callbacks::json(&task_object(task, catalog))),
+    hiapi_signature: false,
+};
+
 impl Dialect for Ark {
     const NAME: &'static str = "ark";
 

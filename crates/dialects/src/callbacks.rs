@@ -3,7 +3,7 @@
 //! deliveries, `GET /api/v1/tasks/{id}/callbacks` and `POST /api/v1/tasks/{id}/callbacks/redeliver`
 //! (seedgate's own, in reAPI's envelope; any dialect's key works, as for every task read).
 
-use crate::common::{self, Dialect};
+use crate::common;
 use crate::reapi::{ErrorEnvelope, ReApi};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -31,31 +31,24 @@ impl DialectCallbacks {
     }
 }
 
-fn json<T: Serialize>(value: &T) -> Option<Vec<u8>> {
-    serde_json::to_vec(value).ok()
-}
-
 impl CallbackRenderer for DialectCallbacks {
     fn render(&self, dialect: &str, task: &Task) -> Option<RenderedCallback> {
-        let task = self.gateway.with_urls(task.clone());
-        let (body, hiapi_signature) = match dialect {
-            crate::reapi::ReApi::NAME => (json(&crate::reapi::task_object(&task))?, false),
-            crate::hiapi::HiApi::NAME => (json(&crate::hiapi::task_data(&task))?, true),
-            crate::apixo::Apixo::NAME => (json(&crate::apixo::status_response(&task))?, false),
-            crate::crun::Crun::NAME => (json(&crate::crun::task_info(&task))?, false),
-            crate::kie::Kie::NAME => (json(&crate::kie::record_info_response(&task))?, false),
-            crate::ark::Ark::NAME => (
-                json(&crate::ark::task_object(&task, self.gateway.catalog()))?,
-                false,
-            ),
-            // The videos API has no callback field.
-            _ => return None,
-        };
+        let entry = crate::dialect_named(dialect)?;
+        let body = (entry.callback_body?)(
+            &self.gateway.with_urls(task.clone()),
+            self.gateway.catalog(),
+        )?;
         Some(RenderedCallback {
             body,
-            hiapi_signature,
+            hiapi_signature: entry.hiapi_signature,
         })
     }
+}
+
+/// A wire value as a callback body. Serialising our own wire structs cannot fail; if it ever
+/// did, there is no callback rather than a panic.
+pub(crate) fn json<T: Serialize>(value: &T) -> Option<Vec<u8>> {
+    serde_json::to_vec(value).ok()
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {

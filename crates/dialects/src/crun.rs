@@ -691,6 +691,17 @@ fn error_message(error: &GatewayError) -> String {
     }
 }
 
+/// This dialect in the registry ([`crate::DIALECTS`]).
+pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
+    name: Crun::NAME,
+    path_prefixes: &["/api/v1/client/"],
+    routes,
+    error_response: <Crun as Dialect>::error_response,
+    error_schema: "CrunErrorEnvelope",
+    callback_body: Some(|task, _| crate::callbacks::json(&task_info(task))),
+    hiapi_signature: false,
+};
+
 impl Dialect for Crun {
     const NAME: &'static str = "crun";
 

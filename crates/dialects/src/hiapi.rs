@@ -480,6 +480,17 @@ pub fn error_code(error: &GatewayError) -> (&'static str, StatusCode) {
     }
 }
 
+/// This dialect in the registry ([`crate::DIALECTS`]).
+pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
+    name: HiApi::NAME,
+    path_prefixes: &["/v1/"],
+    routes,
+    error_response: <HiApi as Dialect>::error_response,
+    error_schema: "HiApiErrorEnvelope",
+    callback_body: Some(|task, _| crate::callbacks::json(&task_data(task))),
+    hiapi_signature: true,
+};
+
 impl Dialect for HiApi {
     const NAME: &'static str = "hiapi";
 

@@ -401,6 +401,17 @@ pub fn error_status(error: &GatewayError) -> StatusCode {
     }
 }
 
+/// This dialect in the registry ([`crate::DIALECTS`]).
+pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
+    name: Kie::NAME,
+    path_prefixes: &["/api/v1/jobs/"],
+    routes,
+    error_response: <Kie as Dialect>::error_response,
+    error_schema: "KieErrorEnvelope",
+    callback_body: Some(|task, _| crate::callbacks::json(&record_info_response(task))),
+    hiapi_signature: false,
+};
+
 impl Dialect for Kie {
     const NAME: &'static str = "kie";
 

@@ -22,7 +22,6 @@ use axum::http::{header, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use common::Dialect;
 use seedgate_core::error::GatewayError;
 use seedgate_core::RequestId;
 use seedgate_gateway::Gateway;
@@ -33,6 +32,51 @@ use utoipa_axum::router::OpenApiRouter;
 
 /// Shared state of every dialect's handlers.
 pub type AppState = Arc<Gateway>;
+
+/// One dialect, as the rest of the application sees it. Each dialect module defines its entry
+/// (`DIALECT`); [`DIALECTS`] lists them, and routes, error envelopes for paths no route
+/// matched, the OpenAPI envelopes and callback bodies all come from that one list.
+pub struct DialectEntry {
+    /// Recorded on tasks (`Dialect::NAME`).
+    pub name: &'static str,
+    /// Paths that start with one of these are this dialect's.
+    pub path_prefixes: &'static [&'static str],
+    pub routes: fn(RouteLimits) -> OpenApiRouter<AppState>,
+    /// An error in this dialect's envelope.
+    pub error_response: fn(&GatewayError, &RequestId) -> Response,
+    /// The OpenAPI schema of that envelope.
+    pub error_schema: &'static str,
+    /// The body of a task's callback (what the dialect's status call answers); `None` for a
+    /// dialect without callbacks.
+    pub callback_body: Option<fn(&seedgate_core::Task, &seedgate_core::Catalog) -> Option<Vec<u8>>>,
+    /// Whether callbacks also carry HiAPI's `X-HiAPI-Signature`.
+    pub hiapi_signature: bool,
+}
+
+/// Every dialect, most specific path prefixes first; the last (reAPI) takes every other path.
+pub const DIALECTS: &[&DialectEntry] = &[
+    &ark::DIALECT,
+    &openai::DIALECT,
+    &hiapi::DIALECT,
+    &crun::DIALECT,
+    &kie::DIALECT,
+    &apixo::DIALECT,
+    &reapi::DIALECT,
+];
+
+/// The dialect a task was created in, by name.
+pub fn dialect_named(name: &str) -> Option<&'static DialectEntry> {
+    DIALECTS.iter().copied().find(|d| d.name == name)
+}
+
+/// The dialect a path belongs to, by its prefix (reAPI's for any other path).
+fn dialect_of_path(path: &str) -> &'static DialectEntry {
+    DIALECTS
+        .iter()
+        .copied()
+        .find(|d| d.path_prefixes.iter().any(|p| path.starts_with(p)))
+        .unwrap_or(&reapi::DIALECT)
+}
 
 /// Limits the HTTP layer applies per route.
 #[derive(Debug, Clone, Copy)]
@@ -80,14 +124,12 @@ impl utoipa::Modify for SecuritySchemes {
 
 /// Every dialect's routes with their OpenAPI description.
 fn dialect_routes(limits: RouteLimits) -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(reapi::routes(limits))
-        .merge(hiapi::routes(limits))
-        .merge(apixo::routes(limits))
-        .merge(crun::routes(limits))
-        .merge(kie::routes(limits))
-        .merge(ark::routes(limits))
-        .merge(openai::routes(limits))
+    DIALECTS
+        .iter()
+        .fold(
+            OpenApiRouter::with_openapi(ApiDoc::openapi()),
+            |router, d| router.merge((d.routes)(limits)),
+        )
         .merge(callbacks::routes())
 }
 
@@ -136,50 +178,10 @@ pub fn routes(limits: RouteLimits) -> Router<AppState> {
         )
 }
 
-/// The dialect a path belongs to, by its prefix: its name (`Dialect::NAME`).
-fn dialect_of_path(path: &str) -> &'static str {
-    if path.starts_with("/api/v3/") {
-        ark::Ark::NAME
-    } else if path.starts_with("/v1/videos") {
-        openai::OpenAi::NAME
-    } else if path.starts_with("/v1/") {
-        hiapi::HiApi::NAME
-    } else if path.starts_with("/api/v1/client/") {
-        crun::Crun::NAME
-    } else if path.starts_with("/api/v1/jobs/") {
-        kie::Kie::NAME
-    } else if path.starts_with("/api/v1/generateTask") || path.starts_with("/api/v1/statusTask") {
-        apixo::Apixo::NAME
-    } else {
-        reapi::ReApi::NAME
-    }
-}
-
 /// An error answered in the dialect a path belongs to (for paths no route matched, and for
 /// the guard).
 fn error_for_path(path: &str, error: &GatewayError, request_id: &RequestId) -> Response {
-    match dialect_of_path(path) {
-        ark::Ark::NAME => ark::Ark::error_response(error, request_id),
-        openai::OpenAi::NAME => openai::OpenAi::error_response(error, request_id),
-        hiapi::HiApi::NAME => hiapi::HiApi::error_response(error, request_id),
-        crun::Crun::NAME => crun::Crun::error_response(error, request_id),
-        kie::Kie::NAME => kie::Kie::error_response(error, request_id),
-        apixo::Apixo::NAME => apixo::Apixo::error_response(error, request_id),
-        _ => reapi::ReApi::error_response(error, request_id),
-    }
-}
-
-/// The OpenAPI schema of a dialect's error envelope.
-fn error_schema_of_path(path: &str) -> &'static str {
-    match dialect_of_path(path) {
-        ark::Ark::NAME => "ArkErrorEnvelope",
-        openai::OpenAi::NAME => "OpenAiErrorEnvelope",
-        hiapi::HiApi::NAME => "HiApiErrorEnvelope",
-        crun::Crun::NAME => "CrunErrorEnvelope",
-        kie::Kie::NAME => "KieErrorEnvelope",
-        apixo::Apixo::NAME => "ApixoErrorEnvelope",
-        _ => "ReApiErrorEnvelope",
-    }
+    (dialect_of_path(path).error_response)(error, request_id)
 }
 
 /// Answers every operation can give whatever its handler: 401 where a key is needed, another
@@ -191,10 +193,12 @@ fn complete_responses(api: &mut utoipa::openapi::OpenApi) {
     for (path, item) in api.paths.paths.iter_mut() {
         let envelope = || {
             ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name(error_schema_of_path(path))))
+                .schema(Some(Ref::from_schema_name(
+                    dialect_of_path(path).error_schema,
+                )))
                 .build()
         };
-        let wrong_method = if dialect_of_path(path) == crun::Crun::NAME {
+        let wrong_method = if dialect_of_path(path).name == crun::DIALECT.name {
             "404"
         } else {
             "405"

@@ -421,6 +421,17 @@ fn render_error(parts: ErrorParts) -> Response {
     response
 }
 
+/// This dialect in the registry ([`crate::DIALECTS`]).
+pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
+    name: OpenAi::NAME,
+    path_prefixes: &["/v1/videos"],
+    routes,
+    error_response: <OpenAi as Dialect>::error_response,
+    error_schema: "OpenAiErrorEnvelope",
+    callback_body: None,
+    hiapi_signature: false,
+};
+
 impl Dialect for OpenAi {
     const NAME: &'static str = "openai";
 

@@ -398,6 +398,17 @@ pub fn error_code(error: &GatewayError) -> (u32, StatusCode) {
     }
 }
 
+/// This dialect in the registry ([`crate::DIALECTS`]).
+pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
+    name: ReApi::NAME,
+    path_prefixes: &["/"],
+    routes,
+    error_response: <ReApi as Dialect>::error_response,
+    error_schema: "ReApiErrorEnvelope",
+    callback_body: Some(|task, _| crate::callbacks::json(&task_object(task))),
+    hiapi_signature: false,
+};
+
 impl Dialect for ReApi {
     const NAME: &'static str = "reapi";
 

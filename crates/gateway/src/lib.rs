@@ -18,6 +18,7 @@ use seedgate_core::media::{content_type, extension, MediaFacts, MediaKind, Media
 use seedgate_core::media_links::MediaLinkMaker;
 use seedgate_core::pricing;
 use seedgate_core::pricing::Price;
+use seedgate_core::request::MediaCopy;
 use seedgate_core::task::Task;
 use seedgate_core::text::strip_prefix_ignore_ascii_case;
 use seedgate_core::ModelSpec;
@@ -130,6 +131,9 @@ pub struct GatewayConfig {
     pub key_cache_ttl: Duration,
     /// Signs the media URLs handed out so they expire; `None` hands out plain, lasting URLs.
     pub media_links: Option<MediaLinks>,
+    /// How long the links to a task's stored reference media live, from its creation (at
+    /// least as long as a deadline the client sets, plus a day).
+    pub media_copy_ttl: Duration,
     /// What "now" is: tasks' times and media links' expiries.
     pub clock: Arc<dyn Clock>,
 }
@@ -350,7 +354,25 @@ impl Gateway {
             media,
             ..
         } = self.quote(ctx.principal, draft).await?;
-        request.media_copies = self.keep_media_copies(media).await?;
+        if !media.is_empty() {
+            // The copies are stored before the hold is placed: a caller who cannot pay is
+            // refused first, so no file is kept for a request that creates nothing. (The hold
+            // itself is still checked, atomically, when the task is stored.)
+            let account = self
+                .store
+                .find_api_key(ctx.principal.api_key_id.as_str())
+                .await
+                .map_err(store_error)?;
+            if let Some(account) = account {
+                if u64::try_from(account.balance).unwrap_or(0) < price.credits {
+                    return Err(GatewayError::InsufficientCredits {
+                        needed: price.credits,
+                        available: account.balance,
+                    });
+                }
+            }
+        }
+        request.media_copies = self.keep_media_copies(&request, media).await?;
         if ctx.marked_retry && ctx.idempotency.is_none() {
             if let Some(first) = self.first_try_of(ctx, &request, &requested_model).await? {
                 tracing::info!(task = %first.id, "an SDK retry answered with the task its first try created");
@@ -439,8 +461,22 @@ impl Gateway {
     /// files are copied too: what a task was priced on stays what it is generated from.
     async fn keep_media_copies(
         &self,
+        request: &GenerationRequest,
         media: Vec<InspectedMedium>,
-    ) -> Result<std::collections::BTreeMap<String, String>, GatewayError> {
+    ) -> Result<std::collections::BTreeMap<String, MediaCopy>, GatewayError> {
+        if media.is_empty() {
+            return Ok(Default::default());
+        }
+        // One expiry for every link of the task, fixed now: every submit of the task, a
+        // reconciled one included, carries the same body whatever the configuration becomes.
+        let client_deadline = request
+            .expires_after_seconds
+            .map_or(0, |s| u64::from(s).saturating_add(24 * 3600));
+        let ttl = self.config.media_copy_ttl.as_secs().max(client_deadline);
+        let expires = seedgate_core::media_links::expiry(
+            self.config.clock.now_ms().div_euclid(1000),
+            i64::try_from(ttl).unwrap_or(i64::MAX),
+        );
         let unavailable = |e: seedgate_store::BlobError| {
             tracing::error!(error = %e, "storing a reference medium failed");
             GatewayError::Unavailable("storage unavailable".into())
@@ -462,7 +498,10 @@ impl Gateway {
             if blobs.size(&key).await.map_err(unavailable)?.is_none() {
                 blobs.put(&key, medium.bytes).await.map_err(unavailable)?;
             }
-            copies.insert(medium.field, key);
+            let url = MediaUrl::parse(&self.links.url_until(&key, expires)).map_err(|e| {
+                GatewayError::Internal(format!("a link to a stored medium is not a URL: {e}"))
+            })?;
+            copies.insert(medium.field, MediaCopy { key, url });
         }
         Ok(copies)
     }

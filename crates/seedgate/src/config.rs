@@ -484,6 +484,16 @@ impl Settings {
                 anyhow::bail!("public_base_url must be an http(s) URL, got {url}");
             }
         }
+        if self.mode == RunMode::Production
+            && self.public_base_url.is_none()
+            && self.providers.iter().any(|p| p.kind != "local")
+        {
+            anyhow::bail!(
+                "upstream accounts need public_base_url in production: upstreams fetch the stored \
+                 copies of reference media from it (and post callbacks to it), and the listen \
+                 address seedgate would use otherwise is not one they can reach"
+            );
+        }
         if self.mode == RunMode::Production && self.local.instant {
             anyhow::bail!(
                 "local.instant serves a tiny placeholder clip for benchmarks and is refused in \

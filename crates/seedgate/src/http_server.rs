@@ -1,7 +1,12 @@
-//! The HTTP server: hyper's connection builder with read deadlines, so a client that trickles
-//! its headers or its body cannot hold a connection (and its memory) for ever.
+//! The HTTP server: hyper's HTTP/1.1 connection builder with read deadlines, so a client that
+//! trickles its headers or its body, or connects and says nothing, cannot hold a connection (and
+//! its memory) for ever.
 //!
-//! `axum::serve` offers no header timeout; this loop is the same accept-and-serve with one.
+//! `axum::serve` offers no header timeout; this loop is the same accept-and-serve with one. It
+//! speaks HTTP/1.1 only: telling HTTP/2 apart takes a first read that no deadline covers, and
+//! an idle HTTP/2 connection has no header deadline at all (TLS and HTTP/2 belong to the
+//! reverse proxy in front). The header deadline runs from the moment a connection waits for a
+//! request, so it also closes idle keep-alive connections.
 //! Bodies are bounded twice: no gap between two chunks longer than `body_idle_timeout`
 //! (`RequestBodyTimeoutLayer`), and the whole request, body included, within the route guard's
 //! deadline (`seedgate_dialects::guard`).
@@ -9,8 +14,8 @@
 use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use serde::{Deserialize, Serialize};
@@ -22,7 +27,8 @@ use tower::ServiceExt;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HttpSettings {
-    /// A connection must send a request's whole header within this, or it is closed.
+    /// A connection must send a request's whole header within this of waiting for one (idle
+    /// keep-alive connections included), or it is closed.
     pub header_read_timeout_seconds: u64,
     /// The longest pause allowed between two chunks of a request body.
     pub body_idle_timeout_seconds: u64,
@@ -34,7 +40,7 @@ pub struct HttpSettings {
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {
-            header_read_timeout_seconds: 10,
+            header_read_timeout_seconds: 30,
             body_idle_timeout_seconds: 10,
             request_timeout_seconds: 300,
         }
@@ -42,17 +48,23 @@ impl Default for HttpSettings {
 }
 
 impl HttpSettings {
+    // Each is at least a second and at most a day: a zero would refuse everything, and a huge
+    // value would overflow the timer's clock.
     pub fn header_read_timeout(&self) -> Duration {
-        Duration::from_secs(self.header_read_timeout_seconds.max(1))
+        bounded_seconds(self.header_read_timeout_seconds)
     }
 
     pub fn body_idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.body_idle_timeout_seconds.max(1))
+        bounded_seconds(self.body_idle_timeout_seconds)
     }
 
     pub fn request_timeout(&self) -> Duration {
-        Duration::from_secs(self.request_timeout_seconds.max(1))
+        bounded_seconds(self.request_timeout_seconds)
     }
+}
+
+fn bounded_seconds(seconds: u64) -> Duration {
+    Duration::from_secs(seconds.clamp(1, 86_400))
 }
 
 /// Serves `router` on `listener` until `shutdown` is cancelled, then lets requests in flight
@@ -64,12 +76,10 @@ pub async fn serve(
     shutdown: CancellationToken,
     drain: Duration,
 ) -> std::io::Result<()> {
-    let mut builder = Builder::new(TokioExecutor::new());
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout());
-    builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
     loop {
         let (stream, peer) = tokio::select! {
@@ -93,11 +103,9 @@ pub async fn serve(
                     request.extensions_mut().insert(ConnectInfo(peer));
                     request
                 });
-        let connection = builder.serve_connection_with_upgrades(
-            TokioIo::new(stream),
-            TowerToHyperService::new(service),
-        );
-        let connection = graceful.watch(connection.into_owned());
+        let connection =
+            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, %peer, "connection ended with an error");

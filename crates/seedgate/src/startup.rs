@@ -6,7 +6,6 @@ use anyhow::Context;
 use axum::routing::get;
 use axum::Router;
 use seedgate_core::clock::{Clock, SystemClock};
-use seedgate_core::media_links::MediaLinkMaker;
 use seedgate_core::Catalog;
 use seedgate_fetch::{AddressPolicy, Fetcher};
 use seedgate_gateway::{auth, Gateway, GatewayConfig, MediaLinks};
@@ -18,7 +17,7 @@ use seedgate_providers::{
 use seedgate_store::{PgStore, SqliteStore, Store};
 use seedgate_workers::callbacks::CallbackDispatcher;
 use seedgate_workers::polling::PollerConfig;
-use seedgate_workers::{MediaCopyLinks, TaskWorkers, UpstreamWork, WorkerConfig};
+use seedgate_workers::{TaskWorkers, UpstreamWork, WorkerConfig};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -214,6 +213,14 @@ impl Application {
                     asset_quota_bytes: settings.assets.quota_bytes_per_key,
                     key_cache_ttl: Duration::from_secs(settings.auth.key_cache_seconds),
                     media_links: media_links.clone(),
+                    // Links to priced reference media outlive every fetch an upstream may make
+                    // for the task: past its deadline nobody fetches for it any more.
+                    media_copy_ttl: Duration::from_secs(
+                        settings
+                            .storage
+                            .url_ttl_seconds
+                            .max(settings.upstream.deadline_seconds.saturating_add(24 * 3600)),
+                    ),
                     clock: clock.clone(),
                 },
                 wake.clone(),
@@ -279,19 +286,6 @@ impl Application {
                     reconcile_backoff: Duration::from_millis(upstream.reconcile_backoff_ms),
                     callback_base_url: upstream_callbacks.then(|| base_url.clone()),
                     callback_secret: callback_secret.into_bytes(),
-                    media_copy_links: Some(MediaCopyLinks {
-                        links: MediaLinkMaker::new(
-                            &base_url,
-                            media_links.as_ref().map(|l| l.secret.clone()),
-                        ),
-                        // Past the deadline nobody fetches for the task any more.
-                        ttl: Duration::from_secs(
-                            settings
-                                .storage
-                                .url_ttl_seconds
-                                .max(upstream.deadline_seconds.saturating_add(24 * 3600)),
-                        ),
-                    }),
                     ..Default::default()
                 },
             },

@@ -167,6 +167,9 @@ pub enum CallbackState {
     Failed,
     /// The receiver answered 410 Gone: no more attempts.
     Gone,
+    /// A status callback (Ark's `queued`, `running`) not yet delivered when the task finished:
+    /// the final callback replaces it, so a receiver never hears an older status last.
+    Superseded,
 }
 
 impl CallbackState {
@@ -176,6 +179,7 @@ impl CallbackState {
             CallbackState::Delivered => "delivered",
             CallbackState::Failed => "failed",
             CallbackState::Gone => "gone",
+            CallbackState::Superseded => "superseded",
         }
     }
 
@@ -185,6 +189,7 @@ impl CallbackState {
             CallbackState::Delivered,
             CallbackState::Failed,
             CallbackState::Gone,
+            CallbackState::Superseded,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)

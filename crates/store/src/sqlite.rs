@@ -264,6 +264,14 @@ async fn finish(
     if status.is_terminal() {
         // The outbox: the callback is written with the state it reports, or not at all.
         queue_callback(tx, id, CallbackEvent::Final, now).await?;
+        // Status callbacks still waiting would reach the receiver after the result: dropped.
+        sqlx::query(
+            "UPDATE callbacks SET state = 'superseded', lease_token = NULL, lease_expires_at_ms = NULL \
+             WHERE task_id = ? AND event <> 'final' AND state = 'pending'",
+        )
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(true)
 }
@@ -927,6 +935,8 @@ impl Store for SqliteStore {
         let rows = sqlx::query(
             "SELECT id, task_id, event, api_key_id, url, dialect, attempts FROM callbacks \
              WHERE state = 'pending' AND next_attempt_at_ms <= ? \
+             AND NOT (event = 'running' AND EXISTS (SELECT 1 FROM callbacks q \
+                 WHERE q.task_id = callbacks.task_id AND q.event = 'queued' AND q.state = 'pending')) \
              AND (lease_expires_at_ms IS NULL OR lease_expires_at_ms < ?) \
              ORDER BY next_attempt_at_ms LIMIT ?",
         )
@@ -1125,14 +1135,14 @@ impl Store for SqliteStore {
             let mut tx = self.write_tx().await?;
             // Expired leases first: their clients have waited longest.
             let mut candidate = sqlx::query(
-                "SELECT id, attempt, lease_token FROM tasks WHERE status = 'running' AND lease_expires_at_ms <= ? ORDER BY lease_expires_at_ms LIMIT 1",
+                "SELECT id, attempt, lease_token, submit_key FROM tasks WHERE status = 'running' AND lease_expires_at_ms <= ? ORDER BY lease_expires_at_ms LIMIT 1",
             )
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
             if candidate.is_none() {
                 candidate = sqlx::query(
-                    "SELECT id, attempt, lease_token FROM tasks WHERE status = 'queued' AND next_run_at_ms <= ? ORDER BY next_run_at_ms, id LIMIT 1",
+                    "SELECT id, attempt, lease_token, submit_key FROM tasks WHERE status = 'queued' AND next_run_at_ms <= ? ORDER BY next_run_at_ms, id LIMIT 1",
                 )
                 .bind(now)
                 .fetch_optional(&mut *tx)
@@ -1143,7 +1153,10 @@ impl Store for SqliteStore {
             };
             let id: String = row.try_get("id")?;
             let attempt: i64 = row.try_get("attempt")?;
-            if attempt >= i64::from(max_attempts) {
+            // A task whose submit is in doubt is never given up for its attempts: an upstream
+            // job may live, so it stays in flight (hold kept) until reconciled.
+            let in_doubt = row.try_get::<Option<String>, _>("submit_key")?.is_some();
+            if attempt >= i64::from(max_attempts) && !in_doubt {
                 // Rescue with no attempts left: fail it and refund, then look for another task.
                 // A queued row has no lease token, so it is finished through the queued path.
                 let token: Option<String> = row.try_get("lease_token")?;

@@ -17,13 +17,13 @@ pub mod rehost;
 
 use polling::{Poller, PollerConfig};
 use rehost::Rehoster;
-use seedgate_core::media::MediaUrl;
 use seedgate_core::task::{FailureKind, TaskError, TaskOutput};
-use seedgate_core::{GenerationRequest, Task, TaskId};
+use seedgate_core::TaskId;
 use seedgate_providers::routing::NoAccount;
 use seedgate_providers::{Account, Artifacts, ErrorClass, Job, Progress, ProviderError, Router};
 use seedgate_store::{ClaimedTask, Store};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
@@ -72,19 +72,6 @@ pub struct UpstreamWork {
     pub callback_base_url: Option<String>,
     /// The key of callback tokens; shared by every replica.
     pub callback_secret: Vec<u8>,
-    /// Links to the stored copies of reference media that providers are sent instead of the
-    /// client's URLs. `None` sends the client's URLs (only tests that store no copies).
-    pub media_copy_links: Option<MediaCopyLinks>,
-}
-
-/// How providers are pointed at the stored copies of a task's reference media.
-#[derive(Debug, Clone)]
-pub struct MediaCopyLinks {
-    pub links: seedgate_core::media_links::MediaLinkMaker,
-    /// How long a link lives, counted from the task's creation: long enough for every attempt
-    /// an upstream may make to fetch it. The same task always gets the same links, so a
-    /// reconciled submit carries exactly the body of the first.
-    pub ttl: Duration,
 }
 
 impl Default for UpstreamWork {
@@ -100,7 +87,6 @@ impl Default for UpstreamWork {
             reconcile_backoff: Duration::from_secs(2),
             callback_base_url: None,
             callback_secret: Vec::new(),
-            media_copy_links: None,
         }
     }
 }
@@ -153,7 +139,15 @@ enum Outcome {
     Busy,
     /// The lease was lost; another worker owns the task now.
     LostLease,
+    /// A create was sent and whether the upstream took it is still unknown: the task stays in
+    /// flight (back in the queue, its hold kept) to be reconciled again, whatever its attempts
+    /// or deadline, until the upstream job is known.
+    InDoubt(ProviderError),
 }
+
+/// How long a task past its deadline, whose submit is in doubt, is given to find its upstream
+/// job (and cancel it) before it goes back to the queue, still in flight.
+const RECONCILE_PAST_DEADLINE: Duration = Duration::from_secs(300);
 
 /// What an upstream callback did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,20 +288,34 @@ impl TaskWorkers {
             None => (self.config.upstream.deadline, FailureKind::Timeout),
         };
         let deadline = lifetime.saturating_sub(age);
-        let timeout = deadline.min(self.config.attempt_timeout);
+        // Past its deadline with a submit in doubt, the task still gets a reconciling window:
+        // an upstream job found then is cancelled; one still unknown keeps the task in flight.
+        let timeout = if deadline.is_zero() && claimed.submit_key.is_some() {
+            RECONCILE_PAST_DEADLINE.min(self.config.attempt_timeout)
+        } else {
+            deadline.min(self.config.attempt_timeout)
+        };
         let upstream_job: Mutex<Option<(Arc<Account>, String)>> = Mutex::new(None);
+        let in_doubt = AtomicBool::new(claimed.submit_key.is_some());
         let outcome = tokio::select! {
-            outcome = tokio::time::timeout(timeout, self.drive(&claimed, slot, &upstream_job)) => match outcome {
+            outcome = tokio::time::timeout(timeout, self.drive(&claimed, slot, &upstream_job, &in_doubt)) => match outcome {
                 Ok(outcome) => outcome,
                 Err(_) => {
                     let job = upstream_job.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let doubt = in_doubt.load(Ordering::SeqCst);
                     if let Some((account, job_id)) = job {
                         // Best effort: stop paying for a job nobody will collect.
                         if let Err(e) = account.provider.cancel(&self.job(&claimed), &job_id).await {
                             tracing::warn!(error = %e, "cancelling the upstream job after the deadline failed");
                         }
                     }
-                    Outcome::Failed(if timeout == deadline {
+                    if doubt {
+                        Outcome::InDoubt(ProviderError::retryable(
+                            FailureKind::UpstreamError,
+                            "the time ran out with the upstream's answer to the submit unknown",
+                        ))
+                    } else {
+                        Outcome::Failed(if timeout == deadline || deadline.is_zero() {
                         ProviderError::permanent(
                             past_deadline,
                             format!("the task did not finish within {} s of its creation", lifetime.as_secs()),
@@ -318,6 +326,7 @@ impl TaskWorkers {
                             format!("the attempt did not finish within the attempt timeout ({} s)", timeout.as_secs()),
                         )
                     })
+                    }
                 }
             },
             _ = self.heartbeat(&task_id, &token) => Outcome::LostLease,
@@ -331,6 +340,15 @@ impl TaskWorkers {
                 tracing::info!("no account can take the task yet; back to the queue");
                 self.store
                     .defer_task(&task_id, &token, self.config.upstream.busy_retry)
+                    .await
+                    .map(|_| ())
+            }
+            Outcome::InDoubt(e) => {
+                let delay =
+                    self.config.retry_base * 2u32.saturating_pow(attempt.saturating_sub(1).min(6));
+                tracing::warn!(error = %e, ?delay, "submit still in doubt; the task stays in flight");
+                self.store
+                    .retry_task(&task_id, &token, delay, &task_error(&e))
                     .await
                     .map(|_| ())
             }
@@ -359,18 +377,6 @@ impl TaskWorkers {
         }
     }
 
-    /// The task's request with its media pointing at the stored copies it was priced on.
-    fn provider_request(&self, task: &Task) -> GenerationRequest {
-        let Some(copies) = &self.config.upstream.media_copy_links else {
-            return task.request.clone();
-        };
-        let created = task.created_at_ms.div_euclid(1000);
-        let ttl = i64::try_from(copies.ttl.as_secs()).unwrap_or(i64::MAX);
-        let expires = seedgate_core::media_links::expiry(created, ttl);
-        task.request
-            .with_media_copies(|key| MediaUrl::parse(&copies.links.url_until(key, expires)).ok())
-    }
-
     fn job(&self, claimed: &ClaimedTask) -> Job {
         let task_id = claimed.task.id.clone();
         let upstream_callback_url = self.config.upstream.callback_base_url.as_ref().map(|base| {
@@ -390,7 +396,8 @@ impl TaskWorkers {
                 .clone()
                 .unwrap_or_else(|| Job::fresh_submit_key(&task_id, claimed.task.attempt)),
             task_id,
-            request: self.provider_request(&claimed.task),
+            // Pointing at the stored copies of its media, the bytes it was priced on.
+            request: claimed.task.request.with_media_copies(),
             attempt: claimed.task.attempt,
             upstream_callback_url,
         }
@@ -402,6 +409,7 @@ impl TaskWorkers {
         claimed: &ClaimedTask,
         slot: OwnedSemaphorePermit,
         upstream_job: &Mutex<Option<(Arc<Account>, String)>>,
+        in_doubt: &AtomicBool,
     ) -> Outcome {
         let job = self.job(claimed);
         let token = &claimed.lease_token;
@@ -428,9 +436,9 @@ impl TaskWorkers {
                 let submitted = match stuck_to {
                     // Sent, answer never recorded: reconcile with that account only.
                     Some(Ok(account)) if claimed.submit_key.is_some() => {
-                        self.reconcile(&job, token, account).await
+                        self.reconcile(&job, token, account, in_doubt).await
                     }
-                    _ => self.submit(&job, token).await,
+                    _ => self.submit(&job, token, in_doubt).await,
                 };
                 match submitted {
                     Submitted::Accepted {
@@ -453,6 +461,7 @@ impl TaskWorkers {
         }
         *upstream_job.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((account.clone(), job_id.clone()));
+        in_doubt.store(false, Ordering::SeqCst);
         // Waiting at an upstream holds a tracking permit, not a worker slot.
         let _tracking = match self.tracked_slots.clone().try_acquire_owned() {
             Ok(permit) => {
@@ -466,7 +475,7 @@ impl TaskWorkers {
 
     /// Routes a new submit: tries each candidate account in turn, moving on only when an
     /// account did not take the job (429, 5xx, no connection).
-    async fn submit(&self, job: &Job, token: &str) -> Submitted {
+    async fn submit(&self, job: &Job, token: &str, in_doubt: &AtomicBool) -> Submitted {
         // Counting is a query over every running task: only routes with a cap need it.
         let active = if self.router.route_has_caps(&job.request.model) {
             match self.store.running_tasks_by_provider().await {
@@ -503,7 +512,7 @@ impl TaskWorkers {
                 .record_submit_intent(&job.task_id, token, Some((account.name(), &job.submit_key)))
                 .await
             {
-                Ok(true) => {}
+                Ok(true) => in_doubt.store(true, Ordering::SeqCst),
                 Ok(false) => return Submitted::Finished(Outcome::LostLease),
                 Err(e) => {
                     // Without the write-ahead record a crash could not be reconciled: do not send.
@@ -517,20 +526,25 @@ impl TaskWorkers {
             match self.submit_to(job, &account).await {
                 Err(e) if e.class == ErrorClass::Transient => {
                     tracing::warn!(account = account.name(), error = %e, "account did not take the task; trying the next");
-                    if let Err(e) = self
+                    match self
                         .store
                         .record_submit_intent(&job.task_id, token, None)
                         .await
                     {
-                        tracing::warn!(error = %e, "clearing the submit record failed");
+                        Ok(_) => in_doubt.store(false, Ordering::SeqCst),
+                        Err(e) => tracing::warn!(error = %e, "clearing the submit record failed"),
                     }
                     last_error = Some(e);
                 }
                 Err(e) if e.class == ErrorClass::Ambiguous => {
                     tracing::warn!(account = account.name(), error = %e, "submit answer lost; reconciling");
-                    return self.reconcile(job, token, account).await;
+                    return self.reconcile(job, token, account, in_doubt).await;
                 }
-                other => return self.submitted(account, other),
+                other => {
+                    // Taken (the job id is recorded next) or refused outright: not in doubt.
+                    in_doubt.store(false, Ordering::SeqCst);
+                    return self.submitted(account, other);
+                }
             }
         }
         Submitted::Finished(Outcome::Failed(last_error.unwrap_or_else(|| {
@@ -576,7 +590,13 @@ impl TaskWorkers {
     /// A submit to `account` may have been accepted but its answer was lost: send it again to
     /// the same account with the same Idempotency-Key, which an upstream that honours the
     /// header answers with the job it already has. Never another account.
-    async fn reconcile(&self, job: &Job, token: &str, account: Arc<Account>) -> Submitted {
+    async fn reconcile(
+        &self,
+        job: &Job,
+        token: &str,
+        account: Arc<Account>,
+        in_doubt: &AtomicBool,
+    ) -> Submitted {
         let mut delay = self.config.upstream.reconcile_backoff;
         let mut last = None;
         for _ in 0..self.config.upstream.reconcile_tries.max(1) {
@@ -595,12 +615,13 @@ impl TaskWorkers {
                             .record_submit_intent(&job.task_id, token, None)
                             .await;
                     }
+                    in_doubt.store(false, Ordering::SeqCst);
                     return self.submitted(account, other);
                 }
             }
         }
         // Still unknown: the submit record stays, so the next attempt reconciles again.
-        Submitted::Finished(Outcome::Failed(last.unwrap_or_else(|| {
+        Submitted::Finished(Outcome::InDoubt(last.unwrap_or_else(|| {
             ProviderError::retryable(
                 FailureKind::UpstreamError,
                 "the submit could not be reconciled",

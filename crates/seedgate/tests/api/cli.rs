@@ -216,3 +216,34 @@ fn instant_mode_is_refused_in_production() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("local.instant"), "{stderr}");
 }
+
+#[test]
+fn production_with_upstream_accounts_needs_a_public_base_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("seedgate.toml");
+    let accounts = "mode = \"production\"\n\
+        [[providers]]\nname = \"ark-main\"\nkind = \"ark\"\n\
+        base_url = \"https://ark.example.com\"\napi_key = \"k\"\n\
+        models = { \"seedance-2.0-mini\" = \"dreamina-seedance-2-0-mini-260615\" }\n";
+    let run = |extra: &str| {
+        std::fs::write(&config, format!("{extra}{accounts}")).expect("config");
+        Command::new(env!("CARGO_BIN_EXE_seedgate"))
+            .args(["config", "--data-dir"])
+            .arg(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .env("SEEDGATE_LOG__FILTER", "warn")
+            .output()
+            .expect("run seedgate")
+    };
+    let out = run("");
+    assert!(!out.status.success(), "accepted without public_base_url");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("public_base_url"), "{stderr}");
+    let out = run("public_base_url = \"https://videos.example.com\"\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -292,6 +292,15 @@ async fn slow_clients_are_cut_off_and_do_not_stop_others() {
             started.elapsed()
         );
     }
+    // And connections that send nothing at all.
+    let mut silent = Vec::with_capacity(100);
+    for _ in 0..100 {
+        silent.push(
+            tokio::net::TcpStream::connect(&addr)
+                .await
+                .expect("connect"),
+        );
+    }
     // Past the header deadline the server has closed them: a read sees the end (or a reset).
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut closed = 0;
@@ -305,6 +314,16 @@ async fn slow_clients_are_cut_off_and_do_not_stop_others() {
     }
     assert_eq!(closed, 200, "every trickling connection was closed");
     drop(slow);
+    let mut closed = 0;
+    for stream in silent.iter_mut() {
+        let mut buf = [0u8; 512];
+        match tokio::time::timeout(Duration::from_secs(2), stream.read(&mut buf)).await {
+            Ok(Ok(_)) | Ok(Err(_)) => closed += 1,
+            Err(_) => {}
+        }
+    }
+    assert_eq!(closed, 100, "every silent connection was closed");
+    drop(silent);
 
     // A body that trickles: the request is answered (an error) within the deadlines, not held.
     let mut stream = tokio::net::TcpStream::connect(&addr)

@@ -1139,10 +1139,19 @@ async fn a_result_that_cannot_be_copied_fails_the_task_with_a_refund() {
 
 #[tokio::test]
 async fn production_copies_results_from_private_addresses_only_where_allowed() {
+    // Production with upstream accounts needs a public base URL: here, the port it listens on.
+    fn reachable_at_a_free_port(s: &mut Settings) {
+        let port = free_port();
+        s.listen = format!("127.0.0.1:{port}");
+        s.public_base_url = Some(format!("http://127.0.0.1:{port}"));
+    }
     // The upstream serves its results from loopback, as an internal reseller would from a
     // private network: production fetches nothing private unless `fetch.allow_private` says so.
-    let (_upstream, proxy, front) =
-        upstream_behind_a_proxy_with(|s| s.mode = RunMode::Production).await;
+    let (_upstream, proxy, front) = upstream_behind_a_proxy_with(|s| {
+        s.mode = RunMode::Production;
+        reachable_at_a_free_port(s);
+    })
+    .await;
     let id = front.submit("served from a private address").await;
     front.assert_failed_for_good(&id, "a refused URL").await;
     assert_eq!(
@@ -1153,6 +1162,7 @@ async fn production_copies_results_from_private_addresses_only_where_allowed() {
 
     let (upstream, proxy, front) = upstream_behind_a_proxy_with(|s| {
         s.mode = RunMode::Production;
+        reachable_at_a_free_port(s);
         s.fetch.allow_private = Some(vec!["127.0.0.0/8".into()]);
     })
     .await;

@@ -1,6 +1,7 @@
 -- Callbacks on status changes. Ark posts one when a task is queued and when it starts running,
 -- as well as the final one, so a task may now have several callbacks: one per event
--- ('queued', 'running', 'final'), each with its own constant `webhook-id`.
+-- ('queued', 'running', 'final'), each with its own constant `webhook-id`. A status callback
+-- still undelivered when the final one is written is 'superseded' (never sent after it).
 --
 -- SQLite cannot drop a UNIQUE constraint, so `callbacks` is rebuilt. Foreign keys stay on
 -- during migrations: the attempts are set aside in a table without references first, so that
@@ -12,7 +13,8 @@ CREATE TABLE callbacks_v2 (
     api_key_id          TEXT NOT NULL REFERENCES api_keys(id),
     url                 TEXT NOT NULL,
     dialect             TEXT NOT NULL,
-    state               TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed', 'gone')),
+    state               TEXT NOT NULL
+                        CHECK (state IN ('pending', 'delivered', 'failed', 'gone', 'superseded')),
     attempts            INTEGER NOT NULL DEFAULT 0,
     next_attempt_at_ms  INTEGER NOT NULL,
     lease_token         TEXT,

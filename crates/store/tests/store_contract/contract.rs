@@ -6,8 +6,8 @@ use crate::support::*;
 use seedgate_core::task::{FailureKind, TaskError, TaskOutput, TaskStatus};
 use seedgate_core::{ApiKeyId, TaskId};
 use seedgate_store::{
-    CallbackJob, CallbackResolution, CallbackState, IdempotencyClaim, IdempotencyCompletion, Store,
-    StoreError, StoredResponse, TaskPage, TaskQuery,
+    CallbackResolution, CallbackState, IdempotencyClaim, IdempotencyCompletion, Store, StoreError,
+    StoredResponse, TaskPage, TaskQuery,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -1242,39 +1242,82 @@ pub async fn ark_tasks_queue_a_callback_per_status_change_once(store: Arc<dyn St
     plain.origin_dialect = "kie".into();
     store.create_task(&t, None).await.expect("create");
     store.create_task(&plain, None).await.expect("create");
-    let events = |jobs: &[CallbackJob]| {
-        let mut e: Vec<(String, &'static str)> = jobs
+    let due = || async {
+        let jobs = store
+            .claim_callbacks("d1", Duration::from_secs(30), 100)
+            .await
+            .expect("claim callbacks");
+        let mut events: Vec<(String, &'static str)> = jobs
             .iter()
             .map(|j| (j.task_id.to_string(), j.event.as_str()))
             .collect();
-        e.sort();
-        e
+        events.sort();
+        (jobs, events)
     };
-    let due = store
-        .claim_callbacks("d1", Duration::from_secs(30), 100)
-        .await
-        .expect("claim callbacks");
-    assert_eq!(events(&due), [(t.id.to_string(), "queued")]);
-    assert_eq!(due[0].id, format!("evt_{}_queued", t.id));
-    // Claimed twice (the first worker died): one `running` callback.
+    let (queued, events) = due().await;
+    assert_eq!(
+        events,
+        [(t.id.to_string(), "queued")],
+        "Kie has no status callbacks"
+    );
+    assert_eq!(queued[0].id, format!("evt_{}_queued", t.id));
+    // Claimed twice (the first worker died): one `running` callback, which waits while the
+    // `queued` one is undelivered, so the receiver hears them in order.
+    let mut lease = String::new();
     for worker in ["w1", "w2"] {
         let claimed = store
             .claim_task(worker, Duration::from_millis(1), 5)
             .await
             .expect("claim")
             .expect("task");
+        lease = claimed.lease_token;
         tokio::time::sleep(Duration::from_millis(5)).await;
-        let _ = claimed;
     }
-    let due = store
-        .claim_callbacks("d1", Duration::from_secs(30), 100)
+    let renewed = store
+        .renew_lease(&t.id, &lease, Duration::from_secs(30))
         .await
-        .expect("claim callbacks");
-    assert_eq!(events(&due), [(t.id.to_string(), "running")]);
-    // The final one is still the task's callback record.
+        .expect("renew");
+    assert!(renewed);
+    assert_eq!(due().await.1, [], "running waits for queued");
+    assert!(store
+        .record_callback_attempt(
+            &queued[0],
+            &attempt(Some(200)),
+            CallbackResolution::Delivered
+        )
+        .await
+        .expect("delivered"));
+    let (running, events) = due().await;
+    assert_eq!(events, [(t.id.to_string(), "running")]);
     assert_eq!(
         store.callback_record(&t.id, &key).await.expect("record"),
         None,
-        "no final callback before the task finishes"
+        "the task's callback record is its final one, not there before it finishes"
+    );
+    // The task finishes while `running` is still in flight: the final callback supersedes it.
+    assert!(store
+        .complete_task(&t.id, &lease, &TaskOutput::default())
+        .await
+        .expect("complete"));
+    let (_, events) = due().await;
+    assert_eq!(events, [(t.id.to_string(), "final")]);
+    assert!(
+        !store
+            .record_callback_attempt(
+                &running[0],
+                &attempt(Some(200)),
+                CallbackResolution::Delivered
+            )
+            .await
+            .expect("superseded"),
+        "a status callback overtaken by the result is not recorded as delivered"
+    );
+    assert_eq!(
+        store
+            .callback_record(&t.id, &key)
+            .await
+            .expect("record")
+            .map(|r| r.id),
+        Some(format!("evt_{}", t.id))
     );
 }
