@@ -63,6 +63,12 @@
 //! watermarks), `service_tier: "default"`, `draft: false`, `camera_fixed: false`; GET shows
 //! `service_tier` `default`, `draft` false and `output_format` `mp4`.
 //!
+//! Retries: the Ark SDKs (`volcenginesdkarkruntime`, `byteplussdkarkruntime`) retry a create
+//! whose answer was lost, twice by default, with nothing that tells a retry apart (a fresh
+//! `X-Client-Request-Id` each try), so each try would be a new task. Send an `Idempotency-Key`
+//! made once per task: `client.content_generation.tasks.create(..., extra_headers={
+//! "Idempotency-Key": key})`; the retry then replays the first answer.
+//!
 //! GET: `seed` is the requested seed, or `-1` when the model chose (the renderer does not report
 //! the seed it derived). `ratio` is the actual ratio: `adaptive` is resolved from the output's
 //! size once the task succeeded. `usage.completion_tokens` = `total_tokens` =

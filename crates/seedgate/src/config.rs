@@ -405,8 +405,9 @@ pub struct FlagOverrides {
 /// What stands in for a secret in printed settings.
 pub const REDACTED: &str = "REDACTED";
 
-/// A connection URL without its password (in the userinfo or a `password=` parameter); a URL
-/// that does not parse is hidden whole, since it may be all secret.
+/// A URL without its secrets (the userinfo's password, and `password=`, `sslpassword=`,
+/// `secret=`, `token=`, `key=` parameters); a URL that does not parse is hidden whole, since it
+/// may be all secret.
 fn redact_url(raw: &str) -> String {
     let Ok(mut url) = url::Url::parse(raw) else {
         return REDACTED.into();
@@ -414,14 +415,16 @@ fn redact_url(raw: &str) -> String {
     if url.password().is_some() && url.set_password(Some(REDACTED)).is_err() {
         return REDACTED.into();
     }
-    if url
-        .query_pairs()
-        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
-    {
+    let secret_parameter = |k: &str| {
+        ["password", "sslpassword", "secret", "token", "key"]
+            .iter()
+            .any(|s| k.eq_ignore_ascii_case(s))
+    };
+    if url.query_pairs().any(|(k, _)| secret_parameter(&k)) {
         let pairs: Vec<(String, String)> = url
             .query_pairs()
             .map(|(k, v)| {
-                let v = if k.eq_ignore_ascii_case("password") {
+                let v = if secret_parameter(&k) {
                     REDACTED.to_string()
                 } else {
                     v.into_owned()
@@ -510,6 +513,10 @@ impl Settings {
         settings.database_url = settings.database_url.as_deref().map(redact_url);
         if settings.storage.s3.secret_access_key.is_some() {
             settings.storage.s3.secret_access_key = Some(REDACTED.into());
+        }
+        settings.storage.s3.endpoint = settings.storage.s3.endpoint.as_deref().map(redact_url);
+        for provider in &mut settings.providers {
+            provider.base_url = provider.base_url.as_deref().map(redact_url);
         }
         settings
     }

@@ -181,6 +181,10 @@ fn config_prints_no_secret() {
             "postgres://seedgate:hunter2-db@db.internal:5432/seedgate?sslmode=require&password=hunter3-param",
         )
         .env("SEEDGATE_STORAGE__S3__SECRET_ACCESS_KEY", "hunter4-s3")
+        .env(
+            "SEEDGATE_STORAGE__S3__ENDPOINT",
+            "http://minio:hunter5-endpoint@127.0.0.1:9000",
+        )
         .env("SEEDGATE_STORAGE__S3__ACCESS_KEY_ID", "AKIAPUBLICID")
         .env("SEEDGATE_LOG__FILTER", "warn")
         .output()
@@ -191,7 +195,12 @@ fn config_prints_no_secret() {
         String::from_utf8_lossy(&out.stderr)
     );
     let printed = stdout(&out);
-    for secret in ["hunter2-db", "hunter3-param", "hunter4-s3"] {
+    for secret in [
+        "hunter2-db",
+        "hunter3-param",
+        "hunter4-s3",
+        "hunter5-endpoint",
+    ] {
         assert!(!printed.contains(secret), "{secret} printed:\n{printed}");
     }
     // What is not secret still shows, so the operator can check it.
