@@ -175,6 +175,13 @@ pub trait Provider: Send + Sync + 'static {
         None
     }
 
+    /// Whether a submit hands the work to another system, which may have taken it even when
+    /// the answer is lost (so a lost answer must be reconciled, never assumed a refusal). The
+    /// local renderer runs in this process: a render cut off leaves nothing running.
+    fn remote(&self) -> bool {
+        true
+    }
+
     /// Starts generation.
     async fn submit(&self, job: &Job) -> Result<Progress, ProviderError>;
 

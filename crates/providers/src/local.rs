@@ -249,6 +249,10 @@ impl Provider for LocalProvider {
         &self.name
     }
 
+    fn remote(&self) -> bool {
+        false
+    }
+
     /// The renderer draws any model at the catalog's output sizes.
     fn serves(&self, _model: &str) -> bool {
         true

@@ -296,7 +296,13 @@ impl TaskWorkers {
             deadline.min(self.config.attempt_timeout)
         };
         let upstream_job: Mutex<Option<(Arc<Account>, String)>> = Mutex::new(None);
-        let in_doubt = AtomicBool::new(claimed.submit_key.is_some());
+        let stuck_remote = claimed
+            .task
+            .provider
+            .as_deref()
+            .and_then(|name| self.router.account(name))
+            .is_none_or(|account| account.provider.remote());
+        let in_doubt = AtomicBool::new(claimed.submit_key.is_some() && stuck_remote);
         let outcome = tokio::select! {
             outcome = tokio::time::timeout(timeout, self.drive(&claimed, slot, &upstream_job, &in_doubt)) => match outcome {
                 Ok(outcome) => outcome,
@@ -507,32 +513,45 @@ impl TaskWorkers {
         };
         let mut last_error = None;
         for account in candidates {
-            match self
-                .store
-                .record_submit_intent(&job.task_id, token, Some((account.name(), &job.submit_key)))
-                .await
-            {
-                Ok(true) => in_doubt.store(true, Ordering::SeqCst),
-                Ok(false) => return Submitted::Finished(Outcome::LostLease),
-                Err(e) => {
-                    // Without the write-ahead record a crash could not be reconciled: do not send.
-                    tracing::error!(error = %e, "recording the submit failed");
-                    return Submitted::Finished(Outcome::Failed(ProviderError::retryable(
-                        FailureKind::Internal,
-                        "could not record the submit",
-                    )));
+            // A local render needs no write-ahead record: cut off, it leaves nothing running.
+            let remote = account.provider.remote();
+            if remote {
+                match self
+                    .store
+                    .record_submit_intent(
+                        &job.task_id,
+                        token,
+                        Some((account.name(), &job.submit_key)),
+                    )
+                    .await
+                {
+                    Ok(true) => in_doubt.store(true, Ordering::SeqCst),
+                    Ok(false) => return Submitted::Finished(Outcome::LostLease),
+                    Err(e) => {
+                        // Without the write-ahead record a crash could not be reconciled: do
+                        // not send.
+                        tracing::error!(error = %e, "recording the submit failed");
+                        return Submitted::Finished(Outcome::Failed(ProviderError::retryable(
+                            FailureKind::Internal,
+                            "could not record the submit",
+                        )));
+                    }
                 }
             }
             match self.submit_to(job, &account).await {
                 Err(e) if e.class == ErrorClass::Transient => {
                     tracing::warn!(account = account.name(), error = %e, "account did not take the task; trying the next");
-                    match self
-                        .store
-                        .record_submit_intent(&job.task_id, token, None)
-                        .await
-                    {
-                        Ok(_) => in_doubt.store(false, Ordering::SeqCst),
-                        Err(e) => tracing::warn!(error = %e, "clearing the submit record failed"),
+                    if remote {
+                        match self
+                            .store
+                            .record_submit_intent(&job.task_id, token, None)
+                            .await
+                        {
+                            Ok(_) => in_doubt.store(false, Ordering::SeqCst),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "clearing the submit record failed")
+                            }
+                        }
                     }
                     last_error = Some(e);
                 }
