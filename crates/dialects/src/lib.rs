@@ -33,6 +33,9 @@ use utoipa_axum::router::OpenApiRouter;
 /// Shared state of every dialect's handlers.
 pub type AppState = Arc<Gateway>;
 
+/// Renders a task (its media links already signed) as a dialect's callback body.
+pub type CallbackBody = fn(&seedgate_core::Task, &seedgate_core::Catalog) -> Option<Vec<u8>>;
+
 /// One dialect, as the rest of the application sees it. Each dialect module defines its entry
 /// (`DIALECT`); [`DIALECTS`] lists them, and routes, error envelopes for paths no route
 /// matched, the OpenAPI envelopes and callback bodies all come from that one list.
@@ -48,7 +51,7 @@ pub struct DialectEntry {
     pub error_schema: &'static str,
     /// The body of a task's callback (what the dialect's status call answers); `None` for a
     /// dialect without callbacks.
-    pub callback_body: Option<fn(&seedgate_core::Task, &seedgate_core::Catalog) -> Option<Vec<u8>>>,
+    pub callback_body: Option<CallbackBody>,
     /// Whether callbacks also carry HiAPI's `X-HiAPI-Signature`.
     pub hiapi_signature: bool,
 }

@@ -98,11 +98,7 @@ async fn openai_sdk_retry_is_answered_with_the_first_task(program: &str, file: &
     )
     .await;
     assert!(sent >= 2, "the SDK retried ({sent} creates)");
-    assert_eq!(
-        tasks,
-        [id.clone()],
-        "one task, and it is the one the SDK got"
-    );
+    assert_eq!(tasks, [id], "one task, and it is the one the SDK got");
     // 720p × 4 s at $0.1025/s.
     assert_eq!(spent, 410, "charged once");
 }
