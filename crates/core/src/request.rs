@@ -545,33 +545,6 @@ impl GenerationRequest {
         !self.reference_video_urls.is_empty()
     }
 
-    /// Every media URL the request carries, with the field it came from.
-    pub fn media(&self) -> Vec<(&'static str, &MediaUrl)> {
-        let mut all = Vec::new();
-        if let Some(u) = &self.first_frame_url {
-            all.push(("first_frame_url", u));
-        }
-        if let Some(u) = &self.last_frame_url {
-            all.push(("last_frame_url", u));
-        }
-        all.extend(
-            self.reference_image_urls
-                .iter()
-                .map(|u| ("reference_image_urls", u)),
-        );
-        all.extend(
-            self.reference_video_urls
-                .iter()
-                .map(|u| ("reference_video_urls", u)),
-        );
-        all.extend(
-            self.reference_audio_urls
-                .iter()
-                .map(|u| ("reference_audio_urls", u)),
-        );
-        all
-    }
-
     pub fn spec<'a>(&self, catalog: &'a Catalog) -> Option<&'a ModelSpec> {
         catalog.get(&self.model)
     }

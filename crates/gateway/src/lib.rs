@@ -457,8 +457,9 @@ impl Gateway {
     }
 
     /// Stores the bytes each medium was priced on, content-addressed (a file used by many
-    /// tasks, or uploaded twice, is kept once), and returns each field's object key. Our own
-    /// files are copied too: what a task was priced on stays what it is generated from.
+    /// tasks, or uploaded twice, is kept once), and returns each field's copy: its object key
+    /// and the signed link providers are sent. Our own files are copied too: what a task was
+    /// priced on stays what it is generated from.
     async fn keep_media_copies(
         &self,
         request: &GenerationRequest,
