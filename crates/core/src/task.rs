@@ -61,20 +61,11 @@ impl TaskStatus {
         )
     }
 
-    /// Whether the state machine allows `self → next`. Stores enforce the same rule in their
-    /// guarded updates; this is the single statement of it.
+    /// Whether the state machine allows `self → next`: whether some [`Transition`] does it.
     pub fn can_become(self, next: TaskStatus) -> bool {
-        use TaskStatus::*;
-        matches!(
-            (self, next),
-            (Queued, Running)
-                | (Queued, Cancelled)
-                | (Queued, Failed)
-                | (Running, Running)
-                | (Running, Queued)
-                | (Running, Succeeded)
-                | (Running, Failed)
-        )
+        Transition::ALL
+            .iter()
+            .any(|t| t.from() == self && t.to() == next)
     }
 
     pub fn hold_resolution(self) -> Option<HoldResolution> {
@@ -83,6 +74,68 @@ impl TaskStatus {
             TaskStatus::Failed | TaskStatus::Cancelled => Some(HoldResolution::Release),
             TaskStatus::Queued | TaskStatus::Running => None,
         }
+    }
+}
+
+/// Every move a task can make: the single statement of the state machine. The stores build
+/// each status-changing statement from one of these (its `WHERE status = from` guard and its
+/// `SET status = to`), so a transition cannot exist in SQL alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transition {
+    /// A worker takes a queued task.
+    Claim,
+    /// A worker takes over a running task whose lease expired (its worker died).
+    Rescue,
+    /// A running task goes back to the queue: a retryable error, no account free yet, or a
+    /// graceful shutdown.
+    Requeue,
+    /// A running task's result is in: its hold is settled.
+    Complete,
+    /// A running task failed: its hold is released.
+    Fail,
+    /// A queued task is cancelled by its owner: its hold is released.
+    Cancel,
+    /// A queued task that used up its attempts is given up: its hold is released.
+    Abandon,
+}
+
+impl Transition {
+    pub const ALL: [Transition; 7] = [
+        Transition::Claim,
+        Transition::Rescue,
+        Transition::Requeue,
+        Transition::Complete,
+        Transition::Fail,
+        Transition::Cancel,
+        Transition::Abandon,
+    ];
+
+    pub fn from(self) -> TaskStatus {
+        match self {
+            Transition::Claim | Transition::Cancel | Transition::Abandon => TaskStatus::Queued,
+            Transition::Rescue | Transition::Requeue | Transition::Complete | Transition::Fail => {
+                TaskStatus::Running
+            }
+        }
+    }
+
+    pub fn to(self) -> TaskStatus {
+        match self {
+            Transition::Claim | Transition::Rescue => TaskStatus::Running,
+            Transition::Requeue => TaskStatus::Queued,
+            Transition::Complete => TaskStatus::Succeeded,
+            Transition::Fail | Transition::Abandon => TaskStatus::Failed,
+            Transition::Cancel => TaskStatus::Cancelled,
+        }
+    }
+
+    /// The transition that ends a task in `status`: from `running` when a worker holds it
+    /// (`leased`), else from `queued`. `None` when no transition does that.
+    pub fn ending_in(status: TaskStatus, leased: bool) -> Option<Transition> {
+        Transition::ALL
+            .into_iter()
+            .find(|t| t.to() == status && (t.from() == TaskStatus::Running) == leased)
+            .filter(|t| t.to().is_terminal())
     }
 }
 
@@ -206,6 +259,26 @@ mod tests {
         assert_eq!(Cancelled.hold_resolution(), Some(HoldResolution::Release));
         assert_eq!(Queued.hold_resolution(), None);
         assert_eq!(Running.hold_resolution(), None);
+    }
+
+    #[test]
+    fn every_ending_has_one_transition() {
+        assert_eq!(
+            Transition::ending_in(Succeeded, true),
+            Some(Transition::Complete)
+        );
+        assert_eq!(Transition::ending_in(Failed, true), Some(Transition::Fail));
+        assert_eq!(
+            Transition::ending_in(Failed, false),
+            Some(Transition::Abandon)
+        );
+        assert_eq!(
+            Transition::ending_in(Cancelled, false),
+            Some(Transition::Cancel)
+        );
+        assert_eq!(Transition::ending_in(Succeeded, false), None);
+        assert_eq!(Transition::ending_in(Cancelled, true), None);
+        assert_eq!(Transition::ending_in(Running, true), None);
     }
 
     #[test]

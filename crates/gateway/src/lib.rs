@@ -478,7 +478,7 @@ impl Gateway {
             self.config.clock.now_ms().div_euclid(1000),
             i64::try_from(ttl).unwrap_or(i64::MAX),
         );
-        let unavailable = |e: seedgate_store::BlobError| {
+        let unavailable = |e: seedgate_blobs::BlobError| {
             tracing::error!(error = %e, "storing a reference medium failed");
             GatewayError::Unavailable("storage unavailable".into())
         };

@@ -10,7 +10,7 @@ use seedgate_core::media::{MediaFacts, MediaKind, MediaUrl};
 use seedgate_core::media_links::LinkError;
 use seedgate_fetch::{FetchError, Fetcher, HeaderMap, Method, OutboundRequest};
 use seedgate_probe::{MediaProbe, ProbeError};
-use seedgate_store::BlobStore;
+use seedgate_blobs::BlobStore;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;

@@ -332,7 +332,7 @@ mod tests {
     use seedgate_core::catalog::Catalog;
     use seedgate_core::{GenerationRequest, RequestDraft, TaskId};
     use seedgate_fetch::{AddressPolicy, FetchLimits, Fetcher};
-    use seedgate_store::BlobStore;
+    use seedgate_blobs::BlobStore;
 
     fn provider() -> LocalProvider {
         provider_with(LocalConfig::default())

@@ -119,7 +119,7 @@ pub struct StorageSettings {
     pub url_ttl_seconds: u64,
     /// `bucket`, `endpoint`, `region`, `path_style`, `access_key_id`, `secret_access_key`,
     /// `allow_http`; credentials and region default to the standard AWS variables.
-    pub s3: seedgate_store::S3Config,
+    pub s3: seedgate_blobs::S3Config,
 }
 
 impl Default for StorageSettings {
@@ -608,10 +608,10 @@ impl Settings {
     }
 
     /// The object store the settings name.
-    pub fn blob_store(&self) -> anyhow::Result<seedgate_store::BlobStore> {
+    pub fn blob_store(&self) -> anyhow::Result<seedgate_blobs::BlobStore> {
         Ok(match self.storage.kind {
-            StorageKind::Local => seedgate_store::BlobStore::local(&self.media_dir())?,
-            StorageKind::S3 => seedgate_store::BlobStore::s3(&self.storage.s3)?,
+            StorageKind::Local => seedgate_blobs::BlobStore::local(&self.media_dir())?,
+            StorageKind::S3 => seedgate_blobs::BlobStore::s3(&self.storage.s3)?,
         })
     }
 

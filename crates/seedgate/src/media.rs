@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
-use seedgate_store::BlobStore;
+use seedgate_blobs::BlobStore;
 
 /// The MIME type of a stored object, from its key's extension.
 pub fn content_type(key: &str) -> &'static str {

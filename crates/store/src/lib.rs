@@ -1,10 +1,17 @@
-//! Persistence behind one [`Store`] trait. The tasks table doubles as the work queue (claimed
-//! with leases and fenced by lease token); the ledger is append-only and guarded by unique
-//! indexes so that money cannot move twice. SQLite is the embedded default.
+//! Persistence, in two SQL backends behind a few capability traits ([`KeyStore`],
+//! [`TaskStore`], [`TaskQueue`], [`CallbackOutbox`], [`IdempotencyStore`], [`AssetStore`],
+//! [`LedgerStore`], [`ServerSecrets`]; [`Store`] is all of them). The tasks table doubles as
+//! the work queue (claimed with leases and fenced by lease token); the ledger is append-only and
+//! guarded by unique indexes so that money cannot move twice. SQLite is the embedded default.
+//!
+//! Both backends run the same queries: `rows.rs` maps rows to records once, `shared/` holds
+//! every statement and is compiled once per backend, and `sqlite.rs` / `postgres.rs` hold only
+//! what truly differs (connections, transactions and locks, group commit, migrations).
 
-pub mod blobs;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
+mod transitions;
 
 use async_trait::async_trait;
 use seedgate_core::ids::{ApiKeyId, TaskId};
@@ -14,7 +21,14 @@ use seedgate_core::task::{Task, TaskError, TaskOutput, TaskStatus};
 use std::collections::HashMap;
 use std::time::Duration;
 
-pub use blobs::{BlobError, BlobRead, BlobStore, S3Config};
+/// Every capability trait, for code that uses the whole store (tests, tools).
+pub mod prelude {
+    pub use crate::{
+        AssetStore, CallbackOutbox, IdempotencyStore, KeyStore, LedgerStore, ServerSecrets, Store,
+        TaskQueue, TaskStore,
+    };
+}
+
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -240,9 +254,9 @@ pub struct LedgerDump {
     pub balances: Vec<CachedBalance>,
 }
 
+/// API keys and their balances.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
-    // API keys and credits.
+pub trait KeyStore: Send + Sync + 'static {
     async fn create_api_key(
         &self,
         name: &str,
@@ -258,8 +272,11 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_api_key(&self, id: &ApiKeyId) -> StoreResult<()>;
     /// Adds (or, negative, removes) credits. Fails rather than drive the balance below zero.
     async fn grant_credits(&self, id: &ApiKeyId, amount: i64, note: &str) -> StoreResult<i64>;
+}
 
-    // Idempotency.
+/// Idempotency-Key records: a retried submit replays the first answer.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync + 'static {
     /// Claims `(api_key, key)` for a request with `fingerprint`. An in-progress claim older than
     /// `stale_after` (its request died) is taken over.
     async fn claim_idempotency_key(
@@ -273,8 +290,11 @@ pub trait Store: Send + Sync + 'static {
     async fn release_idempotency_key(&self, api_key: &ApiKeyId, key: &str) -> StoreResult<()>;
     /// Deletes records older than `retention`; returns how many.
     async fn prune_idempotency_keys(&self, retention: Duration) -> StoreResult<u64>;
+}
 
-    // Tasks.
+/// Tasks as their owners see them: created, read, listed, cancelled, deleted.
+#[async_trait]
+pub trait TaskStore: Send + Sync + 'static {
     /// Inserts a queued task, places its hold and completes its Idempotency-Key, atomically.
     async fn create_task(
         &self,
@@ -289,52 +309,13 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the record of a finished task: it is no longer read or listed. Its ledger
     /// entries stay. A task that is not finished is a `Conflict`.
     async fn delete_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()>;
-
     /// A task by id whoever owns it, deleted or not: for callback delivery only.
     async fn load_task(&self, id: &TaskId) -> StoreResult<Option<Task>>;
+}
 
-    // Callbacks.
-    /// The key's active signing secrets, newest first (two during a rotation).
-    async fn webhook_secrets(&self, api_key: &ApiKeyId) -> StoreResult<Vec<String>>;
-    /// The key's current secret; `candidate` becomes it if the key has none yet.
-    async fn ensure_webhook_secret(
-        &self,
-        api_key: &ApiKeyId,
-        candidate: &str,
-    ) -> StoreResult<String>;
-    /// Makes `secret` current; the previous one keeps signing for `overlap`.
-    async fn rotate_webhook_secret(
-        &self,
-        api_key: &ApiKeyId,
-        secret: &str,
-        overlap: Duration,
-    ) -> StoreResult<()>;
-    /// Leases up to `limit` callbacks that are due.
-    async fn claim_callbacks(
-        &self,
-        owner: &str,
-        lease: Duration,
-        limit: u32,
-    ) -> StoreResult<Vec<CallbackJob>>;
-    /// Logs an attempt and applies its resolution; `false` when the lease was lost (another
-    /// dispatcher owns the callback now, and this result is dropped).
-    async fn record_callback_attempt(
-        &self,
-        job: &CallbackJob,
-        attempt: &CallbackAttempt,
-        resolution: CallbackResolution,
-    ) -> StoreResult<bool>;
-    /// Hands a leased callback back without an attempt, due again at `at_ms`.
-    async fn defer_callback(&self, job: &CallbackJob, at_ms: i64) -> StoreResult<bool>;
-    async fn callback_record(
-        &self,
-        task_id: &TaskId,
-        api_key: &ApiKeyId,
-    ) -> StoreResult<Option<CallbackRecord>>;
-    /// Makes a task's callback due now, whatever its state (a manual redelivery).
-    async fn redeliver_callback(&self, task_id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()>;
-
-    // Queue.
+/// The work queue: tasks claimed under leases, every later write fenced by the lease token.
+#[async_trait]
+pub trait TaskQueue: Send + Sync + 'static {
     /// Claims the next runnable task: a queued one that is due, or a running one whose lease
     /// expired (its worker died). A rescued task that used up `max_attempts` fails and is
     /// refunded instead of being returned.
@@ -378,9 +359,6 @@ pub trait Store: Send + Sync + 'static {
         lease_token: &str,
         delay: Duration,
     ) -> StoreResult<bool>;
-    /// The process-wide secret `name`, created from `candidate` by whichever replica asks
-    /// first; every replica gets the same value.
-    async fn server_secret(&self, name: &str, candidate: &str) -> StoreResult<String>;
     /// Succeeds a running task and settles its hold; `false` when fenced out.
     async fn complete_task(
         &self,
@@ -406,18 +384,103 @@ pub trait Store: Send + Sync + 'static {
         delay: Duration,
         error: &TaskError,
     ) -> StoreResult<bool>;
+}
 
-    // Assets.
+/// The callback outbox (written in the transaction of the state it reports), its signing
+/// secrets, and its delivery log.
+#[async_trait]
+pub trait CallbackOutbox: Send + Sync + 'static {
+    /// The key's active signing secrets, newest first (two during a rotation).
+    async fn webhook_secrets(&self, api_key: &ApiKeyId) -> StoreResult<Vec<String>>;
+    /// The key's current secret; `candidate` becomes it if the key has none yet.
+    async fn ensure_webhook_secret(
+        &self,
+        api_key: &ApiKeyId,
+        candidate: &str,
+    ) -> StoreResult<String>;
+    /// Makes `secret` current; the previous one keeps signing for `overlap`.
+    async fn rotate_webhook_secret(
+        &self,
+        api_key: &ApiKeyId,
+        secret: &str,
+        overlap: Duration,
+    ) -> StoreResult<()>;
+    /// Leases up to `limit` callbacks that are due.
+    async fn claim_callbacks(
+        &self,
+        owner: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> StoreResult<Vec<CallbackJob>>;
+    /// Logs an attempt and applies its resolution; `false` when the lease was lost (another
+    /// dispatcher owns the callback now, and this result is dropped).
+    async fn record_callback_attempt(
+        &self,
+        job: &CallbackJob,
+        attempt: &CallbackAttempt,
+        resolution: CallbackResolution,
+    ) -> StoreResult<bool>;
+    /// Hands a leased callback back without an attempt, due again at `at_ms`.
+    async fn defer_callback(&self, job: &CallbackJob, at_ms: i64) -> StoreResult<bool>;
+    async fn callback_record(
+        &self,
+        task_id: &TaskId,
+        api_key: &ApiKeyId,
+    ) -> StoreResult<Option<CallbackRecord>>;
+    /// Makes a task's callback due now, whatever its state (a manual redelivery).
+    async fn redeliver_callback(&self, task_id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()>;
+}
+
+/// Files clients uploaded (their records; the bytes are in the blob store).
+#[async_trait]
+pub trait AssetStore: Send + Sync + 'static {
     /// Records an uploaded file, refusing it when the key's assets would exceed `quota_bytes`.
     async fn create_asset(&self, asset: &AssetRecord, quota_bytes: u64) -> StoreResult<()>;
     /// An asset of this key (another key's asset is `None`).
     async fn get_asset(&self, id: &str, api_key: &ApiKeyId) -> StoreResult<Option<AssetRecord>>;
+}
 
-    // Audit.
+/// The credit ledger, read whole for an audit.
+#[async_trait]
+pub trait LedgerStore: Send + Sync + 'static {
     async fn ledger_dump(&self) -> StoreResult<LedgerDump>;
 }
 
-pub use seedgate_core::clock::now_ms;
+/// Process-wide secrets every replica shares.
+#[async_trait]
+pub trait ServerSecrets: Send + Sync + 'static {
+    /// The process-wide secret `name`, created from `candidate` by whichever replica asks
+    /// first; every replica gets the same value.
+    async fn server_secret(&self, name: &str, candidate: &str) -> StoreResult<String>;
+}
+
+/// Everything a backend provides. Callers that need one capability take that trait (an
+/// `Arc<dyn Store>` coerces to any of them).
+pub trait Store:
+    KeyStore
+    + IdempotencyStore
+    + TaskStore
+    + TaskQueue
+    + CallbackOutbox
+    + AssetStore
+    + LedgerStore
+    + ServerSecrets
+{
+}
+
+impl<T> Store for T where
+    T: KeyStore
+        + IdempotencyStore
+        + TaskStore
+        + TaskQueue
+        + CallbackOutbox
+        + AssetStore
+        + LedgerStore
+        + ServerSecrets
+{
+}
+
+use seedgate_core::clock::now_ms;
 
 pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)

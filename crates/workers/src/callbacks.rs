@@ -187,7 +187,7 @@ impl CallbackDispatcher {
     async fn start(self: Arc<Self>, job: CallbackJob) {
         let Ok(host_permit) = self.host_slots(&job.url).try_acquire_owned() else {
             // This host already has its share in flight: let other receivers go first.
-            let later = seedgate_store::now_ms() + 250;
+            let later = seedgate_core::clock::now_ms() + 250;
             if let Err(e) = self.store.defer_callback(&job, later).await {
                 tracing::warn!(error = %e, "deferring a callback failed; its lease will expire");
             }
@@ -205,7 +205,7 @@ impl CallbackDispatcher {
     }
 
     async fn deliver(&self, job: &CallbackJob) -> Result<(), seedgate_store::StoreError> {
-        let started_at_ms = seedgate_store::now_ms();
+        let started_at_ms = seedgate_core::clock::now_ms();
         let clock = Instant::now();
         let (status, retry_after, error) = match self.attempt(job).await {
             Ok((status, retry_after)) => (Some(status), retry_after, None),
@@ -235,7 +235,7 @@ impl CallbackDispatcher {
                 retry_after,
             ) {
                 Some(delay) => CallbackResolution::RetryAt(
-                    seedgate_store::now_ms()
+                    seedgate_core::clock::now_ms()
                         + i64::try_from(delay.as_millis()).unwrap_or(i64::MAX / 2),
                 ),
                 None => CallbackResolution::Exhausted,
@@ -269,7 +269,7 @@ impl CallbackDispatcher {
         let secrets = signing_secrets(&*self.store, &job.api_key_id)
             .await
             .map_err(|e| format!("reading the signing secret failed: {e}"))?;
-        let timestamp = seedgate_store::now_ms() / 1000;
+        let timestamp = seedgate_core::clock::now_ms() / 1000;
         let mut headers = HeaderMap::new();
         let mut put = |name: &'static str, value: String| {
             if let Ok(v) = HeaderValue::from_str(&value) {

@@ -783,7 +783,7 @@ impl TaskWorkers {
         attempt: u32,
         artifacts: Artifacts,
     ) -> Result<(), seedgate_store::StoreError> {
-        let provider_finished_at_ms = seedgate_store::now_ms();
+        let provider_finished_at_ms = seedgate_core::clock::now_ms();
         let key = video_key(task_id, attempt);
         let mut files = vec![(key.clone(), &artifacts.video)];
         let last_frame_key = artifacts.last_frame.as_ref().map(|frame| {

@@ -9,7 +9,7 @@
 use futures::StreamExt;
 use seedgate_fetch::{FetchError, Fetcher, Url};
 use seedgate_providers::{Artifact, ArtifactBody};
-use seedgate_store::BlobStore;
+use seedgate_blobs::BlobStore;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,7 +5,7 @@ use super::load::{self, RequestTemplate};
 use super::report::{Figure, Target};
 use super::server::{Baseline, Seedgate};
 use hdrhistogram::Histogram;
-use seedgate_store::{SqliteStore, Store};
+use seedgate_store::{KeyStore, SqliteStore, TaskStore};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -82,7 +82,7 @@ pub async fn completion_to_visible(
         let seen_ms = loop {
             let (status, _) = poll_status(&client, server, &id).await?;
             if status == "completed" {
-                break seedgate_store::now_ms();
+                break seedgate_core::clock::now_ms();
             }
             anyhow::ensure!(
                 submitted.elapsed() < Duration::from_secs(30),

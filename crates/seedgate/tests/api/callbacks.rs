@@ -265,7 +265,7 @@ async fn a_callback_is_signed_verifiable_and_carries_the_status_body() {
     let ts: i64 = header(r, "webhook-timestamp")
         .parse()
         .expect("unix seconds");
-    let now = seedgate_store::now_ms() / 1000;
+    let now = seedgate_core::clock::now_ms() / 1000;
     assert!((now - ts).abs() < 60, "{ts} vs {now}");
     assert!(header(r, "webhook-signature").starts_with("v1,"));
     // An independent implementation accepts it; a wrong secret or a changed body does not.

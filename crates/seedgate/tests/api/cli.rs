@@ -4,7 +4,8 @@ use crate::helpers::test_settings;
 use seedgate::config::RunMode;
 use seedgate::startup::Application;
 use seedgate_gateway::auth;
-use seedgate_store::{SqliteStore, Store};
+use seedgate_store::prelude::*;
+use seedgate_store::SqliteStore;
 use std::process::{Command, Output};
 
 fn seedgate(args: &[&str], data: &std::path::Path) -> Output {

@@ -1,7 +1,8 @@
 //! SIGKILL mid-task and restart: the task finishes after the restart, charged once.
 
 use crate::helpers::{ledger_verify, wait_for_task};
-use seedgate_store::{SqliteStore, Store};
+use seedgate_store::prelude::*;
+use seedgate_store::SqliteStore;
 use serde_json::json;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};

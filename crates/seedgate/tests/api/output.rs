@@ -223,7 +223,7 @@ async fn media_links_are_signed_expire_and_cannot_be_altered() {
         .expect("expires")
         .parse()
         .expect("number");
-    let now = seedgate_store::now_ms() / 1000;
+    let now = seedgate_core::clock::now_ms() / 1000;
     assert!(
         expires >= now + 7 * 24 * 3600 - 5,
         "lives at least the configured week"

@@ -39,7 +39,7 @@ async fn new_bucket() -> String {
 fn s3(bucket: &str) -> impl FnOnce(&mut Settings) + '_ {
     move |s: &mut Settings| {
         s.storage.kind = StorageKind::S3;
-        s.storage.s3 = seedgate_store::S3Config {
+        s.storage.s3 = seedgate_blobs::S3Config {
             bucket: bucket.to_string(),
             endpoint: Some(endpoint()),
             region: Some("us-east-1".into()),

@@ -778,7 +778,7 @@ pub async fn callbacks_are_written_with_the_terminal_state_and_fenced_by_lease(
         .record_callback_attempt(
             &job,
             &attempt(None),
-            CallbackResolution::RetryAt(seedgate_store::now_ms())
+            CallbackResolution::RetryAt(seedgate_core::clock::now_ms())
         )
         .await
         .expect("attempt"));
@@ -816,7 +816,7 @@ pub async fn callbacks_are_written_with_the_terminal_state_and_fenced_by_lease(
         .find(|j| j.task_id == hooked.id)
         .expect("due after redelivery");
     // Deferred without an attempt: not due until then.
-    let later = seedgate_store::now_ms() + 60_000;
+    let later = seedgate_core::clock::now_ms() + 60_000;
     assert!(store.defer_callback(&job, later).await.expect("defer"));
     assert!(store
         .claim_callbacks("d4", Duration::from_secs(30), 10)

@@ -6,8 +6,9 @@ use crate::backend::TestDb;
 use crate::support::*;
 use seedgate_core::task::{TaskOutput, TaskStatus};
 use seedgate_core::TaskId;
+use seedgate_store::prelude::*;
 use seedgate_store::{
-    CallbackResolution, CallbackState, IdempotencyClaim, IdempotencyCompletion, SqliteStore, Store,
+    CallbackResolution, CallbackState, IdempotencyClaim, IdempotencyCompletion, SqliteStore,
     StoreError, StoredResponse, TaskQuery,
 };
 use sqlx::{ConnectOptions, Connection};

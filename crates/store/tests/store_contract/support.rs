@@ -35,8 +35,8 @@ pub fn task_with_callback(key: &ApiKeyId, credits: u64, callback_url: Option<&st
             micro_usd_per_second: 102_500,
         },
         attempt: 0,
-        created_at_ms: seedgate_store::now_ms(),
-        updated_at_ms: seedgate_store::now_ms(),
+        created_at_ms: seedgate_core::clock::now_ms(),
+        updated_at_ms: seedgate_core::clock::now_ms(),
         started_at_ms: None,
         finished_at_ms: None,
         output: None,
@@ -95,7 +95,7 @@ pub fn failure() -> TaskError {
 pub fn attempt(status: Option<u16>) -> CallbackAttempt {
     CallbackAttempt {
         attempt: 0,
-        started_at_ms: seedgate_store::now_ms(),
+        started_at_ms: seedgate_core::clock::now_ms(),
         status,
         latency_ms: 12,
         error: status.is_none().then(|| "connection refused".to_string()),
@@ -122,7 +122,7 @@ pub fn asset(key: &ApiKeyId, size_bytes: u64) -> AssetRecord {
             fps: None,
             codec: None,
         },
-        created_at_ms: seedgate_store::now_ms(),
+        created_at_ms: seedgate_core::clock::now_ms(),
         name: Some("a label".into()),
     }
 }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use seedgate_store::BlobStore;
+use seedgate_blobs::BlobStore;
 
 async fn read(
     blobs: &BlobStore,

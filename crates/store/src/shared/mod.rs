@@ -1,0 +1,344 @@
+//! Every query the two backends share, written once. This folder is compiled twice, as a module
+//! of `sqlite.rs` and of `postgres.rs` (`#[path = "shared/mod.rs"] mod shared;`): there, `super`
+//! names the backend, which provides
+//!
+//! - `Db` (the sqlx database) and `This` (the store type), with `pool()`, `write_tx()`,
+//!   `read_tx()` and `commit_new_task()` (SQLite groups commits, PostgreSQL does not);
+//! - `lock_key()`, serialising a key's transactions that must not interleave (an advisory lock
+//!   on PostgreSQL; nothing on SQLite, whose writers are already serial);
+//! - `ROW_LOCK` and `SKIP_LOCKED`, the row-locking suffixes a `SELECT` takes before it decides
+//!   (empty on SQLite).
+//!
+//! Placeholders are `$n` throughout: PostgreSQL's own, and SQLite reads `$n` as parameter `n`.
+//! How the statements stay safe when many replicas race is explained in `postgres.rs`; on
+//! SQLite, `BEGIN IMMEDIATE` makes every write transaction run alone.
+
+use super::{lock_key, Db, This, ROW_LOCK, SKIP_LOCKED};
+use crate::rows::{
+    AssetRow, AttemptRow, BalanceRow, CallbackJobRow, CallbackRow, IdempotencyRow, KeyRow,
+    LedgerRow, TaskFactsRow, TaskRow, ASSET_COLUMNS, KEY_COLUMNS, TASK_COLUMNS,
+};
+use crate::transitions::{self, END_LEASE};
+use crate::*;
+use seedgate_core::ledger::EntryKind;
+use seedgate_core::task::{FailureKind, HoldResolution, TaskStatus, Transition};
+use seedgate_core::webhook::{wants_status_callbacks, CallbackEvent};
+use std::sync::LazyLock;
+
+mod assets;
+mod callbacks;
+mod idempotency;
+mod keys;
+mod ledger;
+mod queue;
+mod tasks;
+
+pub(super) type Tx = sqlx::Transaction<'static, Db>;
+
+/// Locks a key's transactions of one kind take, so that they run one at a time.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum KeyLock {
+    /// At most one current webhook secret per key.
+    WebhookSecrets,
+    /// The asset quota, a sum over rows that may not exist yet.
+    AssetQuota,
+}
+
+fn to_i64(v: u64, what: &str) -> StoreResult<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{what} out of range")))
+}
+
+fn task_from(row: TaskRow) -> StoreResult<Task> {
+    Task::try_from(row)
+}
+
+/// The statements a fenced end of a task runs, one per transition that ends a task.
+struct Endings {
+    complete: String,
+    fail: String,
+    cancel: String,
+    abandon: String,
+}
+
+static ENDINGS: LazyLock<Endings> = LazyLock::new(|| {
+    // `$6` is the lease token a worker must still hold (NULL for a queued task, which has none).
+    let end = |t: Transition| {
+        transitions::update(
+            t,
+            &format!(
+                "output_json = COALESCE($1, output_json), error_kind = $2, error_message = $3, \
+                 finished_at_ms = $4, updated_at_ms = $4, {END_LEASE}"
+            ),
+            "id = $5 AND (CAST($6 AS TEXT) IS NULL OR lease_token = $6)",
+            "",
+        )
+    };
+    Endings {
+        complete: end(Transition::Complete),
+        fail: end(Transition::Fail),
+        cancel: end(Transition::Cancel),
+        abandon: end(Transition::Abandon),
+    }
+});
+
+/// Resolves a task's hold inside `tx`. The unique index on resolutions makes a second
+/// resolution fail, so a race can never refund (or settle) twice.
+async fn resolve_hold(
+    tx: &mut Tx,
+    task_id: &str,
+    resolution: HoldResolution,
+    now: i64,
+) -> StoreResult<()> {
+    let (key, hold): (String, i64) = sqlx::query_as(
+        "SELECT api_key_id, amount FROM ledger_entries WHERE task_id = $1 AND kind = 'hold'",
+    )
+    .bind(task_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| StoreError::Corrupt(format!("task {task_id} has no hold")))?;
+    let held = -hold;
+    let kind = EntryKind::from(resolution);
+    // A settle charges the whole hold (prices are exact up front); a release returns all of it.
+    let amount = match resolution {
+        HoldResolution::Settle => 0,
+        HoldResolution::Release => held,
+    };
+    // The balance row is locked before the entry is appended, so that the key's entries are
+    // numbered in the order its balance moved.
+    if amount != 0 {
+        sqlx::query("UPDATE api_keys SET balance = balance + $1 WHERE id = $2")
+            .bind(amount)
+            .bind(&key)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query(
+        "INSERT INTO ledger_entries (api_key_id, task_id, kind, amount, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&key)
+    .bind(task_id)
+    .bind(kind.as_str())
+    .bind(amount)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict(format!("task {task_id} hold already resolved"))
+        }
+        _ => StoreError::Database(e),
+    })?;
+    Ok(())
+}
+
+/// Ends a task in `status` and resolves its hold, inside `tx`. `fence` is the lease token a
+/// worker must still hold; without one only a queued task may end (cancel, abandon). `false`
+/// when the task was not where the transition starts (another writer got there first).
+pub(super) async fn finish(
+    tx: &mut Tx,
+    id: &str,
+    fence: Option<&str>,
+    status: TaskStatus,
+    output: Option<&TaskOutput>,
+    error: Option<&TaskError>,
+    now: i64,
+) -> StoreResult<bool> {
+    let sql = match Transition::ending_in(status, fence.is_some()) {
+        Some(Transition::Complete) => &ENDINGS.complete,
+        Some(Transition::Fail) => &ENDINGS.fail,
+        Some(Transition::Cancel) => &ENDINGS.cancel,
+        Some(Transition::Abandon) => &ENDINGS.abandon,
+        _ => {
+            return Err(StoreError::Conflict(format!(
+                "no transition ends a task in {}",
+                status.as_str()
+            )))
+        }
+    };
+    let output_json = output
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    // The guarded update locks the row; a racing transition re-reads it and updates nothing.
+    let result = sqlx::query(sql)
+        .bind(output_json)
+        .bind(error.map(|e| e.kind.as_str()))
+        .bind(error.map(|e| e.message.as_str()))
+        .bind(now)
+        .bind(id)
+        .bind(fence)
+        .execute(&mut **tx)
+        .await?;
+    if result.rows_affected() != 1 {
+        return Ok(false);
+    }
+    if let Some(resolution) = status.hold_resolution() {
+        resolve_hold(tx, id, resolution, now).await?;
+    }
+    // The outbox: the callback is written with the state it reports, or not at all.
+    queue_callback(tx, id, CallbackEvent::Final, now).await?;
+    // Status callbacks still waiting would reach the receiver after the result: dropped.
+    sqlx::query(
+        "UPDATE callbacks SET state = 'superseded', lease_token = NULL, lease_expires_at_ms = NULL \
+         WHERE task_id = $1 AND event <> 'final' AND state = 'pending'",
+    )
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
+}
+
+/// Writes a task's callback for `event` to the outbox (once: a second write of the same event
+/// does nothing), when the task has a callback URL.
+async fn queue_callback(
+    tx: &mut Tx,
+    task_id: &str,
+    event: CallbackEvent,
+    now: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO callbacks (id, task_id, event, api_key_id, url, dialect, state, attempts, \
+         next_attempt_at_ms, created_at_ms) \
+         SELECT $1, id, $2, api_key_id, callback_url, origin_dialect, 'pending', 0, $3, $3 \
+         FROM tasks WHERE id = $4 AND callback_url IS NOT NULL \
+         ON CONFLICT (task_id, event) DO NOTHING",
+    )
+    .bind(event.callback_id(task_id))
+    .bind(event.as_str())
+    .bind(now)
+    .bind(task_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Inserts a queued task, takes its hold from the balance and completes its Idempotency-Key,
+/// inside `tx`.
+pub(super) async fn insert_task(
+    tx: &mut Tx,
+    task: &Task,
+    idempotency: Option<IdempotencyCompletion>,
+) -> StoreResult<()> {
+    let price = to_i64(task.price.credits, "price")?;
+    let request_json =
+        serde_json::to_string(&task.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    // The guard: the balance must cover the hold, checked and taken in one statement. Racing
+    // submits queue on the key's row and each re-checks the guard against the balance the
+    // previous one left.
+    let r = sqlx::query(
+        "UPDATE api_keys SET balance = balance - $1 \
+         WHERE id = $2 AND balance >= $1 AND revoked_at_ms IS NULL",
+    )
+    .bind(price)
+    .bind(task.api_key_id.as_str())
+    .execute(&mut **tx)
+    .await?;
+    if r.rows_affected() != 1 {
+        let key: Option<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT balance, revoked_at_ms FROM api_keys WHERE id = $1")
+                .bind(task.api_key_id.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+        return Err(match key {
+            None => StoreError::NotFound,
+            Some((_, Some(_revoked))) => StoreError::Revoked,
+            Some((available, None)) => StoreError::InsufficientCredits { available },
+        });
+    }
+    sqlx::query(
+        "INSERT INTO tasks (id, api_key_id, model, requested_model, origin_dialect, request_json, \
+         status, price_credits, billable_seconds, micro_usd_per_second, attempt, next_run_at_ms, \
+         created_at_ms, updated_at_ms, callback_url) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, 0, $10, $10, $10, $11)",
+    )
+    .bind(task.id.as_str())
+    .bind(task.api_key_id.as_str())
+    .bind(&task.request.model)
+    .bind(&task.requested_model)
+    .bind(&task.origin_dialect)
+    .bind(request_json)
+    .bind(price)
+    .bind(i64::from(task.price.billable_seconds))
+    .bind(to_i64(task.price.micro_usd_per_second, "unit price")?)
+    .bind(task.created_at_ms)
+    .bind(task.request.callback_url.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO ledger_entries (api_key_id, task_id, kind, amount, created_at_ms) \
+         VALUES ($1, $2, 'hold', $3, $4)",
+    )
+    .bind(task.api_key_id.as_str())
+    .bind(task.id.as_str())
+    .bind(-price)
+    .bind(task.created_at_ms)
+    .execute(&mut **tx)
+    .await?;
+    if let Some(idem) = idempotency {
+        let r = sqlx::query(
+            "UPDATE idempotency_keys SET state = 'completed', task_id = $1, response_status = $2, \
+             response_body = $3 \
+             WHERE api_key_id = $4 AND idem_key = $5 AND state = 'in_progress'",
+        )
+        .bind(task.id.as_str())
+        .bind(i64::from(idem.response.status))
+        .bind(idem.response.body)
+        .bind(task.api_key_id.as_str())
+        .bind(&idem.key)
+        .execute(&mut **tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            // Someone else completed or pruned this key meanwhile: create nothing.
+            return Err(StoreError::Conflict(
+                "idempotency key is no longer held".into(),
+            ));
+        }
+    }
+    // A dialect told of every status change hears of the task being queued, in the same
+    // transaction that accepts it.
+    if wants_status_callbacks(&task.origin_dialect) {
+        queue_callback(
+            tx,
+            task.id.as_str(),
+            CallbackEvent::Queued,
+            task.created_at_ms,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+impl This {
+    /// Ends a running task held under `lease_token`, resolving its hold, in one transaction.
+    async fn finish_fenced(
+        &self,
+        id: &TaskId,
+        lease_token: &str,
+        status: TaskStatus,
+        output: Option<&TaskOutput>,
+        error: Option<&TaskError>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.write_tx().await?;
+        let done = finish(
+            &mut tx,
+            id.as_str(),
+            Some(lease_token),
+            status,
+            output,
+            error,
+            now_ms(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// A fenced statement (`… WHERE id = $n AND lease_token = $m`) ran: whether it applied.
+    async fn fenced<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
+    ) -> StoreResult<bool> {
+        Ok(query.execute(self.pool()).await?.rows_affected() == 1)
+    }
+}
