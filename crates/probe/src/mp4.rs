@@ -6,7 +6,8 @@
 //! must accept files from anywhere (phones' QuickTime movies with `hvc1` and sound description
 //! v1/v2, fragmented MP4, `avc3`, Opus, ...) and must turn every malformed or truncated input into
 //! an error: every read is checked against the enclosing box, nothing is allocated from
-//! untrusted counts, and recursion only follows a fixed path of known containers.
+//! untrusted counts, and recursion only follows a fixed path of known containers. Why this is
+//! not `mp4parse`: see the crate documentation.
 
 /// What `inspect` found.
 #[derive(Debug, Clone, PartialEq)]
