@@ -9,10 +9,11 @@
 //!
 //! Nothing is decoded, so a decompression bomb costs no more than any other file, and nothing
 //! is allocated from sizes the file states. The structure is still walked from start to end
-//! (image chunks up to the end marker, every MP4 box, every MP3 frame header), so a file that
-//! was cut short is an error rather than a plausible answer. Audio is the one exception: a WAV
-//! whose data chunk claims more bytes than exist, and an MP3 cut mid-stream, are measured by
-//! the audio actually present, which is what any player would play.
+//! (image chunks up to the end marker, every MP4 box and where its media chunks start, every
+//! MP3 frame header), so a file that was cut short is an error rather than a plausible answer.
+//! Audio is the one exception: a WAV whose data chunk claims more bytes than exist, and an MP3
+//! cut mid-stream, are measured by the audio actually present, which is what any player would
+//! play.
 //!
 //! This crate only measures. Limits (edge lengths, durations, frame rates) are the core's.
 //! Every `ProbeError` message is short and meant to be shown to API clients as is.
@@ -34,14 +35,15 @@
 //!   bytes, and has no EXIF orientation. The walk to the end marker that catches all of this
 //!   reads the size on its way, so the crate would not even save code.
 //! - **MP4/MOV** — `mp4parse` 0.17 is MPL-2.0, which `deny.toml` does not allow. It streams from
-//!   any `Read` in one pass, but the callers hold the fetched bytes anyway. On the fixtures it
-//!   gave no codec, width or height for HEVC (`hvc1`, what phones' `.mov` files hold) nor a codec
-//!   for QuickTime PCM audio, no frame count, frame rate or duration for fragmented MP4 (it does
-//!   not read `moof`), refused an `mdat` of size 0 ("to the end of the file"), took the AAC
-//!   channel count from the sample entry (2) rather than the decoder config (1, as ffprobe
-//!   says), exposes no `mvhd` duration, and accepted a file cut inside its `mdat` header (all of
-//!   the media gone). Of the tests here, `inspects_files_made_by_ffmpeg` and the truncation test
-//!   would fail; rotation, codec names and fragment timing would still be code of our own.
+//!   any `Read` in one pass, but the callers hold the fetched bytes anyway. It reads QuickTime
+//!   (an H.264/AAC `.mov` agreed in every fact), but it gave no codec, width or height for HEVC
+//!   (`hvc1`, what phones' `.mov` files hold) nor a codec for QuickTime PCM audio, no frame
+//!   count, frame rate or duration for fragmented MP4 (it does not read `moof`), refused an
+//!   `mdat` of size 0 ("to the end of the file"), took the AAC channel count from the sample
+//!   entry (2) rather than the decoder config (1, as ffprobe says), exposes no `mvhd` duration,
+//!   and accepted a file cut inside its `mdat` header (all of the media gone). Of the tests
+//!   here, `inspects_files_made_by_ffmpeg` and the truncation test would fail; rotation, codec
+//!   names and fragment timing would still be code of our own.
 //! - **Audio** — `symphonia` 0.6 is MPL-2.0 too, and even with `default-features = false` and
 //!   only `mp1`/`mp2`/`mp3`/`wav` it brings about 36,000 lines (its core, an MP3 decoder bundled
 //!   with the demuxer, the RIFF reader, the metadata readers) for the 590 here. It differed on

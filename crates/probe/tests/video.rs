@@ -382,3 +382,23 @@ fn an_mdat_of_size_zero_runs_to_the_end_of_the_file() {
     assert_eq!(probe_video(&open), probe_video(&mp4));
     assert!(probe_video(&open).is_ok());
 }
+
+/// A file cut inside the `mdat` header has lost all its media: `mp4parse` takes the short read
+/// as the end of the file and accepts it; here it is truncated.
+#[test]
+fn a_cut_inside_the_mdat_header_is_truncated() {
+    let mp4 = card(320, 240, 1, true);
+    let &(mdat, _) = top_level_boxes(&mp4).last().expect("boxes");
+    for cut in mdat + 1..mdat + 8 {
+        assert_eq!(
+            probe_video(&mp4[..cut]),
+            Err(ProbeError::Truncated(MediaFormat::Video(
+                VideoContainer::Mp4
+            ))),
+            "cut at {cut}, mdat at {mdat}"
+        );
+    }
+    // Cut exactly where `mdat` starts: every box is whole, and the chunk offsets point past
+    // the end.
+    assert!(probe_video(&mp4[..mdat]).is_err(), "cut at {mdat}");
+}
