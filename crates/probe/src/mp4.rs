@@ -6,7 +6,8 @@
 //! must accept files from anywhere (phones' QuickTime movies with `hvc1` and sound description
 //! v1/v2, fragmented MP4, `avc3`, Opus, ...) and must turn every malformed or truncated input into
 //! an error: every read is checked against the enclosing box, nothing is allocated from
-//! untrusted counts, and recursion only follows a fixed path of known containers.
+//! untrusted counts, and recursion only follows a fixed path of known containers. Why this is
+//! not `mp4parse`: see the crate documentation.
 
 /// What `inspect` found.
 #[derive(Debug, Clone, PartialEq)]
@@ -333,6 +334,17 @@ pub fn inspect(bytes: &[u8]) -> Result<Mp4Info, InspectError> {
             }
         }
     }
+    // Complete headers do not make a complete file: cut exactly where `mdat` starts, a file
+    // has every box it needs and none of its media.
+    if let Some(track) = tracks
+        .iter()
+        .find(|t| t.last_chunk.is_some_and(|at| at >= bytes.len() as u64))
+    {
+        return Err(InspectError::Truncated(format!(
+            "track {}'s media lies past the end of the file",
+            track.id
+        )));
+    }
     // Fragmented files keep their sample tables in movie fragments.
     if !moofs.is_empty() {
         add_fragments(&mut tracks, &moofs, &extends)?;
@@ -437,6 +449,8 @@ struct Track {
     /// Presented length according to the edit list, when it has one (it trims encoder
     /// priming and the like, as players and ffprobe do).
     edited_seconds: Option<f64>,
+    /// The largest chunk offset in `stco`/`co64`: where the last of its media starts.
+    last_chunk: Option<u64>,
 }
 
 /// Accumulates sample durations, noting whether the rate is constant.
@@ -563,6 +577,7 @@ fn parse_trak(trak: Atom<'_>, movie_timescale: u32) -> Result<Option<Track>, Ins
         samples: 0,
         timing: Timing::default(),
         edited_seconds: edited_seconds(trak, movie_timescale)?,
+        last_chunk: None,
     };
     let Some(stbl) = find_path(mdia, &[b"minf", b"stbl"])? else {
         return Ok(Some(track));
@@ -587,7 +602,30 @@ fn parse_trak(trak: Atom<'_>, movie_timescale: u32) -> Result<Option<Track>, Ins
             break;
         }
     }
+    for (kind, wide) in [(b"stco", false), (b"co64", true)] {
+        if let Some(atom) = find(stbl.body, stbl.base, kind)? {
+            track.last_chunk = last_chunk_offset(atom.body, wide)?;
+            break;
+        }
+    }
     Ok(Some(track))
+}
+
+/// The largest offset in a chunk offset table (`stco`, or `co64` when `wide`), if it has any.
+fn last_chunk_offset(body: &[u8], wide: bool) -> Result<Option<u64>, InspectError> {
+    let mut r = Reader::new(body, if wide { "co64" } else { "stco" });
+    r.version_flags()?;
+    let entries = r.u32()? as usize;
+    let entry_size = if wide { 8 } else { 4 };
+    if entries.saturating_mul(entry_size) > r.remaining() {
+        return Err(malformed("chunk offset count exceeds the box"));
+    }
+    let mut last = None;
+    for _ in 0..entries {
+        let offset = if wide { r.u64()? } else { u64::from(r.u32()?) };
+        last = last.max(Some(offset));
+    }
+    Ok(last)
 }
 
 /// The total duration of the non-empty edits in `trak/edts/elst`, if any, in seconds.

@@ -300,6 +300,20 @@ fn wav_errors() {
     );
 }
 
+/// WAVE_FORMAT_EXTENSIBLE with far more channels than its (empty) channel mask names: the
+/// channel count stands. (`symphonia` 0.6 panics on such headers: a shift overflow while it
+/// repairs the mask.)
+#[test]
+fn extensible_wav_with_more_channels_than_its_mask() {
+    let wav = Wav {
+        extensible: true,
+        ..Wav::pcm(40, 8_000, 16, 800)
+    };
+    let probe = wav_probe(&wav);
+    assert_eq!((probe.channels, probe.codec), (40, "pcm_s16le"));
+    assert_eq!(probe.duration_seconds, 0.1);
+}
+
 // --- MP3 by hand --------------------------------------------------------------------------------
 
 /// MPEG-1 Layer III, 128 kb/s, 44.1 kHz, joint stereo: 417 bytes, 1152 samples.

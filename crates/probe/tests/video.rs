@@ -356,3 +356,49 @@ fn audio_only_mp4_is_refused() {
         Err("M4A audio is not supported".into())
     );
 }
+
+/// Offsets and types of the top-level boxes.
+fn top_level_boxes(mp4: &[u8]) -> Vec<(usize, [u8; 4])> {
+    let mut boxes = Vec::new();
+    let mut pos = 0;
+    while pos + 8 <= mp4.len() {
+        let size = u32::from_be_bytes(mp4[pos..pos + 4].try_into().expect("4 bytes"));
+        boxes.push((pos, mp4[pos + 4..pos + 8].try_into().expect("4 bytes")));
+        assert!(size >= 8, "the renderer writes 32-bit box sizes");
+        pos += size as usize;
+    }
+    boxes
+}
+
+/// The last box may say size 0, "to the end of the file" (streaming writers do this for `mdat`);
+/// `mp4parse` refuses it, which is one reason it is not used.
+#[test]
+fn an_mdat_of_size_zero_runs_to_the_end_of_the_file() {
+    let mp4 = card(320, 240, 1, true);
+    let &(mdat, kind) = top_level_boxes(&mp4).last().expect("boxes");
+    assert_eq!(&kind, b"mdat");
+    let mut open = mp4.clone();
+    open[mdat..mdat + 4].copy_from_slice(&[0; 4]);
+    assert_eq!(probe_video(&open), probe_video(&mp4));
+    assert!(probe_video(&open).is_ok());
+}
+
+/// A file cut inside the `mdat` header has lost all its media: `mp4parse` takes the short read
+/// as the end of the file and accepts it; here it is truncated.
+#[test]
+fn a_cut_inside_the_mdat_header_is_truncated() {
+    let mp4 = card(320, 240, 1, true);
+    let &(mdat, _) = top_level_boxes(&mp4).last().expect("boxes");
+    for cut in mdat + 1..mdat + 8 {
+        assert_eq!(
+            probe_video(&mp4[..cut]),
+            Err(ProbeError::Truncated(MediaFormat::Video(
+                VideoContainer::Mp4
+            ))),
+            "cut at {cut}, mdat at {mdat}"
+        );
+    }
+    // Cut exactly where `mdat` starts: every box is whole, and the chunk offsets point past
+    // the end.
+    assert!(probe_video(&mp4[..mdat]).is_err(), "cut at {mdat}");
+}

@@ -1,9 +1,8 @@
 //! Audio duration without decoding: WAV from its chunk sizes, MP3 from its frame headers.
 //!
-//! Both parsers are hand-written. `symphonia` was considered: it would bring a decoder
-//! framework to read a few header fields, and for an MP3 without a Xing/VBRI header it only
-//! estimates the duration; here every frame header is read (cheap: about 35,000 headers for
-//! 15 MB at 128 kb/s), which gives the exact length and rejects files that only look like MP3.
+//! Every MP3 frame header is read (cheap: about 35,000 headers for 15 MB at 128 kb/s), which
+//! gives the exact length and rejects files that only look like MP3. Why this is not
+//! `symphonia`: see the crate documentation.
 
 pub(crate) mod mp3;
 mod wav;

@@ -1,11 +1,8 @@
 //! Image format and size from headers, without decoding a pixel.
 //!
-//! Hand-written rather than built on the `imagesize` crate, which was evaluated: it reads a
-//! bottom-up/top-down BMP's negative height as a size near 4 billion, takes a VP8 WebP's scale
-//! bits as part of its width, does not read EXIF orientation, and stops at the size field, so
-//! a truncated file passes. Each parser here walks its format's structure to the end marker
-//! (skipping over pixel data by the stated lengths), which is what makes truncation detectable;
-//! it never allocates.
+//! Each parser walks its format's structure to the end marker (skipping over pixel data by the
+//! stated lengths), which is what makes truncation detectable; it never allocates. Why this is
+//! not the `imagesize` crate: see the crate documentation.
 
 mod bmp;
 mod gif;
