@@ -24,10 +24,7 @@ impl Inexpressible {
 
 impl From<Inexpressible> for ValidationError {
     fn from(value: Inexpressible) -> Self {
-        ValidationError::Invalid {
-            field: value.field.to_string(),
-            reason: value.reason,
-        }
+        ValidationError::invalid(value.field, &value.reason)
     }
 }
 

@@ -2,17 +2,118 @@
 
 use std::time::Duration;
 
+/// A request field: its name and, in a list, the item's index. Core validation names fields
+/// canonically (`reference_image_urls`, index 2); a dialect maps that to its own path
+/// (`content[4].image_url`) with [`GatewayError::renamed`], and errors its own parser raises
+/// carry its own paths already.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldPath {
+    pub name: String,
+    pub index: Option<usize>,
+}
+
+impl FieldPath {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            index: None,
+        }
+    }
+
+    /// Item `index` of the list field `name`.
+    pub fn at(name: impl Into<String>, index: usize) -> Self {
+        Self {
+            name: name.into(),
+            index: Some(index),
+        }
+    }
+
+    /// Whether this is the field `name` (any item of it, for a list).
+    pub fn is(&self, name: &str) -> bool {
+        self.name == name
+    }
+}
+
+impl std::fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.index {
+            Some(i) => write!(f, "{}[{i}]", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// Written as its text (`reference_image_urls[0]`), as the estimate shows each medium.
+impl serde::Serialize for FieldPath {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl From<&str> for FieldPath {
+    fn from(name: &str) -> Self {
+        FieldPath::new(name)
+    }
+}
+
+impl From<String> for FieldPath {
+    fn from(name: String) -> Self {
+        FieldPath::new(name)
+    }
+}
+
+/// What a field broke. Rules that name other fields name them as [`FieldPath`]s, so a dialect
+/// words them in its own terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rule {
+    /// A check's own words (a range, a format, a parser's message).
+    Text(String),
+    /// Needs this other field as well.
+    Requires(FieldPath),
+    /// Cannot be given together with any of these.
+    ConflictsWith(Vec<FieldPath>),
+}
+
+impl Rule {
+    /// Each field a rule mentions, mapped by `name`, in the rule's canonical words.
+    pub fn words(&self, name: impl Fn(&FieldPath) -> String) -> String {
+        match self {
+            Rule::Text(text) => text.clone(),
+            Rule::Requires(other) => format!("requires {}", name(other)),
+            Rule::ConflictsWith(others) => {
+                format!("cannot be combined with {}", either(others, name))
+            }
+        }
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn either(fields: &[FieldPath], name: impl Fn(&FieldPath) -> String) -> String {
+    let names: Vec<String> = fields.iter().map(name).collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.words(FieldPath::to_string))
+    }
+}
+
 /// Why a request's content was refused. Field names are canonical; dialects rename them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ValidationError {
     #[error("request body must be a JSON object")]
     NotAnObject,
     #[error("missing required parameter `{field}`")]
-    Missing { field: String },
-    #[error("invalid parameter `{field}`: {reason}")]
-    Invalid { field: String, reason: String },
+    Missing { field: FieldPath },
+    #[error("invalid parameter `{field}`: {rule}")]
+    Invalid { field: FieldPath, rule: Rule },
     #[error("unknown parameter `{field}`")]
-    UnknownField { field: String },
+    UnknownField { field: FieldPath },
     #[error("model `{model}` is not supported: {reason}")]
     ModelNotSupported { model: String, reason: String },
     #[error("prompt exceeds the maximum length of {max} characters (got {actual})")]
@@ -36,40 +137,54 @@ impl ValidationError {
         matches!(self, ValidationError::ModelNotSupported { reason, .. } if reason == UNKNOWN_MODEL)
     }
 
-    pub fn invalid(field: &str, reason: &str) -> Self {
+    /// `field` breaks a rule told in words.
+    pub fn invalid(field: impl Into<FieldPath>, reason: &str) -> Self {
         ValidationError::Invalid {
-            field: field.to_string(),
-            reason: reason.to_string(),
+            field: field.into(),
+            rule: Rule::Text(reason.to_string()),
         }
     }
 
-    /// The same error with its parameter renamed (dialects name fields their own way, e.g.
-    /// `input.first_frame_url`). `rename` gets the canonical name, possibly indexed
-    /// (`reference_image_urls[2]`).
-    pub fn renamed(self, rename: impl Fn(&str) -> String) -> Self {
+    pub fn missing(field: impl Into<FieldPath>) -> Self {
+        ValidationError::Missing {
+            field: field.into(),
+        }
+    }
+
+    /// The same error with its fields renamed by `rename` (dialects name fields their own way,
+    /// e.g. `input.first_frame_url`), those a rule mentions included. `rename` gets the
+    /// canonical path, its index apart.
+    pub fn renamed(self, rename: impl Fn(&FieldPath) -> String) -> Self {
+        let path = |field: &FieldPath| FieldPath::new(rename(field));
         match self {
             ValidationError::Missing { field } => ValidationError::Missing {
-                field: rename(&field),
+                field: path(&field),
             },
-            ValidationError::Invalid { field, reason } => ValidationError::Invalid {
-                field: rename(&field),
-                reason,
+            ValidationError::Invalid { field, rule } => ValidationError::Invalid {
+                field: path(&field),
+                rule: match rule {
+                    Rule::Text(text) => Rule::Text(text),
+                    Rule::Requires(other) => Rule::Requires(path(&other)),
+                    Rule::ConflictsWith(others) => {
+                        Rule::ConflictsWith(others.iter().map(path).collect())
+                    }
+                },
             },
             ValidationError::UnknownField { field } => ValidationError::UnknownField {
-                field: rename(&field),
+                field: path(&field),
             },
             other => other,
         }
     }
 
     /// The parameter the error is about, when there is one.
-    pub fn field(&self) -> Option<&str> {
+    pub fn field(&self) -> Option<FieldPath> {
         match self {
             ValidationError::Missing { field }
             | ValidationError::Invalid { field, .. }
-            | ValidationError::UnknownField { field } => Some(field),
-            ValidationError::ModelNotSupported { .. } => Some("model"),
-            ValidationError::PromptTooLong { .. } => Some("prompt"),
+            | ValidationError::UnknownField { field } => Some(field.clone()),
+            ValidationError::ModelNotSupported { .. } => Some(FieldPath::new("model")),
+            ValidationError::PromptTooLong { .. } => Some(FieldPath::new("prompt")),
             ValidationError::NotAnObject => None,
         }
     }
@@ -85,21 +200,27 @@ pub enum AuthFailure {
 }
 
 impl GatewayError {
-    /// The same error with a validation error's parameter renamed; see
-    /// [`ValidationError::renamed`].
-    /// A pricing failure about one medium reads `field: reason`; its field is renamed too.
-    pub fn renamed(self, rename: impl Fn(&str) -> String) -> Self {
+    /// The same error with its fields renamed; see [`ValidationError::renamed`]. A pricing
+    /// failure about one medium names that medium's field, renamed too.
+    pub fn renamed(self, rename: impl Fn(&FieldPath) -> String) -> Self {
         match self {
             GatewayError::Validation(v) => GatewayError::Validation(v.renamed(rename)),
-            GatewayError::PricingUnavailable { reason } => GatewayError::PricingUnavailable {
-                reason: match reason.split_once(": ") {
-                    Some((field, rest)) if !field.is_empty() && !field.contains(' ') => {
-                        format!("{}: {rest}", rename(field))
-                    }
-                    _ => reason,
-                },
+            GatewayError::PricingUnavailable {
+                field: Some(field),
+                reason,
+            } => GatewayError::PricingUnavailable {
+                field: Some(FieldPath::new(rename(&field))),
+                reason,
             },
             other => other,
+        }
+    }
+
+    /// A price that cannot be known, not about one medium.
+    pub fn pricing_unavailable(reason: impl Into<String>) -> Self {
+        GatewayError::PricingUnavailable {
+            field: None,
+            reason: reason.into(),
         }
     }
 }
@@ -113,8 +234,12 @@ pub enum GatewayError {
     Validation(#[from] ValidationError),
     #[error("insufficient credits: this request costs {needed} credits, {available} available")]
     InsufficientCredits { needed: u64, available: i64 },
-    #[error("cannot determine pricing: {reason}")]
-    PricingUnavailable { reason: String },
+    #[error("cannot determine pricing: {}{reason}", field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    PricingUnavailable {
+        /// The medium whose facts are missing, when it is one medium's.
+        field: Option<FieldPath>,
+        reason: String,
+    },
     #[error("task not found")]
     NotFound,
     #[error("asset not found")]
@@ -159,28 +284,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn renaming_reaches_validation_fields_and_a_pricing_failures_medium() {
-        let wire = |f: &str| format!("input.{f}");
+    fn renaming_reaches_validation_fields_rules_and_a_pricing_failures_medium() {
+        let wire = |f: &FieldPath| {
+            format!("input.{}s", f.name) + &f.index.map(|i| format!("#{i}")).unwrap_or_default()
+        };
         let e = GatewayError::from(ValidationError::invalid("duration", "too long")).renamed(wire);
         assert_eq!(
             e,
-            ValidationError::invalid("input.duration", "too long").into()
+            ValidationError::invalid("input.durations", "too long").into()
         );
         let e = GatewayError::PricingUnavailable {
-            reason: "reference_video_urls[1]: could not fetch: 404".into(),
+            field: Some(FieldPath::at("reference_video_url", 1)),
+            reason: "could not fetch: 404".into(),
         }
         .renamed(wire);
         assert_eq!(
             e.to_string(),
-            "cannot determine pricing: input.reference_video_urls[1]: could not fetch: 404"
+            "cannot determine pricing: input.reference_video_urls#1: could not fetch: 404"
         );
-        let e = GatewayError::PricingUnavailable {
-            reason: "the duration of every reference video must be known".into(),
-        }
+        let e = GatewayError::pricing_unavailable(
+            "the duration of every reference video must be known",
+        )
         .renamed(wire);
-        assert!(e
-            .to_string()
-            .ends_with(": the duration of every reference video must be known"));
+        assert_eq!(
+            e.to_string(),
+            "cannot determine pricing: the duration of every reference video must be known"
+        );
+        let e = ValidationError::Invalid {
+            field: FieldPath::new("first_frame_url"),
+            rule: Rule::ConflictsWith(vec![
+                FieldPath::new("reference_image_urls"),
+                FieldPath::new("reference_video_urls"),
+                FieldPath::new("reference_audio_urls"),
+            ]),
+        };
+        assert_eq!(
+            e.to_string(),
+            "invalid parameter `first_frame_url`: cannot be combined with reference_image_urls, \
+             reference_video_urls or reference_audio_urls"
+        );
+        assert_eq!(
+            e.renamed(|f| f.name.to_uppercase()).to_string(),
+            "invalid parameter `FIRST_FRAME_URL`: cannot be combined with REFERENCE_IMAGE_URLS, \
+             REFERENCE_VIDEO_URLS or REFERENCE_AUDIO_URLS"
+        );
         assert!(ValidationError::unknown_model("x").is_unknown_model());
     }
 }

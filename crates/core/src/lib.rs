@@ -15,6 +15,7 @@ pub mod media;
 pub mod media_links;
 pub mod output_size;
 pub mod pricing;
+pub mod records;
 pub mod request;
 pub mod task;
 pub mod text;
@@ -23,7 +24,7 @@ pub mod webhook;
 
 pub use catalog::{Catalog, ModelSpec};
 pub use delivery::{DeliveryCheck, Inexpressible};
-pub use error::{GatewayError, ValidationError};
+pub use error::{FieldPath, GatewayError, Rule, ValidationError};
 pub use ids::{ApiKeyId, RequestId, TaskId};
 pub use request::{AspectRatio, GenerationRequest, Mode, RequestDraft, Resolution};
 pub use task::{FailureKind, Task, TaskError, TaskOutput, TaskStatus};

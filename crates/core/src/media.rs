@@ -2,6 +2,7 @@
 //! URLs (reAPI: "base64 / data: URI media is not accepted"). Whether the address is safe to fetch
 //! is the outbound fetcher's business, not the core's.
 
+use crate::error::FieldPath;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -254,11 +255,11 @@ impl MediaLimits {
     /// (`reference_video_urls[1]`).
     pub fn check(
         &self,
-        field: &str,
+        field: &FieldPath,
         expected: MediaKind,
         facts: &MediaFacts,
     ) -> Result<(), crate::ValidationError> {
-        let fail = |reason: String| Err(crate::ValidationError::invalid(field, &reason));
+        let fail = |reason: String| Err(crate::ValidationError::invalid(field.clone(), &reason));
         if facts.kind != expected {
             return fail(format!(
                 "expected {} but the URL holds {} ({})",
@@ -436,7 +437,7 @@ mod limit_tests {
     #[test]
     fn image_limits() {
         let l = MediaLimits::default();
-        let f = "first_frame_url";
+        let f = &FieldPath::new("first_frame_url");
         assert!(l.check(f, MediaKind::Image, &image(300, 300)).is_ok());
         assert!(l.check(f, MediaKind::Image, &image(6000, 4000)).is_ok());
         assert!(l.check(f, MediaKind::Image, &image(299, 400)).is_err());
@@ -468,7 +469,7 @@ mod limit_tests {
     #[test]
     fn video_limits() {
         let l = MediaLimits::default();
-        let f = "reference_video_urls[0]";
+        let f = &FieldPath::at("reference_video_urls", 0);
         assert!(l
             .check(f, MediaKind::Video, &video(640, 640, 5.0, 24.0))
             .is_ok());
@@ -511,7 +512,7 @@ mod limit_tests {
     #[test]
     fn audio_limits() {
         let l = MediaLimits::default();
-        let f = "reference_audio_urls[0]";
+        let f = &FieldPath::at("reference_audio_urls", 0);
         assert!(l.check(f, MediaKind::Audio, &audio(2.0)).is_ok());
         assert!(l.check(f, MediaKind::Audio, &audio(1.5)).is_err());
         assert!(l.check(f, MediaKind::Audio, &audio(16.0)).is_err());

@@ -47,14 +47,15 @@ pub fn price(
     reference_video_seconds: &[f64],
 ) -> Result<Price, GatewayError> {
     if reference_video_seconds.len() != request.reference_video_urls.len() {
-        return Err(GatewayError::PricingUnavailable {
-            reason: "the duration of every reference video must be known".into(),
-        });
+        return Err(GatewayError::pricing_unavailable(
+            "the duration of every reference video must be known",
+        ));
     }
     let tier =
         spec.prices
             .get(&request.resolution)
             .ok_or_else(|| GatewayError::PricingUnavailable {
+                field: None,
                 reason: format!(
                     "no price for {} at {}",
                     spec.id,

@@ -3,7 +3,7 @@
 //! entry and is the only way to obtain a `GenerationRequest`, so holding one means it is valid.
 
 use crate::catalog::{Catalog, ModelSpec};
-use crate::error::ValidationError;
+use crate::error::{FieldPath, Rule, ValidationError};
 use crate::media::{MediaKind, MediaUrl};
 use crate::output_size::{pixel_size, ConcreteRatio};
 use serde::{Deserialize, Serialize};
@@ -199,7 +199,7 @@ pub struct MediaCopy {
 /// One medium of a request: its field with index (`reference_image_urls[0]`), the kind of
 /// medium expected there, and its URL.
 pub struct MediaField<U> {
-    pub field: String,
+    pub field: FieldPath,
     pub kind: MediaKind,
     pub url: U,
 }
@@ -215,7 +215,7 @@ impl GenerationRequest {
         for (field, url) in singles {
             if let Some(url) = url {
                 all.push(MediaField {
-                    field: field.to_string(),
+                    field: FieldPath::new(field),
                     kind: MediaKind::Image,
                     url,
                 });
@@ -240,7 +240,7 @@ impl GenerationRequest {
         ];
         for (field, kind, urls) in lists {
             all.extend(urls.iter().enumerate().map(|(i, url)| MediaField {
-                field: format!("{field}[{i}]"),
+                field: FieldPath::at(field, i),
                 kind,
                 url,
             }));
@@ -280,8 +280,10 @@ impl GenerationRequest {
     pub fn with_media_copies(&self) -> Self {
         let mut request = self.clone();
         let copies = std::mem::take(&mut request.media_copies);
-        let replace = |field: String, url: &mut MediaUrl| {
-            if let Some(copy) = copies.get(&field) {
+        // Copies are keyed by the field's path as text (`reference_image_urls[0]`): the form
+        // stored with the task.
+        let replace = |field: FieldPath, url: &mut MediaUrl| {
+            if let Some(copy) = copies.get(&field.to_string()) {
                 *url = copy.url.clone();
             }
         };
@@ -290,7 +292,7 @@ impl GenerationRequest {
             ("last_frame_url", request.last_frame_url.as_mut()),
         ] {
             if let Some(url) = url {
-                replace(field.to_string(), url);
+                replace(FieldPath::new(field), url);
             }
         }
         for (field, urls) in [
@@ -299,7 +301,7 @@ impl GenerationRequest {
             ("reference_audio_urls", &mut request.reference_audio_urls),
         ] {
             for (i, url) in urls.iter_mut().enumerate() {
-                replace(format!("{field}[{i}]"), url);
+                replace(FieldPath::at(field, i), url);
             }
         }
         request.media_copies = copies;
@@ -366,19 +368,27 @@ impl GenerationRequest {
             || !reference_audio_urls.is_empty();
 
         if last_frame_url.is_some() && first_frame_url.is_none() {
-            return Err(ValidationError::invalid(
-                "last_frame_url",
-                "requires first_frame_url",
-            ));
+            return Err(ValidationError::Invalid {
+                field: FieldPath::new("last_frame_url"),
+                rule: Rule::Requires(FieldPath::new("first_frame_url")),
+            });
         }
         if first_frame_url.is_some()
             && has_references
             && spec.limits.first_frame_excludes_references
         {
-            return Err(ValidationError::invalid(
-                "first_frame_url",
-                "cannot be combined with reference_image_urls, reference_video_urls or reference_audio_urls",
-            ));
+            return Err(ValidationError::Invalid {
+                field: FieldPath::new("first_frame_url"),
+                rule: Rule::ConflictsWith(
+                    [
+                        "reference_image_urls",
+                        "reference_video_urls",
+                        "reference_audio_urls",
+                    ]
+                    .map(FieldPath::new)
+                    .to_vec(),
+                ),
+            });
         }
         let frames = usize::from(first_frame_url.is_some()) + usize::from(last_frame_url.is_some());
         if frames + reference_image_urls.len() > spec.limits.images_total_max {
@@ -573,7 +583,7 @@ fn url_list(field: &str, raw: Option<&[String]>) -> Result<Vec<MediaUrl>, Valida
         .enumerate()
         .map(|(i, u)| {
             MediaUrl::parse(u)
-                .map_err(|e| ValidationError::invalid(&format!("{field}[{i}]"), &e.to_string()))
+                .map_err(|e| ValidationError::invalid(FieldPath::at(field, i), &e.to_string()))
         })
         .collect()
 }

@@ -7,13 +7,13 @@
 
 pub mod auth;
 
-pub use seedgate_store::{
+pub use seedgate_core::records::{
     AssetRecord, CallbackAttempt, CallbackRecord, CallbackState, StoredResponse, TaskPage,
     TaskQuery,
 };
 
 use seedgate_core::clock::Clock;
-use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
+use seedgate_core::error::{AuthFailure, FieldPath, GatewayError, ValidationError};
 use seedgate_core::media::{content_type, extension, MediaFacts, MediaKind, MediaUrl};
 use seedgate_core::media_links::MediaLinkMaker;
 use seedgate_core::pricing;
@@ -95,7 +95,7 @@ pub struct Quote {
 /// what its probe measured.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct InspectedMedium {
-    pub field: String,
+    pub field: FieldPath,
     pub kind: MediaKind,
     pub url: String,
     pub facts: MediaFacts,
@@ -502,7 +502,7 @@ impl Gateway {
             let url = MediaUrl::parse(&self.links.url_until(&key, expires)).map_err(|e| {
                 GatewayError::Internal(format!("a link to a stored medium is not a URL: {e}"))
             })?;
-            copies.insert(medium.field, MediaCopy { key, url });
+            copies.insert(medium.field.to_string(), MediaCopy { key, url });
         }
         Ok(copies)
     }
@@ -530,7 +530,10 @@ impl Gateway {
         // `adaptive` follows the first image: the first frame, else the first reference image.
         let first_image = media
             .iter()
-            .find(|m| m.field == "first_frame_url" || m.field == "reference_image_urls[0]")
+            .find(|m| {
+                m.field == FieldPath::new("first_frame_url")
+                    || m.field == FieldPath::at("reference_image_urls", 0)
+            })
             .and_then(|m| Some((m.facts.width?, m.facts.height?)));
         let output_size = request.output_size(first_image);
         Ok(Quote {
@@ -562,13 +565,13 @@ impl Gateway {
         mut draft: RequestDraft,
     ) -> Result<RequestDraft, GatewayError> {
         const SCHEME: &str = "asset://";
-        let mut refs: Vec<(String, &mut String)> = Vec::new();
+        let mut refs: Vec<(FieldPath, &mut String)> = Vec::new();
         for (field, url) in [
             ("first_frame_url", draft.first_frame_url.as_mut()),
             ("last_frame_url", draft.last_frame_url.as_mut()),
         ] {
             if let Some(url) = url {
-                refs.push((field.to_string(), url));
+                refs.push((FieldPath::new(field), url));
             }
         }
         for (field, list) in [
@@ -577,7 +580,7 @@ impl Gateway {
             ("reference_audio_urls", draft.reference_audio_urls.as_mut()),
         ] {
             for (i, url) in list.into_iter().flatten().enumerate() {
-                refs.push((format!("{field}[{i}]"), url));
+                refs.push((FieldPath::at(field, i), url));
             }
         }
         for (field, url) in refs {
@@ -590,7 +593,7 @@ impl Gateway {
                 .await
                 .map_err(store_error)?
                 .ok_or_else(|| {
-                    ValidationError::invalid(&field, &format!("asset `{id}` does not exist"))
+                    ValidationError::invalid(field, &format!("asset `{id}` does not exist"))
                 })?;
             *url = self.media_url(&asset.object_key);
         }
@@ -604,7 +607,7 @@ impl Gateway {
         request: &GenerationRequest,
         spec: &ModelSpec,
     ) -> Result<Vec<InspectedMedium>, GatewayError> {
-        let wanted: Vec<(String, MediaKind, &MediaUrl)> = request
+        let wanted: Vec<(FieldPath, MediaKind, &MediaUrl)> = request
             .media_fields()
             .into_iter()
             .map(|m| (m.field, m.kind, m.url))
@@ -620,14 +623,16 @@ impl Gateway {
             // A URL we may not fetch is the client's mistake (20003 in reAPI); one we could not
             // fetch or read leaves the price unknown (30002), and nothing is charged either way.
             let inspected = result.map_err(|e| match e {
-                MediaError::Refused(e) => {
-                    GatewayError::Validation(ValidationError::invalid(&field, &e.to_string()))
-                }
+                MediaError::Refused(e) => GatewayError::Validation(ValidationError::invalid(
+                    field.clone(),
+                    &e.to_string(),
+                )),
                 MediaError::LinkRefused(reason) => {
-                    GatewayError::Validation(ValidationError::invalid(&field, reason))
+                    GatewayError::Validation(ValidationError::invalid(field.clone(), reason))
                 }
                 other => GatewayError::PricingUnavailable {
-                    reason: format!("{field}: {other}"),
+                    field: Some(field.clone()),
+                    reason: other.to_string(),
                 },
             })?;
             spec.media.check(&field, kind, &inspected.facts)?;
@@ -664,7 +669,7 @@ impl Gateway {
             .catalog
             .default_model()
             .ok_or_else(|| GatewayError::Unavailable("no model is available".into()))?;
-        spec.media.check("file", facts.kind, &facts)?;
+        spec.media.check(&FieldPath::new("file"), facts.kind, &facts)?;
         let id = format!(
             "asset_{}",
             TaskId::generate()
