@@ -35,13 +35,12 @@
 //! `statusTask/{model}` answers only for tasks of that model (aliases resolved): a task polled
 //! under another model's path is 404 "task not found", exactly like an unknown `taskId`.
 
-use crate::common::{self, Dialect};
+use crate::common::{self, Auth, Dialect, Reply};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use bytes::Bytes;
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::task::{FailureKind, TaskStatus};
@@ -620,30 +619,25 @@ fn render_created(task: &Task) -> StoredResponse {
     security(("bearer" = [])))]
 async fn generate_task(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Auth(principal, _): Auth<Apixo>,
     Path(model): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<Apixo>(&gateway, &headers).await?;
-        gateway.catalog().resolve_available(&model)?;
-        let body = body.map_err(|e| common::unreadable_body("body", e))?;
-        let (draft, json) = parse_generate(&body, &model)?;
-        common::submit::<Apixo>(
-            &gateway,
-            &principal,
-            &headers,
-            &format!("/api/v1/generateTask/{model}"),
-            &json,
-            draft,
-            &render_created,
-        )
-        .await
-        .map_err(wire_error)
-    }
-    .await;
-    common::respond::<Apixo>(result, &request_id)
+) -> Reply<Apixo> {
+    gateway.catalog().resolve_available(&model)?;
+    let body = body.map_err(|e| common::unreadable_body("body", e))?;
+    let (draft, json) = parse_generate(&body, &model)?;
+    Ok(common::submit::<Apixo>(
+        &gateway,
+        &principal,
+        &headers,
+        &format!("/api/v1/generateTask/{model}"),
+        &json,
+        draft,
+        &render_created,
+    )
+    .await
+    .map_err(wire_error)?)
 }
 
 /// Poll a task (any dialect's task of the same key and model).
@@ -657,35 +651,29 @@ async fn generate_task(
     security(("bearer" = [])))]
 async fn status_task(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Auth(principal, _): Auth<Apixo>,
     Path(model): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<Apixo>(&gateway, &headers).await?;
-        let id = query
-            .get("taskId")
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ValidationError::Missing {
-                field: "taskId".into(),
-            })?;
-        let task = gateway.get_task(&principal, id).await?;
-        let same_model = gateway
-            .catalog()
-            .lookup(&model)
-            .is_some_and(|spec| spec.id == task.request.model);
-        if !same_model {
-            return Err(GatewayError::NotFound);
-        }
-        Ok(common::json_response(
-            StatusCode::OK,
-            &status_response(&task),
-        ))
+) -> Reply<Apixo> {
+    let id = query
+        .get("taskId")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ValidationError::Missing {
+            field: "taskId".into(),
+        })?;
+    let task = gateway.get_task(&principal, id).await?;
+    let same_model = gateway
+        .catalog()
+        .lookup(&model)
+        .is_some_and(|spec| spec.id == task.request.model);
+    if !same_model {
+        return Err(GatewayError::NotFound.into());
     }
-    .await;
-    common::respond::<Apixo>(result, &request_id)
+    Ok(common::json_response(
+        StatusCode::OK,
+        &status_response(&task),
+    ))
 }
 
 #[cfg(test)]

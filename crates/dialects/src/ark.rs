@@ -83,13 +83,12 @@
 //! `filter.task_ids` may repeat; `filter.model` takes any catalog name; `filter.service_tier`
 //! `default` matches every task and `flex` none.
 
-use crate::common::{self, Dialect};
+use crate::common::{self, Auth, Dialect, Reply};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use bytes::Bytes;
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::media::MediaUrl;
@@ -1104,29 +1103,24 @@ fn render_created(task: &Task) -> StoredResponse {
     security(("bearer" = [])))]
 async fn create_task(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Auth(principal, _): Auth<Ark>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<Ark>(&gateway, &headers).await?;
-        let body = body.map_err(|e| common::unreadable_body("body", e))?;
-        let parsed = parse_create(&body, gateway.catalog())?;
-        let paths = parsed.paths;
-        common::submit::<Ark>(
-            &gateway,
-            &principal,
-            &headers,
-            TASKS_ROUTE,
-            &parsed.json,
-            parsed.draft,
-            &render_created,
-        )
-        .await
-        .map_err(|e| paths.rename(e))
-    }
-    .await;
-    common::respond::<Ark>(result, &request_id)
+) -> Reply<Ark> {
+    let body = body.map_err(|e| common::unreadable_body("body", e))?;
+    let parsed = parse_create(&body, gateway.catalog())?;
+    let paths = parsed.paths;
+    Ok(common::submit::<Ark>(
+        &gateway,
+        &principal,
+        &headers,
+        TASKS_ROUTE,
+        &parsed.json,
+        parsed.draft,
+        &render_created,
+    )
+    .await
+    .map_err(|e| paths.rename(e))?)
 }
 
 /// Query one task (any dialect's task of the same key).
@@ -1137,20 +1131,14 @@ async fn create_task(
     security(("bearer" = [])))]
 async fn get_task(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<Ark>,
     Path(id): Path<String>,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<Ark>(&gateway, &headers).await?;
-        let task = gateway.get_task(&principal, &id).await?;
-        Ok(common::json_response(
-            StatusCode::OK,
-            &task_object(&task, gateway.catalog()),
-        ))
-    }
-    .await;
-    common::respond::<Ark>(result, &request_id)
+) -> Reply<Ark> {
+    let task = gateway.get_task(&principal, &id).await?;
+    Ok(common::json_response(
+        StatusCode::OK,
+        &task_object(&task, gateway.catalog()),
+    ))
 }
 
 /// Cancel a queued task (refunded; it becomes `cancelled`), or delete the record of a
@@ -1163,20 +1151,14 @@ async fn get_task(
     security(("bearer" = [])))]
 async fn delete_task(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<Ark>,
     Path(id): Path<String>,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<Ark>(&gateway, &headers).await?;
-        cancel_or_delete(&gateway, &principal, &id).await?;
-        Ok(common::json_response(
-            StatusCode::OK,
-            &serde_json::json!({}),
-        ))
-    }
-    .await;
-    common::respond::<Ark>(result, &request_id)
+) -> Reply<Ark> {
+    cancel_or_delete(&gateway, &principal, &id).await?;
+    Ok(common::json_response(
+        StatusCode::OK,
+        &serde_json::json!({}),
+    ))
 }
 
 async fn cancel_or_delete(
@@ -1207,34 +1189,28 @@ async fn cancel_or_delete(
     security(("bearer" = [])))]
 async fn list_tasks(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<Ark>,
     RawQuery(query): RawQuery,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<Ark>(&gateway, &headers).await?;
-        let Some(query) = parse_list_query(query.as_deref().unwrap_or_default())? else {
-            return Ok(common::json_response(
-                StatusCode::OK,
-                &TaskList {
-                    total: 0,
-                    items: Vec::new(),
-                },
-            ));
-        };
-        let page = gateway.list_tasks(&principal, query).await?;
-        let list = TaskList {
-            total: page.total,
-            items: page
-                .tasks
-                .iter()
-                .map(|t| task_object(t, gateway.catalog()))
-                .collect(),
-        };
-        Ok(common::json_response(StatusCode::OK, &list))
-    }
-    .await;
-    common::respond::<Ark>(result, &request_id)
+) -> Reply<Ark> {
+    let Some(query) = parse_list_query(query.as_deref().unwrap_or_default())? else {
+        return Ok(common::json_response(
+            StatusCode::OK,
+            &TaskList {
+                total: 0,
+                items: Vec::new(),
+            },
+        ));
+    };
+    let page = gateway.list_tasks(&principal, query).await?;
+    let list = TaskList {
+        total: page.total,
+        items: page
+            .tasks
+            .iter()
+            .map(|t| task_object(t, gateway.catalog()))
+            .collect(),
+    };
+    Ok(common::json_response(StatusCode::OK, &list))
 }
 
 /// Decodes one `application/x-www-form-urlencoded` component (`+` is a space).

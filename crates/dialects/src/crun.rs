@@ -27,19 +27,18 @@
 //! Credits are seedgate credits (1 credit = $0.001), both in `estimate-credits` and in a task's
 //! `credits`, not CRUN's own unit.
 
-use crate::common::{self, Dialect};
+use crate::common::{self, Auth, Dialect, Reply};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use bytes::Bytes;
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::media::MediaKind;
 use seedgate_core::task::TaskStatus;
 use seedgate_core::{AspectRatio, Catalog, Mode, RequestDraft, RequestId, Task};
-use seedgate_gateway::{AssetRecord, Gateway, Principal, StoredResponse};
+use seedgate_gateway::{AssetRecord, Gateway, StoredResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -749,17 +748,14 @@ fn render_created(task: &Task) -> StoredResponse {
     )
 }
 
-/// Authenticates first (so a bad key is reported as such, whatever the body), then parses a
-/// CreateTask body: shared by CreateTask and estimate-credits.
-async fn authenticated_draft(
+/// A CreateTask body as a draft and the model name it gave: shared by CreateTask and
+/// estimate-credits.
+fn parse_body(
     gateway: &Gateway,
-    headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(Principal, RequestDraft, String, Value), GatewayError> {
-    let principal = common::authenticate::<Crun>(gateway, headers).await?;
+) -> Result<(RequestDraft, String, Value), GatewayError> {
     let body = body.map_err(|e| common::unreadable_body("body", e))?;
-    let (draft, name, json) = parse_create(&body, gateway.catalog())?;
-    Ok((principal, draft, name, json))
+    Ok(parse_create(&body, gateway.catalog())?)
 }
 
 fn query_param<'a>(
@@ -787,26 +783,22 @@ fn query_param<'a>(
     security(("x-api-key" = [])))]
 async fn create_task(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Auth(principal, _): Auth<Crun>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let (principal, draft, name, json) = authenticated_draft(&gateway, &headers, body).await?;
-        common::submit::<Crun>(
-            &gateway,
-            &principal,
-            &headers,
-            CREATE_ROUTE,
-            &json,
-            draft,
-            &render_created,
-        )
-        .await
-        .map_err(|e| wire_error(e, &name))
-    }
-    .await;
-    common::respond::<Crun>(result, &request_id)
+) -> Reply<Crun> {
+    let (draft, name, json) = parse_body(&gateway, body)?;
+    Ok(common::submit::<Crun>(
+        &gateway,
+        &principal,
+        &headers,
+        CREATE_ROUTE,
+        &json,
+        draft,
+        &render_created,
+    )
+    .await
+    .map_err(|e| wire_error(e, &name))?)
 }
 
 /// A task of any dialect, by `task_id`.
@@ -817,18 +809,12 @@ async fn create_task(
     security(("x-api-key" = [])))]
 async fn task_info_handler(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Auth(principal, _): Auth<Crun>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<Crun>(&gateway, &headers).await?;
-        let id = query_param(&query, "task_id")?;
-        let task = gateway.get_task(&principal, id).await?;
-        Ok(ok(task_info(&task)))
-    }
-    .await;
-    common::respond::<Crun>(result, &request_id)
+) -> Reply<Crun> {
+    let id = query_param(&query, "task_id")?;
+    let task = gateway.get_task(&principal, id).await?;
+    Ok(ok(task_info(&task)))
 }
 
 /// What CreateTask with the same body would charge; nothing is charged.
@@ -838,23 +824,18 @@ async fn task_info_handler(
     security(("x-api-key" = [])))]
 async fn estimate_credits(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<Crun>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let (principal, draft, name, _) = authenticated_draft(&gateway, &headers, body).await?;
-        let quote = gateway
-            .quote(&principal, draft)
-            .await
-            .map_err(|e| wire_error(e, &name))?;
-        Ok(ok(EstimateData {
-            credits: quote.price.credits,
-            estimated: true,
-        }))
-    }
-    .await;
-    common::respond::<Crun>(result, &request_id)
+) -> Reply<Crun> {
+    let (draft, name, _) = parse_body(&gateway, body)?;
+    let quote = gateway
+        .quote(&principal, draft)
+        .await
+        .map_err(|e| wire_error(e, &name))?;
+    Ok(ok(EstimateData {
+        credits: quote.price.credits,
+        estimated: true,
+    }))
 }
 
 /// Register a reference asset from a URL; use it as `asset://<AssetId>`.
@@ -864,68 +845,62 @@ async fn estimate_credits(
     security(("x-api-key" = [])))]
 async fn asset_upload(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<Crun>,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<Crun>(&gateway, &headers).await?;
-        let body = body.map_err(|e| common::unreadable_body("body", e))?;
-        let wire: AssetUploadRequest = common::parse_json(&body)?;
-        let kind = match wire.asset_type.as_deref().map(str::trim) {
-            None | Some("") => {
-                return Err(ValidationError::Missing {
-                    field: "asset_type".into(),
-                }
-                .into())
+) -> Reply<Crun> {
+    let body = body.map_err(|e| common::unreadable_body("body", e))?;
+    let wire: AssetUploadRequest = common::parse_json(&body)?;
+    let kind = match wire.asset_type.as_deref().map(str::trim) {
+        None | Some("") => {
+            return Err(ValidationError::Missing {
+                field: "asset_type".into(),
             }
-            Some(t) if t.eq_ignore_ascii_case("image") => MediaKind::Image,
-            Some(t) if t.eq_ignore_ascii_case("video") => MediaKind::Video,
-            Some(t) if t.eq_ignore_ascii_case("audio") => MediaKind::Audio,
-            Some(_) => {
-                return Err(
-                    ValidationError::invalid("asset_type", "must be Image, Video or Audio").into(),
-                )
-            }
-        };
-        let url = wire
-            .asset_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .ok_or_else(|| ValidationError::Missing {
-                field: "asset_url".into(),
-            })?;
-        let name = wire
-            .name
-            .map(|n| n.trim().to_string())
-            .filter(|n| !n.is_empty());
-        if name
-            .as_ref()
-            .is_some_and(|n| n.chars().count() > MAX_ASSET_NAME_CHARS)
-        {
-            return Err(ValidationError::invalid(
-                "name",
-                &format!("must be at most {MAX_ASSET_NAME_CHARS} characters"),
-            )
-            .into());
+            .into())
         }
-        let asset = gateway
-            .upload_asset_from_url(&principal, url, kind, name)
-            .await
-            .map_err(|e| {
-                e.renamed(|f| {
-                    if f == "file" {
-                        "asset_url".into()
-                    } else {
-                        f.into()
-                    }
-                })
-            })?;
-        Ok(ok(AssetIdData { asset_id: asset.id }))
+        Some(t) if t.eq_ignore_ascii_case("image") => MediaKind::Image,
+        Some(t) if t.eq_ignore_ascii_case("video") => MediaKind::Video,
+        Some(t) if t.eq_ignore_ascii_case("audio") => MediaKind::Audio,
+        Some(_) => {
+            return Err(
+                ValidationError::invalid("asset_type", "must be Image, Video or Audio").into(),
+            )
+        }
+    };
+    let url = wire
+        .asset_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| ValidationError::Missing {
+            field: "asset_url".into(),
+        })?;
+    let name = wire
+        .name
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty());
+    if name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_ASSET_NAME_CHARS)
+    {
+        return Err(ValidationError::invalid(
+            "name",
+            &format!("must be at most {MAX_ASSET_NAME_CHARS} characters"),
+        )
+        .into());
     }
-    .await;
-    common::respond::<Crun>(result, &request_id)
+    let asset = gateway
+        .upload_asset_from_url(&principal, url, kind, name)
+        .await
+        .map_err(|e| {
+            e.renamed(|f| {
+                if f == "file" {
+                    "asset_url".into()
+                } else {
+                    f.into()
+                }
+            })
+        })?;
+    Ok(ok(AssetIdData { asset_id: asset.id }))
 }
 
 /// An uploaded asset.
@@ -935,18 +910,12 @@ async fn asset_upload(
     security(("x-api-key" = [])))]
 async fn asset_info_handler(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Auth(principal, _): Auth<Crun>,
     Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<Crun>(&gateway, &headers).await?;
-        let id = query_param(&query, "asset_id")?;
-        let asset = gateway.get_asset(&principal, id).await?;
-        Ok(ok(asset_info(&gateway, &asset)))
-    }
-    .await;
-    common::respond::<Crun>(result, &request_id)
+) -> Reply<Crun> {
+    let id = query_param(&query, "asset_id")?;
+    let asset = gateway.get_asset(&principal, id).await?;
+    Ok(ok(asset_info(&gateway, &asset)))
 }
 
 #[cfg(test)]

@@ -41,13 +41,12 @@
 //! asset quota, 429 rate limited (`Retry-After`), 500 internal, 503 unavailable. Messages name
 //! fields as Kie does: `input.first_frame_url`, `callBackUrl`.
 
-use crate::common::{self, Dialect};
+use crate::common::{self, Auth, Dialect, Reply};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Extension;
 use bytes::Bytes;
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::media::MediaUrl;
@@ -456,28 +455,23 @@ fn render_created(task: &Task) -> StoredResponse {
     security(("bearer" = [])))]
 async fn create_task(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Auth(principal, _): Auth<Kie>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<Kie>(&gateway, &headers).await?;
-        let body = body.map_err(|e| common::unreadable_body("body", e))?;
-        let (draft, json) = parse_create(&body)?;
-        common::submit::<Kie>(
-            &gateway,
-            &principal,
-            &headers,
-            CREATE_ROUTE,
-            &json,
-            draft,
-            &render_created,
-        )
-        .await
-        .map_err(renamed)
-    }
-    .await;
-    common::respond::<Kie>(result, &request_id)
+) -> Reply<Kie> {
+    let body = body.map_err(|e| common::unreadable_body("body", e))?;
+    let (draft, json) = parse_create(&body)?;
+    Ok(common::submit::<Kie>(
+        &gateway,
+        &principal,
+        &headers,
+        CREATE_ROUTE,
+        &json,
+        draft,
+        &render_created,
+    )
+    .await
+    .map_err(renamed)?)
 }
 
 /// Read a task (any dialect's task of the same key).
@@ -489,28 +483,22 @@ async fn create_task(
     security(("bearer" = [])))]
 async fn record_info(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<Kie>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<Kie>(&gateway, &headers).await?;
-        let Query(query) = query.map_err(|e| ValidationError::invalid("taskId", &e.body_text()))?;
-        let id = query
-            .get("taskId")
-            .map(|id| id.trim())
-            .filter(|id| !id.is_empty())
-            .ok_or_else(|| ValidationError::Missing {
-                field: "taskId".into(),
-            })?;
-        let task = gateway.get_task(&principal, id).await?;
-        Ok(common::json_response(
-            StatusCode::OK,
-            &record_info_response(&task),
-        ))
-    }
-    .await;
-    common::respond::<Kie>(result, &request_id)
+) -> Reply<Kie> {
+    let Query(query) = query.map_err(|e| ValidationError::invalid("taskId", &e.body_text()))?;
+    let id = query
+        .get("taskId")
+        .map(|id| id.trim())
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| ValidationError::Missing {
+            field: "taskId".into(),
+        })?;
+    let task = gateway.get_task(&principal, id).await?;
+    Ok(common::json_response(
+        StatusCode::OK,
+        &record_info_response(&task),
+    ))
 }
 
 #[cfg(test)]

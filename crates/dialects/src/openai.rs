@@ -64,13 +64,12 @@
 //! Errors the stock SDK would otherwise retry in vain (409s, insufficient_quota) carry
 //! `x-should-retry: false`, which the SDK obeys.
 
-use crate::common::{self, Dialect};
+use crate::common::{self, Auth, Dialect};
 use crate::{AppState, RouteLimits};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::Response;
-use axum::Extension;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use seedgate_core::error::{GatewayError, ValidationError};
 use seedgate_core::output_size::{pixel_size, ConcreteRatio};
@@ -444,11 +443,14 @@ impl Dialect for OpenAi {
     }
 }
 
-fn respond(result: Result<Response, Failure>, request_id: &RequestId) -> Response {
-    match result {
-        Ok(r) => r,
-        Err(Failure::Gateway(e)) => common::respond::<OpenAi>(Err(e), request_id),
-        Err(Failure::Own(parts)) => render_error(parts),
+/// A gateway error in the dialect's envelope (as every dialect's [`common::Fail`]), or one of the
+/// videos API's own.
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        match self {
+            Failure::Gateway(e) => common::Fail::<OpenAi>::from(e).into_response(),
+            Failure::Own(parts) => render_error(parts),
+        }
     }
 }
 
@@ -961,35 +963,30 @@ fn render_created(task: &Task) -> StoredResponse {
     security(("bearer" = [])))]
 async fn create_video(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
+    Auth(principal, _): Auth<OpenAi>,
     request: Request,
-) -> Response {
-    let result = async {
-        let headers = request.headers().clone();
-        let principal = common::authenticate::<OpenAi>(&gateway, &headers).await?;
-        let input = read_create(request).await?;
-        let fingerprint = input.fingerprint.clone();
-        let draft = build_draft(&gateway, &principal, input).await?;
-        let response = common::submit::<OpenAi>(
-            &gateway,
-            &principal,
-            &headers,
-            CREATE_ROUTE,
-            &fingerprint,
-            draft,
-            &render_created,
-        )
-        .await
-        .map_err(renamed)?;
-        // A created video is always queued.
-        Ok(if response.status() == StatusCode::OK {
-            with_poll_header(response)
-        } else {
-            response
-        })
-    }
-    .await;
-    respond(result, &request_id)
+) -> Result<Response, Failure> {
+    let headers = request.headers().clone();
+    let input = read_create(request).await?;
+    let fingerprint = input.fingerprint.clone();
+    let draft = build_draft(&gateway, &principal, input).await?;
+    let response = common::submit::<OpenAi>(
+        &gateway,
+        &principal,
+        &headers,
+        CREATE_ROUTE,
+        &fingerprint,
+        draft,
+        &render_created,
+    )
+    .await
+    .map_err(renamed)?;
+    // A created video is always queued.
+    Ok(if response.status() == StatusCode::OK {
+        with_poll_header(response)
+    } else {
+        response
+    })
 }
 
 /// Retrieve a video (any dialect's task of the same key).
@@ -1001,17 +998,11 @@ async fn create_video(
     security(("bearer" = [])))]
 async fn retrieve_video(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<OpenAi>,
     Path(video_id): Path<String>,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<OpenAi>(&gateway, &headers).await?;
-        let task = gateway.get_task(&principal, &video_id).await?;
-        Ok(video_response(&task))
-    }
-    .await;
-    respond(result, &request_id)
+) -> Result<Response, Failure> {
+    let task = gateway.get_task(&principal, &video_id).await?;
+    Ok(video_response(&task))
 }
 
 /// The query parameters of a list.
@@ -1081,27 +1072,21 @@ pub fn list_query(params: ListParams) -> Result<TaskQuery, ValidationError> {
     security(("bearer" = [])))]
 async fn list_videos(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<OpenAi>,
     uri: Uri,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<OpenAi>(&gateway, &headers).await?;
-        let params: ListParams = common::parse_value(query_object(&uri)?)?;
-        let page = gateway.list_tasks(&principal, list_query(params)?).await?;
-        let now = now_ms();
-        let data: Vec<OpenAiVideo> = page.tasks.iter().map(|t| video_object(t, now)).collect();
-        let list = OpenAiVideoList {
-            object: "list",
-            first_id: data.first().map(|v| v.id.clone()),
-            last_id: data.last().map(|v| v.id.clone()),
-            has_more: page.has_more,
-            data,
-        };
-        Ok(common::json_response(StatusCode::OK, &list))
-    }
-    .await;
-    respond(result, &request_id)
+) -> Result<Response, Failure> {
+    let params: ListParams = common::parse_value(query_object(&uri)?)?;
+    let page = gateway.list_tasks(&principal, list_query(params)?).await?;
+    let now = now_ms();
+    let data: Vec<OpenAiVideo> = page.tasks.iter().map(|t| video_object(t, now)).collect();
+    let list = OpenAiVideoList {
+        object: "list",
+        first_id: data.first().map(|v| v.id.clone()),
+        last_id: data.last().map(|v| v.id.clone()),
+        has_more: page.has_more,
+        data,
+    };
+    Ok(common::json_response(StatusCode::OK, &list))
 }
 
 /// Delete a video: a finished one with its files; a queued one is cancelled (refunded) first; a
@@ -1113,33 +1098,27 @@ async fn list_videos(
     security(("bearer" = [])))]
 async fn delete_video(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<OpenAi>,
     Path(video_id): Path<String>,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<OpenAi>(&gateway, &headers).await?;
-        let task = gateway.get_task(&principal, &video_id).await?;
-        if task.status == TaskStatus::Queued {
-            // A task that started meanwhile is refused by the delete below.
-            match gateway.cancel_task(&principal, &video_id).await {
-                Ok(_) | Err(GatewayError::NotCancellable) => {}
-                Err(e) => return Err(e.into()),
-            }
+) -> Result<Response, Failure> {
+    let task = gateway.get_task(&principal, &video_id).await?;
+    if task.status == TaskStatus::Queued {
+        // A task that started meanwhile is refused by the delete below.
+        match gateway.cancel_task(&principal, &video_id).await {
+            Ok(_) | Err(GatewayError::NotCancellable) => {}
+            Err(e) => return Err(e.into()),
         }
-        // The gateway removes the record and its files.
-        gateway.delete_task(&principal, &video_id).await?;
-        Ok(common::json_response(
-            StatusCode::OK,
-            &OpenAiVideoDeleted {
-                id: task.id.to_string(),
-                object: "video.deleted",
-                deleted: true,
-            },
-        ))
     }
-    .await;
-    respond(result, &request_id)
+    // The gateway removes the record and its files.
+    gateway.delete_task(&principal, &video_id).await?;
+    Ok(common::json_response(
+        StatusCode::OK,
+        &OpenAiVideoDeleted {
+            id: task.id.to_string(),
+            object: "video.deleted",
+            deleted: true,
+        },
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -1160,15 +1139,13 @@ struct ContentParams {
     security(("bearer" = [])))]
 async fn download_content(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<OpenAi>,
     Path(video_id): Path<String>,
     uri: Uri,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<OpenAi>(&gateway, &headers).await?;
-        let params: ContentParams = common::parse_value(query_object(&uri)?)?;
-        let thumbnail = match params.variant.as_deref().map(str::trim) {
+) -> Result<Response, Failure> {
+    let params: ContentParams = common::parse_value(query_object(&uri)?)?;
+    let thumbnail =
+        match params.variant.as_deref().map(str::trim) {
             None | Some("") | Some("video") => false,
             Some("thumbnail") => true,
             Some("spritesheet") => return Err(Failure::Own(
@@ -1187,94 +1164,91 @@ async fn download_content(
                 .into())
             }
         };
-        let task = gateway.get_task(&principal, &video_id).await?;
-        match task.status {
-            TaskStatus::Succeeded => {}
-            TaskStatus::Queued | TaskStatus::Running => {
-                return Err(Failure::Own(
-                    ErrorParts::request(
-                        StatusCode::CONFLICT,
-                        "video_not_ready",
-                        format!(
-                            "video {video_id} is still {}; download it once it has completed",
-                            status_name(task.status)
-                        ),
-                    )
-                    .no_retry(),
-                ))
-            }
-            TaskStatus::Failed | TaskStatus::Cancelled => {
-                return Err(Failure::Own(
-                    ErrorParts::request(
-                        StatusCode::CONFLICT,
-                        "video_failed",
-                        format!("video {video_id} failed and has no content"),
-                    )
-                    .no_retry(),
-                ))
-            }
-        }
-        let output = task.output.as_ref();
-        let key = if thumbnail {
-            output
-                .and_then(|o| o.last_frame_key.clone())
-                .ok_or_else(|| {
-                    Failure::Own(
-                        ErrorParts::request(
-                            StatusCode::NOT_FOUND,
-                            "thumbnail_not_available",
-                            format!(
-                            "video {video_id} has no thumbnail: it was created without its last \
-                             frame (videos created through /v1/videos always have one)"
-                        ),
-                        )
-                        .param("variant"),
-                    )
-                })?
-        } else {
-            output
-                .and_then(|o| o.video_keys.first().cloned())
-                .ok_or(GatewayError::Internal(
-                    "completed task without a video".into(),
-                ))?
-        };
-        let not_found = || {
-            Failure::Own(ErrorParts::request(
-                StatusCode::NOT_FOUND,
-                "content_not_found",
-                format!("the content of video {video_id} is no longer stored"),
+    let task = gateway.get_task(&principal, &video_id).await?;
+    match task.status {
+        TaskStatus::Succeeded => {}
+        TaskStatus::Queued | TaskStatus::Running => {
+            return Err(Failure::Own(
+                ErrorParts::request(
+                    StatusCode::CONFLICT,
+                    "video_not_ready",
+                    format!(
+                        "video {video_id} is still {}; download it once it has completed",
+                        status_name(task.status)
+                    ),
+                )
+                .no_retry(),
             ))
-        };
-        let read = match gateway.media().blobs().get(&key, None).await {
-            Ok(Some(read)) => read,
-            Ok(None) => return Err(not_found()),
-            Err(e) => {
-                tracing::error!(error = %e, key, "reading video content failed");
-                return Err(GatewayError::Unavailable("storage unavailable".into()).into());
-            }
-        };
-        let (content_type, extension) = if thumbnail {
-            ("image/png", "png")
-        } else {
-            ("video/mp4", "mp4")
-        };
-        let mut response = Response::new(Body::from_stream(read.stream));
-        let h = response.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(read.total_size));
-        if let Ok(v) =
-            HeaderValue::from_str(&format!("attachment; filename=\"{}.{extension}\"", task.id))
-        {
-            h.insert(header::CONTENT_DISPOSITION, v);
         }
-        h.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, max-age=86400"),
-        );
-        Ok(response)
+        TaskStatus::Failed | TaskStatus::Cancelled => {
+            return Err(Failure::Own(
+                ErrorParts::request(
+                    StatusCode::CONFLICT,
+                    "video_failed",
+                    format!("video {video_id} failed and has no content"),
+                )
+                .no_retry(),
+            ))
+        }
     }
-    .await;
-    respond(result, &request_id)
+    let output = task.output.as_ref();
+    let key = if thumbnail {
+        output
+            .and_then(|o| o.last_frame_key.clone())
+            .ok_or_else(|| {
+                Failure::Own(
+                    ErrorParts::request(
+                        StatusCode::NOT_FOUND,
+                        "thumbnail_not_available",
+                        format!(
+                            "video {video_id} has no thumbnail: it was created without its last \
+                         frame (videos created through /v1/videos always have one)"
+                        ),
+                    )
+                    .param("variant"),
+                )
+            })?
+    } else {
+        output
+            .and_then(|o| o.video_keys.first().cloned())
+            .ok_or(GatewayError::Internal(
+                "completed task without a video".into(),
+            ))?
+    };
+    let not_found = || {
+        Failure::Own(ErrorParts::request(
+            StatusCode::NOT_FOUND,
+            "content_not_found",
+            format!("the content of video {video_id} is no longer stored"),
+        ))
+    };
+    let read = match gateway.media().blobs().get(&key, None).await {
+        Ok(Some(read)) => read,
+        Ok(None) => return Err(not_found()),
+        Err(e) => {
+            tracing::error!(error = %e, key, "reading video content failed");
+            return Err(GatewayError::Unavailable("storage unavailable".into()).into());
+        }
+    };
+    let (content_type, extension) = if thumbnail {
+        ("image/png", "png")
+    } else {
+        ("video/mp4", "mp4")
+    };
+    let mut response = Response::new(Body::from_stream(read.stream));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(read.total_size));
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("attachment; filename=\"{}.{extension}\"", task.id))
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
+    Ok(response)
 }
 
 #[cfg(test)]
