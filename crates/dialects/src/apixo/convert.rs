@@ -1,12 +1,13 @@
 //! APIXO ↔ canonical: a generateTask body (its `input.mode`) to a [`RequestDraft`], a
 //! [`Task`] to the statusTask answer (also the callback body).
 
-use super::wire::{GenerateTaskRequest, MediaItem, ResultJson, StatusData, StatusTaskResponse};
 use crate::common;
 use seedgate_core::error::ValidationError;
 use seedgate_core::task::{FailureKind, TaskStatus};
 use seedgate_core::{RequestDraft, Task};
 use serde_json::Value;
+
+use super::wire::{GenerateTaskRequest, MediaItem, ResultJson, StatusData, StatusTaskResponse};
 
 /// `input.mode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -57,6 +57,8 @@ pub struct Apixo;
 pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
     name: Apixo::NAME,
     path_prefixes: &["/api/v1/generateTask", "/api/v1/statusTask"],
+    tag: "APIXO",
+    tag_description: "apixo.ai: `/api/v1/generateTask/{model}`, `/api/v1/statusTask/{model}`",
     routes,
     error_response: <Apixo as Dialect>::error_response,
     error_schema: "ApixoErrorEnvelope",

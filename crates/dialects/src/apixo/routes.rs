@@ -1,9 +1,5 @@
 //! APIXO's routes and handlers.
 
-use super::convert::{parse_generate, status_response};
-use super::errors::{wire_error, ErrorEnvelope};
-use super::wire::{GenerateTaskRequest, GenerateTaskResponse, StatusTaskResponse, TaskIdData};
-use super::Apixo;
 use crate::common::{self, Auth, Reply};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::BytesRejection;
@@ -16,6 +12,11 @@ use seedgate_gateway::StoredResponse;
 use std::collections::HashMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+use super::convert::{parse_generate, status_response};
+use super::errors::{wire_error, ErrorEnvelope};
+use super::wire::{GenerateTaskRequest, GenerateTaskResponse, StatusTaskResponse, TaskIdData};
+use super::Apixo;
 
 pub fn routes(_limits: RouteLimits) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

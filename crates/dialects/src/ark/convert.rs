@@ -1,12 +1,13 @@
 //! Ark → canonical: a create body (its `content[]` and the Ark-only fields) to a
 //! [`RequestDraft`].
 
-use super::errors::ContentPaths;
-use super::wire::{CreateTaskRequest, MediaRef};
 use crate::common;
 use seedgate_core::error::ValidationError;
 use seedgate_core::media::MediaUrl;
 use seedgate_core::{Catalog, RequestDraft};
+
+use super::errors::ContentPaths;
+use super::wire::{CreateTaskRequest, MediaRef};
 
 /// `execution_expires_after` bounds and default, in seconds.
 const EXPIRES_MIN: i64 = 3600;

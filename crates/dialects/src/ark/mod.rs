@@ -109,6 +109,8 @@ pub struct Ark;
 pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
     name: Ark::NAME,
     path_prefixes: &["/api/v3/"],
+    tag: "Ark",
+    tag_description: "BytePlus ModelArk / Volcengine Ark: `/api/v3/contents/generations/tasks`",
     routes,
     error_response: <Ark as Dialect>::error_response,
     error_schema: "ArkErrorEnvelope",

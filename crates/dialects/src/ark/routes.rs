@@ -1,11 +1,5 @@
 //! Ark's routes and handlers.
 
-use super::convert::parse_create;
-use super::errors::ErrorEnvelope;
-use super::list::parse_list_query;
-use super::task::task_object;
-use super::wire::{CreateTaskRequest, CreateTaskResponse, TaskList, TaskObject};
-use super::Ark;
 use crate::common::{self, Auth, Reply};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::BytesRejection;
@@ -18,6 +12,13 @@ use seedgate_core::Task;
 use seedgate_gateway::{Gateway, Principal, StoredResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+use super::convert::parse_create;
+use super::errors::ErrorEnvelope;
+use super::list::parse_list_query;
+use super::task::task_object;
+use super::wire::{CreateTaskRequest, CreateTaskResponse, TaskList, TaskObject};
+use super::Ark;
 
 pub const TASKS_ROUTE: &str = "/api/v3/contents/generations/tasks";
 

@@ -1,11 +1,12 @@
 //! Canonical → Ark: a [`Task`] as Ark's task object (what GET, the list and callbacks show).
 
-use super::convert::EXPIRES_DEFAULT;
-use super::wire::{TaskContent, TaskFailure, TaskObject, Tool, Usage};
 use crate::common;
 use seedgate_core::output_size::{pixel_size, ConcreteRatio, OUTPUT_FPS};
 use seedgate_core::task::{FailureKind, TaskStatus};
 use seedgate_core::{AspectRatio, Catalog, Task};
+
+use super::convert::EXPIRES_DEFAULT;
+use super::wire::{TaskContent, TaskFailure, TaskObject, Tool, Usage};
 
 /// Ark's failure code for a failed task (see the module documentation).
 pub fn failure_code(kind: FailureKind) -> &'static str {

@@ -1,7 +1,6 @@
 //! CRUN ↔ canonical: CRUN's model names (the mode in the suffix), a CreateTask body to a
 //! [`RequestDraft`], a [`Task`] to TaskInfo, an asset to asset-info.
 
-use super::wire::{AssetInfo, CreateTaskRequest, ParamInput, TaskInfo, TaskParam, TaskResult};
 use crate::common;
 use seedgate_core::error::ValidationError;
 use seedgate_core::media::MediaKind;
@@ -9,6 +8,8 @@ use seedgate_core::task::TaskStatus;
 use seedgate_core::{AspectRatio, Catalog, Mode, RequestDraft, Task};
 use seedgate_gateway::{AssetRecord, Gateway};
 use serde_json::Value;
+
+use super::wire::{AssetInfo, CreateTaskRequest, ParamInput, TaskInfo, TaskParam, TaskResult};
 
 /// CRUN's models (family, modes): the ones seedgate does not serve answer 505.
 const CRUN_MODELS: [(&str, &[Mode]); 6] = [

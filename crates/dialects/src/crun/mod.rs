@@ -49,6 +49,8 @@ pub struct Crun;
 pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
     name: Crun::NAME,
     path_prefixes: &["/api/v1/client/"],
+    tag: "CRUN",
+    tag_description: "crun.ai: `/api/v1/client/job/*`, `x-api-key` auth",
     routes,
     error_response: <Crun as Dialect>::error_response,
     error_schema: "CrunErrorEnvelope",

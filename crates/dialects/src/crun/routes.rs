@@ -1,12 +1,5 @@
 //! CRUN's routes and handlers.
 
-use super::convert::{asset_info, parse_create, task_info};
-use super::errors::{wire_error, ErrorEnvelope};
-use super::wire::{
-    AssetIdData, AssetInfoResponse, AssetUploadRequest, AssetUploadResponse, CreateTaskRequest,
-    CreateTaskResponse, EstimateData, EstimateResponse, TaskIdData, TaskInfoResponse,
-};
-use super::Crun;
 use crate::common::{self, Auth, Reply};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::BytesRejection;
@@ -23,6 +16,14 @@ use serde_json::Value;
 use std::collections::HashMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+use super::convert::{asset_info, parse_create, task_info};
+use super::errors::{wire_error, ErrorEnvelope};
+use super::wire::{
+    AssetIdData, AssetInfoResponse, AssetUploadRequest, AssetUploadResponse, CreateTaskRequest,
+    CreateTaskResponse, EstimateData, EstimateResponse, TaskIdData, TaskInfoResponse,
+};
+use super::Crun;
 
 pub const CREATE_ROUTE: &str = "/api/v1/client/job/CreateTask";
 

@@ -1,12 +1,13 @@
 //! HiAPI ↔ canonical: a create body to a [`RequestDraft`], a [`Task`] to HiAPI's task data
 //! and list item, list paging.
 
-use super::wire::{CreateTaskRequest, ListedTask, OutputItem, TaskData, TaskFailure};
 use crate::common;
 use seedgate_core::error::ValidationError;
 use seedgate_core::task::{FailureKind, TaskStatus};
 use seedgate_core::{Catalog, RequestDraft, Task};
 use std::collections::HashMap;
+
+use super::wire::{CreateTaskRequest, ListedTask, OutputItem, TaskData, TaskFailure};
 
 /// How long after a task finishes its `output[].expireAt` lies.
 pub const RESULT_TTL_SECONDS: i64 = 24 * 3600;
@@ -301,7 +302,7 @@ mod tests {
             api_key_id: seedgate_core::ApiKeyId::generate(),
             request,
             requested_model: "seedance-2-0-mini".into(),
-            origin_dialect: "reapi".into(),
+            origin_dialect: crate::reapi::DIALECT.name.into(),
             status,
             price: seedgate_core::pricing::Price {
                 billable_seconds: 5,

@@ -77,6 +77,8 @@ pub struct HiApi;
 pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
     name: HiApi::NAME,
     path_prefixes: &["/v1/"],
+    tag: "HiAPI",
+    tag_description: "hiapi.ai: `/v1/tasks`",
     routes,
     error_response: <HiApi as Dialect>::error_response,
     error_schema: "HiApiErrorEnvelope",

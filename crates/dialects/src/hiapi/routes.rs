@@ -1,11 +1,5 @@
 //! HiAPI's routes and handlers.
 
-use super::convert::{listed_task, paging, parse_create, task_data};
-use super::errors::{renamed, ErrorEnvelope};
-use super::wire::{
-    CreateResponse, CreateTaskRequest, CreatedTask, ListResponse, TaskList, TaskResponse,
-};
-use super::HiApi;
 use crate::common::{self, Auth, Reply};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -17,6 +11,13 @@ use seedgate_gateway::{StoredResponse, TaskQuery};
 use std::collections::HashMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+use super::convert::{listed_task, paging, parse_create, task_data};
+use super::errors::{renamed, ErrorEnvelope};
+use super::wire::{
+    CreateResponse, CreateTaskRequest, CreatedTask, ListResponse, TaskList, TaskResponse,
+};
+use super::HiApi;
 
 pub const CREATE_ROUTE: &str = "/v1/tasks";
 

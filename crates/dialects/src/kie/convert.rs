@@ -1,14 +1,15 @@
 //! Kie ↔ canonical: a createTask body to a [`RequestDraft`], a [`Task`] to Kie's record
 //! (also the callback body).
 
-use super::wire::{
-    CreateTaskRequest, ParamBody, ParamInput, Record, RecordInfoResponse, ResultJson,
-};
 use crate::common;
 use seedgate_core::error::ValidationError;
 use seedgate_core::media::MediaUrl;
 use seedgate_core::task::{FailureKind, TaskStatus};
 use seedgate_core::{RequestDraft, Task};
+
+use super::wire::{
+    CreateTaskRequest, ParamBody, ParamInput, Record, RecordInfoResponse, ResultJson,
+};
 
 /// Parses a create body into a draft; also returns the parsed JSON for fingerprinting. Errors
 /// name Kie's fields; the values are validated canonically by the gateway.
@@ -220,7 +221,7 @@ mod tests {
             api_key_id: seedgate_core::ApiKeyId::generate(),
             request,
             requested_model: "bytedance/seedance-2-mini".into(),
-            origin_dialect: "kie".into(),
+            origin_dialect: crate::kie::DIALECT.name.into(),
             status,
             price: seedgate_core::pricing::Price {
                 billable_seconds: 5,

@@ -63,6 +63,8 @@ pub struct Kie;
 pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
     name: Kie::NAME,
     path_prefixes: &["/api/v1/jobs/"],
+    tag: "Kie",
+    tag_description: "kie.ai: `/api/v1/jobs/*`",
     routes,
     error_response: <Kie as Dialect>::error_response,
     error_schema: "KieErrorEnvelope",

@@ -1,9 +1,5 @@
 //! Kie's routes and handlers.
 
-use super::convert::{parse_create, record_info_response};
-use super::errors::{renamed, ErrorEnvelope};
-use super::wire::{CreateResponse, CreateTaskRequest, CreatedTask, RecordInfoResponse};
-use super::Kie;
 use crate::common::{self, Auth, Reply};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -16,6 +12,11 @@ use seedgate_gateway::StoredResponse;
 use std::collections::HashMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+use super::convert::{parse_create, record_info_response};
+use super::errors::{renamed, ErrorEnvelope};
+use super::wire::{CreateResponse, CreateTaskRequest, CreatedTask, RecordInfoResponse};
+use super::Kie;
 
 pub const CREATE_ROUTE: &str = "/api/v1/jobs/createTask";
 

@@ -1,14 +1,15 @@
 //! reAPI ↔ canonical: a submit body to a [`RequestDraft`], a [`Task`] to reAPI's task object, and the estimate and asset views.
 
-use super::wire::{
-    AssetObject, EstimateObject, MediumObject, Output, OutputSize, SubmitRequest, TaskFailure,
-    TaskObject,
-};
 use crate::common;
 use seedgate_core::error::ValidationError;
 use seedgate_core::task::{FailureKind, TaskStatus};
 use seedgate_core::{Catalog, RequestDraft, Task};
 use seedgate_gateway::{AssetRecord, Gateway, Quote};
+
+use super::wire::{
+    AssetObject, EstimateObject, MediumObject, Output, OutputSize, SubmitRequest, TaskFailure,
+    TaskObject,
+};
 
 /// One value given under two names (the 2.0 and the 2.5 shape) must agree.
 fn either<T: PartialEq>(

@@ -27,6 +27,8 @@ pub struct ReApi;
 pub const DIALECT: crate::DialectEntry = crate::DialectEntry {
     name: ReApi::NAME,
     path_prefixes: &["/"],
+    tag: "reAPI",
+    tag_description: "reapi.ai: `/api/v1/videos/generations`, `/api/v1/tasks/{id}`",
     routes,
     error_response: <ReApi as Dialect>::error_response,
     error_schema: "ReApiErrorEnvelope",

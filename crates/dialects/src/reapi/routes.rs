@@ -1,9 +1,5 @@
 //! reAPI's routes and handlers.
 
-use super::convert::{asset_object, estimate_object, parse_submit, task_object};
-use super::errors::ErrorEnvelope;
-use super::wire::{AssetObject, EstimateObject, SubmitRequest, TaskObject};
-use super::ReApi;
 use crate::common::{self, Auth, Reply};
 use crate::{AppState, RouteLimits};
 use axum::extract::rejection::BytesRejection;
@@ -15,6 +11,11 @@ use seedgate_core::{RequestDraft, Task};
 use seedgate_gateway::{Gateway, StoredResponse};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
+
+use super::convert::{asset_object, estimate_object, parse_submit, task_object};
+use super::errors::ErrorEnvelope;
+use super::wire::{AssetObject, EstimateObject, SubmitRequest, TaskObject};
+use super::ReApi;
 
 pub const SUBMIT_ROUTE: &str = "/api/v1/videos/generations";
 
