@@ -1,5 +1,7 @@
-//! What every dialect shares: the [`Dialect`] trait, request ids, credentials, Idempotency-Key
-//! handling, typed field extraction from JSON objects, and the generic submit path.
+//! What every dialect shares: the [`Dialect`] trait, request ids, credentials, the caller as an
+//! extractor ([`Auth`]), errors that render themselves in a dialect's envelope ([`Fail`],
+//! [`Reply`]), Idempotency-Key handling, typed field extraction from JSON objects, and the
+//! generic submit path.
 
 use crate::AppState;
 use axum::body::Body;
@@ -74,7 +76,8 @@ pub fn bearer_credential(headers: &HeaderMap) -> Result<String, AuthFailure> {
 /// The authenticated caller of a dialect's route. As an extractor it reads the dialect's
 /// credential and checks it with the gateway, rejecting in the dialect's envelope; handlers take
 /// it before their body so a bad key is reported as such whatever the body (their body
-/// extractors are `Result<…, …Rejection>`, which never reject).
+/// extractors are `Result<…, …Rejection>`, which never reject). The second field only names the
+/// dialect (`fn() -> D` so that `Auth` is `Send` and `Sync` whatever `D`); match it with `_`.
 pub struct Auth<D>(pub Principal, pub PhantomData<fn() -> D>);
 
 impl<D: Dialect> FromRequestParts<AppState> for Auth<D> {
@@ -87,7 +90,9 @@ impl<D: Dialect> FromRequestParts<AppState> for Auth<D> {
     }
 }
 
-/// A failed request in dialect `D`: renders itself in `D`'s envelope, with the request's id.
+/// A failed request in dialect `D`: renders itself in `D`'s envelope, with the request's id (from
+/// [`request_id`]), so a handler needs neither. Built with `?` or `.into()` from a
+/// [`GatewayError`] or a [`ValidationError`].
 pub struct Fail<D>(pub GatewayError, pub PhantomData<fn() -> D>);
 
 /// What a dialect's handler answers: a response, or an error in the dialect's envelope.

@@ -40,6 +40,8 @@ mod errors;
 mod routes;
 mod wire;
 
+// One public surface per dialect (`seedgate_dialects::apixo::…`), whichever file defines
+// the item.
 pub use convert::*;
 pub use errors::*;
 pub use routes::*;

@@ -90,6 +90,8 @@ mod routes;
 mod task;
 mod wire;
 
+// One public surface per dialect (`seedgate_dialects::ark::…`), whichever file defines
+// the item.
 pub use convert::*;
 pub use errors::*;
 pub use list::*;

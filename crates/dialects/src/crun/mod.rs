@@ -32,6 +32,8 @@ mod errors;
 mod routes;
 mod wire;
 
+// One public surface per dialect (`seedgate_dialects::crun::…`), whichever file defines
+// the item.
 pub use convert::*;
 pub use errors::*;
 pub use routes::*;

@@ -46,6 +46,8 @@ mod errors;
 mod routes;
 mod wire;
 
+// One public surface per dialect (`seedgate_dialects::kie::…`), whichever file defines
+// the item.
 pub use convert::*;
 pub use errors::*;
 pub use routes::*;

@@ -70,6 +70,8 @@ mod multipart;
 mod routes;
 mod wire;
 
+// One public surface per dialect (`seedgate_dialects::openai::…`), whichever file defines
+// the item.
 pub use convert::*;
 pub use errors::*;
 pub use multipart::*;

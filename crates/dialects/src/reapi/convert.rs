@@ -1,4 +1,5 @@
-//! reAPI ↔ canonical: a submit body to a [`RequestDraft`], a [`Task`] to reAPI's task object, and the estimate and asset views.
+//! reAPI ↔ canonical: a submit body to a [`RequestDraft`], a [`Task`] to reAPI's task object,
+//! and the estimate and asset views.
 
 use crate::common;
 use seedgate_core::error::ValidationError;

@@ -10,6 +10,8 @@ mod errors;
 mod routes;
 mod wire;
 
+// One public surface per dialect (`seedgate_dialects::reapi::…`), whichever file defines
+// the item.
 pub use convert::*;
 pub use errors::*;
 pub use routes::*;
