@@ -3,16 +3,13 @@
 //! deliveries, `GET /api/v1/tasks/{id}/callbacks` and `POST /api/v1/tasks/{id}/callbacks/redeliver`
 //! (seedgate's own, in reAPI's envelope; any dialect's key works, as for every task read).
 
-use crate::common;
+use crate::common::{self, Auth, Reply};
 use crate::reapi::{ErrorEnvelope, ReApi};
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum::Extension;
+use axum::http::StatusCode;
 use seedgate_core::task::Task;
 use seedgate_core::webhook::{CallbackRenderer, RenderedCallback};
-use seedgate_core::RequestId;
 use seedgate_gateway::{CallbackRecord, Gateway};
 use serde::Serialize;
 use std::sync::Arc;
@@ -131,20 +128,14 @@ fn callbacks_object(task: &Task, record: Option<CallbackRecord>) -> CallbacksObj
     security(("bearer" = [])))]
 async fn list_callbacks(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<ReApi>,
     Path(id): Path<String>,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<ReApi>(&gateway, &headers).await?;
-        let (task, record) = gateway.callbacks(&principal, &id).await?;
-        Ok(common::json_response(
-            StatusCode::OK,
-            &callbacks_object(&task, record),
-        ))
-    }
-    .await;
-    common::respond::<ReApi>(result, &request_id)
+) -> Reply<ReApi> {
+    let (task, record) = gateway.callbacks(&principal, &id).await?;
+    Ok(common::json_response(
+        StatusCode::OK,
+        &callbacks_object(&task, record),
+    ))
 }
 
 /// Sends a finished task's callback again now, with the same `webhook-id`.
@@ -155,18 +146,12 @@ async fn list_callbacks(
     security(("bearer" = [])))]
 async fn redeliver(
     State(gateway): State<AppState>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    Auth(principal, _): Auth<ReApi>,
     Path(id): Path<String>,
-) -> Response {
-    let result = async {
-        let principal = common::authenticate::<ReApi>(&gateway, &headers).await?;
-        let (task, record) = gateway.redeliver_callback(&principal, &id).await?;
-        Ok(common::json_response(
-            StatusCode::OK,
-            &callbacks_object(&task, record),
-        ))
-    }
-    .await;
-    common::respond::<ReApi>(result, &request_id)
+) -> Reply<ReApi> {
+    let (task, record) = gateway.redeliver_callback(&principal, &id).await?;
+    Ok(common::json_response(
+        StatusCode::OK,
+        &callbacks_object(&task, record),
+    ))
 }

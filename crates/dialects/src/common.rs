@@ -1,8 +1,12 @@
-//! What every dialect shares: the [`Dialect`] trait, request ids, credentials, Idempotency-Key
-//! handling, typed field extraction from JSON objects, and the generic submit path.
+//! What every dialect shares: the [`Dialect`] trait, request ids, credentials, the caller as an
+//! extractor ([`Auth`]), errors that render themselves in a dialect's envelope ([`Fail`],
+//! [`Reply`]), Idempotency-Key handling, typed field extraction from JSON objects, and the
+//! generic submit path.
 
+use crate::AppState;
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -12,6 +16,7 @@ use seedgate_gateway::{Gateway, IdempotencyRequest, Principal, SubmitContext, Su
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::marker::PhantomData;
 
 /// A client-facing wire format.
 pub trait Dialect: Send + Sync + 'static {
@@ -25,16 +30,30 @@ pub trait Dialect: Send + Sync + 'static {
     fn error_response(error: &GatewayError, request_id: &RequestId) -> Response;
 }
 
-/// Tags every request with a `req_…` id, available to handlers as an extension and returned in
-/// the `x-request-id` header.
+tokio::task_local! {
+    /// The id of the request being handled, for errors rendered where no extension is at hand
+    /// ([`Fail`], an extractor's rejection).
+    static REQUEST_ID: RequestId;
+}
+
+/// Tags every request with a `req_…` id, available to handlers as an extension (and, for the
+/// rest of the request, through [`request_id`]) and returned in the `x-request-id` header.
 pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
     let id = RequestId::generate();
     request.extensions_mut().insert(id.clone());
-    let mut response = next.run(request).await;
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
     if let Ok(value) = HeaderValue::from_str(id.as_str()) {
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// The id [`assign_request_id`] gave the current request; a fresh one outside of it (a handler
+/// called without that middleware, as in some tests), so an error always carries an id.
+pub fn request_id() -> RequestId {
+    REQUEST_ID
+        .try_with(RequestId::clone)
+        .unwrap_or_else(|_| RequestId::generate())
 }
 
 /// `Authorization: Bearer <key>`, the scheme matched case-insensitively.
@@ -54,12 +73,56 @@ pub fn bearer_credential(headers: &HeaderMap) -> Result<String, AuthFailure> {
     Ok(key.to_string())
 }
 
-pub async fn authenticate<D: Dialect>(
-    gateway: &Gateway,
-    headers: &HeaderMap,
-) -> Result<Principal, GatewayError> {
-    let key = D::credential(headers).map_err(GatewayError::Unauthenticated)?;
-    gateway.authenticate(&key).await
+/// The authenticated caller of a dialect's route. As an extractor it reads the dialect's
+/// credential and checks it with the gateway, rejecting in the dialect's envelope; handlers take
+/// it before their body so a bad key is reported as such whatever the body (their body
+/// extractors are `Result<…, …Rejection>`, which never reject). The second field only names the
+/// dialect (`fn() -> D` so that `Auth` is `Send` and `Sync` whatever `D`); match it with `_`.
+pub struct Auth<D>(pub Principal, pub PhantomData<fn() -> D>);
+
+impl<D: Dialect> FromRequestParts<AppState> for Auth<D> {
+    type Rejection = Fail<D>;
+
+    async fn from_request_parts(parts: &mut Parts, gateway: &AppState) -> Result<Self, Fail<D>> {
+        let key = D::credential(&parts.headers).map_err(GatewayError::Unauthenticated)?;
+        let principal = gateway.authenticate(&key).await?;
+        Ok(Auth(principal, PhantomData))
+    }
+}
+
+/// A failed request in dialect `D`: renders itself in `D`'s envelope, with the request's id (from
+/// [`request_id`]), so a handler needs neither. Built with `?` or `.into()` from a
+/// [`GatewayError`] or a [`ValidationError`].
+pub struct Fail<D>(pub GatewayError, pub PhantomData<fn() -> D>);
+
+/// What a dialect's handler answers: a response, or an error in the dialect's envelope.
+pub type Reply<D> = Result<Response, Fail<D>>;
+
+impl<D> From<GatewayError> for Fail<D> {
+    fn from(error: GatewayError) -> Self {
+        Fail(error, PhantomData)
+    }
+}
+
+impl<D> From<ValidationError> for Fail<D> {
+    fn from(error: ValidationError) -> Self {
+        Fail(error.into(), PhantomData)
+    }
+}
+
+impl<D: Dialect> IntoResponse for Fail<D> {
+    fn into_response(self) -> Response {
+        let Fail(error, _) = self;
+        let request_id = request_id();
+        // Client errors are the client's to read; these are ours to look into.
+        if matches!(
+            error,
+            GatewayError::Internal(_) | GatewayError::Unavailable(_)
+        ) {
+            tracing::error!(error = %error, request_id = %request_id, "request failed");
+        }
+        D::error_response(&error, &request_id)
+    }
 }
 
 /// The `Idempotency-Key` header: an RFC 8941 sf-string (quoted) per the IETF draft, or a bare
@@ -205,22 +268,6 @@ pub async fn submit<D: Dialect>(
         }
     };
     Ok(json_bytes_response(response.status, response.body))
-}
-
-/// Renders a handler's result, errors in the dialect's format.
-pub fn respond<D: Dialect>(
-    result: Result<Response, GatewayError>,
-    request_id: &RequestId,
-) -> Response {
-    match result {
-        Ok(r) => r,
-        Err(e) => {
-            if matches!(e, GatewayError::Internal(_) | GatewayError::Unavailable(_)) {
-                tracing::error!(error = %e, request_id = %request_id, "request failed");
-            }
-            D::error_response(&e, request_id)
-        }
-    }
 }
 
 /// Parses a body that must be a JSON object into a dialect's wire struct. Errors name the

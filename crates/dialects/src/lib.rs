@@ -1,7 +1,11 @@
-//! Client dialects. Each module is one wire format: its wire structs, their conversion to a
-//! canonical [`seedgate_core::RequestDraft`] and from a canonical [`seedgate_core::Task`], its
-//! error mapping and its routes. Everything else is shared through [`common`], so a new dialect
-//! is a new file in the same shape as [`reapi`].
+//! Client dialects. Each dialect is a folder, one file per concern: `wire.rs` (its serde and
+//! OpenAPI wire structs), `convert.rs` (wire to a canonical [`seedgate_core::RequestDraft`], a
+//! canonical [`seedgate_core::Task`] to wire), `errors.rs` (its error envelope and codes),
+//! `routes.rs` (its handlers), and `mod.rs` (its documentation, its [`common::Dialect`] impl and
+//! its registry entry, `DIALECT`). Everything else is shared through [`common`]: handlers take
+//! the caller as [`common::Auth`] and answer [`common::Reply`], whose error renders itself in
+//! the dialect's envelope. A new dialect is a new folder in the same shape as [`reapi`], plus one
+//! line in [`DIALECTS`]; nothing else lists the dialects.
 //!
 //! Routes are registered through `utoipa_axum`, so the OpenAPI document served at
 //! `/openapi.json` is generated from the same handlers and wire types that answer requests.
@@ -38,12 +42,17 @@ pub type CallbackBody = fn(&seedgate_core::Task, &seedgate_core::Catalog) -> Opt
 
 /// One dialect, as the rest of the application sees it. Each dialect module defines its entry
 /// (`DIALECT`); [`DIALECTS`] lists them, and routes, error envelopes for paths no route
-/// matched, the OpenAPI envelopes and callback bodies all come from that one list.
+/// matched, the OpenAPI tags and envelopes and callback bodies all come from that one list.
 pub struct DialectEntry {
     /// Recorded on tasks (`Dialect::NAME`).
     pub name: &'static str,
-    /// Paths that start with one of these are this dialect's.
+    /// Paths that start with one of these are this dialect's (the longest matching prefix of
+    /// all dialects wins).
     pub path_prefixes: &'static [&'static str],
+    /// The OpenAPI tag of its routes (the `tag` of each `#[utoipa::path]`), and what the
+    /// document says of it.
+    pub tag: &'static str,
+    pub tag_description: &'static str,
     pub routes: fn(RouteLimits) -> OpenApiRouter<AppState>,
     /// An error in this dialect's envelope.
     pub error_response: fn(&GatewayError, &RequestId) -> Response,
@@ -56,15 +65,17 @@ pub struct DialectEntry {
     pub hiapi_signature: bool,
 }
 
-/// Every dialect, most specific path prefixes first; the last (reAPI) takes every other path.
+/// Every dialect, in the order the API reference shows them. A path belongs to the dialect
+/// with the longest prefix of it, so the order does not matter there; reAPI's `/` takes every
+/// path no other dialect claims.
 pub const DIALECTS: &[&DialectEntry] = &[
-    &ark::DIALECT,
-    &openai::DIALECT,
+    &reapi::DIALECT,
     &hiapi::DIALECT,
+    &apixo::DIALECT,
     &crun::DIALECT,
     &kie::DIALECT,
-    &apixo::DIALECT,
-    &reapi::DIALECT,
+    &ark::DIALECT,
+    &openai::DIALECT,
 ];
 
 /// The dialect a task was created in, by name.
@@ -72,13 +83,22 @@ pub fn dialect_named(name: &str) -> Option<&'static DialectEntry> {
     DIALECTS.iter().copied().find(|d| d.name == name)
 }
 
-/// The dialect a path belongs to, by its prefix (reAPI's for any other path).
+/// The dialect a path belongs to: the one with the longest prefix of it (reAPI's for a path
+/// no prefix matches).
 fn dialect_of_path(path: &str) -> &'static DialectEntry {
     DIALECTS
         .iter()
-        .copied()
-        .find(|d| d.path_prefixes.iter().any(|p| path.starts_with(p)))
-        .unwrap_or(&reapi::DIALECT)
+        .filter_map(|d| {
+            let longest = d
+                .path_prefixes
+                .iter()
+                .filter(|p| path.starts_with(*p))
+                .map(|p| p.len())
+                .max()?;
+            Some((*d, longest))
+        })
+        .max_by_key(|(_, longest)| *longest)
+        .map_or(&reapi::DIALECT, |(d, _)| d)
 }
 
 /// Limits the HTTP layer applies per route.
@@ -95,19 +115,32 @@ pub struct RouteLimits {
         description = "One Seedance API in every reseller's dialect. A task created in one dialect \
 reads back in every other dialect of the same API key.",
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &DialectTags),
     tags(
-        (name = "reAPI", description = "reapi.ai: `/api/v1/videos/generations`, `/api/v1/tasks/{id}`"),
-        (name = "HiAPI", description = "hiapi.ai: `/v1/tasks`"),
-        (name = "APIXO", description = "apixo.ai: `/api/v1/generateTask/{model}`, `/api/v1/statusTask/{model}`"),
-        (name = "CRUN", description = "crun.ai: `/api/v1/client/job/*`, `x-api-key` auth"),
-        (name = "Kie", description = "kie.ai: `/api/v1/jobs/*`"),
-        (name = "Ark", description = "BytePlus ModelArk / Volcengine Ark: `/api/v3/contents/generations/tasks`"),
-        (name = "OpenAI videos", description = "The OpenAI-style videos API: `/v1/videos`"),
         (name = "Callbacks", description = "seedgate: a task's callback deliveries, and redelivery"),
     )
 )]
 struct ApiDoc;
+
+/// Each dialect's tag, from [`DIALECTS`], ahead of seedgate's own.
+struct DialectTags;
+
+impl utoipa::Modify for DialectTags {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::tag::TagBuilder;
+        let mut tags: Vec<_> = DIALECTS
+            .iter()
+            .map(|d| {
+                TagBuilder::new()
+                    .name(d.tag)
+                    .description(Some(d.tag_description))
+                    .build()
+            })
+            .collect();
+        tags.extend(openapi.tags.take().unwrap_or_default());
+        openapi.tags = Some(tags);
+    }
+}
 
 struct SecuritySchemes;
 
@@ -144,7 +177,6 @@ pub fn openapi(limits: RouteLimits) -> utoipa::openapi::OpenApi {
 fn routes_and_document(limits: RouteLimits) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut api) = dialect_routes(limits).split_for_parts();
     complete_responses(&mut api);
-    binary_content(&mut api);
     (router, api)
 }
 
@@ -188,24 +220,24 @@ fn error_for_path(path: &str, error: &GatewayError, request_id: &RequestId) -> R
 }
 
 /// Answers every operation can give whatever its handler: 401 where a key is needed, another
-/// method on its path (405; CRUN answers 404, it has no 405), other client errors and server
-/// errors (the guard's 500 and 503), each in the path's own error envelope. The routes list
-/// what is particular to them; these are added where they are missing.
+/// method on its path (405, or whatever the dialect answers instead: CRUN has no 405 and
+/// answers 404), other client errors and server errors (the guard's 500 and 503), each in the
+/// path's own error envelope. The routes list what is particular to them; these are added where
+/// they are missing.
 fn complete_responses(api: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     for (path, item) in api.paths.paths.iter_mut() {
+        let dialect = dialect_of_path(path);
         let envelope = || {
             ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name(
-                    dialect_of_path(path).error_schema,
-                )))
+                .schema(Some(Ref::from_schema_name(dialect.error_schema)))
                 .build()
         };
-        let wrong_method = if dialect_of_path(path).name == crun::DIALECT.name {
-            "404"
-        } else {
-            "405"
-        };
+        // The dialect's own answer to a wrong method, so the document cannot disagree with it.
+        let wrong_method =
+            (dialect.error_response)(&GatewayError::MethodNotAllowed, &RequestId::generate())
+                .status();
+        let wrong_method = wrong_method.as_str();
         for operation in [
             item.get.as_mut(),
             item.post.as_mut(),
@@ -241,38 +273,6 @@ fn complete_responses(api: &mut utoipa::openapi::OpenApi) {
             add("5XX", "seedgate failed or is unavailable; retry later");
         }
     }
-}
-
-/// The videos API's content route serves raw files, not JSON: its 200 is an MP4 or a PNG.
-fn binary_content(api: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
-    use utoipa::openapi::{ContentBuilder, ResponseBuilder};
-    let Some(get) = api
-        .paths
-        .paths
-        .get_mut("/v1/videos/{video_id}/content")
-        .and_then(|item| item.get.as_mut())
-    else {
-        return;
-    };
-    let file = || {
-        ContentBuilder::new()
-            .schema(Some(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary))),
-            ))
-            .build()
-    };
-    get.responses.responses.insert(
-        "200".into(),
-        ResponseBuilder::new()
-            .description("The MP4 (`variant=video`, the default) or the PNG of its last frame (`variant=thumbnail`)")
-            .content("video/mp4", file())
-            .content("image/png", file())
-            .build()
-            .into(),
-    );
 }
 
 /// The last line of defence around every route: a handler that panics, or that has not
@@ -393,16 +393,13 @@ mod tests {
         });
         let schemas = api.components.map(|c| c.schemas).unwrap_or_default();
         assert!(!schemas.is_empty());
-        let prefixes = [
-            "ReApi",
-            "HiApi",
-            "Apixo",
-            "Crun",
-            "Kie",
-            "Ark",
-            "OpenAi",
-            "Callbacks",
-        ];
+        // Each dialect's schemas start like its error envelope's name.
+        let prefixes: Vec<&str> = DIALECTS
+            .iter()
+            .filter_map(|d| d.error_schema.strip_suffix("ErrorEnvelope"))
+            .chain(["Callbacks"])
+            .collect();
+        assert_eq!(prefixes.len(), DIALECTS.len() + 1, "{prefixes:?}");
         let unprefixed: Vec<&String> = schemas
             .keys()
             .filter(|name| !prefixes.iter().any(|p| name.starts_with(p)))
@@ -411,5 +408,76 @@ mod tests {
             unprefixed.is_empty(),
             "schemas without a dialect prefix: {unprefixed:?}"
         );
+    }
+
+    /// A path belongs to the dialect with the longest prefix of it, whatever the order of
+    /// [`DIALECTS`]: every dialect owns its own prefixes (`/v1/videos` is the videos API's, not
+    /// HiAPI's `/v1/`), and reAPI takes the rest.
+    #[test]
+    fn every_prefix_belongs_to_its_dialect() {
+        for d in DIALECTS {
+            for prefix in d.path_prefixes {
+                assert_eq!(dialect_of_path(prefix).name, d.name, "{prefix}");
+                let below = format!("{prefix}x/y");
+                assert_eq!(dialect_of_path(&below).name, d.name, "{below}");
+            }
+        }
+        assert_eq!(dialect_of_path("/nowhere").name, reapi::DIALECT.name);
+        assert_eq!(dialect_of_path("").name, reapi::DIALECT.name);
+    }
+
+    /// Each operation carries its dialect's tag (from its registry entry), or seedgate's own
+    /// `Callbacks`; every tag an operation carries is described in the document.
+    #[test]
+    fn every_operation_is_tagged_with_its_dialect() {
+        let api = openapi(RouteLimits {
+            max_upload_bytes: 1024,
+        });
+        let described: Vec<String> = api.tags.iter().flatten().map(|t| t.name.clone()).collect();
+        assert_eq!(described.len(), DIALECTS.len() + 1, "{described:?}");
+        for (path, item) in &api.paths.paths {
+            for operation in [&item.get, &item.post, &item.delete].into_iter().flatten() {
+                let tag = operation
+                    .tags
+                    .as_ref()
+                    .and_then(|t| t.first())
+                    .expect("tagged");
+                assert!(described.contains(tag), "{path}: {tag}");
+                if tag != "Callbacks" {
+                    assert_eq!(tag, dialect_of_path(path).tag, "{path}");
+                }
+            }
+        }
+    }
+
+    /// An error a handler returns ([`common::Fail`]) carries the id of its request, the one in
+    /// the `x-request-id` header, though the handler never saw it.
+    #[tokio::test]
+    async fn a_handler_error_carries_the_request_id() {
+        async fn fails() -> common::Reply<reapi::ReApi> {
+            Err(GatewayError::NotFound.into())
+        }
+        let app = Router::new()
+            .route("/api/v1/tasks/x", get(fails))
+            .layer(axum::middleware::from_fn(common::assign_request_id));
+        let response = app
+            .oneshot(
+                axum::http::Request::get("/api/v1/tasks/x")
+                    .body(axum::body::Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), 404);
+        let header = response.headers()["x-request-id"]
+            .to_str()
+            .expect("ASCII")
+            .to_string();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .expect("body");
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(json["error"]["request_id"], header.as_str(), "{json}");
+        assert!(header.starts_with("req_"), "{header}");
     }
 }

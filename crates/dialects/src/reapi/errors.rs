@@ -1,0 +1,77 @@
+//! reAPI's error envelope and codes.
+
+use crate::common;
+use axum::http::StatusCode;
+use axum::response::Response;
+use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
+use seedgate_core::RequestId;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every reAPI error.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReApiErrorEnvelope)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReApiErrorBody)]
+pub struct ErrorBody {
+    /// Five digits; the first is the category (1 auth, 2 request, 3 billing, 4 not found,
+    /// 5 rate limit, 6 internal, 7 unavailable).
+    pub code: u32,
+    pub message: String,
+    pub request_id: String,
+}
+
+/// The code and HTTP status of a gateway error.
+pub fn error_code(error: &GatewayError) -> (u32, StatusCode) {
+    use StatusCode as S;
+    match error {
+        GatewayError::Unauthenticated(AuthFailure::Missing) => (10001, S::UNAUTHORIZED),
+        GatewayError::Unauthenticated(AuthFailure::NotBearer) => (10002, S::UNAUTHORIZED),
+        GatewayError::Unauthenticated(AuthFailure::Invalid) => (10003, S::UNAUTHORIZED),
+        GatewayError::Unauthenticated(AuthFailure::Revoked) => (10004, S::UNAUTHORIZED),
+        GatewayError::Validation(v) => match v {
+            ValidationError::NotAnObject => (20001, S::BAD_REQUEST),
+            ValidationError::Missing { .. } => (20002, S::BAD_REQUEST),
+            ValidationError::Invalid { .. } | ValidationError::UnknownField { .. } => {
+                (20003, S::BAD_REQUEST)
+            }
+            ValidationError::ModelNotSupported { .. } => (20004, S::BAD_REQUEST),
+            ValidationError::PromptTooLong { .. } => (20007, S::BAD_REQUEST),
+        },
+        GatewayError::IdempotencyKeyInvalid(_)
+        | GatewayError::NotCancellable
+        | GatewayError::NotDeletable => (20003, S::BAD_REQUEST),
+        GatewayError::IdempotencyInFlight => (20008, S::CONFLICT),
+        GatewayError::IdempotencyMismatch => (20009, S::UNPROCESSABLE_ENTITY),
+        GatewayError::InsufficientCredits { .. } => (30001, S::PAYMENT_REQUIRED),
+        GatewayError::PricingUnavailable { .. } => (30002, S::BAD_REQUEST),
+        GatewayError::NotFound => (40001, S::NOT_FOUND),
+        GatewayError::AssetNotFound => (40002, S::NOT_FOUND),
+        GatewayError::RouteNotFound => (40004, S::NOT_FOUND),
+        GatewayError::MethodNotAllowed => (40005, S::METHOD_NOT_ALLOWED),
+        GatewayError::QuotaExceeded { .. } => (20010, S::PAYLOAD_TOO_LARGE),
+        GatewayError::PayloadTooLarge => (20011, S::PAYLOAD_TOO_LARGE),
+        GatewayError::RateLimited { .. } => (50001, S::TOO_MANY_REQUESTS),
+        GatewayError::Internal(_) => (60099, S::INTERNAL_SERVER_ERROR),
+        GatewayError::Unavailable(_) => (70002, S::SERVICE_UNAVAILABLE),
+    }
+}
+
+/// [`Dialect::error_response`] of [`ReApi`].
+pub(crate) fn error_response(error: &GatewayError, request_id: &RequestId) -> Response {
+    let (code, status) = error_code(error);
+    let envelope = ErrorEnvelope {
+        error: ErrorBody {
+            code,
+            message: error.to_string(),
+            request_id: request_id.as_str().to_string(),
+        },
+    };
+    let mut response = common::json_response(status, &envelope);
+    common::with_retry_after(&mut response, error);
+    response
+}
