@@ -56,6 +56,12 @@ impl From<&str> for FieldPath {
     }
 }
 
+impl From<&String> for FieldPath {
+    fn from(name: &String) -> Self {
+        FieldPath::new(name.as_str())
+    }
+}
+
 impl From<String> for FieldPath {
     fn from(name: String) -> Self {
         FieldPath::new(name)

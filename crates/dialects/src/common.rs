@@ -312,11 +312,11 @@ pub fn parse_value<T: DeserializeOwned>(value: Value) -> Result<T, ValidationErr
             } else {
                 parent
             };
-            ValidationError::UnknownField { field }
-        } else if message.starts_with("missing field") {
-            ValidationError::Missing {
-                field: join(quoted),
+            ValidationError::UnknownField {
+                field: field.into(),
             }
+        } else if message.starts_with("missing field") {
+            ValidationError::missing(join(quoted))
         } else {
             let field = if parent.is_empty() {
                 "body".to_string()

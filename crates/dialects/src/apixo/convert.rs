@@ -304,6 +304,7 @@ pub fn status_response(task: &Task) -> StatusTaskResponse {
 mod tests {
     use super::super::errors::wire_field;
     use super::*;
+    use seedgate_core::FieldPath;
 
     fn draft(body: &str) -> Result<RequestDraft, ValidationError> {
         parse_generate(body.as_bytes(), "seedance-2-0-mini").map(|(d, _)| d)
@@ -347,18 +348,33 @@ mod tests {
     fn wire_errors_name_apixo_fields() {
         let e = draft(r#"{"input":{"mode":"text-to-video","prompt":"p","sound":"yes"}}"#)
             .expect_err("not a bool");
-        assert_eq!(e.field(), Some("input.sound"));
+        assert_eq!(
+            e.field().map(|f| f.to_string()).as_deref(),
+            Some("input.sound")
+        );
         let e =
             draft(r#"{"input":{"mode":"omni_reference","prompt":"p","image_urls":[{"uri":"x"}]}}"#)
                 .expect_err("bad item");
-        assert_eq!(e.field(), Some("input.image_urls[0]"));
+        assert_eq!(
+            e.field().map(|f| f.to_string()).as_deref(),
+            Some("input.image_urls[0]")
+        );
         let e =
             draft(r#"{"request_type":"callback","input":{"mode":"text-to-video","prompt":"p"}}"#)
                 .expect_err("no callback_url");
-        assert_eq!(e.field(), Some("callback_url"));
-        assert_eq!(wire_field("reference_image_urls[3]"), "input.image_urls[3]");
-        assert_eq!(wire_field("last_frame_url"), "input.image_urls[1]");
-        assert_eq!(wire_field("generate_audio"), "input.sound");
+        assert_eq!(
+            e.field().map(|f| f.to_string()).as_deref(),
+            Some("callback_url")
+        );
+        assert_eq!(
+            wire_field(&FieldPath::at("reference_image_urls", 3)),
+            "input.image_urls[3]"
+        );
+        assert_eq!(
+            wire_field(&FieldPath::new("last_frame_url")),
+            "input.image_urls[1]"
+        );
+        assert_eq!(wire_field(&FieldPath::new("generate_audio")), "input.sound");
     }
 
     #[test]

@@ -3,18 +3,15 @@
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
-use seedgate_core::error::{GatewayError, ValidationError};
+use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 /// APIXO's name for a canonical field (possibly indexed: `reference_image_urls[2]`).
-pub fn wire_field(canonical: &str) -> String {
-    let (base, index) = match canonical.find('[') {
-        Some(i) => canonical.split_at(i),
-        None => (canonical, ""),
-    };
-    match base {
+pub fn wire_field(field: &FieldPath) -> String {
+    let index = field.index.map(|i| format!("[{i}]")).unwrap_or_default();
+    match field.name.as_str() {
         "first_frame_url" => "input.image_urls[0]".to_string(),
         "last_frame_url" => "input.image_urls[1]".to_string(),
         "reference_image_urls" => format!("input.image_urls{index}"),
@@ -22,9 +19,9 @@ pub fn wire_field(canonical: &str) -> String {
         "reference_audio_urls" => format!("input.audio_urls{index}"),
         "generate_audio" => format!("input.sound{index}"),
         "prompt" | "resolution" | "aspect_ratio" | "duration" | "web_search" | "mode" => {
-            format!("input.{canonical}")
+            format!("input.{field}")
         }
-        _ => canonical.to_string(),
+        _ => field.to_string(),
     }
 }
 
@@ -116,7 +113,7 @@ mod tests {
         let cases = [
             (GatewayError::Unauthenticated(AuthFailure::Missing), 401),
             (ValidationError::invalid("input.mode", "bad").into(), 400),
-            (GatewayError::PricingUnavailable { reason: "x".into() }, 400),
+            (GatewayError::pricing_unavailable("x"), 400),
             (
                 GatewayError::InsufficientCredits {
                     needed: 5,
@@ -156,7 +153,8 @@ mod tests {
             "Missing required field: input.prompt"
         );
         let priced = wire_error(GatewayError::PricingUnavailable {
-            reason: "reference_video_urls[1]: could not fetch".into(),
+            field: Some(FieldPath::at("reference_video_urls", 1)),
+            reason: "could not fetch".into(),
         });
         assert_eq!(
             priced.to_string(),

@@ -69,7 +69,7 @@ impl CreateTaskRequest {
             }
             let role = item.role.as_deref().map(str::trim);
             let media_url = |media: Option<MediaRef>, field: &str| match media {
-                None => Err(ValidationError::Missing { field: at(field) }),
+                None => Err(ValidationError::missing(at(field))),
                 Some(m) if is_data_uri(&m.url) => Err(ValidationError::invalid(
                     &format!("content[{i}].{field}.url"),
                     "inline base64 data URIs are not accepted by seedgate; pass an http(s) URL \
@@ -95,7 +95,7 @@ impl CreateTaskRequest {
                         ));
                     }
                     let Some(text) = item.text else {
-                        return Err(ValidationError::Missing { field: at("text") });
+                        return Err(ValidationError::missing(at("text")));
                     };
                     if prompt.is_some() {
                         return Err(ValidationError::invalid(
@@ -374,6 +374,7 @@ pub fn parse_create(body: &[u8], catalog: &Catalog) -> Result<ParsedCreate, Vali
 #[cfg(test)]
 mod tests {
     use super::*;
+    use seedgate_core::FieldPath;
 
     fn parse(body: &str) -> Result<ParsedCreate, ValidationError> {
         parse_create(body.as_bytes(), &Catalog::builtin())
@@ -405,12 +406,18 @@ mod tests {
         assert_eq!(d.web_search, Some(true));
         assert_eq!(d.duration, Some(6));
         assert_eq!(
-            p.paths.wire_name("reference_video_urls[0]"),
+            p.paths.wire_name(&FieldPath::at("reference_video_urls", 0)),
             "content[2].video_url"
         );
-        assert_eq!(p.paths.wire_name("reference_audio_urls"), "content");
-        assert_eq!(p.paths.wire_name("aspect_ratio"), "ratio");
-        assert_eq!(p.paths.wire_name("prompt"), "content[0].text");
+        assert_eq!(
+            p.paths.wire_name(&FieldPath::new("reference_audio_urls")),
+            "content"
+        );
+        assert_eq!(p.paths.wire_name(&FieldPath::new("aspect_ratio")), "ratio");
+        assert_eq!(
+            p.paths.wire_name(&FieldPath::new("prompt")),
+            "content[0].text"
+        );
     }
 
     #[test]
@@ -423,7 +430,10 @@ mod tests {
             p.draft.first_frame_url.as_deref(),
             Some("https://e.com/a.png")
         );
-        assert_eq!(p.paths.wire_name("first_frame_url"), "content[1].image_url");
+        assert_eq!(
+            p.paths.wire_name(&FieldPath::new("first_frame_url")),
+            "content[1].image_url"
+        );
         assert_eq!(p.draft.aspect_ratio.as_deref(), Some("adaptive"));
         assert_eq!(p.draft.generate_audio, Some(true));
         let e = parse(&text_and(
@@ -431,7 +441,13 @@ mod tests {
                {"type":"image_url","image_url":{"url":"https://e.com/b.png"}}"#,
         ))
         .err();
-        assert_eq!(e.as_ref().and_then(|e| e.field()), Some("content[2].role"));
+        assert_eq!(
+            e.as_ref()
+                .and_then(|e| e.field())
+                .map(|f| f.to_string())
+                .as_deref(),
+            Some("content[2].role")
+        );
     }
 
     #[test]
@@ -476,7 +492,10 @@ mod tests {
         for (body, field) in cases {
             let e = parse(&body).err();
             assert_eq!(
-                e.as_ref().and_then(|e| e.field()),
+                e.as_ref()
+                    .and_then(|e| e.field())
+                    .map(|f| f.to_string())
+                    .as_deref(),
                 Some(field),
                 "{body}: {e:?}"
             );
@@ -509,7 +528,14 @@ mod tests {
                 r#"{{"model":"{MODEL}","content":[{{"type":"text","text":"x"}}],{extra}}}"#
             );
             let e = parse(&body).err();
-            assert_eq!(e.as_ref().and_then(|e| e.field()), Some(field), "{body}");
+            assert_eq!(
+                e.as_ref()
+                    .and_then(|e| e.field())
+                    .map(|f| f.to_string())
+                    .as_deref(),
+                Some(field),
+                "{body}"
+            );
         }
         let long = "a".repeat(65);
         let body = format!(

@@ -4,7 +4,7 @@
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
-use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
+use seedgate_core::error::{AuthFailure, FieldPath, GatewayError, Rule, ValidationError};
 use seedgate_core::RequestId;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -22,18 +22,15 @@ pub struct ContentPaths {
 
 impl ContentPaths {
     /// Ark's name for a canonical field (`reference_image_urls[1]` → `content[3].image_url`).
-    pub fn wire_name(&self, canonical: &str) -> String {
-        let (base, index) = match canonical.split_once('[') {
-            Some((base, rest)) => (base, rest.trim_end_matches(']').parse::<usize>().ok()),
-            None => (canonical, None),
-        };
+    pub fn wire_name(&self, field: &FieldPath) -> String {
+        let index = field.index;
         let item = |i: Option<usize>, kind: &str| match i {
             Some(i) => format!("content[{i}].{kind}"),
             None => "content".to_string(),
         };
         let listed =
             |list: &[usize], kind: &str| item(index.and_then(|k| list.get(k).copied()), kind);
-        match base {
+        match field.name.as_str() {
             "first_frame_url" => item(self.first_frame, "image_url"),
             "last_frame_url" => item(self.last_frame, "image_url"),
             "reference_image_urls" => listed(&self.images, "image_url"),
@@ -42,51 +39,51 @@ impl ContentPaths {
             "prompt" => item(self.text, "text"),
             "aspect_ratio" => "ratio".into(),
             "web_search" => "tools".into(),
-            _ => canonical.to_string(),
+            _ => field.to_string(),
         }
     }
 
-    /// A gateway error with canonical field names replaced by Ark's, also inside the reason of
-    /// a pricing error (`reference_video_urls[0]: could not fetch …`) and for an over-long
-    /// prompt.
+    /// A gateway error with canonical field names replaced by Ark's (a pricing error's medium
+    /// and an over-long prompt included), and rules that name other fields worded Ark's way.
     pub fn rename(&self, error: GatewayError) -> GatewayError {
         match error {
             GatewayError::Validation(ValidationError::PromptTooLong { max, actual }) => {
                 ValidationError::invalid(
-                    &self.wire_name("prompt"),
+                    self.wire_name(&FieldPath::new("prompt")),
                     &format!("exceeds the maximum length of {max} characters (got {actual})"),
                 )
                 .into()
             }
-            e @ GatewayError::PricingUnavailable { .. } => e.renamed(|f| self.wire_name(f)),
-            GatewayError::Validation(ValidationError::Invalid { field, reason }) => {
-                ValidationError::Invalid {
-                    field: self.wire_name(&field),
-                    reason: ark_words(reason),
-                }
-                .into()
+            GatewayError::Validation(ValidationError::Invalid { field, rule }) => {
+                ValidationError::invalid(self.wire_name(&field), &ark_rule(&rule)).into()
             }
             other => other.renamed(|f| self.wire_name(f)),
         }
     }
 }
 
-/// Canonical field names that core validation messages mention, in Ark's words.
-const REASON_WORDS: [(&str, &str); 5] = [
-    (
-        "reference_image_urls, reference_video_urls or reference_audio_urls",
-        "reference_image, reference_video or reference_audio items",
-    ),
-    ("first_frame_url", "a first_frame image"),
-    ("reference_image_urls", "reference_image items"),
-    ("reference_video_urls", "reference_video items"),
-    ("reference_audio_urls", "reference_audio items"),
-];
+/// The role a canonical media field has in Ark's `content[]` (`reference_image_urls` →
+/// `reference_image`).
+fn role(field: &FieldPath) -> String {
+    match field.name.as_str() {
+        "first_frame_url" => "first_frame".into(),
+        "last_frame_url" => "last_frame".into(),
+        "reference_image_urls" => "reference_image".into(),
+        "reference_video_urls" => "reference_video".into(),
+        "reference_audio_urls" => "reference_audio".into(),
+        _ => field.to_string(),
+    }
+}
 
-fn ark_words(reason: String) -> String {
-    REASON_WORDS
-        .iter()
-        .fold(reason, |r, (canonical, ark)| r.replace(canonical, ark))
+/// A rule in Ark's words: other media are named by their role in `content[]` (a frame is "a
+/// first_frame image", references are "reference_video items").
+fn ark_rule(rule: &Rule) -> String {
+    let is_frame = |f: &FieldPath| f.is("first_frame_url") || f.is("last_frame_url");
+    match rule {
+        Rule::Text(text) => text.clone(),
+        Rule::Requires(other) if is_frame(other) => format!("requires a {} image", role(other)),
+        Rule::Requires(_) | Rule::ConflictsWith(_) => format!("{} items", rule.words(role)),
+    }
 }
 
 /// Every Ark error.
@@ -187,9 +184,9 @@ fn error_message(error: &GatewayError) -> String {
             "The request failed because it is missing one or multiple required parameters: \
              `{field}`."
         ),
-        GatewayError::Validation(ValidationError::Invalid { field, reason }) => format!(
+        GatewayError::Validation(ValidationError::Invalid { field, rule }) => format!(
             "The parameter `{field}` specified in the request is not valid: {}.",
-            trim(reason)
+            trim(&rule.to_string())
         ),
         GatewayError::Validation(ValidationError::UnknownField { field }) => format!(
             "The parameter `{field}` specified in the request is not valid: unknown parameter."
@@ -228,8 +225,9 @@ fn error_message(error: &GatewayError) -> String {
              expired tasks deleted."
                 .into()
         }
-        GatewayError::PricingUnavailable { reason } => format!(
-            "One or more parameters specified in the request are not valid: {}.",
+        GatewayError::PricingUnavailable { field, reason } => format!(
+            "One or more parameters specified in the request are not valid: {}{}.",
+            field.as_ref().map(|f| format!("{f}: ")).unwrap_or_default(),
             trim(reason)
         ),
         other => {
@@ -247,7 +245,7 @@ fn error_message(error: &GatewayError) -> String {
 pub(crate) fn error_response(error: &GatewayError, request_id: &RequestId) -> Response {
     let (code, status, kind) = error_code(error);
     let param = match error {
-        GatewayError::Validation(v) => v.field().map(str::to_string),
+        GatewayError::Validation(v) => v.field().map(|f| f.to_string()),
         GatewayError::IdempotencyKeyInvalid(_) => Some("Idempotency-Key".into()),
         _ => None,
     };

@@ -98,7 +98,7 @@ pub fn parse_list_query(raw: &str) -> Result<Option<TaskQuery>, ValidationError>
                 "flex" => matches_nothing = true,
                 _ => return Err(ValidationError::invalid(&key, "must be default or flex")),
             },
-            _ => return Err(ValidationError::UnknownField { field: key }),
+            _ => return Err(ValidationError::UnknownField { field: key.into() }),
         }
     }
     query.offset = (page_num - 1) * page_size;

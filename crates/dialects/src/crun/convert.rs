@@ -402,7 +402,10 @@ mod tests {
         );
         let e = parse(r#"{"model":"bytedance/seedance2-0-mini-t2v","input":{"prompt":"p","img_urls":["https://e.com/a.png"]}}"#)
             .expect_err("t2v with image");
-        assert_eq!(e.field(), Some("input.img_urls"));
+        assert_eq!(
+            e.field().map(|f| f.to_string()).as_deref(),
+            Some("input.img_urls")
+        );
         let d = parse(r#"{"model":"bytedance/seedance2-0-mini-t2v","input":{"prompt":"p","audio":true,"aspect_ratio":"auto"}}"#)
             .expect("t2v");
         assert_eq!(d.generate_audio, Some(true));

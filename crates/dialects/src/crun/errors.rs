@@ -3,19 +3,16 @@
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
-use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
+use seedgate_core::error::{AuthFailure, FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
 /// CRUN's name for a canonical field (possibly indexed: `reference_image_urls[2]`).
-pub fn wire_field(canonical: &str) -> String {
-    let (base, index) = match canonical.find('[') {
-        Some(i) => canonical.split_at(i),
-        None => (canonical, ""),
-    };
-    match base {
+pub fn wire_field(field: &FieldPath) -> String {
+    let index = field.index.map(|i| format!("[{i}]")).unwrap_or_default();
+    match field.name.as_str() {
         "first_frame_url" => "input.img_urls[0]".to_string(),
         "last_frame_url" => "input.img_urls[1]".to_string(),
         "reference_image_urls" => format!("input.reference_images{index}"),
@@ -23,10 +20,10 @@ pub fn wire_field(canonical: &str) -> String {
         "reference_audio_urls" => format!("input.reference_audios{index}"),
         "generate_audio" => "input.audio".to_string(),
         "prompt" | "resolution" | "aspect_ratio" | "duration" | "return_last_frame" => {
-            format!("input.{canonical}")
+            format!("input.{field}")
         }
         "mode" => "model".to_string(),
-        _ => canonical.to_string(),
+        _ => field.to_string(),
     }
 }
 
@@ -165,11 +162,14 @@ mod tests {
     #[test]
     fn field_names() {
         assert_eq!(
-            wire_field("reference_video_urls[1]"),
+            wire_field(&FieldPath::at("reference_video_urls", 1)),
             "input.reference_videos[1]"
         );
-        assert_eq!(wire_field("first_frame_url"), "input.img_urls[0]");
-        assert_eq!(wire_field("generate_audio"), "input.audio");
-        assert_eq!(wire_field("mode"), "model");
+        assert_eq!(
+            wire_field(&FieldPath::new("first_frame_url")),
+            "input.img_urls[0]"
+        );
+        assert_eq!(wire_field(&FieldPath::new("generate_audio")), "input.audio");
+        assert_eq!(wire_field(&FieldPath::new("mode")), "model");
     }
 }

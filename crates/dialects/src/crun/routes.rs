@@ -77,12 +77,7 @@ fn query_param<'a>(
         .get(name)
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            ValidationError::Missing {
-                field: name.to_string(),
-            }
-            .into()
-        })
+        .ok_or_else(|| ValidationError::missing(name).into())
 }
 
 /// Create a video task; the model's suffix (`-t2v`, `-i2v`, `-r2v`) is the mode.
@@ -204,10 +199,10 @@ async fn asset_upload(
         .await
         .map_err(|e| {
             e.renamed(|f| {
-                if f == "file" {
+                if f.is("file") {
                     "asset_url".into()
                 } else {
-                    f.into()
+                    f.to_string()
                 }
             })
         })?;

@@ -248,7 +248,7 @@ mod tests {
 
     #[test]
     fn wire_errors_use_hiapi_names() {
-        let field = |body: &str| parse(body).expect_err(body).field().map(str::to_string);
+        let field = |body: &str| parse(body).expect_err(body).field().map(|f| f.to_string());
         let m = r#""model":"seedance-2.0-mini""#;
         assert_eq!(
             field(&format!(

@@ -4,7 +4,7 @@
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
-use seedgate_core::error::{GatewayError, ValidationError};
+use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -25,11 +25,11 @@ pub struct ErrorEnvelope {
 
 /// The HiAPI name of a canonical field (`first_frame_url` → `input.first_frame_url`,
 /// `callback_url` → `callback.url`).
-pub fn wire_name(field: &str) -> String {
-    match field {
+pub fn wire_name(field: &FieldPath) -> String {
+    match field.name.as_str() {
         "model" => "model".into(),
         "callback_url" => "callback.url".into(),
-        f => format!("input.{f}"),
+        _ => format!("input.{field}"),
     }
 }
 
@@ -92,15 +92,19 @@ mod tests {
 
     #[test]
     fn canonical_names_are_renamed() {
-        assert_eq!(wire_name("first_frame_url"), "input.first_frame_url");
         assert_eq!(
-            wire_name("reference_image_urls[2]"),
+            wire_name(&FieldPath::new("first_frame_url")),
+            "input.first_frame_url"
+        );
+        assert_eq!(
+            wire_name(&FieldPath::at("reference_image_urls", 2)),
             "input.reference_image_urls[2]"
         );
-        assert_eq!(wire_name("callback_url"), "callback.url");
-        assert_eq!(wire_name("model"), "model");
+        assert_eq!(wire_name(&FieldPath::new("callback_url")), "callback.url");
+        assert_eq!(wire_name(&FieldPath::new("model")), "model");
         let e = renamed(GatewayError::PricingUnavailable {
-            reason: "reference_video_urls[0]: fetch failed".into(),
+            field: Some(FieldPath::at("reference_video_urls", 0)),
+            reason: "fetch failed".into(),
         });
         assert_eq!(
             e.to_string(),

@@ -159,6 +159,7 @@ pub fn record_info_response(task: &Task) -> RecordInfoResponse {
 mod tests {
     use super::super::errors::wire_name;
     use super::*;
+    use seedgate_core::FieldPath;
 
     fn parse(body: &str) -> Result<RequestDraft, ValidationError> {
         parse_create(body.as_bytes()).map(|(d, _)| d)
@@ -190,7 +191,7 @@ mod tests {
 
     #[test]
     fn wire_errors_use_kie_names() {
-        let field = |body: &str| parse(body).expect_err(body).field().map(str::to_string);
+        let field = |body: &str| parse(body).expect_err(body).field().map(|f| f.to_string());
         assert_eq!(field(r#"{"model":"m"}"#), Some("input".into()));
         assert_eq!(
             field(r#"{"model":"m","callbackUrl":"https://e.com","input":{}}"#),
@@ -201,8 +202,11 @@ mod tests {
             Some("input.reference_image_urls".into())
         );
         assert_eq!(parse("nope"), Err(ValidationError::NotAnObject));
-        assert_eq!(wire_name("callback_url"), "callBackUrl");
-        assert_eq!(wire_name("last_frame_url"), "input.last_frame_url");
+        assert_eq!(wire_name(&FieldPath::new("callback_url")), "callBackUrl");
+        assert_eq!(
+            wire_name(&FieldPath::new("last_frame_url")),
+            "input.last_frame_url"
+        );
     }
 
     fn sample_task(status: TaskStatus) -> Task {

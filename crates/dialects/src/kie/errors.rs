@@ -3,7 +3,7 @@
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
-use seedgate_core::error::{GatewayError, ValidationError};
+use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -22,11 +22,11 @@ pub struct ErrorEnvelope {
 
 /// The Kie name of a canonical field (`first_frame_url` → `input.first_frame_url`,
 /// `callback_url` → `callBackUrl`).
-pub fn wire_name(field: &str) -> String {
-    match field {
+pub fn wire_name(field: &FieldPath) -> String {
+    match field.name.as_str() {
         "model" => "model".into(),
         "callback_url" => "callBackUrl".into(),
-        f => format!("input.{f}"),
+        _ => format!("input.{field}"),
     }
 }
 
@@ -92,7 +92,7 @@ mod tests {
                 }),
                 422,
             ),
-            (GatewayError::PricingUnavailable { reason: "x".into() }, 422),
+            (GatewayError::pricing_unavailable("x"), 422),
             (
                 GatewayError::InsufficientCredits {
                     needed: 2,

@@ -103,7 +103,7 @@ pub fn parse_reference(value: Option<Value>) -> Result<Option<Reference>, Valida
         Some(Value::Object(map)) => {
             if let Some(k) = map.keys().find(|k| *k != "file_id" && *k != "image_url") {
                 return Err(ValidationError::UnknownField {
-                    field: format!("{FIELD}.{k}"),
+                    field: format!("{FIELD}.{k}").into(),
                 });
             }
             let text = |key: &str| -> Result<Option<String>, ValidationError> {
@@ -423,7 +423,7 @@ mod tests {
         assert_eq!(output_sizes(&spec).len(), 12);
         for bad in ["1920x1080", "1024x1792", "720p", "16:9", "x", ""] {
             let e = map_size(bad, &spec).expect_err(bad);
-            assert_eq!(e.field(), Some("size"));
+            assert_eq!(e.field().map(|f| f.to_string()).as_deref(), Some("size"));
             assert!(e.to_string().contains("864x496") && e.to_string().contains("1280x720"));
         }
     }
@@ -446,12 +446,21 @@ mod tests {
             Ok(Some(Reference::File(Bytes::from_static(b"hello"))))
         );
         let e = parse_reference(Some(serde_json::json!({"url": "x"}))).expect_err("unknown");
-        assert_eq!(e.field(), Some("input_reference.url"));
+        assert_eq!(
+            e.field().map(|f| f.to_string()).as_deref(),
+            Some("input_reference.url")
+        );
         let e = parse_reference(Some(serde_json::json!({}))).expect_err("empty");
-        assert_eq!(e.field(), Some("input_reference"));
+        assert_eq!(
+            e.field().map(|f| f.to_string()).as_deref(),
+            Some("input_reference")
+        );
         let e = parse_reference(Some(serde_json::json!({"image_url": "data:image/png,abc"})))
             .expect_err("not base64");
-        assert_eq!(e.field(), Some("input_reference.image_url"));
+        assert_eq!(
+            e.field().map(|f| f.to_string()).as_deref(),
+            Some("input_reference.image_url")
+        );
         assert!(parse_reference(Some(serde_json::json!(5))).is_err());
     }
 
@@ -493,7 +502,7 @@ mod tests {
                 order: order.map(str::to_string),
             })
             .expect_err("refused");
-            assert_eq!(e.field(), Some(field));
+            assert_eq!(e.field().map(|f| f.to_string()).as_deref(), Some(field));
         }
     }
 }

@@ -4,7 +4,7 @@
 use crate::common;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use seedgate_core::error::{GatewayError, ValidationError};
+use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -117,15 +117,14 @@ pub fn error_parts(error: &GatewayError) -> ErrorParts {
                 ValidationError::PromptTooLong { .. } => "string_above_max_length",
             };
             ErrorParts {
-                param: v.field().map(str::to_string),
+                param: v.field().map(|f| f.to_string()),
                 ..ErrorParts::request(S::BAD_REQUEST, code, message)
             }
         }
-        GatewayError::PricingUnavailable { reason } => {
-            // The reason starts with the field whose medium could not be read.
-            let param = reason.split_once(':').map(|(field, _)| wire_name(field));
+        GatewayError::PricingUnavailable { field, .. } => {
+            // The medium that could not be read, named already in this dialect's terms.
             ErrorParts {
-                param,
+                param: field.as_ref().map(FieldPath::to_string),
                 ..ErrorParts::request(S::BAD_REQUEST, "media_unavailable", message)
             }
         }
@@ -234,14 +233,13 @@ impl IntoResponse for Failure {
 }
 
 /// The wire name of a canonical field.
-pub fn wire_name(field: &str) -> String {
-    match field {
-        "duration" => "seconds",
-        "resolution" | "aspect_ratio" => "size",
-        "first_frame_url" | "file" => "input_reference",
-        other => other,
+pub fn wire_name(field: &FieldPath) -> String {
+    match field.name.as_str() {
+        "duration" => "seconds".to_string(),
+        "resolution" | "aspect_ratio" => "size".to_string(),
+        "first_frame_url" | "file" => "input_reference".to_string(),
+        _ => field.to_string(),
     }
-    .to_string()
 }
 
 /// A gateway error with canonical field names replaced by this dialect's.
@@ -278,7 +276,8 @@ mod tests {
         )));
         assert_eq!(p.param.as_deref(), Some("seconds"));
         let p = error_parts(&renamed(GatewayError::PricingUnavailable {
-            reason: "first_frame_url: could not fetch".into(),
+            field: Some(FieldPath::new("first_frame_url")),
+            reason: "could not fetch".into(),
         }));
         assert_eq!(p.param.as_deref(), Some("input_reference"));
         assert!(

@@ -117,7 +117,7 @@ async fn read_multipart(request: Request) -> Result<CreateInput, Failure> {
                 return Err(duplicate(&name));
             }
         } else {
-            return Err(ValidationError::UnknownField { field: name }.into());
+            return Err(ValidationError::UnknownField { field: name.into() }.into());
         }
     }
     if !nested.is_empty() {

@@ -153,7 +153,7 @@ pub fn parse_submit(
     if let Some(spec) = spec.filter(|s| !s.seedance_2_5_fields) {
         if let Some(field) = wire.seedance_2_5_fields().first() {
             return Err(ValidationError::invalid(
-                field,
+                *field,
                 &format!(
                     "is a Seedance 2.5 request field; {} does not take it",
                     spec.id
@@ -243,7 +243,7 @@ pub fn estimate_object(quote: &Quote) -> EstimateObject {
             .media
             .iter()
             .map(|m| MediumObject {
-                field: m.field.clone(),
+                field: m.field.to_string(),
                 url: m.url.clone(),
                 probe: m.facts.clone(),
             })
@@ -274,7 +274,7 @@ mod tests {
         let e = parse_submit(br#"{"model":"m","reference_image_urls":"https://e.com/a.jpg"}"#)
             .expect_err("not a list");
         assert!(
-            matches!(&e, ValidationError::Invalid { field, .. } if field == "reference_image_urls"),
+            matches!(&e, ValidationError::Invalid { field, .. } if field.is("reference_image_urls")),
             "{e:?}"
         );
         let e = parse_submit(br#"{"model":"m","bogus":1}"#).expect_err("unknown");
@@ -294,7 +294,7 @@ mod tests {
         );
         let e = parse_submit(br#"{"model":"m","duration":5.5}"#).expect_err("fraction");
         assert!(
-            matches!(&e, ValidationError::Invalid { field, .. } if field == "duration"),
+            matches!(&e, ValidationError::Invalid { field, .. } if field.is("duration")),
             "{e:?}"
         );
         assert!(parse_submit(b"[1]").is_err());
@@ -328,8 +328,8 @@ mod tests {
         assert_eq!(d.reference_audio_urls.map(|v| v.len()), Some(1));
         let e = parse_submit(br#"{"model":"seedance-2.5","size":"16:9","aspect_ratio":"9:16"}"#)
             .expect_err("conflict");
-        assert_eq!(e.field(), Some("size"));
+        assert_eq!(e.field().map(|f| f.to_string()).as_deref(), Some("size"));
         let e = parse_submit(br#"{"model":"seedance-2.0-mini","seed":3}"#).expect_err("mini");
-        assert_eq!(e.field(), Some("seed"));
+        assert_eq!(e.field().map(|f| f.to_string()).as_deref(), Some("seed"));
     }
 }
