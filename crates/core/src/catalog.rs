@@ -189,7 +189,7 @@ impl Catalog {
             Some(spec) if spec.available => Ok(spec),
             Some(spec) => Err(ValidationError::ModelNotSupported {
                 model: name.to_string(),
-                reason: format!("{} is not yet available on this gateway", spec.id),
+                reason: format!("{} is not yet available on this service", spec.id),
             }),
             None => Err(ValidationError::unknown_model(name)),
         }

@@ -8,9 +8,10 @@ use crate::reapi::{ErrorEnvelope, ReApi};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use seedgate_core::records::CallbackRecord;
 use seedgate_core::task::Task;
 use seedgate_core::webhook::{CallbackRenderer, RenderedCallback};
-use seedgate_gateway::{CallbackRecord, Gateway};
+use seedgate_service::GenerationService;
 use serde::Serialize;
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -19,12 +20,12 @@ use utoipa_axum::routes;
 
 /// Renders a finished task's callback in the dialect it was created in.
 pub struct DialectCallbacks {
-    gateway: Arc<Gateway>,
+    service: Arc<GenerationService>,
 }
 
 impl DialectCallbacks {
-    pub fn new(gateway: Arc<Gateway>) -> Self {
-        Self { gateway }
+    pub fn new(service: Arc<GenerationService>) -> Self {
+        Self { service }
     }
 }
 
@@ -32,8 +33,8 @@ impl CallbackRenderer for DialectCallbacks {
     fn render(&self, dialect: &str, task: &Task) -> Option<RenderedCallback> {
         let entry = crate::dialect_named(dialect)?;
         let body = (entry.callback_body?)(
-            &self.gateway.with_urls(task.clone()),
-            self.gateway.catalog(),
+            &self.service.with_urls(task.clone()),
+            self.service.catalog(),
         )?;
         Some(RenderedCallback {
             body,
@@ -127,11 +128,11 @@ fn callbacks_object(task: &Task, record: Option<CallbackRecord>) -> CallbacksObj
     responses((status = 200, body = CallbacksObject), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn list_callbacks(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<ReApi>,
     Path(id): Path<String>,
 ) -> Reply<ReApi> {
-    let (task, record) = gateway.callbacks(&principal, &id).await?;
+    let (task, record) = service.callbacks(&principal, &id).await?;
     Ok(common::json_response(
         StatusCode::OK,
         &callbacks_object(&task, record),
@@ -145,11 +146,11 @@ async fn list_callbacks(
         (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn redeliver(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<ReApi>,
     Path(id): Path<String>,
 ) -> Reply<ReApi> {
-    let (task, record) = gateway.redeliver_callback(&principal, &id).await?;
+    let (task, record) = service.redeliver_callback(&principal, &id).await?;
     Ok(common::json_response(
         StatusCode::OK,
         &callbacks_object(&task, record),

@@ -12,7 +12,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::{RequestDraft, RequestId, Task};
-use seedgate_gateway::{Gateway, IdempotencyRequest, Principal, SubmitContext, SubmitOutcome};
+use seedgate_service::{
+    GenerationService, IdempotencyRequest, Principal, SubmitContext, SubmitOutcome,
+};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -83,9 +85,9 @@ pub struct Auth<D>(pub Principal, pub PhantomData<fn() -> D>);
 impl<D: Dialect> FromRequestParts<AppState> for Auth<D> {
     type Rejection = Fail<D>;
 
-    async fn from_request_parts(parts: &mut Parts, gateway: &AppState) -> Result<Self, Fail<D>> {
+    async fn from_request_parts(parts: &mut Parts, service: &AppState) -> Result<Self, Fail<D>> {
         let key = D::credential(&parts.headers).map_err(GatewayError::Unauthenticated)?;
-        let principal = gateway.authenticate(&key).await?;
+        let principal = service.authenticate(&key).await?;
         Ok(Auth(principal, PhantomData))
     }
 }
@@ -216,10 +218,10 @@ pub fn json_bytes_response(status: u16, body: Vec<u8>) -> Response {
 pub fn stored_json<T: serde::Serialize>(
     status: u16,
     value: &T,
-) -> seedgate_gateway::StoredResponse {
+) -> seedgate_core::records::StoredResponse {
     match serde_json::to_vec(value) {
-        Ok(body) => seedgate_gateway::StoredResponse { status, body },
-        Err(e) => seedgate_gateway::StoredResponse {
+        Ok(body) => seedgate_core::records::StoredResponse { status, body },
+        Err(e) => seedgate_core::records::StoredResponse {
             status: 500,
             body: format!("{{\"error\":\"{e}\"}}").into_bytes(),
         },
@@ -239,13 +241,13 @@ pub fn marked_retry(headers: &HeaderMap) -> bool {
 /// The generic submit path for an authenticated caller: read the Idempotency-Key, hand the
 /// draft to the gateway, and answer with the dialect's response (fresh or replayed).
 pub async fn submit<D: Dialect>(
-    gateway: &Gateway,
+    service: &GenerationService,
     principal: &Principal,
     headers: &HeaderMap,
     route: &str,
     body: &Value,
     draft: RequestDraft,
-    render: &(dyn Fn(&Task) -> seedgate_gateway::StoredResponse + Sync),
+    render: &(dyn Fn(&Task) -> seedgate_core::records::StoredResponse + Sync),
 ) -> Result<Response, GatewayError> {
     let idempotency = idempotency_key(headers)?.map(|key| IdempotencyRequest {
         key,
@@ -258,7 +260,7 @@ pub async fn submit<D: Dialect>(
         idempotency,
         render,
     };
-    let response = match gateway.submit(ctx, draft).await? {
+    let response = match service.submit(ctx, draft).await? {
         SubmitOutcome::Created { response, .. } => response,
         SubmitOutcome::Replayed(response) => {
             let mut r = json_bytes_response(response.status, response.body);

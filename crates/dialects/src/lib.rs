@@ -28,14 +28,14 @@ use axum::routing::get;
 use axum::Router;
 use seedgate_core::error::GatewayError;
 use seedgate_core::RequestId;
-use seedgate_gateway::Gateway;
+use seedgate_service::GenerationService;
 use std::sync::Arc;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 /// Shared state of every dialect's handlers.
-pub type AppState = Arc<Gateway>;
+pub type AppState = Arc<GenerationService>;
 
 /// Renders a task (its media links already signed) as a dialect's callback body.
 pub type CallbackBody = fn(&seedgate_core::Task, &seedgate_core::Catalog) -> Option<Vec<u8>>;

@@ -5,12 +5,12 @@
 //! revalidated with a HEAD request against its ETag or Content-Length when the server gave one.
 
 use bytes::Bytes;
+use seedgate_blobs::BlobStore;
 use seedgate_core::clock::Clock;
 use seedgate_core::media::{MediaFacts, MediaKind, MediaUrl};
 use seedgate_core::media_links::LinkError;
 use seedgate_fetch::{FetchError, Fetcher, HeaderMap, Method, OutboundRequest};
 use seedgate_probe::{MediaProbe, ProbeError};
-use seedgate_blobs::BlobStore;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;

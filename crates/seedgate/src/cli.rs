@@ -3,14 +3,14 @@
 use crate::config::{FlagOverrides, RunMode, Settings};
 use crate::startup::{open_store, Application};
 use clap::{Args, Parser, Subcommand};
-use seedgate_gateway::auth;
+use seedgate_service::auth;
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "seedgate",
     version,
-    about = "A self-hosted gateway for Seedance video generation"
+    about = "A self-hosted service for Seedance video generation"
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -8,12 +8,12 @@ use axum::Router;
 use seedgate_core::clock::{Clock, SystemClock};
 use seedgate_core::Catalog;
 use seedgate_fetch::{AddressPolicy, Fetcher};
-use seedgate_gateway::{auth, Gateway, GatewayConfig, MediaLinks};
 use seedgate_media::MediaService;
 use seedgate_providers::routing::BreakerConfig;
 use seedgate_providers::{
     Account, LocalProvider, Provider, Route, Router as ProviderRouter, UpstreamProvider,
 };
+use seedgate_service::{auth, GenerationService, MediaLinks, ServiceConfig};
 use seedgate_store::{PgStore, SqliteStore, Store};
 use seedgate_workers::callbacks::CallbackDispatcher;
 use seedgate_workers::polling::PollerConfig;
@@ -200,12 +200,12 @@ impl Application {
         let wake = Arc::new(Notify::new());
         let callback_wake = Arc::new(Notify::new());
         let router = Arc::new(build_router(&settings, media.clone())?);
-        let gateway = Arc::new(
-            Gateway::new(
+        let service = Arc::new(
+            GenerationService::new(
                 store.clone(),
                 catalog,
                 media,
-                GatewayConfig {
+                ServiceConfig {
                     public_base_url: base_url.clone(),
                     idempotency_stale_after: Duration::from_secs(
                         settings.idempotency.stale_after_seconds,
@@ -233,7 +233,7 @@ impl Application {
             store.clone(),
             fetcher.clone(),
             Arc::new(seedgate_dialects::callbacks::DialectCallbacks::new(
-                gateway.clone(),
+                service.clone(),
             )),
             settings.callbacks.dispatcher_config()?,
             callback_wake,
@@ -321,7 +321,7 @@ impl Application {
                     max_upload_bytes: usize::try_from(settings.assets.max_upload_bytes)
                         .unwrap_or(usize::MAX),
                 })
-                .with_state(gateway),
+                .with_state(service),
             )
             .merge(media)
             .merge(crate::upstream_callbacks::routes(workers.clone()))

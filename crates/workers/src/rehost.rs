@@ -7,9 +7,9 @@
 //! (or a reseller that is careless) must not be able to point seedgate at its own network.
 
 use futures::StreamExt;
+use seedgate_blobs::BlobStore;
 use seedgate_fetch::{FetchError, Fetcher, Url};
 use seedgate_providers::{Artifact, ArtifactBody};
-use seedgate_blobs::BlobStore;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

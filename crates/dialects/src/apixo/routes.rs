@@ -7,8 +7,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use seedgate_core::error::{GatewayError, ValidationError};
+use seedgate_core::records::StoredResponse;
 use seedgate_core::Task;
-use seedgate_gateway::StoredResponse;
 use std::collections::HashMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -47,17 +47,17 @@ fn render_created(task: &Task) -> StoredResponse {
         (status = "4XX", body = ErrorEnvelope), (status = "5XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn generate_task(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Apixo>,
     Path(model): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply<Apixo> {
-    gateway.catalog().resolve_available(&model)?;
+    service.catalog().resolve_available(&model)?;
     let body = body.map_err(|e| common::unreadable_body("body", e))?;
     let (draft, json) = parse_generate(&body, &model)?;
     Ok(common::submit::<Apixo>(
-        &gateway,
+        &service,
         &principal,
         &headers,
         &format!("/api/v1/generateTask/{model}"),
@@ -79,7 +79,7 @@ async fn generate_task(
         (status = "4XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn status_task(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Apixo>,
     Path(model): Path<String>,
     Query(query): Query<HashMap<String, String>>,
@@ -91,8 +91,8 @@ async fn status_task(
         .ok_or_else(|| ValidationError::Missing {
             field: "taskId".into(),
         })?;
-    let task = gateway.get_task(&principal, id).await?;
-    let same_model = gateway
+    let task = service.get_task(&principal, id).await?;
+    let same_model = service
         .catalog()
         .lookup(&model)
         .is_some_and(|spec| spec.id == task.request.model);

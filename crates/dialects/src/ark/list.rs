@@ -1,9 +1,9 @@
 //! The list call's query string: Ark's `filter.*` and paging parameters as a [`TaskQuery`].
 
 use seedgate_core::error::ValidationError;
+use seedgate_core::records::TaskQuery;
 use seedgate_core::task::TaskStatus;
 use seedgate_core::TaskId;
-use seedgate_gateway::TaskQuery;
 
 /// List paging bounds.
 const PAGE_MAX: u64 = 500;

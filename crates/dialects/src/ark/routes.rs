@@ -7,9 +7,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use seedgate_core::error::GatewayError;
+use seedgate_core::records::StoredResponse;
 use seedgate_core::task::TaskStatus;
 use seedgate_core::Task;
-use seedgate_gateway::{Gateway, Principal, StoredResponse};
+use seedgate_service::{GenerationService, Principal};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -45,16 +46,16 @@ fn render_created(task: &Task) -> StoredResponse {
         (status = "4XX", body = ErrorEnvelope), (status = "5XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn create_task(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Ark>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply<Ark> {
     let body = body.map_err(|e| common::unreadable_body("body", e))?;
-    let parsed = parse_create(&body, gateway.catalog())?;
+    let parsed = parse_create(&body, service.catalog())?;
     let paths = parsed.paths;
     Ok(common::submit::<Ark>(
-        &gateway,
+        &service,
         &principal,
         &headers,
         TASKS_ROUTE,
@@ -73,14 +74,14 @@ async fn create_task(
         (status = "4XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn get_task(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Ark>,
     Path(id): Path<String>,
 ) -> Reply<Ark> {
-    let task = gateway.get_task(&principal, &id).await?;
+    let task = service.get_task(&principal, &id).await?;
     Ok(common::json_response(
         StatusCode::OK,
-        &task_object(&task, gateway.catalog()),
+        &task_object(&task, service.catalog()),
     ))
 }
 
@@ -93,11 +94,11 @@ async fn get_task(
         (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn delete_task(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Ark>,
     Path(id): Path<String>,
 ) -> Reply<Ark> {
-    cancel_or_delete(&gateway, &principal, &id).await?;
+    cancel_or_delete(&service, &principal, &id).await?;
     Ok(common::json_response(
         StatusCode::OK,
         &serde_json::json!({}),
@@ -105,14 +106,14 @@ async fn delete_task(
 }
 
 async fn cancel_or_delete(
-    gateway: &Gateway,
+    service: &GenerationService,
     principal: &Principal,
     id: &str,
 ) -> Result<(), GatewayError> {
-    let task = gateway.get_task(principal, id).await?;
+    let task = service.get_task(principal, id).await?;
     match task.status {
-        TaskStatus::Queued => gateway.cancel_task(principal, id).await.map(|_| ()),
-        TaskStatus::Succeeded | TaskStatus::Failed => gateway.delete_task(principal, id).await,
+        TaskStatus::Queued => service.cancel_task(principal, id).await.map(|_| ()),
+        TaskStatus::Succeeded | TaskStatus::Failed => service.delete_task(principal, id).await,
         TaskStatus::Running => Err(GatewayError::NotCancellable),
         TaskStatus::Cancelled => Err(GatewayError::NotDeletable),
     }
@@ -131,7 +132,7 @@ async fn cancel_or_delete(
     responses((status = 200, body = TaskList), (status = "4XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn list_tasks(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Ark>,
     RawQuery(query): RawQuery,
 ) -> Reply<Ark> {
@@ -144,13 +145,13 @@ async fn list_tasks(
             },
         ));
     };
-    let page = gateway.list_tasks(&principal, query).await?;
+    let page = service.list_tasks(&principal, query).await?;
     let list = TaskList {
         total: page.total,
         items: page
             .tasks
             .iter()
-            .map(|t| task_object(t, gateway.catalog()))
+            .map(|t| task_object(t, service.catalog()))
             .collect(),
     };
     Ok(common::json_response(StatusCode::OK, &list))

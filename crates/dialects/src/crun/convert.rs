@@ -4,9 +4,10 @@
 use crate::common;
 use seedgate_core::error::ValidationError;
 use seedgate_core::media::MediaKind;
+use seedgate_core::records::AssetRecord;
 use seedgate_core::task::TaskStatus;
 use seedgate_core::{AspectRatio, Catalog, Mode, RequestDraft, Task};
-use seedgate_gateway::{AssetRecord, Gateway};
+use seedgate_service::GenerationService;
 use serde_json::Value;
 
 use super::wire::{AssetInfo, CreateTaskRequest, ParamInput, TaskInfo, TaskParam, TaskResult};
@@ -74,7 +75,7 @@ pub fn resolve_model(name: &str, catalog: &Catalog) -> Result<ResolvedModel, Val
     match CRUN_MODELS.iter().find(|(f, _)| *f == family) {
         Some((_, modes)) if modes.contains(&mode) => Err(ValidationError::ModelNotSupported {
             model: name.trim().to_string(),
-            reason: "this feature is disabled: the gateway does not serve this model".into(),
+            reason: "this feature is disabled: the service does not serve this model".into(),
         }),
         _ => Err(unknown()),
     }
@@ -331,7 +332,7 @@ fn asset_type(kind: MediaKind) -> &'static str {
     }
 }
 
-pub fn asset_info(gateway: &Gateway, asset: &AssetRecord) -> AssetInfo {
+pub fn asset_info(service: &GenerationService, asset: &AssetRecord) -> AssetInfo {
     let at = common::unix_seconds(asset.created_at_ms);
     AssetInfo {
         asset_id: asset.id.clone(),
@@ -340,7 +341,7 @@ pub fn asset_info(gateway: &Gateway, asset: &AssetRecord) -> AssetInfo {
         status: "Active",
         create_time: at,
         update_time: at,
-        url: gateway.media_url(&asset.object_key),
+        url: service.media_url(&asset.object_key),
     }
 }
 

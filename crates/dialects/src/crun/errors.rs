@@ -82,7 +82,7 @@ fn error_message(error: &GatewayError) -> String {
         }
         GatewayError::Unauthenticated(_) => format!("Unauthorized: {error}"),
         GatewayError::Validation(ValidationError::ModelNotSupported { model, .. }) => {
-            format!("Feature Disabled: model `{model}` is not served by this gateway")
+            format!("Feature Disabled: model `{model}` is not served by this service")
         }
         other => other.to_string(),
     }

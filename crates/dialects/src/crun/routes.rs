@@ -9,8 +9,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use seedgate_core::error::{GatewayError, ValidationError};
 use seedgate_core::media::MediaKind;
+use seedgate_core::records::StoredResponse;
 use seedgate_core::{RequestDraft, Task};
-use seedgate_gateway::{Gateway, StoredResponse};
+use seedgate_service::GenerationService;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -62,11 +63,11 @@ fn render_created(task: &Task) -> StoredResponse {
 /// A CreateTask body as a draft and the model name it gave: shared by CreateTask and
 /// estimate-credits.
 fn parse_body(
-    gateway: &Gateway,
+    service: &GenerationService,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(RequestDraft, String, Value), GatewayError> {
     let body = body.map_err(|e| common::unreadable_body("body", e))?;
-    Ok(parse_create(&body, gateway.catalog())?)
+    Ok(parse_create(&body, service.catalog())?)
 }
 
 fn query_param<'a>(
@@ -88,14 +89,14 @@ fn query_param<'a>(
         (status = "4XX", body = ErrorEnvelope), (status = "5XX", body = ErrorEnvelope)),
     security(("x-api-key" = [])))]
 async fn create_task(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Crun>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply<Crun> {
-    let (draft, name, json) = parse_body(&gateway, body)?;
+    let (draft, name, json) = parse_body(&service, body)?;
     Ok(common::submit::<Crun>(
-        &gateway,
+        &service,
         &principal,
         &headers,
         CREATE_ROUTE,
@@ -114,12 +115,12 @@ async fn create_task(
         (status = "4XX", body = ErrorEnvelope)),
     security(("x-api-key" = [])))]
 async fn task_info_handler(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Crun>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Reply<Crun> {
     let id = query_param(&query, "task_id")?;
-    let task = gateway.get_task(&principal, id).await?;
+    let task = service.get_task(&principal, id).await?;
     Ok(ok(task_info(&task)))
 }
 
@@ -129,12 +130,12 @@ async fn task_info_handler(
     responses((status = 200, body = EstimateResponse), (status = "4XX", body = ErrorEnvelope)),
     security(("x-api-key" = [])))]
 async fn estimate_credits(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Crun>,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply<Crun> {
-    let (draft, name, _) = parse_body(&gateway, body)?;
-    let quote = gateway
+    let (draft, name, _) = parse_body(&service, body)?;
+    let quote = service
         .quote(&principal, draft)
         .await
         .map_err(|e| wire_error(e, &name))?;
@@ -150,7 +151,7 @@ async fn estimate_credits(
     responses((status = 200, body = AssetUploadResponse), (status = "4XX", body = ErrorEnvelope)),
     security(("x-api-key" = [])))]
 async fn asset_upload(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Crun>,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply<Crun> {
@@ -194,7 +195,7 @@ async fn asset_upload(
         )
         .into());
     }
-    let asset = gateway
+    let asset = service
         .upload_asset_from_url(&principal, url, kind, name)
         .await
         .map_err(|e| {
@@ -215,11 +216,11 @@ async fn asset_upload(
     responses((status = 200, body = AssetInfoResponse), (status = 404, body = ErrorEnvelope)),
     security(("x-api-key" = [])))]
 async fn asset_info_handler(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Crun>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Reply<Crun> {
     let id = query_param(&query, "asset_id")?;
-    let asset = gateway.get_asset(&principal, id).await?;
-    Ok(ok(asset_info(&gateway, &asset)))
+    let asset = service.get_asset(&principal, id).await?;
+    Ok(ok(asset_info(&service, &asset)))
 }

@@ -285,7 +285,7 @@ mod tests {
         );
         assert_eq!(parse("[1]"), Err(ValidationError::NotAnObject));
         // An unknown model is left to validation, which reports the model first.
-        let d = parse(r#"{"model":"sora-2"}"#).expect("left to the gateway");
+        let d = parse(r#"{"model":"sora-2"}"#).expect("left to the service");
         assert_eq!(d.model.as_deref(), Some("sora-2"));
     }
 

@@ -6,8 +6,8 @@ use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
+use seedgate_core::records::{StoredResponse, TaskQuery};
 use seedgate_core::Task;
-use seedgate_gateway::{StoredResponse, TaskQuery};
 use std::collections::HashMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -48,15 +48,15 @@ fn render_created(task: &Task) -> StoredResponse {
         (status = "4XX", body = ErrorEnvelope), (status = "5XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn create_task(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<HiApi>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply<HiApi> {
     let body = body.map_err(|e| common::unreadable_body("body", e))?;
-    let (draft, json) = parse_create(&body, gateway.catalog())?;
+    let (draft, json) = parse_create(&body, service.catalog())?;
     Ok(common::submit::<HiApi>(
-        &gateway,
+        &service,
         &principal,
         &headers,
         CREATE_ROUTE,
@@ -75,11 +75,11 @@ async fn create_task(
         (status = "4XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn get_task(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<HiApi>,
     Path(id): Path<String>,
 ) -> Reply<HiApi> {
-    let task = gateway.get_task(&principal, &id).await?;
+    let task = service.get_task(&principal, &id).await?;
     Ok(common::json_response(
         StatusCode::OK,
         &TaskResponse {
@@ -98,14 +98,14 @@ async fn get_task(
     responses((status = 200, body = ListResponse), (status = "4XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn list_tasks(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<HiApi>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Reply<HiApi> {
     // An unreadable query string counts as absent values, which fall back to defaults.
     let query = query.map(|Query(q)| q).unwrap_or_default();
     let (page, size) = paging(&query);
-    let listing = gateway
+    let listing = service
         .list_tasks(
             &principal,
             TaskQuery {

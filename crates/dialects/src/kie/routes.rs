@@ -7,8 +7,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use seedgate_core::error::ValidationError;
+use seedgate_core::records::StoredResponse;
 use seedgate_core::Task;
-use seedgate_gateway::StoredResponse;
 use std::collections::HashMap;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -49,7 +49,7 @@ fn render_created(task: &Task) -> StoredResponse {
         (status = "4XX", body = ErrorEnvelope), (status = "5XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn create_task(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Kie>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -57,7 +57,7 @@ async fn create_task(
     let body = body.map_err(|e| common::unreadable_body("body", e))?;
     let (draft, json) = parse_create(&body)?;
     Ok(common::submit::<Kie>(
-        &gateway,
+        &service,
         &principal,
         &headers,
         CREATE_ROUTE,
@@ -77,7 +77,7 @@ async fn create_task(
         (status = "4XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn record_info(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<Kie>,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Reply<Kie> {
@@ -89,7 +89,7 @@ async fn record_info(
         .ok_or_else(|| ValidationError::Missing {
             field: "taskId".into(),
         })?;
-    let task = gateway.get_task(&principal, id).await?;
+    let task = service.get_task(&principal, id).await?;
     Ok(common::json_response(
         StatusCode::OK,
         &record_info_response(&task),

@@ -8,9 +8,10 @@ use axum::http::Uri;
 use bytes::Bytes;
 use seedgate_core::error::{GatewayError, ValidationError};
 use seedgate_core::output_size::{pixel_size, ConcreteRatio};
+use seedgate_core::records::TaskQuery;
 use seedgate_core::task::{FailureKind, TaskStatus};
 use seedgate_core::{ModelSpec, RequestDraft, Resolution, Task, TaskId};
-use seedgate_gateway::{Gateway, Principal, TaskQuery};
+use seedgate_service::{GenerationService, Principal};
 use serde_json::{Map, Value};
 
 use super::errors::renamed;
@@ -186,7 +187,7 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
 /// The draft of a create request. Dialect-only checks (the prompt is required, `size` is a
 /// pixel size) come first; a file is stored as an asset of the caller only once they pass.
 pub async fn build_draft(
-    gateway: &Gateway,
+    service: &GenerationService,
     principal: &Principal,
     input: CreateInput,
 ) -> Result<RequestDraft, GatewayError> {
@@ -208,7 +209,7 @@ pub async fn build_draft(
     // An unknown model is reported by validation, before any size.
     let (resolution, aspect_ratio) = match (
         wire.size.as_deref().filter(|s| !s.trim().is_empty()),
-        gateway.catalog().lookup(&model).filter(|s| s.available),
+        service.catalog().lookup(&model).filter(|s| s.available),
     ) {
         (Some(size), Some(spec)) => {
             let (res, ratio) = map_size(size, spec)?;
@@ -223,11 +224,11 @@ pub async fn build_draft(
         None => None,
         Some(Reference::Url(url)) => Some(url),
         Some(Reference::File(bytes)) => {
-            let asset = gateway
+            let asset = service
                 .upload_asset(principal, bytes, None)
                 .await
                 .map_err(renamed)?;
-            Some(gateway.media_url(&asset.object_key))
+            Some(service.media_url(&asset.object_key))
         }
     };
     Ok(RequestDraft {

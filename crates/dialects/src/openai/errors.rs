@@ -33,19 +33,19 @@ pub struct OpenAiErrorBody {
 /// An error of this dialect: the gateway's, or one only the videos API has.
 #[derive(Debug)]
 pub enum Failure {
-    Gateway(GatewayError),
+    GenerationService(GatewayError),
     Own(ErrorParts),
 }
 
 impl From<GatewayError> for Failure {
     fn from(e: GatewayError) -> Self {
-        Failure::Gateway(e)
+        Failure::GenerationService(e)
     }
 }
 
 impl From<ValidationError> for Failure {
     fn from(e: ValidationError) -> Self {
-        Failure::Gateway(e.into())
+        Failure::GenerationService(e.into())
     }
 }
 
@@ -226,7 +226,7 @@ fn render_error(parts: ErrorParts) -> Response {
 impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         match self {
-            Failure::Gateway(e) => common::Fail::<OpenAi>::from(e).into_response(),
+            Failure::GenerationService(e) => common::Fail::<OpenAi>::from(e).into_response(),
             Failure::Own(parts) => render_error(parts),
         }
     }

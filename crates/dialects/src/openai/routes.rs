@@ -8,9 +8,9 @@ use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 use seedgate_core::clock::now_ms;
 use seedgate_core::error::{GatewayError, ValidationError};
+use seedgate_core::records::StoredResponse;
 use seedgate_core::task::TaskStatus;
 use seedgate_core::Task;
-use seedgate_gateway::StoredResponse;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -71,16 +71,16 @@ fn render_created(task: &Task) -> StoredResponse {
         (status = "4XX", body = OpenAiErrorEnvelope), (status = "5XX", body = OpenAiErrorEnvelope)),
     security(("bearer" = [])))]
 async fn create_video(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<OpenAi>,
     request: Request,
 ) -> Result<Response, Failure> {
     let headers = request.headers().clone();
     let input = read_create(request).await?;
     let fingerprint = input.fingerprint.clone();
-    let draft = build_draft(&gateway, &principal, input).await?;
+    let draft = build_draft(&service, &principal, input).await?;
     let response = common::submit::<OpenAi>(
-        &gateway,
+        &service,
         &principal,
         &headers,
         CREATE_ROUTE,
@@ -106,11 +106,11 @@ async fn create_video(
         (status = 404, body = OpenAiErrorEnvelope), (status = "4XX", body = OpenAiErrorEnvelope)),
     security(("bearer" = [])))]
 async fn retrieve_video(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<OpenAi>,
     Path(video_id): Path<String>,
 ) -> Result<Response, Failure> {
-    let task = gateway.get_task(&principal, &video_id).await?;
+    let task = service.get_task(&principal, &video_id).await?;
     Ok(video_response(&task))
 }
 
@@ -125,12 +125,12 @@ async fn retrieve_video(
     responses((status = 200, body = OpenAiVideoList), (status = "4XX", body = OpenAiErrorEnvelope)),
     security(("bearer" = [])))]
 async fn list_videos(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<OpenAi>,
     uri: Uri,
 ) -> Result<Response, Failure> {
     let params: ListParams = common::parse_value(query_object(&uri)?)?;
-    let page = gateway.list_tasks(&principal, list_query(params)?).await?;
+    let page = service.list_tasks(&principal, list_query(params)?).await?;
     let now = now_ms();
     let data: Vec<OpenAiVideo> = page.tasks.iter().map(|t| video_object(t, now)).collect();
     let list = OpenAiVideoList {
@@ -151,20 +151,20 @@ async fn list_videos(
         (status = 404, body = OpenAiErrorEnvelope), (status = 409, body = OpenAiErrorEnvelope)),
     security(("bearer" = [])))]
 async fn delete_video(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<OpenAi>,
     Path(video_id): Path<String>,
 ) -> Result<Response, Failure> {
-    let task = gateway.get_task(&principal, &video_id).await?;
+    let task = service.get_task(&principal, &video_id).await?;
     if task.status == TaskStatus::Queued {
         // A task that started meanwhile is refused by the delete below.
-        match gateway.cancel_task(&principal, &video_id).await {
+        match service.cancel_task(&principal, &video_id).await {
             Ok(_) | Err(GatewayError::NotCancellable) => {}
             Err(e) => return Err(e.into()),
         }
     }
     // The gateway removes the record and its files.
-    gateway.delete_task(&principal, &video_id).await?;
+    service.delete_task(&principal, &video_id).await?;
     Ok(common::json_response(
         StatusCode::OK,
         &OpenAiVideoDeleted {
@@ -186,7 +186,7 @@ async fn delete_video(
         (status = "4XX", body = OpenAiErrorEnvelope)),
     security(("bearer" = [])))]
 async fn download_content(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<OpenAi>,
     Path(video_id): Path<String>,
     uri: Uri,
@@ -212,7 +212,7 @@ async fn download_content(
                 .into())
             }
         };
-    let task = gateway.get_task(&principal, &video_id).await?;
+    let task = service.get_task(&principal, &video_id).await?;
     match task.status {
         TaskStatus::Succeeded => {}
         TaskStatus::Queued | TaskStatus::Running => {
@@ -270,14 +270,10 @@ async fn download_content(
             format!("the content of video {video_id} is no longer stored"),
         ))
     };
-    let read = match gateway.media().blobs().get(&key, None).await {
-        Ok(Some(read)) => read,
-        Ok(None) => return Err(not_found()),
-        Err(e) => {
-            tracing::error!(error = %e, key, "reading video content failed");
-            return Err(GatewayError::Unavailable("storage unavailable".into()).into());
-        }
-    };
+    let read = service
+        .read_result_file(&key)
+        .await?
+        .ok_or_else(not_found)?;
     let (content_type, extension) = if thumbnail {
         ("image/png", "png")
     } else {

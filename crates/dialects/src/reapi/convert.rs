@@ -3,9 +3,10 @@
 
 use crate::common;
 use seedgate_core::error::ValidationError;
+use seedgate_core::records::AssetRecord;
 use seedgate_core::task::{FailureKind, TaskStatus};
 use seedgate_core::{Catalog, RequestDraft, Task};
-use seedgate_gateway::{AssetRecord, Gateway, Quote};
+use seedgate_service::{GenerationService, Quote};
 
 use super::wire::{
     AssetObject, EstimateObject, MediumObject, Output, OutputSize, SubmitRequest, TaskFailure,
@@ -251,10 +252,10 @@ pub fn estimate_object(quote: &Quote) -> EstimateObject {
     }
 }
 
-pub fn asset_object(gateway: &Gateway, asset: &AssetRecord) -> AssetObject {
+pub fn asset_object(service: &GenerationService, asset: &AssetRecord) -> AssetObject {
     AssetObject {
         id: asset.id.clone(),
-        url: gateway.media_url(&asset.object_key),
+        url: service.media_url(&asset.object_key),
         content_type: asset.content_type.clone(),
         created_at: common::unix_seconds(asset.created_at_ms),
         probe: asset.facts.clone(),

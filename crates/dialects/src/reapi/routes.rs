@@ -7,8 +7,9 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, Sta
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use seedgate_core::error::{GatewayError, ValidationError};
+use seedgate_core::records::StoredResponse;
 use seedgate_core::{RequestDraft, Task};
-use seedgate_gateway::{Gateway, StoredResponse};
+use seedgate_service::GenerationService;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
@@ -34,11 +35,11 @@ pub fn routes(limits: RouteLimits) -> OpenApiRouter<AppState> {
 
 /// A submit body as a draft: shared by submit and estimate.
 fn parse_body(
-    gateway: &Gateway,
+    service: &GenerationService,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(RequestDraft, serde_json::Value), GatewayError> {
     let body = body.map_err(|e| common::unreadable_body("body", e))?;
-    Ok(parse_submit(&body, gateway.catalog())?)
+    Ok(parse_submit(&body, service.catalog())?)
 }
 
 fn render_created(task: &Task) -> StoredResponse {
@@ -53,14 +54,14 @@ fn render_created(task: &Task) -> StoredResponse {
         (status = "4XX", body = ErrorEnvelope), (status = "5XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn submit(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<ReApi>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply<ReApi> {
-    let (draft, json) = parse_body(&gateway, body)?;
+    let (draft, json) = parse_body(&service, body)?;
     Ok(common::submit::<ReApi>(
-        &gateway,
+        &service,
         &principal,
         &headers,
         SUBMIT_ROUTE,
@@ -77,11 +78,11 @@ async fn submit(
     responses((status = 200, body = TaskObject), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn get_task(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<ReApi>,
     Path(id): Path<String>,
 ) -> Reply<ReApi> {
-    let task = gateway.get_task(&principal, &id).await?;
+    let task = service.get_task(&principal, &id).await?;
     Ok(common::json_response(StatusCode::OK, &task_object(&task)))
 }
 
@@ -91,12 +92,12 @@ async fn get_task(
     responses((status = 200, body = EstimateObject), (status = "4XX", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn estimate(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<ReApi>,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply<ReApi> {
-    let (draft, _) = parse_body(&gateway, body)?;
-    let quote = gateway.quote(&principal, draft).await?;
+    let (draft, _) = parse_body(&service, body)?;
+    let quote = service.quote(&principal, draft).await?;
     Ok(common::json_response(
         StatusCode::OK,
         &estimate_object(&quote),
@@ -110,7 +111,7 @@ async fn estimate(
 /// `POST /api/v1/assets`: the file as a multipart field (`file`, or the first field) or as the
 /// raw body.
 async fn upload_asset(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<ReApi>,
     request: Request,
 ) -> Reply<ReApi> {
@@ -126,10 +127,10 @@ async fn upload_asset(
             .await
             .map_err(|e| common::unreadable_body("file", e))?
     };
-    let asset = gateway.upload_asset(&principal, bytes, None).await?;
+    let asset = service.upload_asset(&principal, bytes, None).await?;
     Ok(common::json_response(
         StatusCode::OK,
-        &asset_object(&gateway, &asset),
+        &asset_object(&service, &asset),
     ))
 }
 
@@ -163,13 +164,13 @@ async fn multipart_file(request: Request) -> Result<Bytes, GatewayError> {
     responses((status = 200, body = AssetObject), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 async fn get_asset(
-    State(gateway): State<AppState>,
+    State(service): State<AppState>,
     Auth(principal, _): Auth<ReApi>,
     Path(id): Path<String>,
 ) -> Reply<ReApi> {
-    let asset = gateway.get_asset(&principal, &id).await?;
+    let asset = service.get_asset(&principal, &id).await?;
     Ok(common::json_response(
         StatusCode::OK,
-        &asset_object(&gateway, &asset),
+        &asset_object(&service, &asset),
     ))
 }

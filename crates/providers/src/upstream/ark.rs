@@ -736,8 +736,8 @@ mod tests {
         let f = Ark.fault(&json!({"code": "InvalidParameter", "message": "top"}));
         assert_eq!(f.code.as_deref(), Some("InvalidParameter"));
         assert_eq!(f.message.as_deref(), Some("top"));
-        let f = Ark.fault(&json!({"error": "gateway exploded"}));
-        assert_eq!(f.message.as_deref(), Some("gateway exploded"));
+        let f = Ark.fault(&json!({"error": "service exploded"}));
+        assert_eq!(f.message.as_deref(), Some("service exploded"));
         assert_eq!(f.code, None);
         assert_eq!(Ark.fault(&Value::Null), UpstreamFault::default());
         assert_eq!(Ark.fault(&json!("text")), UpstreamFault::default());

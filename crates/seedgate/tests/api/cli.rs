@@ -3,7 +3,7 @@
 use crate::helpers::test_settings;
 use seedgate::config::RunMode;
 use seedgate::startup::Application;
-use seedgate_gateway::auth;
+use seedgate_service::auth;
 use seedgate_store::prelude::*;
 use seedgate_store::SqliteStore;
 use std::process::{Command, Output};

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use seedgate::config::Settings;
 use seedgate::startup::Application;
 use seedgate_core::clock::ManualClock;
-use seedgate_gateway::auth;
+use seedgate_service::auth;
 use seedgate_store::Store;
 use serde_json::Value;
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use crate::media_server::{make_image, MediaServer};
 use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use seedgate_core::TaskId;
-use seedgate_gateway::auth;
+use seedgate_service::auth;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use seedgate::config::{ProviderSettings, RunMode, Settings};
 use seedgate_core::task::{Task, TaskStatus};
 use seedgate_core::TaskId;
-use seedgate_gateway::auth;
 use seedgate_providers::{Route, RoutingStrategy};
+use seedgate_service::auth;
 use seedgate_store::prelude::*;
 use seedgate_store::{SqliteStore, TaskQuery};
 use serde_json::{json, Value};
@@ -80,7 +80,7 @@ struct Upstream {
 
 async fn upstream(instant: bool) -> Upstream {
     let app = spawn_app_with(|s| s.local.instant = instant).await;
-    let key = app.create_key("front gateway", UPSTREAM_CREDITS).await;
+    let key = app.create_key("front service", UPSTREAM_CREDITS).await;
     Upstream { app, key }
 }
 
@@ -1046,7 +1046,7 @@ async fn upstream_behind_a_proxy_with(
         s.local.instant = true;
     })
     .await;
-    let key = app.create_key("front gateway", UPSTREAM_CREDITS).await;
+    let key = app.create_key("front service", UPSTREAM_CREDITS).await;
     let upstream = Upstream { app, key };
     let front = front(
         vec![account("ark-main", "ark", &proxy.base, &upstream.key)],

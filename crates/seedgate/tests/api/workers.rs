@@ -5,7 +5,7 @@ use crate::helpers::{assert_error, spawn_app_with};
 use crate::media_server::MediaServer;
 use reqwest::StatusCode;
 use seedgate::config::RunMode;
-use seedgate_gateway::auth;
+use seedgate_service::auth;
 use serde_json::json;
 
 async fn attempts(app: &crate::helpers::TestApp, id: &str) -> u32 {

@@ -7,10 +7,7 @@
 
 pub mod auth;
 
-pub use seedgate_core::records::{
-    AssetRecord, CallbackAttempt, CallbackRecord, CallbackState, StoredResponse, TaskPage,
-    TaskQuery,
-};
+use seedgate_core::records::{AssetRecord, CallbackRecord, StoredResponse, TaskPage, TaskQuery};
 
 use seedgate_core::clock::Clock;
 use seedgate_core::error::{AuthFailure, FieldPath, GatewayError, ValidationError};
@@ -120,7 +117,7 @@ pub struct Principal {
 }
 
 #[derive(Debug, Clone)]
-pub struct GatewayConfig {
+pub struct ServiceConfig {
     /// Absolute base for result URLs, without a trailing slash.
     pub public_base_url: String,
     /// An in-progress Idempotency-Key older than this belongs to a request that died.
@@ -199,13 +196,13 @@ impl Caches {
     }
 }
 
-pub struct Gateway {
+pub struct GenerationService {
     links: MediaLinkMaker,
     caches: Caches,
     store: Arc<dyn Store>,
     catalog: Arc<Catalog>,
     media: MediaService,
-    config: GatewayConfig,
+    config: ServiceConfig,
     wake: Arc<Notify>,
     callback_wake: Arc<Notify>,
     /// Whether some account can carry a request as asked; `None` accepts everything.
@@ -226,12 +223,12 @@ fn store_error(e: StoreError) -> GatewayError {
     }
 }
 
-impl Gateway {
+impl GenerationService {
     pub fn new(
         store: Arc<dyn Store>,
         catalog: Arc<Catalog>,
         media: MediaService,
-        config: GatewayConfig,
+        config: ServiceConfig,
         wake: Arc<Notify>,
         callback_wake: Arc<Notify>,
     ) -> Self {
@@ -263,8 +260,16 @@ impl Gateway {
         &self.catalog
     }
 
-    pub fn media(&self) -> &MediaService {
-        &self.media
+    /// A stored result file (a task's video or last frame), to stream to its owner; `None`
+    /// when it is no longer stored. The caller has checked that the task is the caller's.
+    pub async fn read_result_file(
+        &self,
+        key: &str,
+    ) -> Result<Option<seedgate_blobs::BlobRead>, GatewayError> {
+        self.media.blobs().get(key, None).await.map_err(|e| {
+            tracing::error!(error = %e, key, "reading a result file failed");
+            GatewayError::Unavailable("storage unavailable".into())
+        })
     }
 
     /// Resolves an API key presented by a client.
@@ -669,7 +674,8 @@ impl Gateway {
             .catalog
             .default_model()
             .ok_or_else(|| GatewayError::Unavailable("no model is available".into()))?;
-        spec.media.check(&FieldPath::new("file"), facts.kind, &facts)?;
+        spec.media
+            .check(&FieldPath::new("file"), facts.kind, &facts)?;
         let id = format!(
             "asset_{}",
             TaskId::generate()
@@ -711,7 +717,7 @@ impl Gateway {
     }
 
     /// Registers an asset from a URL (CRUN's asset-upload): fetched through the SSRF-safe
-    /// fetcher as the given kind, then stored as [`Gateway::upload_asset`] stores a file.
+    /// fetcher as the given kind, then stored as [`GenerationService::upload_asset`] stores a file.
     pub async fn upload_asset_from_url(
         &self,
         principal: &Principal,
