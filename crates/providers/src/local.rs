@@ -329,10 +329,10 @@ impl Provider for LocalProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use seedgate_blobs::BlobStore;
     use seedgate_core::catalog::Catalog;
     use seedgate_core::{GenerationRequest, RequestDraft, TaskId};
     use seedgate_fetch::{AddressPolicy, FetchLimits, Fetcher};
-    use seedgate_blobs::BlobStore;
 
     fn provider() -> LocalProvider {
         provider_with(LocalConfig::default())
