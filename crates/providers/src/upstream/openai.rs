@@ -232,17 +232,14 @@ impl UpstreamApi for OpenAi {
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
         let video = match OpenAiVideo::deserialize(body) {
             Ok(video) => video,
-            // An error envelope under 200 (a gateway's habit), or not a video at all: asked
-            // again, never taken as an answer.
+            // An error envelope under 200 (a gateway's habit), or not a video at all: a bad
+            // gateway, asked again, never taken as the job's fate.
             Err(e) => {
                 return Err(match OpenAiErrorEnvelope::deserialize(body) {
-                    Ok(envelope) => {
-                        let fault = fault_of(envelope.error);
-                        UpstreamFault {
-                            status: fault.status.or(Some(502)),
-                            ..fault
-                        }
-                    }
+                    Ok(envelope) => UpstreamFault {
+                        status: Some(502),
+                        ..fault_of(envelope.error)
+                    },
                     Err(_) => bad_answer(format!("the answer is not a video object: {e}")),
                 })
             }
@@ -624,6 +621,17 @@ mod tests {
         assert_eq!(
             (fault.status, fault.kind),
             (Some(502), Some(FailureKind::RateLimited))
+        );
+        let fault = OpenAi
+            .state(
+                &json!({"error": {"message": "no credit", "type": "insufficient_quota",
+                                     "code": "insufficient_quota"}}),
+            )
+            .expect_err("an error under 200");
+        assert_eq!(
+            fault.status,
+            Some(502),
+            "a poll's odd answer is asked again"
         );
     }
 
