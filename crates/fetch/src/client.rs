@@ -185,11 +185,26 @@ impl Fetcher {
     /// response with its body unread. Time limits are the caller's, beyond the connect
     /// timeout: a stream may rightly run long (a result video of a gigabyte, say).
     pub async fn open(&self, url: &Url) -> Result<reqwest::Response, FetchError> {
-        let (response, _) = self
-            .exchange(OutboundRequest::get(url.clone(), u64::MAX))
-            .await?;
+        self.open_request(OutboundRequest::get(url.clone(), u64::MAX))
+            .await
+    }
+
+    /// Opens a request for streaming, as [`Self::open`] does, with the request's method,
+    /// headers and body: a download that needs credentials (an upstream's `Authorization`),
+    /// which are dropped if a redirect leaves the URL's origin. A declared length over
+    /// `max_body_bytes` is [`FetchError::TooLarge`]; counting the streamed body, and any
+    /// `timeout`, are the caller's.
+    pub async fn open_request(
+        &self,
+        request: OutboundRequest,
+    ) -> Result<reqwest::Response, FetchError> {
+        let max_bytes = request.max_body_bytes;
+        let (response, _) = self.exchange(request).await?;
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
+        }
+        if response.content_length().is_some_and(|len| len > max_bytes) {
+            return Err(FetchError::TooLarge { limit: max_bytes });
         }
         Ok(response)
     }

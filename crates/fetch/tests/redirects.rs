@@ -232,6 +232,54 @@ async fn credentials_are_dropped_when_a_redirect_leaves_the_origin() {
 }
 
 #[tokio::test]
+async fn a_streamed_download_with_credentials_keeps_them_within_the_origin() {
+    let server = Server::start(move |req| {
+        let port = port_of(req);
+        match req.path() {
+            "/content" => redirect(302, "/stored"),
+            "/away" => redirect(302, &format!("http://localhost:{port}/stored")),
+            _ => ok(b"the video"),
+        }
+    })
+    .await;
+    let resolver = ScriptedResolver::new();
+    let fetcher = fetcher(loopback(), &resolver);
+    let open = |path: &str| {
+        let mut request = OutboundRequest::get(url(&server.url(path)), 1000);
+        request.headers = credentials();
+        fetcher.open_request(request)
+    };
+
+    let body = open("/content")
+        .await
+        .expect("same origin")
+        .bytes()
+        .await
+        .expect("body");
+    assert_eq!(&body[..], b"the video");
+    let last = server.requests().pop().expect("a request");
+    assert_eq!(last.path(), "/stored");
+    assert_eq!(
+        last.header("authorization").as_deref(),
+        Some("Bearer s3cret")
+    );
+
+    open("/away").await.expect("another host");
+    let last = server.requests().pop().expect("a request");
+    assert_eq!(last.path(), "/stored");
+    assert_eq!(last.header("authorization"), None);
+    assert_eq!(last.header("cookie"), None);
+
+    let mut small = OutboundRequest::get(url(&server.url("/content")), 3);
+    small.headers = credentials();
+    assert_eq!(
+        fetcher.open_request(small).await.map(drop),
+        Err(FetchError::TooLarge { limit: 3 }),
+        "a declared length over the cap"
+    );
+}
+
+#[tokio::test]
 async fn only_http_and_https_redirect_targets_are_followed() {
     let server = Server::start(|req| match req.path() {
         "/file" => redirect(302, "file:///etc/passwd"),

@@ -48,7 +48,45 @@ pub enum ArtifactBody {
     Bytes(Bytes),
     /// At an upstream URL that will expire; the workers copy it into object storage before the
     /// task completes.
-    Remote(String),
+    Remote {
+        url: String,
+        /// The `Authorization` header value the download needs: set only for a file served by
+        /// the account's own API (the OpenAI-style `/v1/videos/{id}/content`), never for a URL
+        /// an upstream answered. The fetcher drops it if a redirect leaves the URL's origin.
+        authorization: Option<Secret>,
+    },
+}
+
+impl ArtifactBody {
+    /// A URL fetched without credentials (a CDN link an upstream answered).
+    pub fn remote(url: impl Into<String>) -> Self {
+        ArtifactBody::Remote {
+            url: url.into(),
+            authorization: None,
+        }
+    }
+}
+
+/// A credential, such as an account's `Authorization` header value. Its `Debug` shows nothing
+/// of it, so an artifact or a progress that is logged never prints a key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// A finished file.
@@ -63,7 +101,7 @@ impl Artifact {
     pub fn local_bytes(&self) -> Option<&Bytes> {
         match &self.body {
             ArtifactBody::Bytes(bytes) => Some(bytes),
-            ArtifactBody::Remote(_) => None,
+            ArtifactBody::Remote { .. } => None,
         }
     }
 }

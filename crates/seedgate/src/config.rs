@@ -548,14 +548,14 @@ impl Settings {
                 });
                 continue;
             }
-            let kind: seedgate_providers::UpstreamKind =
-                serde_json::from_value(serde_json::Value::String(p.kind.clone())).map_err(|_| {
-                    anyhow::anyhow!(
-                        "provider {}: kind must be one of ark, reapi, hiapi, apixo, crun, kie, local; got {:?}",
-                        p.name,
-                        p.kind
-                    )
-                })?;
+            let kind = seedgate_providers::UpstreamKind::parse(&p.kind).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "provider {}: kind must be one of {}, local; got {:?}",
+                    p.name,
+                    seedgate_providers::UpstreamKind::names(),
+                    p.kind
+                )
+            })?;
             let base_url = p
                 .base_url
                 .clone()

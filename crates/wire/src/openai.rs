@@ -56,8 +56,8 @@ pub struct OpenAiCreateVideo {
     pub input_reference: Option<InputReference>,
 }
 
-/// `POST /v1/videos` as multipart/form-data (what the `openai` SDK sends). Only a schema: the
-/// form's parts are read one by one.
+/// `POST /v1/videos` as multipart/form-data (what the `openai` SDK sends).
+// Only a schema: a reader takes the form's parts one by one.
 #[derive(Debug, Clone, PartialEq, ToSchema)]
 pub struct OpenAiCreateVideoForm {
     pub prompt: String,

@@ -202,7 +202,10 @@ pub async fn build_draft(
         .model
         .filter(|m| !m.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_MODEL.to_string());
-    let reference = match (input.file, parse_reference(wire.input_reference)?) {
+    let reference = match (
+        input.file,
+        parse_reference(wire.input_reference.map(super::InputReference::into_value))?,
+    ) {
         (Some(bytes), _) => Some(Reference::File(bytes)),
         (None, other) => other,
     };
@@ -304,16 +307,16 @@ pub fn video_object(task: &Task, now_ms: i64) -> OpenAiVideo {
     let error = match task.status {
         TaskStatus::Failed => Some(match &task.error {
             Some(e) => OpenAiVideoError {
-                code: failure_code(e.kind),
+                code: failure_code(e.kind).into(),
                 message: e.message.clone(),
             },
             None => OpenAiVideoError {
-                code: failure_code(FailureKind::Internal),
+                code: failure_code(FailureKind::Internal).into(),
                 message: "video generation failed".into(),
             },
         }),
         TaskStatus::Cancelled => Some(OpenAiVideoError {
-            code: "cancelled",
+            code: "cancelled".into(),
             message: "the video was cancelled before it started; its credits were refunded".into(),
         }),
         _ => None,
@@ -330,13 +333,13 @@ pub fn video_object(task: &Task, now_ms: i64) -> OpenAiVideo {
     let (width, height) = video_size(task);
     OpenAiVideo {
         id: task.id.to_string(),
-        object: "video",
+        object: "video".into(),
         model: if task.requested_model.is_empty() {
             task.request.model.clone()
         } else {
             task.requested_model.clone()
         },
-        status: status_name(task.status),
+        status: status_name(task.status).into(),
         progress: progress(task, now_ms),
         created_at: common::unix_seconds(task.created_at_ms),
         completed_at,

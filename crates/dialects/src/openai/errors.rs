@@ -6,29 +6,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::OpenAi;
 
-/// Every error.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OpenAiErrorEnvelope {
-    pub error: OpenAiErrorBody,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OpenAiErrorBody {
-    pub message: String,
-    /// `invalid_request_error`, `insufficient_quota`, `requests` or `server_error`.
-    #[serde(rename = "type")]
-    #[schema(value_type = String)]
-    pub kind: &'static str,
-    /// The request field the error is about.
-    pub param: Option<String>,
-    #[schema(value_type = Option<String>)]
-    pub code: Option<&'static str>,
-}
+pub use seedgate_wire::openai::{OpenAiErrorBody, OpenAiErrorEnvelope};
 
 /// An error of this dialect: the gateway's, or one only the videos API has.
 #[derive(Debug)]
@@ -197,9 +178,9 @@ fn render_error(parts: ErrorParts) -> Response {
     let envelope = OpenAiErrorEnvelope {
         error: OpenAiErrorBody {
             message: parts.message,
-            kind: parts.kind,
+            kind: parts.kind.into(),
             param: parts.param,
-            code: parts.code,
+            code: parts.code.map(Into::into),
         },
     };
     let mut response = common::json_response(parts.status, &envelope);

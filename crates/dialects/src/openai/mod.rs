@@ -110,3 +110,147 @@ impl Dialect for OpenAi {
         errors::error_response(error, request_id)
     }
 }
+
+/// The videos API's one wire model, checked from both ends: what the `openai` upstream sends,
+/// this dialect accepts as the same request; what this dialect answers, the upstream reads as
+/// the same task.
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+    use crate::common;
+    use seedgate_core::task::{FailureKind, Task, TaskError, TaskOutput, TaskStatus};
+    use seedgate_core::{ApiKeyId, Catalog, GenerationRequest, RequestDraft, TaskId};
+    use seedgate_providers::upstream::openai::OpenAi as Upstream;
+    use seedgate_providers::upstream::{CreateContext, UpstreamApi, UpstreamState};
+
+    fn request(catalog: &Catalog) -> GenerationRequest {
+        GenerationRequest::from_draft(
+            RequestDraft {
+                model: Some("seedance-2.0-mini".into()),
+                prompt: Some("a lighthouse at dusk".into()),
+                first_frame_url: Some("https://example.com/first.png".into()),
+                resolution: Some("720p".into()),
+                aspect_ratio: Some("9:16".into()),
+                duration: Some(7),
+                ..RequestDraft::default()
+            },
+            catalog,
+        )
+        .expect("a valid request")
+    }
+
+    #[test]
+    fn a_request_the_upstream_sends_is_the_same_request_here() {
+        let catalog = Catalog::builtin();
+        let sent = request(&catalog);
+        let call = Upstream
+            .create(&CreateContext {
+                request: &sent,
+                model_id: "seedance-2.0-mini",
+                callback_url: None,
+            })
+            .expect("the API carries this request");
+        let body = serde_json::to_vec(&call.body.expect("a JSON body")).expect("JSON");
+        let wire: OpenAiCreateVideo = common::parse_json(&body).expect("this dialect accepts it");
+        assert_eq!(Some(wire.prompt.as_str()), sent.prompt.as_deref());
+        assert_eq!(wire.seconds, Some(i64::from(sent.duration_seconds)));
+        let spec = catalog.lookup(&sent.model).expect("in the catalog");
+        let (resolution, ratio) =
+            map_size(wire.size.as_deref().expect("a size"), spec).expect("one of its sizes");
+        assert_eq!(resolution, sent.resolution);
+        assert_eq!(ratio.as_str(), sent.aspect_ratio.as_str());
+        let reference = parse_reference(wire.input_reference.map(InputReference::into_value))
+            .expect("a first frame this dialect reads");
+        assert_eq!(
+            reference,
+            Some(Reference::Url("https://example.com/first.png".into()))
+        );
+    }
+
+    fn task(status: TaskStatus, error: Option<FailureKind>) -> Task {
+        let catalog = Catalog::builtin();
+        Task {
+            id: TaskId::generate(),
+            api_key_id: ApiKeyId::generate(),
+            request: request(&catalog),
+            requested_model: "seedance-2.0-mini".into(),
+            origin_dialect: "openai".into(),
+            status,
+            price: seedgate_core::pricing::Price {
+                billable_seconds: 7,
+                credits: 70,
+                micro_usd_per_second: 10_000,
+            },
+            attempt: 1,
+            created_at_ms: 1_700_000_000_000,
+            updated_at_ms: 1_700_000_060_000,
+            started_at_ms: Some(1_700_000_001_000),
+            finished_at_ms: status.is_terminal().then_some(1_700_000_060_000),
+            output: (status == TaskStatus::Succeeded).then(|| TaskOutput {
+                video_keys: vec!["tasks/t/0.mp4".into()],
+                last_frame_key: Some("tasks/t/0.png".into()),
+                ..TaskOutput::default()
+            }),
+            error: error.map(|kind| TaskError {
+                kind,
+                message: "it went wrong".into(),
+            }),
+            provider: None,
+        }
+    }
+
+    /// What the upstream reads from this dialect's view of `task`.
+    fn read_back(task: &Task) -> UpstreamState {
+        let body = serde_json::to_value(video_object(task, 1_700_000_030_000)).expect("JSON");
+        Upstream
+            .state(&body)
+            .expect("the upstream reads this dialect's answer")
+    }
+
+    #[test]
+    fn a_task_answered_here_is_the_same_task_upstream() {
+        assert_eq!(
+            read_back(&task(TaskStatus::Queued, None)),
+            UpstreamState::Queued
+        );
+        assert_eq!(
+            read_back(&task(TaskStatus::Running, None)),
+            UpstreamState::Running
+        );
+        let done = task(TaskStatus::Succeeded, None);
+        let content = format!("/v1/videos/{}/content", done.id);
+        assert_eq!(
+            read_back(&done),
+            UpstreamState::Succeeded {
+                last_frame_url: Some(format!("{content}?variant=thumbnail")),
+                video_url: content,
+            }
+        );
+        assert_eq!(
+            read_back(&task(TaskStatus::Cancelled, None)),
+            UpstreamState::Cancelled
+        );
+        // Every failure keeps its kind, but seedgate's own internal error, which is an upstream
+        // error to whoever fronts it.
+        for kind in [
+            FailureKind::Moderation,
+            FailureKind::InvalidInput,
+            FailureKind::RateLimited,
+            FailureKind::UpstreamError,
+            FailureKind::Timeout,
+            FailureKind::Expired,
+            FailureKind::Internal,
+        ] {
+            let expected = match kind {
+                FailureKind::Internal => FailureKind::UpstreamError,
+                other => other,
+            };
+            match read_back(&task(TaskStatus::Failed, Some(kind))) {
+                UpstreamState::Failed { kind: read, .. } => assert_eq!(read, expected, "{kind:?}"),
+                other => panic!("{kind:?} read back as {other:?}"),
+            }
+        }
+        let created = serde_json::to_value(video_object(&done, 0)).expect("JSON");
+        assert_eq!(Upstream.created(&created), Ok(done.id.to_string()));
+    }
+}

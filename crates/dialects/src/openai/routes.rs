@@ -134,7 +134,7 @@ async fn list_videos(
     let now = now_ms();
     let data: Vec<OpenAiVideo> = page.tasks.iter().map(|t| video_object(t, now)).collect();
     let list = OpenAiVideoList {
-        object: "list",
+        object: "list".into(),
         first_id: data.first().map(|v| v.id.clone()),
         last_id: data.last().map(|v| v.id.clone()),
         has_more: page.has_more,
@@ -169,7 +169,7 @@ async fn delete_video(
         StatusCode::OK,
         &OpenAiVideoDeleted {
             id: task.id.to_string(),
-            object: "video.deleted",
+            object: "video.deleted".into(),
             deleted: true,
         },
     ))

@@ -3,18 +3,21 @@
 //! between the canonical request and that API's HTTP calls and bodies; [`UpstreamProvider`]
 //! does the HTTP for all of them: auth, timeouts, and sorting failures into what may be retried
 //! elsewhere, what may not, and what must be reconciled first.
+//!
+//! Adding a kind is one file here and one line in the registry ([`UpstreamKind`]).
 
 pub mod apixo;
 pub mod ark;
 pub mod crun;
 pub mod hiapi;
 pub mod kie;
+pub mod openai;
 pub mod reapi;
 mod wire;
 
 use crate::{
     Artifact, ArtifactBody, Artifacts, CheckReport, ErrorClass, Job, Progress, Provider,
-    ProviderError,
+    ProviderError, Secret,
 };
 use async_trait::async_trait;
 use seedgate_core::task::FailureKind;
@@ -73,6 +76,9 @@ impl HttpCall {
 pub enum UpstreamState {
     Queued,
     Running,
+    /// Each location is an absolute URL (a CDN link, fetched as it is, without credentials) or
+    /// a path starting with `/` on the account's own API (the OpenAI-style
+    /// `/v1/videos/{id}/content`), fetched at the account's base URL with its key.
     Succeeded {
         video_url: String,
         last_frame_url: Option<String>,
@@ -156,6 +162,15 @@ pub trait UpstreamApi: Send + Sync + 'static {
         None
     }
 
+    /// Whether a create answered with this non-2xx status may have been taken all the same:
+    /// a gateway in front of the upstream speaking for it (502, 504) on an API whose
+    /// Idempotency-Key replay finds the job. Such a submit is in doubt: it is reconciled at the
+    /// same account with the same key, never failed over. By default no status is: a 5xx
+    /// fails over, as most resellers would make a second job of a replay.
+    fn create_in_doubt(&self, _status: u16) -> bool {
+        false
+    }
+
     /// The error a non-2xx response carries (code, message, and a kind if the body says more
     /// than the status).
     fn fault(&self, body: &Value) -> UpstreamFault;
@@ -164,39 +179,63 @@ pub trait UpstreamApi: Send + Sync + 'static {
     fn callback_job_id(&self, body: &Value) -> Option<String>;
 }
 
-/// The upstream dialects seedgate can front.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum UpstreamKind {
-    Ark,
-    Reapi,
-    Hiapi,
-    Apixo,
-    Crun,
-    Kie,
+/// Declares [`UpstreamKind`] from one line per kind: the variant, its name in the
+/// configuration (`kind = "…"`), and the [`UpstreamApi`] that translates for it.
+macro_rules! upstream_kinds {
+    ($($variant:ident => $name:literal, $api:expr;)+) => {
+        /// The upstream dialects seedgate can front.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum UpstreamKind {
+            $(
+                #[serde(rename = $name)]
+                $variant,
+            )+
+        }
+
+        impl UpstreamKind {
+            /// Every kind, in the registry's order.
+            pub const ALL: &'static [UpstreamKind] = &[$(UpstreamKind::$variant),+];
+
+            fn api(self) -> Box<dyn UpstreamApi> {
+                match self {
+                    $(UpstreamKind::$variant => Box::new($api),)+
+                }
+            }
+
+            /// The name in the configuration.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(UpstreamKind::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+// The registry: one line per kind.
+upstream_kinds! {
+    Ark => "ark", ark::Ark;
+    Reapi => "reapi", reapi::Reapi;
+    Hiapi => "hiapi", hiapi::Hiapi;
+    Apixo => "apixo", apixo::Apixo;
+    Crun => "crun", crun::Crun;
+    Kie => "kie", kie::Kie;
+    Openai => "openai", openai::OpenAi;
 }
 
 impl UpstreamKind {
-    fn api(self) -> Box<dyn UpstreamApi> {
-        match self {
-            UpstreamKind::Ark => Box::new(ark::Ark),
-            UpstreamKind::Reapi => Box::new(reapi::Reapi),
-            UpstreamKind::Hiapi => Box::new(hiapi::Hiapi),
-            UpstreamKind::Apixo => Box::new(apixo::Apixo),
-            UpstreamKind::Crun => Box::new(crun::Crun),
-            UpstreamKind::Kie => Box::new(kie::Kie),
-        }
+    /// The kind named `name` in the configuration.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == name)
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UpstreamKind::Ark => "ark",
-            UpstreamKind::Reapi => "reapi",
-            UpstreamKind::Hiapi => "hiapi",
-            UpstreamKind::Apixo => "apixo",
-            UpstreamKind::Crun => "crun",
-            UpstreamKind::Kie => "kie",
-        }
+    /// Every kind's name, comma-separated (for messages).
+    pub fn names() -> String {
+        Self::ALL
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -364,7 +403,30 @@ impl UpstreamProvider {
             .with_retry_after(retry_after)
     }
 
-    fn progress(&self, job_id: &str, state: UpstreamState) -> Result<Progress, ProviderError> {
+    /// Where a result is, as the workers fetch it: an absolute URL as it is, without
+    /// credentials; a path on the account's own API at its base URL, with its key.
+    fn result_body(&self, location: String) -> ArtifactBody {
+        if !location.starts_with('/') {
+            return ArtifactBody::remote(location);
+        }
+        let authorization = match self.api.auth() {
+            AuthStyle::Bearer => Some(Secret::new(format!("Bearer {}", self.config.api_key))),
+            // The fetcher drops `Authorization` when a redirect leaves the origin, but would
+            // carry an `x-api-key` anywhere: such a key is not sent with a download.
+            AuthStyle::ApiKeyHeader => None,
+        };
+        ArtifactBody::Remote {
+            url: format!("{}{location}", self.config.base_url.trim_end_matches('/')),
+            authorization,
+        }
+    }
+
+    fn progress(
+        &self,
+        job: &Job,
+        job_id: &str,
+        state: UpstreamState,
+    ) -> Result<Progress, ProviderError> {
         match state {
             UpstreamState::Queued | UpstreamState::Running => Ok(Progress::Pending {
                 provider_job_id: job_id.to_string(),
@@ -375,15 +437,20 @@ impl UpstreamProvider {
                 last_frame_url,
             } => Ok(Progress::Done(Artifacts {
                 video: Artifact {
-                    body: ArtifactBody::Remote(video_url),
+                    body: self.result_body(video_url),
                     content_type: "video/mp4".into(),
                 },
                 width: None,
                 height: None,
-                last_frame: last_frame_url.map(|url| Artifact {
-                    body: ArtifactBody::Remote(url),
-                    content_type: "image/png".into(),
-                }),
+                // Only when asked for: an API that can always name one (the OpenAI-style
+                // thumbnail) would otherwise make every task copy, and depend on, a file
+                // nobody wanted.
+                last_frame: last_frame_url
+                    .filter(|_| job.request.return_last_frame)
+                    .map(|url| Artifact {
+                        body: self.result_body(url),
+                        content_type: "image/png".into(),
+                    }),
             })),
             UpstreamState::Failed { kind, message } => Err(ProviderError::permanent(kind, message)),
             UpstreamState::Cancelled => Err(ProviderError::permanent(
@@ -427,8 +494,16 @@ impl Provider for UpstreamProvider {
         })?;
         let answer = self.send(&call, Some(&job.submit_key)).await?;
         if !answer.status.is_success() {
+            let status = answer.status.as_u16();
             let fault = self.api.fault(&answer.body);
-            return Err(self.classify(answer.status.as_u16(), fault, answer.retry_after));
+            let e = self.classify(status, fault, answer.retry_after);
+            if self.api.create_in_doubt(status) {
+                // Whatever the gateway says, the job may exist: find it with the same key.
+                return Err(
+                    ProviderError::ambiguous(e.kind, e.message).with_retry_after(e.retry_after)
+                );
+            }
+            return Err(e);
         }
         match self.api.created(&answer.body) {
             Ok(job_id) => Ok(Progress::Pending {
@@ -455,7 +530,7 @@ impl Provider for UpstreamProvider {
             return Err(self.classify(answer.status.as_u16(), fault, answer.retry_after));
         }
         match self.api.state(&answer.body) {
-            Ok(state) => self.progress(provider_job_id, state),
+            Ok(state) => self.progress(job, provider_job_id, state),
             Err(fault) => Err(self.classify(answer.status.as_u16(), fault, answer.retry_after)),
         }
     }

@@ -153,3 +153,31 @@ async fn the_docs_page_is_self_contained() {
         assert!(!html.contains(attr), "the docs page loads `{attr}…`");
     }
 }
+
+/// seedgate-wire's OpenAI videos types describe exactly what the `openai` dialect documents, so
+/// the dialect can parse and render them without its document changing.
+#[tokio::test]
+async fn the_wire_types_have_the_openai_dialects_schemas() {
+    use seedgate_wire::openai as wire;
+    use utoipa::PartialSchema;
+    fn schema<T: PartialSchema>() -> Value {
+        serde_json::to_value(T::schema()).expect("schema")
+    }
+    let app = spawn_app().await;
+    let doc = openapi(&app).await;
+    for (name, ours) in [
+        ("OpenAiCreateVideo", schema::<wire::OpenAiCreateVideo>()),
+        (
+            "OpenAiCreateVideoForm",
+            schema::<wire::OpenAiCreateVideoForm>(),
+        ),
+        ("OpenAiVideo", schema::<wire::OpenAiVideo>()),
+        ("OpenAiVideoError", schema::<wire::OpenAiVideoError>()),
+        ("OpenAiVideoList", schema::<wire::OpenAiVideoList>()),
+        ("OpenAiVideoDeleted", schema::<wire::OpenAiVideoDeleted>()),
+        ("OpenAiErrorEnvelope", schema::<wire::OpenAiErrorEnvelope>()),
+        ("OpenAiErrorBody", schema::<wire::OpenAiErrorBody>()),
+    ] {
+        assert_eq!(doc["components"]["schemas"][name], ours, "{name}");
+    }
+}

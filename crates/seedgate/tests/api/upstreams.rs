@@ -1,7 +1,7 @@
 //! Gateway in front of gateway: a FRONT seedgate whose `[[providers]]` are accounts at an
 //! UPSTREAM seedgate (the local renderer behind every dialect), sometimes through a
-//! fault-injecting proxy. Clients talk reAPI to the front; the tests then check what the front
-//! answered, what the upstream holds, and where the money went.
+//! fault-injecting proxy. Clients talk reAPI (or Ark) to the front; the tests then check what
+//! the front answered, what the upstream holds, and where the money went.
 
 use crate::crash_recovery::{free_port, setup, start, Setup};
 use crate::helpers::{assert_error, spawn_app_with, wait_for_task, TestApp};
@@ -26,13 +26,13 @@ const MODEL: &str = "seedance-2.0-mini";
 const PRICE: i64 = 190;
 const CLIENT_CREDITS: i64 = 10_000;
 const UPSTREAM_CREDITS: i64 = 10_000;
-const KINDS: [&str; 6] = ["ark", "reapi", "hiapi", "apixo", "crun", "kie"];
+const KINDS: [&str; 7] = ["ark", "reapi", "hiapi", "apixo", "crun", "kie", "openai"];
 
 /// The upstream's own id for the canonical model, in each dialect seedgate serves.
 fn model_id(kind: &str) -> &'static str {
     match kind {
         "ark" => "dreamina-seedance-2-0-mini-260615",
-        "reapi" | "hiapi" => "seedance-2.0-mini",
+        "reapi" | "hiapi" | "openai" => "seedance-2.0-mini",
         // In the path: /api/v1/generateTask/seedance-2-0-mini.
         "apixo" => "seedance-2-0-mini",
         // CRUN's names carry the mode; the provider swaps the suffix for the request's mode, so
@@ -52,6 +52,7 @@ fn create_path(kind: &str) -> &'static str {
         "apixo" => "/api/v1/generateTask/",
         "crun" => "/api/v1/client/job/CreateTask",
         "kie" => "/api/v1/jobs/createTask",
+        "openai" => "/v1/videos",
         other => panic!("unknown kind {other}"),
     }
 }
@@ -541,6 +542,11 @@ fn ark_error(code: &str, message: &str) -> Value {
     json!({"error": {"code": code, "message": message}})
 }
 
+/// The OpenAI-style error envelope.
+fn openai_error(kind: &str, code: &str, message: &str) -> Value {
+    json!({"error": {"message": message, "type": kind, "param": null, "code": code}})
+}
+
 // ---------------------------------------------------------------------------------------------
 // 1. Every dialect, round trip.
 
@@ -607,6 +613,12 @@ async fn kie_round_trip() {
 /// field), made upstream and copied like the video.
 async fn last_frame_round_trip(kind: &str) {
     let (upstream, front) = front_of(kind).await;
+    last_frame_round_trip_at(kind, &upstream, &front).await;
+}
+
+/// A 480p 16:9 4 s task with its last frame, submitted to `front` through Ark, checked to have
+/// made one task `upstream` whose files the front copied.
+async fn last_frame_round_trip_at(kind: &str, upstream: &Upstream, front: &Front) {
     let tasks = front.app.url(create_path("ark"));
     let r = front
         .app
@@ -648,7 +660,7 @@ async fn last_frame_round_trip(kind: &str) {
     let frame = task["content"]["last_frame_url"]
         .as_str()
         .unwrap_or_else(|| panic!("last_frame_url: {task}"));
-    assert_round_trip(&front, &upstream, video, Some(frame)).await;
+    assert_round_trip(front, upstream, video, Some(frame)).await;
     assert!(
         upstream.tasks().await[0].request.return_last_frame,
         "the upstream was asked for it"
@@ -663,6 +675,38 @@ async fn ark_round_trip_with_the_last_frame() {
 #[tokio::test]
 async fn crun_round_trip_with_the_last_frame() {
     last_frame_round_trip("crun").await;
+}
+
+/// An OpenAI-style account (the upstream's `/v1/videos`) behind the fault proxy: the job is
+/// created there, polled there, and its MP4 and thumbnail are downloaded from the account's own
+/// `/v1/videos/{id}/content`, which answers only with the account's key.
+#[tokio::test]
+async fn openai_round_trip() {
+    let (upstream, proxy, front) = through_a_proxy("openai", None, false).await;
+    last_frame_round_trip_at("openai", &upstream, &front).await;
+    let job = upstream.tasks().await[0].id.to_string();
+    assert_eq!(proxy.count(Method::POST, "/v1/videos"), 1, "one create");
+    assert!(proxy.count(Method::GET, &format!("/v1/videos/{job}")) >= 3);
+    assert_eq!(
+        proxy.count(Method::GET, &format!("/v1/videos/{job}/content")),
+        2,
+        "the video and its thumbnail, each copied once"
+    );
+    let id = tasks_of(&front.app, &front.key).await[0].id.to_string();
+    let stored = front.stored(&id).await;
+    assert_eq!(stored.provider.as_deref(), Some("openai-main"));
+    assert_eq!(stored.attempt, 1);
+    // What reached the upstream through its OpenAI-style create.
+    let request = &upstream.tasks().await[0].request;
+    assert_eq!(
+        (
+            request.resolution.as_str(),
+            request.aspect_ratio.as_str(),
+            request.duration_seconds,
+            request.generate_audio
+        ),
+        ("480p", "16:9", 4, false)
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -757,6 +801,33 @@ async fn a_5xx_on_submit_fails_over_to_the_next_account() {
     );
     assert_eq!(t.upstream.balance().await, UPSTREAM_CREDITS - PRICE);
     assert_eq!(t.second.count(Method::POST, create_path("ark")), 1);
+}
+
+#[tokio::test]
+async fn openai_a_5xx_on_submit_fails_over_to_the_next_account() {
+    let t = two_accounts_first_answering(
+        "openai",
+        500,
+        None,
+        openai_error("server_error", "internal_error", "boom"),
+    )
+    .await;
+    let id = t.front.submit("fail over, OpenAI-style").await;
+    t.assert_failed_over(&id).await;
+    assert_eq!(t.first.count(Method::POST, "/v1/videos"), 1);
+    assert!(
+        t.first.seen().iter().all(|s| s.injected.is_some()),
+        "nothing reached the upstream through the failing account"
+    );
+    assert_eq!(
+        t.upstream.app.balance_of(&t.first_key).await,
+        UPSTREAM_CREDITS
+    );
+    assert_eq!(t.second.count(Method::POST, "/v1/videos"), 1);
+    assert!(
+        t.second.count(Method::GET, "/content") >= 1,
+        "copied from the second"
+    );
 }
 
 #[tokio::test]
@@ -907,13 +978,23 @@ async fn an_account_that_is_down_fails_over_to_the_next() {
 /// A front whose one Ark account reaches the upstream through a fault proxy, with the
 /// account's request timeout set when given.
 async fn ark_through_a_proxy(timeout_seconds: Option<f64>) -> (Upstream, FaultProxy, Front) {
-    let upstream = upstream(true).await;
+    through_a_proxy("ark", timeout_seconds, true).await
+}
+
+/// A front whose one `kind` account (`<kind>-main`) reaches an upstream (rendering instantly
+/// or for real) through a fault proxy, with the account's request timeout set when given.
+async fn through_a_proxy(
+    kind: &str,
+    timeout_seconds: Option<f64>,
+    instant: bool,
+) -> (Upstream, FaultProxy, Front) {
+    let upstream = upstream(instant).await;
     let proxy = FaultProxy::start(&upstream.app.base).await;
-    let mut ark = account("ark-main", "ark", &proxy.base, &upstream.key);
+    let mut main = account(&format!("{kind}-main"), kind, &proxy.base, &upstream.key);
     if let Some(timeout) = timeout_seconds {
-        ark.timeout_seconds = timeout;
+        main.timeout_seconds = timeout;
     }
-    let front = front(vec![ark], |_| {}).await;
+    let front = front(vec![main], |_| {}).await;
     (upstream, proxy, front)
 }
 
@@ -984,6 +1065,80 @@ async fn a_submit_whose_answer_is_lost_is_reconciled_not_duplicated() {
     assert_eq!(upstream.balance().await, UPSTREAM_CREDITS - PRICE);
     assert_eq!(front.balance().await, CLIENT_CREDITS - PRICE);
     front.assert_ledger_clean();
+}
+
+/// A gateway's 502 to a create whose job was made: the front resends the same create with the
+/// same Idempotency-Key to the same account, and seedgate's `/v1/videos` answers the replay
+/// with the video it already has; no second job, no failover, one charge each side.
+#[tokio::test]
+async fn openai_a_create_whose_answer_is_lost_is_reconciled_not_duplicated() {
+    let (upstream, proxy, front) = through_a_proxy("openai", None, true).await;
+    proxy.rule(Method::POST, "/v1/videos", 1, Fault::LoseAnswer(502));
+    let id = front.submit("the answer is lost, OpenAI-style").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    assert_eq!(
+        proxy.count(Method::POST, "/v1/videos"),
+        2,
+        "the create was sent once more, to the same account"
+    );
+    let ups = upstream.tasks().await;
+    assert_eq!(ups.len(), 1, "the replay found the first job: no second");
+    assert!(
+        proxy.count(Method::GET, &format!("/v1/videos/{}", ups[0].id)) >= 1,
+        "the front follows that job"
+    );
+    let stored = front.stored(&id).await;
+    assert_eq!(stored.provider.as_deref(), Some("openai-main"));
+    assert_eq!(stored.attempt, 1, "reconciled within the first attempt");
+    assert_round_trip_files(&front, &upstream, &task).await;
+    assert_eq!(upstream.balance().await, UPSTREAM_CREDITS - PRICE);
+    assert_eq!(front.balance().await, CLIENT_CREDITS - PRICE);
+    front.assert_ledger_clean();
+}
+
+/// What the OpenAI-style create body has no place for is refused at submit, in the client's
+/// dialect, when that account is the route's only one.
+#[tokio::test]
+async fn openai_refuses_at_submit_what_its_create_cannot_carry() {
+    let upstream = upstream(true).await;
+    let front = front(
+        vec![account(
+            "openai-main",
+            "openai",
+            &upstream.app.base,
+            &upstream.key,
+        )],
+        |_| {},
+    )
+    .await;
+    for (body, word) in [
+        (
+            json!({"model": MODEL, "prompt": "with sound", "generate_audio": true}),
+            "audio",
+        ),
+        (
+            json!({"model": MODEL, "prompt": "today's news", "web_search": true}),
+            "web search",
+        ),
+        (
+            json!({"model": MODEL, "prompt": "from here to there",
+                   "first_frame_url": "https://example.com/first.png",
+                   "last_frame_url": "https://example.com/last.png"}),
+            "last frame",
+        ),
+    ] {
+        let message = assert_error(
+            front.app.submit_as(&front.key, &body).await,
+            StatusCode::BAD_REQUEST,
+            20003,
+        )
+        .await;
+        assert!(message.contains(word), "{word}: {message}");
+    }
+    assert_eq!(front.balance().await, CLIENT_CREDITS, "nothing held");
+    assert!(tasks_of(&front.app, &front.key).await.is_empty());
+    assert!(upstream.tasks().await.is_empty());
 }
 
 #[tokio::test]
