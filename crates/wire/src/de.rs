@@ -31,7 +31,8 @@ pub fn int_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::
     }
 }
 
-fn integral(n: &serde_json::Number) -> Option<i64> {
+/// An integer, or a float with no fraction (`5.0` is 5; `5.5` is not an integer).
+pub fn integral(n: &serde_json::Number) -> Option<i64> {
     n.as_i64().or_else(|| {
         n.as_f64()
             .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)

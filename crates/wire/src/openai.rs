@@ -273,18 +273,7 @@ mod seconds_text {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        match Option::<Value>::deserialize(d)? {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => super::de::integral(&n)
-                .map(Some)
-                .ok_or_else(|| D::Error::custom("must be an integer")),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| D::Error::custom("must be an integer or a numeric string")),
-            Some(_) => Err(D::Error::custom("must be an integer")),
-        }
+        crate::de::int_or_string(d)
     }
 }
 
@@ -292,14 +281,7 @@ mod seconds_text {
 mod de {
     use super::*;
 
-    /// An integer, or a float with no fraction.
-    pub(super) fn integral(n: &serde_json::Number) -> Option<i64> {
-        n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-                .map(|f| f as i64)
-        })
-    }
+    pub(super) use crate::de::integral;
 
     /// A string, or a number as its text (`4` → `"4"`); null is empty.
     pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
