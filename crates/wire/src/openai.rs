@@ -281,8 +281,6 @@ mod seconds_text {
 mod de {
     use super::*;
 
-    pub(super) use crate::de::integral;
-
     /// A string, or a number as its text (`4` → `"4"`); null is empty.
     pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         Ok(optional_text(d)?.map(Cow::into_owned).unwrap_or_default())
