@@ -8,3 +8,4 @@
 
 pub mod de;
 pub mod openai;
+pub mod reapi;
