@@ -233,8 +233,12 @@ pub(crate) mod read {
     use serde_json::Value;
 
     /// A string, or a number as its text; anything else is empty.
-    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        Ok(optional_text(d)?.unwrap_or_default())
+    pub fn text<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: From<String> + Default,
+    {
+        Ok(optional_text(d)?.map(T::from).unwrap_or_default())
     }
 
     /// A non-empty string, or a number as its text; anything else is `None`.
@@ -270,6 +274,19 @@ pub(crate) mod read {
         })
     }
 
+    /// The object entries of an array that read as `T`, the others skipped; `None` when not an
+    /// array.
+    pub fn items<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned,
+    {
+        Ok(match Value::deserialize(d)? {
+            Value::Array(items) => Some(items.into_iter().filter_map(as_object).collect()),
+            _ => None,
+        })
+    }
+
     /// A JSON object that reads as `T`, or `None` (an array is not taken as a struct's fields
     /// in order, as serde would).
     pub fn object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
@@ -302,22 +319,43 @@ pub(crate) mod read {
         })
     }
 
-    fn numeric(value: &Value) -> Option<u32> {
-        match value {
-            Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+    fn numeric<T: TryFrom<u64>>(value: &Value) -> Option<T> {
+        let n = match value {
+            Value::Number(n) => n.as_u64(),
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
-        }
+        };
+        n.and_then(|n| T::try_from(n).ok())
     }
 
-    /// A numeric code from a number or a numeric string; anything else is 0 (no code).
-    pub fn code<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    /// A numeric code from a number or a numeric string; anything else (or one out of the
+    /// type's range) is 0, no code.
+    pub fn code<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: TryFrom<u64> + Default,
+    {
         Ok(numeric(&Value::deserialize(d)?).unwrap_or_default())
+    }
+
+    /// A JSON object that reads as `T`, else `T`'s default.
+    pub fn object_or_default<'de, D, T>(d: D) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: DeserializeOwned + Default,
+    {
+        Ok(as_object(Value::deserialize(d)?).unwrap_or_default())
+    }
+
+    /// Whatever is there, read as nothing (a field that is always null when written).
+    pub fn nothing<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
+        Value::deserialize(d).map(|_| None)
     }
 
     /// A numeric code from a number or a numeric string; anything else fails the read.
     pub fn strict_code<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-        numeric(&Value::deserialize(d)?).ok_or_else(|| D::Error::custom("must be a numeric code"))
+        numeric::<u32>(&Value::deserialize(d)?)
+            .ok_or_else(|| D::Error::custom("must be a numeric code"))
     }
 }
 
