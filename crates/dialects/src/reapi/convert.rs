@@ -50,14 +50,14 @@ pub fn submit_draft(wire: SubmitRequest) -> Result<RequestDraft, ValidationError
             }
             _ => {
                 return Err(ValidationError::invalid(
-                    &format!("image_with_roles[{i}].role"),
+                    format!("image_with_roles[{i}].role"),
                     "must be first_frame, last_frame or reference_image",
                 ))
             }
         };
         if slot.replace(item.url).is_some() {
             return Err(ValidationError::invalid(
-                &format!("image_with_roles[{i}].role"),
+                format!("image_with_roles[{i}].role"),
                 "each frame role may appear once",
             ));
         }
@@ -69,7 +69,7 @@ pub fn submit_draft(wire: SubmitRequest) -> Result<RequestDraft, ValidationError
     for (i, tool) in wire.tools.unwrap_or_default().iter().enumerate() {
         if tool.kind != "web_search" {
             return Err(ValidationError::invalid(
-                &format!("tools[{i}].type"),
+                format!("tools[{i}].type"),
                 "must be web_search",
             ));
         }
