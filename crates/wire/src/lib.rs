@@ -7,4 +7,6 @@
 //! is read), so one type serves a strict server and a tolerant client alike.
 
 pub mod de;
+pub mod hiapi;
 pub mod openai;
+pub mod reapi;

@@ -123,12 +123,12 @@ fn output(task: &Task) -> Option<Vec<OutputItem>> {
     let expire_at = common::unix_seconds(finished_ms) + RESULT_TTL_SECONDS;
     let videos = o.video_urls.iter().map(|url| OutputItem {
         url: url.clone(),
-        kind: "video",
+        kind: "video".into(),
         expire_at,
     });
     let last_frame = o.last_frame_url.iter().map(|url| OutputItem {
         url: url.clone(),
-        kind: "last_frame",
+        kind: "last_frame".into(),
         expire_at,
     });
     Some(videos.chain(last_frame).collect())
@@ -138,17 +138,20 @@ fn failure(task: &Task) -> Option<TaskFailure> {
     match task.status {
         TaskStatus::Failed => Some(match &task.error {
             Some(e) => TaskFailure {
-                code: failure_code(e.kind),
+                code: failure_code(e.kind).into(),
                 message: e.message.clone(),
+                msg: String::new(),
             },
             None => TaskFailure {
-                code: failure_code(FailureKind::Internal),
+                code: failure_code(FailureKind::Internal).into(),
                 message: "task failed".into(),
+                msg: String::new(),
             },
         }),
         TaskStatus::Cancelled => Some(TaskFailure {
-            code: "CANCELLED",
+            code: "CANCELLED".into(),
             message: "task was cancelled; credits refunded".into(),
+            msg: String::new(),
         }),
         _ => None,
     }
@@ -175,7 +178,7 @@ pub fn task_data(task: &Task) -> TaskData {
     TaskData {
         task_id: task.id.to_string(),
         model: model(task),
-        status: status(task),
+        status: status(task).into(),
         created: common::unix_seconds(task.created_at_ms),
         completed: completed(task),
         output: output(task),
@@ -188,7 +191,7 @@ pub fn listed_task(task: &Task) -> ListedTask {
     ListedTask {
         task_id: task.id.to_string(),
         model: model(task),
-        status: status(task),
+        status: status(task).into(),
         created: common::unix_seconds(task.created_at_ms),
         completed: completed(task),
         output: output(task),

@@ -1,27 +1,13 @@
-//! HiAPI's error envelope and `error_code`s, and HiAPI's names for canonical fields in error
-//! messages.
+//! HiAPI's `error_code`s (the envelope is the wire crate's, in [`super::wire`]), and HiAPI's
+//! names for canonical fields in error messages.
 
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
 use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
-use serde::Serialize;
-use utoipa::ToSchema;
 
-/// Every HiAPI error.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = HiApiErrorEnvelope)]
-pub struct ErrorEnvelope {
-    /// The HTTP status.
-    pub code: u16,
-    pub message: String,
-    /// Always null.
-    #[schema(value_type = Option<Object>)]
-    pub data: Option<()>,
-    #[schema(value_type = String)]
-    pub error_code: &'static str,
-}
+use super::wire::ErrorEnvelope;
 
 /// The HiAPI name of a canonical field (`first_frame_url` → `input.first_frame_url`,
 /// `callback_url` → `callback.url`).
@@ -75,7 +61,7 @@ pub(crate) fn error_response(error: &GatewayError, _request_id: &RequestId) -> R
         code: status.as_u16(),
         message: error.to_string(),
         data: None,
-        error_code,
+        error_code: error_code.into(),
     };
     let mut response = common::json_response(status, &envelope);
     common::with_retry_after(&mut response, error);

@@ -13,9 +13,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::convert::{listed_task, paging, parse_create, task_data};
-use super::errors::{renamed, ErrorEnvelope};
+use super::errors::renamed;
 use super::wire::{
-    CreateResponse, CreateTaskRequest, CreatedTask, ListResponse, TaskList, TaskResponse,
+    CreateResponse, CreateTaskRequest, CreatedTask, ErrorEnvelope, ListResponse, TaskList,
+    TaskResponse,
 };
 use super::HiApi;
 

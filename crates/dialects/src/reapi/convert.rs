@@ -29,117 +29,99 @@ fn either<T: PartialEq>(
     }
 }
 
-impl SubmitRequest {
-    /// The Seedance 2.5 fields this request uses; they apply only to models whose catalog
-    /// entry has `seedance_2_5_fields`.
-    pub fn seedance_2_5_fields(&self) -> Vec<&'static str> {
-        [
-            ("size", self.size.is_some()),
-            ("image_urls", self.image_urls.is_some()),
-            ("image_with_roles", self.image_with_roles.is_some()),
-            ("video_urls", self.video_urls.is_some()),
-            ("audio_urls", self.audio_urls.is_some()),
-            ("seed", self.seed.is_some()),
-            ("return_last_frame", self.return_last_frame.is_some()),
-            ("tools", self.tools.is_some()),
-        ]
+/// A submit body as a draft: the 2.0 and 2.5 shapes merged into the canonical fields (a value
+/// given under both names must agree), the roles and tools checked.
+pub fn submit_draft(wire: SubmitRequest) -> Result<RequestDraft, ValidationError> {
+    let mut first_frame = None;
+    let mut last_frame = None;
+    let mut role_references = Vec::new();
+    for (i, item) in wire
+        .image_with_roles
+        .unwrap_or_default()
         .into_iter()
-        .filter_map(|(name, used)| used.then_some(name))
-        .collect()
-    }
-
-    pub fn into_draft(self) -> Result<RequestDraft, ValidationError> {
-        let mut first_frame = None;
-        let mut last_frame = None;
-        let mut role_references = Vec::new();
-        for (i, item) in self
-            .image_with_roles
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            let slot = match item.role.as_str() {
-                "first_frame" => &mut first_frame,
-                "last_frame" => &mut last_frame,
-                "reference_image" => {
-                    role_references.push(item.url);
-                    continue;
-                }
-                _ => {
-                    return Err(ValidationError::invalid(
-                        &format!("image_with_roles[{i}].role"),
-                        "must be first_frame, last_frame or reference_image",
-                    ))
-                }
-            };
-            if slot.replace(item.url).is_some() {
-                return Err(ValidationError::invalid(
-                    &format!("image_with_roles[{i}].role"),
-                    "each frame role may appear once",
-                ));
+        .enumerate()
+    {
+        let slot = match item.role.as_str() {
+            "first_frame" => &mut first_frame,
+            "last_frame" => &mut last_frame,
+            "reference_image" => {
+                role_references.push(item.url);
+                continue;
             }
-        }
-        let mut images = self.image_urls.unwrap_or_default();
-        images.extend(role_references);
-        let images = (!images.is_empty()).then_some(images);
-        let mut web_search = self.web_search;
-        for (i, tool) in self.tools.unwrap_or_default().iter().enumerate() {
-            if tool.kind != "web_search" {
+            _ => {
                 return Err(ValidationError::invalid(
-                    &format!("tools[{i}].type"),
-                    "must be web_search",
-                ));
+                    format!("image_with_roles[{i}].role"),
+                    "must be first_frame, last_frame or reference_image",
+                ))
             }
-            web_search = Some(true);
+        };
+        if slot.replace(item.url).is_some() {
+            return Err(ValidationError::invalid(
+                format!("image_with_roles[{i}].role"),
+                "each frame role may appear once",
+            ));
         }
-        Ok(RequestDraft {
-            model: self.model,
-            prompt: self.prompt,
-            first_frame_url: either(
-                self.first_frame_url,
-                "first_frame_url",
-                first_frame,
-                "image_with_roles",
-            )?,
-            last_frame_url: either(
-                self.last_frame_url,
-                "last_frame_url",
-                last_frame,
-                "image_with_roles",
-            )?,
-            reference_image_urls: either(
-                self.reference_image_urls,
-                "reference_image_urls",
-                images,
-                "image_urls",
-            )?,
-            reference_video_urls: either(
-                self.reference_video_urls,
-                "reference_video_urls",
-                self.video_urls,
-                "video_urls",
-            )?,
-            reference_audio_urls: either(
-                self.reference_audio_urls,
-                "reference_audio_urls",
-                self.audio_urls,
-                "audio_urls",
-            )?,
-            generate_audio: self.generate_audio,
-            resolution: self.resolution,
-            aspect_ratio: either(self.aspect_ratio, "aspect_ratio", self.size, "size")?,
-            duration: self.duration,
-            web_search,
-            nsfw_checker: self.nsfw_checker,
-            seed: self.seed,
-            return_last_frame: self.return_last_frame,
-            callback_url: None,
-            expires_after_seconds: None,
-            priority: None,
-            safety_identifier: None,
-            explicit_mode: None,
-        })
     }
+    let mut images = wire.image_urls.unwrap_or_default();
+    images.extend(role_references);
+    let images = (!images.is_empty()).then_some(images);
+    let mut web_search = wire.web_search;
+    for (i, tool) in wire.tools.unwrap_or_default().iter().enumerate() {
+        if tool.kind != "web_search" {
+            return Err(ValidationError::invalid(
+                format!("tools[{i}].type"),
+                "must be web_search",
+            ));
+        }
+        web_search = Some(true);
+    }
+    Ok(RequestDraft {
+        model: wire.model,
+        prompt: wire.prompt,
+        first_frame_url: either(
+            wire.first_frame_url,
+            "first_frame_url",
+            first_frame,
+            "image_with_roles",
+        )?,
+        last_frame_url: either(
+            wire.last_frame_url,
+            "last_frame_url",
+            last_frame,
+            "image_with_roles",
+        )?,
+        reference_image_urls: either(
+            wire.reference_image_urls,
+            "reference_image_urls",
+            images,
+            "image_urls",
+        )?,
+        reference_video_urls: either(
+            wire.reference_video_urls,
+            "reference_video_urls",
+            wire.video_urls,
+            "video_urls",
+        )?,
+        reference_audio_urls: either(
+            wire.reference_audio_urls,
+            "reference_audio_urls",
+            wire.audio_urls,
+            "audio_urls",
+        )?,
+        generate_audio: wire.generate_audio,
+        resolution: wire.resolution,
+        aspect_ratio: either(wire.aspect_ratio, "aspect_ratio", wire.size, "size")?,
+        duration: wire.duration,
+        web_search,
+        nsfw_checker: wire.nsfw_checker,
+        seed: wire.seed,
+        return_last_frame: wire.return_last_frame,
+        callback_url: None,
+        expires_after_seconds: None,
+        priority: None,
+        safety_identifier: None,
+        explicit_mode: None,
+    })
 }
 
 /// Parses a submit body into a draft; also returns the parsed JSON for fingerprinting.
@@ -162,7 +144,7 @@ pub fn parse_submit(
             ));
         }
     }
-    Ok((wire.into_draft()?, json))
+    Ok((submit_draft(wire)?, json))
 }
 
 /// The reAPI view of a task.
@@ -175,6 +157,7 @@ pub fn task_object(task: &Task) -> TaskObject {
     let output = match (task.status, &task.output) {
         (TaskStatus::Succeeded, Some(o)) => Some(Output {
             video_urls: o.video_urls.clone(),
+            video_url: None,
             last_frame_url: o.last_frame_url.clone(),
         }),
         _ => None,
@@ -198,12 +181,13 @@ pub fn task_object(task: &Task) -> TaskObject {
     };
     TaskObject {
         id: task.id.to_string(),
+        task_id: None,
         model: if task.requested_model.is_empty() {
             task.request.model.clone()
         } else {
             task.requested_model.clone()
         },
-        status,
+        status: status.into(),
         created_at: common::unix_seconds(task.created_at_ms),
         output,
         error,

@@ -1,29 +1,12 @@
-//! reAPI's error envelope and codes.
+//! reAPI's error codes (the envelope is the wire crate's, in [`super::wire`]).
 
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::RequestId;
-use serde::Serialize;
-use utoipa::ToSchema;
 
-/// Every reAPI error.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ReApiErrorEnvelope)]
-pub struct ErrorEnvelope {
-    pub error: ErrorBody,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ReApiErrorBody)]
-pub struct ErrorBody {
-    /// Five digits; the first is the category (1 auth, 2 request, 3 billing, 4 not found,
-    /// 5 rate limit, 6 internal, 7 unavailable).
-    pub code: u32,
-    pub message: String,
-    pub request_id: String,
-}
+use super::wire::{ErrorBody, ErrorEnvelope};
 
 /// The code and HTTP status of a gateway error.
 pub fn error_code(error: &GatewayError) -> (u32, StatusCode) {

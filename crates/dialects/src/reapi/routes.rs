@@ -14,8 +14,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::convert::{asset_object, estimate_object, parse_submit, task_object};
-use super::errors::ErrorEnvelope;
-use super::wire::{AssetObject, EstimateObject, SubmitRequest, TaskObject};
+use super::wire::{AssetObject, ErrorEnvelope, EstimateObject, SubmitRequest, TaskObject};
 use super::ReApi;
 
 pub const SUBMIT_ROUTE: &str = "/api/v1/videos/generations";

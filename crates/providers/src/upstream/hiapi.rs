@@ -27,15 +27,21 @@
 //! in-progress; any other is answered as a 502 fault, a transient poll error, so polling goes on
 //! loudly until the status makes sense or the task's deadline passes.
 
-use super::reapi::{in_progress, looks_like_input_error, looks_like_moderation};
-use super::wire::{
-    bad_answer, envelope_code, insert_canonical_media, no_web_search, path_segment, prompt_required,
+use super::reapi::{
+    in_progress, looks_like_input_error, looks_like_moderation, to_body, url, url_list,
 };
+use super::wire::{bad_answer, no_web_search, path_segment, prompt_required};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
 use seedgate_core::{GenerationRequest, Inexpressible};
-use serde_json::{json, Map, Value};
+use seedgate_wire::hiapi::{
+    Callback, CreateResponse, CreateTaskRequest, CreatedTask, ErrorEnvelope, Input, OutputItem,
+    TaskData, TaskFailure, TaskResponse,
+};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
 
 pub struct Hiapi;
 
@@ -49,16 +55,40 @@ fn task_data(body: &Value) -> &Value {
     }
 }
 
-fn task_id(task: &Value) -> Option<String> {
-    ["taskId", "task_id", "id"]
-        .iter()
-        .find_map(|k| task.get(*k).and_then(as_text))
+/// A body read as `T`. Its readers never fail on an object (a field of an odd type reads as
+/// absent); anything that is not an object reads as `T`'s default, which has neither code, id
+/// nor status.
+fn read<T: DeserializeOwned + Default>(body: &Value) -> T {
+    if body.is_object() {
+        T::deserialize(body).unwrap_or_default()
+    } else {
+        T::default()
+    }
 }
 
-/// The fault of an envelope whose `code` says it is not a success (`None` for 2xx or no code).
-fn envelope_fault(body: &Value) -> Option<UpstreamFault> {
-    let code = envelope_code(body)?;
-    if (200..300).contains(&code) {
+/// The names other than `taskId` a task's id comes under (a blog post's, a proxy's).
+#[derive(Default, Deserialize)]
+struct OtherIds {
+    #[serde(default)]
+    task_id: Option<Value>,
+    #[serde(default)]
+    id: Option<Value>,
+}
+
+/// The task's id: `taskId`, else `task_id`, else `id`.
+fn task_id(task: &Value) -> Option<String> {
+    let CreatedTask { task_id } = read(task);
+    let others: OtherIds = read(task);
+    Some(task_id)
+        .filter(|id| !id.is_empty())
+        .or_else(|| others.task_id.as_ref().and_then(as_text))
+        .or_else(|| others.id.as_ref().and_then(as_text))
+}
+
+/// The fault of an envelope whose `code` says it is not a success (`None` for 2xx or no code;
+/// the readers read a missing or odd code as 0).
+fn envelope_fault(code: u16, body: &Value) -> Option<UpstreamFault> {
+    if code == 0 || (200..300).contains(&code) {
         return None;
     }
     let mut fault = fault_from(body);
@@ -68,14 +98,18 @@ fn envelope_fault(body: &Value) -> Option<UpstreamFault> {
 
 /// A failed task's state, from `error.code` (an undocumented enum on HiAPI; seedgate's codes are
 /// listed in its HiAPI dialect) and `error.message`. Moderation wording wins over any code.
-fn failure(task: &Value) -> UpstreamState {
-    let error = task.get("error").filter(|e| e.is_object());
-    let code = error.and_then(|e| e.get("code")).and_then(as_text);
-    let message = error
-        .and_then(|e| e.get("message").or_else(|| e.get("msg")))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+fn failure(error: Option<TaskFailure>) -> UpstreamState {
+    let (code, message) = match error {
+        Some(e) => {
+            let message = if e.message.is_empty() {
+                e.msg
+            } else {
+                e.message
+            };
+            (Some(e.code.into_owned()).filter(|c| !c.is_empty()), message)
+        }
+        None => (None, String::new()),
+    };
     let upper = code.as_deref().unwrap_or("").to_ascii_uppercase();
     if upper.contains("CANCEL") {
         return UpstreamState::Cancelled;
@@ -106,22 +140,12 @@ fn failure(task: &Value) -> UpstreamState {
 }
 
 /// The URL of the output item of a type; for the video, an untyped item will do.
-fn output_url(task: &Value, kind: &str) -> Option<String> {
-    let items = task.get("output")?.as_array()?;
-    let typed = items
-        .iter()
-        .find(|i| i.get("type").and_then(Value::as_str) == Some(kind))
-        .and_then(|i| i.get("url"))
-        .and_then(as_text);
+fn output_url(items: &[OutputItem], kind: &str) -> Option<String> {
+    let url = |item: &OutputItem| Some(item.url.clone()).filter(|u| !u.is_empty());
+    let typed = items.iter().find(|i| i.kind == kind).and_then(url);
     typed.or_else(|| {
         (kind == "video")
-            .then(|| {
-                items
-                    .iter()
-                    .find(|i| i.get("type").is_none())
-                    .and_then(|i| i.get("url"))
-                    .and_then(as_text)
-            })
+            .then(|| items.iter().find(|i| i.kind.is_empty()).and_then(url))
             .flatten()
     })
 }
@@ -133,25 +157,34 @@ impl UpstreamApi for Hiapi {
 
     fn create(&self, cx: &CreateContext<'_>) -> Result<HttpCall, ProviderError> {
         let r = cx.request;
-        let prompt = r.prompt.as_deref().unwrap_or_default();
-        let mut input = Map::new();
-        input.insert("prompt".into(), json!(prompt));
-        input.insert("resolution".into(), json!(r.resolution.as_str()));
-        input.insert("duration".into(), json!(r.duration_seconds));
-        input.insert("aspect_ratio".into(), json!(r.aspect_ratio.as_str()));
-        input.insert("generate_audio".into(), json!(r.generate_audio));
-        insert_canonical_media(&mut input, r);
-        let mut body = Map::new();
-        body.insert("model".into(), json!(cx.model_id));
-        body.insert("input".into(), Value::Object(input));
-        if let Some(url) = cx.callback_url {
-            body.insert("callback".into(), json!({"url": url, "when": "final"}));
-        }
-        Ok(HttpCall::post(TASKS_PATH, Value::Object(body)))
+        let input = Input {
+            // Always sent: `inexpressible` refuses a request without one.
+            prompt: Some(r.prompt.clone().unwrap_or_default()),
+            resolution: Some(r.resolution.as_str().into()),
+            duration: Some(r.duration_seconds.into()),
+            aspect_ratio: Some(r.aspect_ratio.as_str().into()),
+            // Always sent: HiAPI defaults it to true, the canonical request to false.
+            generate_audio: Some(r.generate_audio),
+            first_frame_url: url(&r.first_frame_url),
+            last_frame_url: url(&r.last_frame_url),
+            reference_image_urls: url_list(&r.reference_image_urls),
+            reference_video_urls: url_list(&r.reference_video_urls),
+            reference_audio_urls: url_list(&r.reference_audio_urls),
+        };
+        let body = CreateTaskRequest {
+            model: Some(cx.model_id.into()),
+            input: Some(input),
+            callback: cx.callback_url.map(|url| Callback {
+                url: Some(url.into()),
+                when: Some("final".into()),
+            }),
+        };
+        Ok(HttpCall::post(TASKS_PATH, to_body(&body)))
     }
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
-        if let Some(fault) = envelope_fault(body) {
+        let envelope: CreateResponse = read(body);
+        if let Some(fault) = envelope_fault(envelope.code, body) {
             return Err(fault);
         }
         task_id(task_data(body)).ok_or_else(|| UpstreamFault {
@@ -167,41 +200,51 @@ impl UpstreamApi for Hiapi {
     }
 
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
-        if let Some(fault) = envelope_fault(body) {
+        let envelope: TaskResponse = read(body);
+        if let Some(fault) = envelope_fault(envelope.code, body) {
             return Err(fault);
         }
-        let task = task_data(body);
-        let Some(status) = task.get("status").and_then(Value::as_str) else {
+        let task: TaskData = read(task_data(body));
+        if task.status.is_empty() {
             return Err(bad_answer("the task answer has no status"));
-        };
-        match status.trim().to_ascii_lowercase().as_str() {
+        }
+        match task.status.trim().to_ascii_lowercase().as_str() {
             "queued" => Ok(UpstreamState::Queued),
             "handling" | "archiving" => Ok(UpstreamState::Running),
             // `succeeded` is the shape of a HiAPI blog post; the docs say `success`.
-            "success" | "succeeded" | "completed" => match output_url(task, "video") {
-                Some(video_url) => Ok(UpstreamState::Succeeded {
-                    video_url,
-                    last_frame_url: output_url(task, "last_frame"),
-                }),
-                None => Ok(UpstreamState::Failed {
-                    kind: FailureKind::UpstreamError,
-                    message: "the task succeeded without a video output".into(),
-                }),
-            },
-            "fail" | "failed" | "error" => Ok(failure(task)),
+            "success" | "succeeded" | "completed" => {
+                let items = task.output.unwrap_or_default();
+                match output_url(&items, "video") {
+                    Some(video_url) => Ok(UpstreamState::Succeeded {
+                        video_url,
+                        last_frame_url: output_url(&items, "last_frame"),
+                    }),
+                    None => Ok(UpstreamState::Failed {
+                        kind: FailureKind::UpstreamError,
+                        message: "the task succeeded without a video output".into(),
+                    }),
+                }
+            }
+            "fail" | "failed" | "error" => Ok(failure(task.error)),
             "cancelled" | "canceled" => Ok(UpstreamState::Cancelled),
             "expired" => Ok(UpstreamState::Expired),
             other => in_progress(other)
-                .ok_or_else(|| bad_answer(format!("unknown task status `{status}`"))),
+                .ok_or_else(|| bad_answer(format!("unknown task status `{}`", task.status))),
         }
     }
 
     fn probe_create(&self, model_id: &str) -> HttpCall {
-        HttpCall::post(
-            TASKS_PATH,
-            json!({"model": model_id,
-                "input": {"prompt": "seedgate access check", "duration": 0}}),
-        )
+        let probe = CreateTaskRequest {
+            model: Some(model_id.into()),
+            input: Some(Input {
+                prompt: Some("seedgate access check".into()),
+                // Refused by validation before anything is generated or charged.
+                duration: Some(0),
+                ..Input::default()
+            }),
+            callback: None,
+        };
+        HttpCall::post(TASKS_PATH, to_body(&probe))
     }
 
     fn fault(&self, body: &Value) -> UpstreamFault {
@@ -214,26 +257,26 @@ impl UpstreamApi for Hiapi {
 }
 
 /// Code and message from HiAPI's error envelope (`error_code` preferred to the numeric `code`,
-/// which only repeats the HTTP status) or any other common shape (`{"error":{"code","message"}}`,
-/// `{code, msg}`). `MODEL_NOT_SUPPORTED` carries status 404 so that `providers check` reports
-/// the model as unavailable rather than accepting the refusal as a validation error;
-/// `INSUFFICIENT_CREDITS` is the account's problem, not the request's.
+/// which only repeats the HTTP status), read by its type; else any other common shape
+/// (`{"error":{"code","message"}}`, `{code, msg}`), which no one type describes.
+/// `MODEL_NOT_SUPPORTED` carries status 404 so that `providers check` reports the model as
+/// unavailable rather than accepting the refusal as a validation error; `INSUFFICIENT_CREDITS`
+/// is the account's problem, not the request's.
 fn fault_from(body: &Value) -> UpstreamFault {
     if !body.is_object() {
         return UpstreamFault::default();
     }
     let nested = body.get("error").filter(|e| e.is_object());
-    let inner = nested.unwrap_or(body);
-    let code = body
-        .get("error_code")
-        .and_then(as_text)
-        .or_else(|| inner.get("error_code").and_then(as_text))
-        .or_else(|| inner.get("code").and_then(as_text));
-    let message = ["message", "msg", "detail"]
-        .iter()
-        .find_map(|k| inner.get(*k).and_then(Value::as_str))
-        .or_else(|| body.get("error").and_then(Value::as_str))
-        .map(str::to_string);
+    let envelope: ErrorEnvelope = read(body);
+    let (code, message) =
+        if nested.is_none() && !envelope.error_code.is_empty() && !envelope.message.is_empty() {
+            (
+                Some(envelope.error_code.into_owned()),
+                Some(envelope.message),
+            )
+        } else {
+            other_error(body, nested)
+        };
     let upper = code.as_deref().unwrap_or("").to_ascii_uppercase();
     let kind =
         if looks_like_moderation(&upper) || message.as_deref().is_some_and(looks_like_moderation) {
@@ -252,10 +295,27 @@ fn fault_from(body: &Value) -> UpstreamFault {
     }
 }
 
+/// Code and message of an error shape that is not HiAPI's own, or HiAPI's with parts missing.
+fn other_error(body: &Value, nested: Option<&Value>) -> (Option<String>, Option<String>) {
+    let inner = nested.unwrap_or(body);
+    let code = body
+        .get("error_code")
+        .and_then(as_text)
+        .or_else(|| inner.get("error_code").and_then(as_text))
+        .or_else(|| inner.get("code").and_then(as_text));
+    let message = ["message", "msg", "detail"]
+        .iter()
+        .find_map(|k| inner.get(*k).and_then(Value::as_str))
+        .or_else(|| body.get("error").and_then(Value::as_str))
+        .map(str::to_string);
+    (code, message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use seedgate_core::{Catalog, RequestDraft};
+    use serde_json::json;
 
     fn request(draft: RequestDraft) -> GenerationRequest {
         GenerationRequest::from_draft(

@@ -24,12 +24,17 @@
 //! task's deadline passes, rather than failing a task that may yet succeed or waiting on it
 //! silently.
 
-use super::wire::{bad_answer, insert_canonical_media, path_segment, urls};
+use super::wire::{bad_answer, path_segment};
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
+use seedgate_core::media::MediaUrl;
 use seedgate_core::task::FailureKind;
 use seedgate_core::{GenerationRequest, Mode};
-use serde_json::{json, Map, Value};
+use seedgate_wire::reapi::{
+    ErrorEnvelope, ImageWithRole, SubmitRequest, TaskFailure, TaskObject, Tool,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub struct Reapi;
 
@@ -41,61 +46,70 @@ fn mini_shape(model_id: &str) -> bool {
     model_id.to_ascii_lowercase().contains("mini")
 }
 
-fn mini_body(r: &GenerationRequest, model_id: &str) -> Map<String, Value> {
-    let mut body = Map::new();
-    body.insert("model".into(), json!(model_id));
-    if let Some(prompt) = &r.prompt {
-        body.insert("prompt".into(), json!(prompt));
-    }
-    insert_canonical_media(&mut body, r);
-    body.insert("generate_audio".into(), json!(r.generate_audio));
-    body.insert("resolution".into(), json!(r.resolution.as_str()));
-    body.insert("aspect_ratio".into(), json!(r.aspect_ratio.as_str()));
-    body.insert("duration".into(), json!(r.duration_seconds));
-    body.insert("web_search".into(), json!(r.web_search));
-    body.insert("nsfw_checker".into(), json!(r.nsfw_checker));
-    body
+/// A body as JSON. The wire types are plain structs of strings, numbers and lists, which
+/// always serialize; `Null` is only the type system's due.
+pub(super) fn to_body<T: Serialize>(body: &T) -> Value {
+    serde_json::to_value(body).unwrap_or(Value::Null)
 }
 
-fn full_body(r: &GenerationRequest, model_id: &str) -> Map<String, Value> {
-    let mut body = Map::new();
-    body.insert("model".into(), json!(model_id));
-    if let Some(prompt) = &r.prompt {
-        body.insert("prompt".into(), json!(prompt));
+pub(super) fn url(u: &Option<MediaUrl>) -> Option<String> {
+    u.as_ref().map(|u| u.as_str().to_string())
+}
+
+/// A list of media URLs, `None` when empty: upstream, a list's presence selects the mode.
+pub(super) fn url_list(list: &[MediaUrl]) -> Option<Vec<String>> {
+    (!list.is_empty()).then(|| list.iter().map(|u| u.as_str().to_string()).collect())
+}
+
+fn mini_body(r: &GenerationRequest, model_id: &str) -> SubmitRequest {
+    SubmitRequest {
+        model: Some(model_id.into()),
+        prompt: r.prompt.clone(),
+        first_frame_url: url(&r.first_frame_url),
+        last_frame_url: url(&r.last_frame_url),
+        reference_image_urls: url_list(&r.reference_image_urls),
+        reference_video_urls: url_list(&r.reference_video_urls),
+        reference_audio_urls: url_list(&r.reference_audio_urls),
+        generate_audio: Some(r.generate_audio),
+        resolution: Some(r.resolution.as_str().into()),
+        aspect_ratio: Some(r.aspect_ratio.as_str().into()),
+        duration: Some(r.duration_seconds.into()),
+        web_search: Some(r.web_search),
+        nsfw_checker: Some(r.nsfw_checker),
+        ..SubmitRequest::default()
     }
-    let mut roles = Vec::new();
-    if let Some(u) = &r.first_frame_url {
-        roles.push(json!({"url": u.as_str(), "role": "first_frame"}));
+}
+
+fn full_body(r: &GenerationRequest, model_id: &str) -> SubmitRequest {
+    let roles: Vec<ImageWithRole> = [
+        (&r.first_frame_url, "first_frame"),
+        (&r.last_frame_url, "last_frame"),
+    ]
+    .into_iter()
+    .filter_map(|(u, role)| {
+        Some(ImageWithRole {
+            url: url(u)?,
+            role: role.into(),
+        })
+    })
+    .collect();
+    SubmitRequest {
+        model: Some(model_id.into()),
+        prompt: r.prompt.clone(),
+        image_with_roles: (!roles.is_empty()).then_some(roles),
+        image_urls: url_list(&r.reference_image_urls),
+        video_urls: url_list(&r.reference_video_urls),
+        audio_urls: url_list(&r.reference_audio_urls),
+        generate_audio: Some(r.generate_audio),
+        resolution: Some(r.resolution.as_str().into()),
+        size: Some(r.aspect_ratio.as_str().into()),
+        duration: Some(r.duration_seconds.into()),
+        seed: r.seed.map(i64::from),
+        // Sent only when asked for, as the switch's absence means off.
+        return_last_frame: r.return_last_frame.then_some(true),
+        tools: r.web_search.then(|| vec![Tool::web_search()]),
+        ..SubmitRequest::default()
     }
-    if let Some(u) = &r.last_frame_url {
-        roles.push(json!({"url": u.as_str(), "role": "last_frame"}));
-    }
-    if !roles.is_empty() {
-        body.insert("image_with_roles".into(), Value::Array(roles));
-    }
-    for (name, list) in [
-        ("image_urls", &r.reference_image_urls),
-        ("video_urls", &r.reference_video_urls),
-        ("audio_urls", &r.reference_audio_urls),
-    ] {
-        if !list.is_empty() {
-            body.insert(name.into(), urls(list));
-        }
-    }
-    body.insert("generate_audio".into(), json!(r.generate_audio));
-    body.insert("resolution".into(), json!(r.resolution.as_str()));
-    body.insert("size".into(), json!(r.aspect_ratio.as_str()));
-    body.insert("duration".into(), json!(r.duration_seconds));
-    if let Some(seed) = r.seed {
-        body.insert("seed".into(), json!(seed));
-    }
-    if r.return_last_frame {
-        body.insert("return_last_frame".into(), json!(true));
-    }
-    if r.web_search {
-        body.insert("tools".into(), json!([{"type": "web_search"}]));
-    }
-    body
 }
 
 /// Whether an upstream's failure code or message reads as a content-moderation refusal (reAPI,
@@ -196,14 +210,6 @@ fn code_status(code: u64) -> Option<u16> {
     })
 }
 
-fn numeric_code(value: &Value) -> Option<u64> {
-    match value {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 /// The task object, whether bare (reAPI) or wrapped in `data` (tolerated).
 fn task_object(body: &Value) -> &Value {
     match body.get("data") {
@@ -216,21 +222,33 @@ fn task_object(body: &Value) -> &Value {
     }
 }
 
-/// The `error` object of a body, if it has one (a task object carries `"error": null`).
-fn error_object(body: &Value) -> Option<&Value> {
-    body.get("error").filter(|e| e.is_object())
+/// A body read as a task object. Its readers never fail on an object (a field of an odd type
+/// reads as absent); anything that is not an object reads as an empty task, which has neither
+/// id, status nor error.
+fn read_task(body: &Value) -> TaskObject {
+    if body.is_object() {
+        TaskObject::deserialize(body).unwrap_or_default()
+    } else {
+        TaskObject::default()
+    }
+}
+
+/// The task's id: `id`, else `task_id`.
+fn job_id(task: TaskObject) -> Option<String> {
+    Some(task.id).filter(|id| !id.is_empty()).or(task.task_id)
+}
+
+/// A failure's code, when it has one (the reader reads a missing or odd code as 0).
+fn code_of(error: &TaskFailure) -> Option<u64> {
+    (error.code != 0).then_some(u64::from(error.code))
 }
 
 /// A failed task's kind, from its `error.code` (8xxxx) and message. Only 80007 (content
 /// rejection) is documented by reAPI; 80001–80006 and 80099 are seedgate's own reAPI codes,
 /// read back as seedgate meant them. Moderation wording wins over any code.
-fn failure(error: Option<&Value>) -> UpstreamState {
-    let code = error.and_then(|e| e.get("code")).and_then(numeric_code);
-    let message = error
-        .and_then(|e| e.get("message"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+fn failure(error: Option<TaskFailure>) -> UpstreamState {
+    let code = error.as_ref().and_then(code_of);
+    let message = error.map(|e| e.message).unwrap_or_default();
     if code == Some(80006) {
         return UpstreamState::Cancelled;
     }
@@ -271,30 +289,24 @@ impl UpstreamApi for Reapi {
         } else {
             full_body(r, cx.model_id)
         };
-        Ok(HttpCall::post(CREATE_PATH, Value::Object(body)))
+        Ok(HttpCall::post(CREATE_PATH, to_body(&body)))
     }
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
-        if let Some(error) = error_object(body) {
+        // An error envelope under 200 (a task object carries `"error": null`).
+        if let Some(error) = read_task(body).error {
             let mut fault = self.fault(body);
             if fault.status.is_none() {
-                fault.status = error
-                    .get("code")
-                    .and_then(numeric_code)
-                    .and_then(code_status);
+                fault.status = code_of(&error).and_then(code_status);
             }
             return Err(fault);
         }
-        let task = task_object(body);
-        task.get("id")
-            .or_else(|| task.get("task_id"))
-            .and_then(as_text)
-            .ok_or_else(|| UpstreamFault {
-                message: Some("the create answer carries no task id".into()),
-                // Not a retryable answer: the task may exist upstream.
-                kind: Some(FailureKind::UpstreamError),
-                ..UpstreamFault::default()
-            })
+        job_id(read_task(task_object(body))).ok_or_else(|| UpstreamFault {
+            message: Some("the create answer carries no task id".into()),
+            // Not a retryable answer: the task may exist upstream.
+            kind: Some(FailureKind::UpstreamError),
+            ..UpstreamFault::default()
+        })
     }
 
     fn status(&self, job_id: &str, _model_id: &str) -> HttpCall {
@@ -302,33 +314,23 @@ impl UpstreamApi for Reapi {
     }
 
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
-        let task = task_object(body);
-        let Some(status) = task.get("status").and_then(Value::as_str) else {
+        let value = task_object(body);
+        let task = read_task(value);
+        if task.status.is_empty() {
             // An error envelope under 200, or something else entirely.
-            if let Some(error) = error_object(task) {
-                let mut fault = self.fault(task);
-                fault.status = error
-                    .get("code")
-                    .and_then(numeric_code)
-                    .and_then(code_status)
-                    .or(Some(502));
+            if let Some(error) = &task.error {
+                let mut fault = self.fault(value);
+                fault.status = code_of(error).and_then(code_status).or(Some(502));
                 return Err(fault);
             }
             return Err(bad_answer("the task answer has no status"));
-        };
-        match status.trim().to_ascii_lowercase().as_str() {
+        }
+        match task.status.trim().to_ascii_lowercase().as_str() {
             "processing" => Ok(UpstreamState::Running),
             "completed" | "succeeded" | "success" => {
-                let output = task.get("output");
-                let video = output
-                    .and_then(|o| o.get("video_urls"))
-                    .and_then(Value::as_array)
-                    .and_then(|v| v.iter().find_map(as_text))
-                    .or_else(|| output.and_then(|o| o.get("video_url")).and_then(as_text));
-                let last_frame_url = output
-                    .and_then(|o| o.get("last_frame_url"))
-                    .and_then(as_text);
-                match video {
+                let output = task.output.unwrap_or_default();
+                let last_frame_url = output.last_frame_url;
+                match output.video_urls.into_iter().next().or(output.video_url) {
                     Some(video_url) => Ok(UpstreamState::Succeeded {
                         video_url,
                         last_frame_url,
@@ -339,19 +341,23 @@ impl UpstreamApi for Reapi {
                     }),
                 }
             }
-            "failed" | "fail" | "error" => Ok(failure(error_object(task))),
+            "failed" | "fail" | "error" => Ok(failure(task.error)),
             "cancelled" | "canceled" => Ok(UpstreamState::Cancelled),
             "expired" => Ok(UpstreamState::Expired),
             other => in_progress(other)
-                .ok_or_else(|| bad_answer(format!("unknown task status `{status}`"))),
+                .ok_or_else(|| bad_answer(format!("unknown task status `{}`", task.status))),
         }
     }
 
     fn probe_create(&self, model_id: &str) -> HttpCall {
-        HttpCall::post(
-            CREATE_PATH,
-            json!({"model": model_id, "prompt": "seedgate access check", "duration": 0}),
-        )
+        let probe = SubmitRequest {
+            model: Some(model_id.into()),
+            prompt: Some("seedgate access check".into()),
+            // Refused by validation before anything is generated or charged.
+            duration: Some(0),
+            ..SubmitRequest::default()
+        };
+        HttpCall::post(CREATE_PATH, to_body(&probe))
     }
 
     fn fault(&self, body: &Value) -> UpstreamFault {
@@ -361,31 +367,29 @@ impl UpstreamApi for Reapi {
     /// reAPI sends no callbacks; a body naming a task object's `id` is still accepted (it only
     /// triggers a poll).
     fn callback_job_id(&self, body: &Value) -> Option<String> {
-        let task = task_object(body);
-        task.get("id")
-            .or_else(|| task.get("task_id"))
-            .and_then(as_text)
+        job_id(read_task(task_object(body)))
     }
 }
 
-/// Code and message from any common error envelope: `{"error":{"code","message"}}`,
-/// `{"code","message"}`, `{"code","msg"}`, `{"error":"text"}`. The kind is set when the body
-/// says more than the HTTP status: moderation (80007 or its wording), and an account's credit
-/// running out (30001, not the request's fault). 20004 (model not supported) carries status 404,
-/// see [`code_status`].
+/// Code and message of an error answer: reAPI's envelope (`{"error":{"code","message"}}`, a
+/// numeric code), read by its type; else any other common shape, as servers in front of reAPI
+/// answer (`{"error":{"code":"Text",…}}`, `{"code","message"}`, `{"code","msg"}`,
+/// `{"error":"text"}`), which no one type describes. The kind is set when the body says more
+/// than the HTTP status: moderation (80007 or its wording), and an account's credit running out
+/// (30001, not the request's fault). 20004 (model not supported) carries status 404, see
+/// [`code_status`].
 fn fault_from(body: &Value) -> UpstreamFault {
     if !body.is_object() {
         return UpstreamFault::default();
     }
-    let inner = error_object(body).unwrap_or(body);
-    let code_value = inner.get("code");
-    let code = code_value.and_then(as_text);
-    let number = code_value.and_then(numeric_code);
-    let message = ["message", "msg", "detail"]
-        .iter()
-        .find_map(|k| inner.get(*k).and_then(Value::as_str))
-        .or_else(|| body.get("error").and_then(Value::as_str))
-        .map(str::to_string);
+    let (code, number, message) = match ErrorEnvelope::deserialize(body) {
+        Ok(ErrorEnvelope { error }) if error.code != 0 && !error.message.is_empty() => (
+            Some(error.code.to_string()),
+            Some(u64::from(error.code)),
+            Some(error.message),
+        ),
+        _ => other_error(body),
+    };
     let moderation = number == Some(80007)
         || message.as_deref().is_some_and(looks_like_moderation)
         || code.as_deref().is_some_and(looks_like_moderation);
@@ -404,10 +408,28 @@ fn fault_from(body: &Value) -> UpstreamFault {
     }
 }
 
+/// Code (as text and as a number) and message of an error shape that is not reAPI's own.
+fn other_error(body: &Value) -> (Option<String>, Option<u64>, Option<String>) {
+    let inner = body.get("error").filter(|e| e.is_object()).unwrap_or(body);
+    let code_value = inner.get("code");
+    let number = code_value.and_then(|value| match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    });
+    let message = ["message", "msg", "detail"]
+        .iter()
+        .find_map(|k| inner.get(*k).and_then(Value::as_str))
+        .or_else(|| body.get("error").and_then(Value::as_str))
+        .map(str::to_string);
+    (code_value.and_then(as_text), number, message)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use seedgate_core::{Catalog, RequestDraft};
+    use serde_json::json;
 
     fn request(draft: RequestDraft) -> GenerationRequest {
         GenerationRequest::from_draft(

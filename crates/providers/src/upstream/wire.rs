@@ -4,33 +4,11 @@
 use super::{as_text, UpstreamFault};
 use seedgate_core::media::MediaUrl;
 use seedgate_core::{GenerationRequest, Inexpressible};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// A list of media URLs as a JSON array of strings.
 pub(super) fn urls(list: &[MediaUrl]) -> Value {
     list.iter().map(|u| Value::from(u.as_str())).collect()
-}
-
-/// The request's frames and non-empty reference lists under their canonical names, as reAPI
-/// and HiAPI both take them. Empty lists stay out: upstream, a list's presence selects the mode.
-pub(super) fn insert_canonical_media(into: &mut Map<String, Value>, r: &GenerationRequest) {
-    for (name, url) in [
-        ("first_frame_url", &r.first_frame_url),
-        ("last_frame_url", &r.last_frame_url),
-    ] {
-        if let Some(url) = url {
-            into.insert(name.into(), Value::from(url.as_str()));
-        }
-    }
-    for (name, list) in [
-        ("reference_image_urls", &r.reference_image_urls),
-        ("reference_video_urls", &r.reference_video_urls),
-        ("reference_audio_urls", &r.reference_audio_urls),
-    ] {
-        if !list.is_empty() {
-            into.insert(name.into(), urls(list));
-        }
-    }
 }
 
 /// One path segment with everything but unreserved characters percent-encoded (ids and model
