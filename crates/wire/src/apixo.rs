@@ -288,6 +288,14 @@ pub(crate) mod lenient {
         })
     }
 
+    /// A list of URLs: the non-empty strings (and numbers) of an array, or a single string.
+    pub fn urls<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+        Ok(match Value::deserialize(d)? {
+            Value::Array(items) => items.iter().filter_map(text_of).collect(),
+            other => text_of(&other).into_iter().collect(),
+        })
+    }
+
     /// An object; anything else is an error (the one shape an answer's `data` must have).
     pub fn object<'de, D: Deserializer<'de>>(d: D) -> Result<Map<String, Value>, D::Error> {
         use serde::de::Error;

@@ -7,5 +7,6 @@
 //! is read), so one type serves a strict server and a tolerant client alike.
 
 pub mod apixo;
+pub mod crun;
 pub mod de;
 pub mod openai;
