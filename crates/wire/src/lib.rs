@@ -6,6 +6,8 @@
 //! from the documentation (unknown fields in responses are ignored, a number sent as a string
 //! is read), so one type serves a strict server and a tolerant client alike.
 
+pub mod apixo;
+pub mod crun;
 pub mod de;
 pub mod hiapi;
 pub mod openai;

@@ -6,6 +6,7 @@ use seedgate_core::error::ValidationError;
 use seedgate_core::task::{FailureKind, TaskStatus};
 use seedgate_core::{RequestDraft, Task};
 use serde_json::Value;
+use std::borrow::Cow;
 
 use super::wire::{GenerateTaskRequest, MediaItem, ResultJson, StatusData, StatusTaskResponse};
 
@@ -53,165 +54,166 @@ fn not_in_mode(field: &str, mode: ApixoMode, hint: &str) -> ValidationError {
     )
 }
 
-impl GenerateTaskRequest {
-    /// The canonical draft for `model` (the path's model). Checks what only APIXO's wire has:
-    /// the required `input`, `mode` and `prompt`, `request_type`/`callback_url`, `provider`,
-    /// the APIXO aspect-ratio enum and the media each mode takes. Error fields are APIXO's.
-    pub fn into_draft(self, model: &str) -> Result<RequestDraft, ValidationError> {
-        let input = self.input.ok_or_else(|| ValidationError::Missing {
-            field: "input".into(),
-        })?;
-        let prompt = match input.prompt {
-            None => {
+/// The canonical draft for `model` (the path's model). Checks what only APIXO's wire has:
+/// the required `input`, `mode` and `prompt`, `request_type`/`callback_url`, `provider`,
+/// the APIXO aspect-ratio enum and the media each mode takes. Error fields are APIXO's.
+pub fn generate_draft(
+    wire: GenerateTaskRequest,
+    model: &str,
+) -> Result<RequestDraft, ValidationError> {
+    let input = wire.input.ok_or_else(|| ValidationError::Missing {
+        field: "input".into(),
+    })?;
+    let prompt = match input.prompt {
+        None => {
+            return Err(ValidationError::Missing {
+                field: "input.prompt".into(),
+            })
+        }
+        Some(p) if p.trim().is_empty() => {
+            return Err(ValidationError::invalid(
+                "input.prompt",
+                "must be a non-empty string",
+            ))
+        }
+        Some(p) => p.trim().to_string(),
+    };
+    let mode = match input.mode.as_deref().map(str::trim) {
+        None | Some("") => {
+            return Err(ValidationError::Missing {
+                field: "input.mode".into(),
+            })
+        }
+        Some(m) => ApixoMode::parse(m).ok_or_else(|| {
+            ValidationError::invalid(
+                "input.mode",
+                "must be one of text-to-video, first_and_last_frames, omni_reference",
+            )
+        })?,
+    };
+    let callback_url = match wire.request_type.as_deref().map(str::trim) {
+        None | Some("") | Some("async") => None,
+        Some("callback") => match wire.callback_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => Some(url.to_string()),
+            _ => {
                 return Err(ValidationError::Missing {
-                    field: "input.prompt".into(),
+                    field: "callback_url".into(),
                 })
             }
-            Some(p) if p.trim().is_empty() => {
-                return Err(ValidationError::invalid(
-                    "input.prompt",
-                    "must be a non-empty string",
-                ))
+        },
+        Some(_) => {
+            return Err(ValidationError::invalid(
+                "request_type",
+                "must be async or callback",
+            ))
+        }
+    };
+    match wire.provider.as_deref().map(str::trim) {
+        None | Some("auto") | Some("value") | Some("official") => {}
+        Some(_) => {
+            return Err(ValidationError::invalid(
+                "provider",
+                "must be one of auto, value, official",
+            ))
+        }
+    }
+    if input.fixed_lens.is_some() {
+        return Err(ValidationError::invalid(
+            "input.fixed_lens",
+            &format!("applies only to seedance-1-5-pro, not {model}"),
+        ));
+    }
+    let aspect_ratio = match input.aspect_ratio.as_deref().map(str::trim) {
+        None | Some("") | Some("auto") => "adaptive".to_string(),
+        Some(r) if ASPECT_RATIOS.contains(&r) => r.to_string(),
+        Some(_) => {
+            return Err(ValidationError::invalid(
+                "input.aspect_ratio",
+                &format!("must be one of {}", ASPECT_RATIOS.join(", ")),
+            ))
+        }
+    };
+    let resolution = input
+        .resolution
+        .map(|r| r.trim().to_ascii_lowercase())
+        .filter(|r| !r.is_empty())
+        .unwrap_or_else(|| "720p".to_string());
+
+    let images = urls(input.image_urls);
+    let videos = urls(input.video_urls);
+    let audios = urls(input.audio_urls);
+    let mut draft = RequestDraft {
+        model: Some(model.to_string()),
+        prompt: Some(prompt),
+        generate_audio: Some(input.sound.unwrap_or(true)),
+        resolution: Some(resolution),
+        aspect_ratio: Some(aspect_ratio),
+        duration: Some(input.duration.unwrap_or(5)),
+        web_search: Some(input.web_search.unwrap_or(false)),
+        callback_url,
+        ..RequestDraft::default()
+    };
+    match mode {
+        ApixoMode::TextToVideo => {
+            let hint = "use first_and_last_frames or omni_reference";
+            if images.is_some() {
+                return Err(not_in_mode("input.image_urls", mode, hint));
             }
-            Some(p) => p.trim().to_string(),
-        };
-        let mode = match input.mode.as_deref().map(str::trim) {
-            None | Some("") => {
-                return Err(ValidationError::Missing {
-                    field: "input.mode".into(),
-                })
+            if videos.is_some() {
+                return Err(not_in_mode("input.video_urls", mode, "use omni_reference"));
             }
-            Some(m) => ApixoMode::parse(m).ok_or_else(|| {
-                ValidationError::invalid(
-                    "input.mode",
-                    "must be one of text-to-video, first_and_last_frames, omni_reference",
-                )
-            })?,
-        };
-        let callback_url = match self.request_type.as_deref().map(str::trim) {
-            None | Some("") | Some("async") => None,
-            Some("callback") => match self.callback_url.as_deref().map(str::trim) {
-                Some(url) if !url.is_empty() => Some(url.to_string()),
-                _ => {
+            if audios.is_some() {
+                return Err(not_in_mode("input.audio_urls", mode, "use omni_reference"));
+            }
+            draft.explicit_mode = Some(seedgate_core::Mode::T2v);
+        }
+        ApixoMode::FirstAndLastFrames => {
+            if videos.is_some() {
+                return Err(not_in_mode("input.video_urls", mode, "use omni_reference"));
+            }
+            if audios.is_some() {
+                return Err(not_in_mode("input.audio_urls", mode, "use omni_reference"));
+            }
+            let images = match images {
+                None => {
                     return Err(ValidationError::Missing {
-                        field: "callback_url".into(),
+                        field: "input.image_urls".into(),
                     })
                 }
-            },
-            Some(_) => {
-                return Err(ValidationError::invalid(
-                    "request_type",
-                    "must be async or callback",
-                ))
-            }
-        };
-        match self.provider.as_deref().map(str::trim) {
-            None | Some("auto") | Some("value") | Some("official") => {}
-            Some(_) => {
-                return Err(ValidationError::invalid(
-                    "provider",
-                    "must be one of auto, value, official",
-                ))
-            }
+                Some(i) if i.len() > 2 => {
+                    return Err(ValidationError::invalid(
+                        "input.image_urls",
+                        &format!(
+                            "takes 1 or 2 images in first_and_last_frames mode, got {}",
+                            i.len()
+                        ),
+                    ))
+                }
+                Some(i) => i,
+            };
+            let mut frames = images.into_iter();
+            draft.first_frame_url = frames.next();
+            draft.last_frame_url = frames.next();
+            draft.explicit_mode = Some(seedgate_core::Mode::I2v);
         }
-        if input.fixed_lens.is_some() {
-            return Err(ValidationError::invalid(
-                "input.fixed_lens",
-                &format!("applies only to seedance-1-5-pro, not {model}"),
-            ));
+        ApixoMode::OmniReference => {
+            // With no media at all the request is a plain text-to-video one (the seed
+            // requires no media for this mode).
+            if images.is_some() || videos.is_some() || audios.is_some() {
+                draft.explicit_mode = Some(seedgate_core::Mode::R2v);
+            }
+            draft.reference_image_urls = images;
+            draft.reference_video_urls = videos;
+            draft.reference_audio_urls = audios;
         }
-        let aspect_ratio = match input.aspect_ratio.as_deref().map(str::trim) {
-            None | Some("") | Some("auto") => "adaptive".to_string(),
-            Some(r) if ASPECT_RATIOS.contains(&r) => r.to_string(),
-            Some(_) => {
-                return Err(ValidationError::invalid(
-                    "input.aspect_ratio",
-                    &format!("must be one of {}", ASPECT_RATIOS.join(", ")),
-                ))
-            }
-        };
-        let resolution = input
-            .resolution
-            .map(|r| r.trim().to_ascii_lowercase())
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| "720p".to_string());
-
-        let images = urls(input.image_urls);
-        let videos = urls(input.video_urls);
-        let audios = urls(input.audio_urls);
-        let mut draft = RequestDraft {
-            model: Some(model.to_string()),
-            prompt: Some(prompt),
-            generate_audio: Some(input.sound.unwrap_or(true)),
-            resolution: Some(resolution),
-            aspect_ratio: Some(aspect_ratio),
-            duration: Some(input.duration.unwrap_or(5)),
-            web_search: Some(input.web_search.unwrap_or(false)),
-            callback_url,
-            ..RequestDraft::default()
-        };
-        match mode {
-            ApixoMode::TextToVideo => {
-                let hint = "use first_and_last_frames or omni_reference";
-                if images.is_some() {
-                    return Err(not_in_mode("input.image_urls", mode, hint));
-                }
-                if videos.is_some() {
-                    return Err(not_in_mode("input.video_urls", mode, "use omni_reference"));
-                }
-                if audios.is_some() {
-                    return Err(not_in_mode("input.audio_urls", mode, "use omni_reference"));
-                }
-                draft.explicit_mode = Some(seedgate_core::Mode::T2v);
-            }
-            ApixoMode::FirstAndLastFrames => {
-                if videos.is_some() {
-                    return Err(not_in_mode("input.video_urls", mode, "use omni_reference"));
-                }
-                if audios.is_some() {
-                    return Err(not_in_mode("input.audio_urls", mode, "use omni_reference"));
-                }
-                let images = match images {
-                    None => {
-                        return Err(ValidationError::Missing {
-                            field: "input.image_urls".into(),
-                        })
-                    }
-                    Some(i) if i.len() > 2 => {
-                        return Err(ValidationError::invalid(
-                            "input.image_urls",
-                            &format!(
-                                "takes 1 or 2 images in first_and_last_frames mode, got {}",
-                                i.len()
-                            ),
-                        ))
-                    }
-                    Some(i) => i,
-                };
-                let mut frames = images.into_iter();
-                draft.first_frame_url = frames.next();
-                draft.last_frame_url = frames.next();
-                draft.explicit_mode = Some(seedgate_core::Mode::I2v);
-            }
-            ApixoMode::OmniReference => {
-                // With no media at all the request is a plain text-to-video one (the seed
-                // requires no media for this mode).
-                if images.is_some() || videos.is_some() || audios.is_some() {
-                    draft.explicit_mode = Some(seedgate_core::Mode::R2v);
-                }
-                draft.reference_image_urls = images;
-                draft.reference_video_urls = videos;
-                draft.reference_audio_urls = audios;
-            }
-        }
-        Ok(draft)
     }
+    Ok(draft)
 }
 
 /// Parses a `generateTask` body for `model`; also returns the parsed JSON for fingerprinting.
 pub fn parse_generate(body: &[u8], model: &str) -> Result<(RequestDraft, Value), ValidationError> {
     let (wire, json): (GenerateTaskRequest, Value) = common::parse_json_keeping(body)?;
-    Ok((wire.into_draft(model)?, json))
+    Ok((generate_draft(wire, model)?, json))
 }
 
 /// The `failCode` of a failed task:
@@ -250,12 +252,12 @@ pub fn status_data(task: &Task) -> StatusData {
     };
     let mut data = StatusData {
         task_id: task.id.to_string(),
-        state: match task.status {
+        state: Cow::Borrowed(match task.status {
             TaskStatus::Queued => "pending",
             TaskStatus::Running => "processing",
             TaskStatus::Succeeded => "success",
             TaskStatus::Failed | TaskStatus::Cancelled => "failed",
-        },
+        }),
         result_json: None,
         fail_code: None,
         fail_msg: None,

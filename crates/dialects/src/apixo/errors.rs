@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
-use serde::Serialize;
-use utoipa::ToSchema;
+
+use super::wire::{ErrorData, ErrorEnvelope};
 
 /// APIXO's name for a canonical field (possibly indexed: `reference_image_urls[2]`).
 pub fn wire_field(field: &FieldPath) -> String {
@@ -29,23 +29,6 @@ pub fn wire_field(field: &FieldPath) -> String {
 /// `field: reason` text).
 pub(super) fn wire_error(error: GatewayError) -> GatewayError {
     error.renamed(wire_field)
-}
-
-/// Every APIXO error: `code` is the HTTP status.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ApixoErrorEnvelope)]
-pub struct ErrorEnvelope {
-    pub code: u16,
-    /// The category: `Invalid request`, `Unauthorized`, …
-    pub message: String,
-    pub data: ErrorData,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ApixoErrorData)]
-pub struct ErrorData {
-    /// What exactly was wrong, e.g. `Missing required field: input.prompt`.
-    pub error: String,
 }
 
 /// HTTP status and category message of a gateway error.

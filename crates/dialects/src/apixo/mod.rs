@@ -40,6 +40,9 @@ mod errors;
 mod routes;
 mod wire;
 
+#[cfg(test)]
+mod round_trip;
+
 // One public surface per dialect (`seedgate_dialects::apixo::…`), whichever file defines
 // the item.
 pub use convert::*;

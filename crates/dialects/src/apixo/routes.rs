@@ -14,8 +14,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::convert::{parse_generate, status_response};
-use super::errors::{wire_error, ErrorEnvelope};
-use super::wire::{GenerateTaskRequest, GenerateTaskResponse, StatusTaskResponse, TaskIdData};
+use super::errors::wire_error;
+use super::wire::{
+    ErrorEnvelope, GenerateTaskRequest, GenerateTaskResponse, StatusTaskResponse, TaskIdData,
+};
 use super::Apixo;
 
 pub fn routes(_limits: RouteLimits) -> OpenApiRouter<AppState> {
@@ -24,7 +26,7 @@ pub fn routes(_limits: RouteLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(status_task))
 }
 
-fn render_created(task: &Task) -> StoredResponse {
+pub(super) fn render_created(task: &Task) -> StoredResponse {
     common::stored_json(
         200,
         &GenerateTaskResponse {

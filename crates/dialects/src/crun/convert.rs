@@ -9,6 +9,7 @@ use seedgate_core::task::TaskStatus;
 use seedgate_core::{AspectRatio, Catalog, Mode, RequestDraft, Task};
 use seedgate_service::GenerationService;
 use serde_json::Value;
+use std::borrow::Cow;
 
 use super::wire::{AssetInfo, CreateTaskRequest, ParamInput, TaskInfo, TaskParam, TaskResult};
 
@@ -85,128 +86,127 @@ fn non_empty(list: Option<Vec<String>>) -> Option<Vec<String>> {
     list.filter(|l| !l.is_empty())
 }
 
-impl CreateTaskRequest {
-    /// The canonical draft. Checks what only CRUN's wire has: the model names and the fields
-    /// each mode takes. Error fields are CRUN's.
-    pub fn into_draft(self, catalog: &Catalog) -> Result<(RequestDraft, String), ValidationError> {
-        let name = self
-            .model
-            .as_deref()
-            .map(str::trim)
-            .filter(|m| !m.is_empty())
-            .ok_or_else(|| ValidationError::Missing {
-                field: "model".into(),
-            })?
-            .to_string();
-        let ResolvedModel { canonical, mode } = resolve_model(&name, catalog)?;
-        // A model CRUN names but this gateway does not serve now is refused before its fields.
-        catalog.resolve_available(&canonical).map_err(|e| match e {
-            ValidationError::ModelNotSupported { reason, .. } => {
-                ValidationError::ModelNotSupported {
-                    model: name.clone(),
-                    reason,
-                }
-            }
-            other => other,
-        })?;
-        let input = self.input.ok_or_else(|| ValidationError::Missing {
-            field: "input".into(),
-        })?;
-        if input.camera_fixed.is_some() {
-            return Err(ValidationError::invalid(
-                "input.camera_fixed",
-                &format!("applies only to Seedance 1.0 and 1.5 pro, not {name}"),
-            ));
-        }
-        let images = non_empty(input.img_urls);
-        let ref_images = non_empty(input.reference_images);
-        let ref_videos = non_empty(input.reference_videos);
-        let ref_audios = non_empty(input.reference_audios);
-        let not_for = |field: &str, hint: Mode| {
-            ValidationError::invalid(
-                field,
-                &format!(
-                    "is not accepted by {name}; use {}",
-                    crun_model(&canonical, hint)
-                ),
-            )
-        };
-        let mut draft = RequestDraft {
-            model: Some(canonical.clone()),
-            prompt: input.prompt,
-            generate_audio: input.audio,
-            resolution: input.resolution,
-            aspect_ratio: input.aspect_ratio.map(|r| {
-                if r.trim().eq_ignore_ascii_case("auto") {
-                    AspectRatio::Adaptive.as_str().to_string()
-                } else {
-                    r
-                }
-            }),
-            duration: input.duration,
-            return_last_frame: input.return_last_frame,
-            callback_url: self.callback_url,
-            explicit_mode: Some(mode),
-            ..RequestDraft::default()
-        };
-        if mode != Mode::R2v {
-            for (field, list) in [
-                ("input.reference_images", &ref_images),
-                ("input.reference_videos", &ref_videos),
-                ("input.reference_audios", &ref_audios),
-            ] {
-                if list.is_some() {
-                    return Err(not_for(field, Mode::R2v));
-                }
-            }
-        }
-        match mode {
-            Mode::T2v => {
-                if images.is_some() {
-                    return Err(not_for("input.img_urls", Mode::I2v));
-                }
-            }
-            Mode::I2v => {
-                let images = images.ok_or_else(|| ValidationError::Missing {
-                    field: "input.img_urls".into(),
-                })?;
-                if images.len() > 2 {
-                    return Err(ValidationError::invalid(
-                        "input.img_urls",
-                        &format!(
-                            "takes at most 2 images (first frame, optional last frame), got {}",
-                            images.len()
-                        ),
-                    ));
-                }
-                let mut frames = images.into_iter();
-                draft.first_frame_url = frames.next();
-                draft.last_frame_url = frames.next();
-                if draft
-                    .aspect_ratio
-                    .as_deref()
-                    .is_none_or(|r| r.trim().is_empty())
-                {
-                    draft.aspect_ratio = Some(AspectRatio::Adaptive.as_str().to_string());
-                }
-            }
-            Mode::R2v => {
-                if images.is_some() {
-                    return Err(not_for("input.img_urls", Mode::I2v));
-                }
-                if ref_images.is_none() && ref_videos.is_none() {
-                    return Err(ValidationError::invalid(
-                        "input",
-                        "At least one of reference_images or reference_videos must be provided",
-                    ));
-                }
-                draft.reference_image_urls = ref_images;
-                draft.reference_video_urls = ref_videos;
-                draft.reference_audio_urls = ref_audios;
-            }
-        }
-        Ok((draft, name))
+/// The canonical draft. Checks what only CRUN's wire has: the model names and the fields
+/// each mode takes. Error fields are CRUN's.
+pub fn create_draft(
+    wire: CreateTaskRequest,
+    catalog: &Catalog,
+) -> Result<(RequestDraft, String), ValidationError> {
+    let name = wire
+        .model
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ValidationError::Missing {
+            field: "model".into(),
+        })?
+        .to_string();
+    let ResolvedModel { canonical, mode } = resolve_model(&name, catalog)?;
+    // A model CRUN names but this gateway does not serve now is refused before its fields.
+    catalog.resolve_available(&canonical).map_err(|e| match e {
+        ValidationError::ModelNotSupported { reason, .. } => ValidationError::ModelNotSupported {
+            model: name.clone(),
+            reason,
+        },
+        other => other,
+    })?;
+    let input = wire.input.ok_or_else(|| ValidationError::Missing {
+        field: "input".into(),
+    })?;
+    if input.camera_fixed.is_some() {
+        return Err(ValidationError::invalid(
+            "input.camera_fixed",
+            &format!("applies only to Seedance 1.0 and 1.5 pro, not {name}"),
+        ));
     }
+    let images = non_empty(input.img_urls);
+    let ref_images = non_empty(input.reference_images);
+    let ref_videos = non_empty(input.reference_videos);
+    let ref_audios = non_empty(input.reference_audios);
+    let not_for = |field: &str, hint: Mode| {
+        ValidationError::invalid(
+            field,
+            &format!(
+                "is not accepted by {name}; use {}",
+                crun_model(&canonical, hint)
+            ),
+        )
+    };
+    let mut draft = RequestDraft {
+        model: Some(canonical.clone()),
+        prompt: input.prompt,
+        generate_audio: input.audio,
+        resolution: input.resolution,
+        aspect_ratio: input.aspect_ratio.map(|r| {
+            if r.trim().eq_ignore_ascii_case("auto") {
+                AspectRatio::Adaptive.as_str().to_string()
+            } else {
+                r
+            }
+        }),
+        duration: input.duration,
+        return_last_frame: input.return_last_frame,
+        callback_url: wire.callback_url,
+        explicit_mode: Some(mode),
+        ..RequestDraft::default()
+    };
+    if mode != Mode::R2v {
+        for (field, list) in [
+            ("input.reference_images", &ref_images),
+            ("input.reference_videos", &ref_videos),
+            ("input.reference_audios", &ref_audios),
+        ] {
+            if list.is_some() {
+                return Err(not_for(field, Mode::R2v));
+            }
+        }
+    }
+    match mode {
+        Mode::T2v => {
+            if images.is_some() {
+                return Err(not_for("input.img_urls", Mode::I2v));
+            }
+        }
+        Mode::I2v => {
+            let images = images.ok_or_else(|| ValidationError::Missing {
+                field: "input.img_urls".into(),
+            })?;
+            if images.len() > 2 {
+                return Err(ValidationError::invalid(
+                    "input.img_urls",
+                    &format!(
+                        "takes at most 2 images (first frame, optional last frame), got {}",
+                        images.len()
+                    ),
+                ));
+            }
+            let mut frames = images.into_iter();
+            draft.first_frame_url = frames.next();
+            draft.last_frame_url = frames.next();
+            if draft
+                .aspect_ratio
+                .as_deref()
+                .is_none_or(|r| r.trim().is_empty())
+            {
+                draft.aspect_ratio = Some(AspectRatio::Adaptive.as_str().to_string());
+            }
+        }
+        Mode::R2v => {
+            if images.is_some() {
+                return Err(not_for("input.img_urls", Mode::I2v));
+            }
+            if ref_images.is_none() && ref_videos.is_none() {
+                return Err(ValidationError::invalid(
+                    "input",
+                    "At least one of reference_images or reference_videos must be provided",
+                ));
+            }
+            draft.reference_image_urls = ref_images;
+            draft.reference_video_urls = ref_videos;
+            draft.reference_audio_urls = ref_audios;
+        }
+    }
+    Ok((draft, name))
 }
 
 /// Parses a CreateTask body; returns the draft, the model name as sent, and the parsed JSON
@@ -216,7 +216,7 @@ pub fn parse_create(
     catalog: &Catalog,
 ) -> Result<(RequestDraft, String, Value), ValidationError> {
     let (wire, json): (CreateTaskRequest, Value) = common::parse_json_keeping(body)?;
-    let (draft, name) = wire.into_draft(catalog)?;
+    let (draft, name) = create_draft(wire, catalog)?;
     Ok((draft, name, json))
 }
 
@@ -296,14 +296,14 @@ pub fn task_info(task: &Task) -> TaskInfo {
     };
     TaskInfo {
         task_id: task.id.to_string(),
-        provider: "seedgate",
+        provider: Cow::Borrowed("seedgate"),
         model_version: r.model.clone(),
-        status: match task.status {
+        status: Cow::Borrowed(match task.status {
             TaskStatus::Queued => "pending",
             TaskStatus::Running => "running",
             TaskStatus::Succeeded => "success",
             TaskStatus::Failed | TaskStatus::Cancelled => "failed",
-        },
+        }),
         param: TaskParam {
             model: crun_model(&r.model, r.mode),
             callback_url: r.callback_url.clone(),
@@ -320,7 +320,7 @@ pub fn task_info(task: &Task) -> TaskInfo {
             }
         }),
         result,
-        source: "api",
+        source: Cow::Borrowed("api"),
     }
 }
 
@@ -337,8 +337,8 @@ pub fn asset_info(service: &GenerationService, asset: &AssetRecord) -> AssetInfo
     AssetInfo {
         asset_id: asset.id.clone(),
         name: asset.name.clone().unwrap_or_else(|| asset.id.clone()),
-        asset_type: asset_type(asset.facts.kind),
-        status: "Active",
+        asset_type: Cow::Borrowed(asset_type(asset.facts.kind)),
+        status: Cow::Borrowed("Active"),
         create_time: at,
         update_time: at,
         url: service.media_url(&asset.object_key),

@@ -5,9 +5,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use seedgate_core::error::{AuthFailure, FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
-use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
+
+use super::wire::ErrorEnvelope;
 
 /// CRUN's name for a canonical field (possibly indexed: `reference_image_urls[2]`).
 pub fn wire_field(field: &FieldPath) -> String {
@@ -39,16 +39,6 @@ pub(super) fn wire_error(error: GatewayError, requested: &str) -> GatewayError {
         }
         other => other.renamed(wire_field),
     }
-}
-
-/// Every CRUN error: `code` equals the HTTP status; `data` is null.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = CrunErrorEnvelope)]
-pub struct ErrorEnvelope {
-    pub code: u16,
-    pub message: String,
-    #[schema(value_type = Option<Object>)]
-    pub data: Value,
 }
 
 /// The code (HTTP status and body `code`) of a gateway error.

@@ -32,6 +32,9 @@ mod errors;
 mod routes;
 mod wire;
 
+#[cfg(test)]
+mod round_trip;
+
 // One public surface per dialect (`seedgate_dialects::crun::…`), whichever file defines
 // the item.
 pub use convert::*;

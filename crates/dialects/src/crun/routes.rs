@@ -19,10 +19,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::convert::{asset_info, parse_create, task_info};
-use super::errors::{wire_error, ErrorEnvelope};
+use super::errors::wire_error;
 use super::wire::{
     AssetIdData, AssetInfoResponse, AssetUploadRequest, AssetUploadResponse, CreateTaskRequest,
-    CreateTaskResponse, EstimateData, EstimateResponse, TaskIdData, TaskInfoResponse,
+    CreateTaskResponse, ErrorEnvelope, EstimateData, EstimateResponse, TaskIdData,
+    TaskInfoResponse,
 };
 use super::Crun;
 
@@ -47,7 +48,7 @@ fn ok<T: Serialize>(data: T) -> Response {
     )
 }
 
-fn render_created(task: &Task) -> StoredResponse {
+pub(super) fn render_created(task: &Task) -> StoredResponse {
     common::stored_json(
         200,
         &CreateTaskResponse {

@@ -28,9 +28,14 @@ use super::wire::{
 };
 use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
+use seedgate_core::media::MediaUrl;
 use seedgate_core::task::FailureKind;
 use seedgate_core::{AspectRatio, GenerationRequest, Inexpressible, Mode};
-use serde_json::{json, Map, Value};
+use seedgate_wire::apixo::{
+    GenerateInput, GenerateTaskRequest, GenerateTaskResponse, MediaItem, StatusTaskResponse,
+};
+use serde::Deserialize;
+use serde_json::Value;
 
 pub struct Apixo;
 
@@ -42,76 +47,86 @@ impl UpstreamApi for Apixo {
 
     fn create(&self, cx: &CreateContext<'_>) -> Result<HttpCall, ProviderError> {
         let r = cx.request;
-        let prompt = r.prompt.as_deref().unwrap_or_default();
-        let mut input = Map::new();
-        let urls = |list: &[seedgate_core::media::MediaUrl]| -> Value {
-            list.iter().map(|u| Value::from(u.as_str())).collect()
+        let items = |list: &[MediaUrl]| -> Vec<MediaItem> {
+            list.iter()
+                .map(|u| MediaItem(u.as_str().to_string()))
+                .collect()
         };
-        let mode = match r.mode {
-            Mode::T2v => "text-to-video",
+        // Only the reference lists in use are sent.
+        let some = |list: &[MediaUrl]| (!list.is_empty()).then(|| items(list));
+        let (mode, image_urls, video_urls, audio_urls) = match r.mode {
+            Mode::T2v => ("text-to-video", None, None, None),
             Mode::I2v => {
-                let frames: Vec<Value> = r
+                let frames = r
                     .first_frame_url
                     .iter()
                     .chain(&r.last_frame_url)
-                    .map(|u| Value::from(u.as_str()))
+                    .map(|u| MediaItem(u.as_str().to_string()))
                     .collect();
-                input.insert("image_urls".into(), Value::Array(frames));
                 // Seedance 1.5 pro on APIXO names its image mode differently.
-                if cx.model_id.starts_with("seedance-1-5") {
+                let mode = if cx.model_id.starts_with("seedance-1-5") {
                     "image-to-video"
                 } else {
                     "first_and_last_frames"
-                }
+                };
+                (mode, Some(frames), None, None)
             }
-            Mode::R2v => {
-                for (field, list) in [
-                    ("image_urls", &r.reference_image_urls),
-                    ("video_urls", &r.reference_video_urls),
-                    ("audio_urls", &r.reference_audio_urls),
-                ] {
-                    if !list.is_empty() {
-                        input.insert(field.into(), urls(list));
-                    }
-                }
-                "omni_reference"
-            }
+            Mode::R2v => (
+                "omni_reference",
+                some(&r.reference_image_urls),
+                some(&r.reference_video_urls),
+                some(&r.reference_audio_urls),
+            ),
         };
-        input.insert("mode".into(), mode.into());
-        input.insert("prompt".into(), prompt.into());
-        input.insert("resolution".into(), r.resolution.as_str().into());
-        input.insert("duration".into(), r.duration_seconds.into());
-        input.insert(
-            "aspect_ratio".into(),
-            match r.aspect_ratio {
-                AspectRatio::Adaptive => "auto",
-                other => other.as_str(),
-            }
-            .into(),
-        );
-        input.insert("sound".into(), r.generate_audio.into());
-        input.insert("web_search".into(), r.web_search.into());
-        let mut body = Map::new();
-        match cx.callback_url {
+        let input = GenerateInput {
+            mode: Some(mode.into()),
+            prompt: Some(r.prompt.clone().unwrap_or_default()),
+            resolution: Some(r.resolution.as_str().into()),
+            duration: Some(r.duration_seconds.into()),
+            aspect_ratio: Some(
+                match r.aspect_ratio {
+                    AspectRatio::Adaptive => "auto",
+                    other => other.as_str(),
+                }
+                .into(),
+            ),
+            sound: Some(r.generate_audio),
+            web_search: Some(r.web_search),
+            image_urls,
+            video_urls,
+            audio_urls,
+            fixed_lens: None,
+        };
+        let body = GenerateTaskRequest {
             // APIXO calls back only in callback mode.
-            Some(url) => {
-                body.insert("request_type".into(), "callback".into());
-                body.insert("callback_url".into(), url.into());
-            }
-            None => {
-                body.insert("request_type".into(), "async".into());
-            }
-        }
-        body.insert("input".into(), Value::Object(input));
+            request_type: Some(
+                if cx.callback_url.is_some() {
+                    "callback"
+                } else {
+                    "async"
+                }
+                .into(),
+            ),
+            callback_url: cx.callback_url.map(String::from),
+            provider: None,
+            input: Some(input),
+        };
+        let json = serde_json::to_value(&body)
+            .map_err(|e| ProviderError::permanent(FailureKind::Internal, e.to_string()))?;
         Ok(HttpCall::post(
             format!("/api/v1/generateTask/{}", path_segment(cx.model_id)),
-            Value::Object(body),
+            json,
         ))
     }
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
         check_envelope(body, self.fault(body), http_like)?;
-        created_task_id(body, &["taskId", "task_id"])
+        // No readable `data` or an empty id: the task may exist all the same (ambiguous).
+        GenerateTaskResponse::deserialize(body)
+            .ok()
+            .map(|answer| answer.data.task_id)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(missing_task_id)
     }
 
     fn status(&self, job_id: &str, model_id: &str) -> HttpCall {
@@ -121,8 +136,13 @@ impl UpstreamApi for Apixo {
 
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
         check_envelope(body, self.fault(body), http_like)?;
-        let (data, state, phase) = data_and_phase(
-            body,
+        // Every field of `data` reads leniently; only a missing or non-object `data` fails.
+        let data = StatusTaskResponse::deserialize(body)
+            .map_err(|_| missing("data"))?
+            .data;
+        let state = data.state.trim();
+        let phase = phase_of(
+            state,
             "state",
             &[
                 ("pending", Phase::Queued),
@@ -134,19 +154,19 @@ impl UpstreamApi for Apixo {
         Ok(match phase {
             Phase::Queued => UpstreamState::Queued,
             Phase::Running => UpstreamState::Running,
-            Phase::Succeeded => result_json_state(data.get("resultJson")),
+            Phase::Succeeded => result_json_state(data.result_json.map(Value::String).as_ref()),
             Phase::Cancelled => UpstreamState::Cancelled,
             Phase::Expired => UpstreamState::Expired,
             Phase::Failed => {
-                let code = data.get("failCode").and_then(as_text);
-                let message = data.get("failMsg").and_then(as_text);
+                let code = data.fail_code.as_deref();
+                let message = data.fail_msg.as_deref();
                 // seedgate serving APIXO reports a task cancelled elsewhere this way.
-                if code.as_deref() == Some("Cancelled") {
+                if code == Some("Cancelled") {
                     UpstreamState::Cancelled
                 } else {
                     UpstreamState::Failed {
-                        kind: fail_kind(code.as_deref(), message.as_deref()),
-                        message: join(code.as_deref(), message.as_deref(), state),
+                        kind: fail_kind(code, message),
+                        message: join(code, message, state),
                     }
                 }
             }
@@ -154,12 +174,20 @@ impl UpstreamApi for Apixo {
     }
 
     fn probe_create(&self, model_id: &str) -> HttpCall {
+        let body = GenerateTaskRequest {
+            request_type: Some("async".into()),
+            input: Some(GenerateInput {
+                mode: Some("text-to-video".into()),
+                prompt: Some("seedgate probe".into()),
+                duration: Some(0),
+                ..GenerateInput::default()
+            }),
+            ..GenerateTaskRequest::default()
+        };
         HttpCall::post(
             format!("/api/v1/generateTask/{}", path_segment(model_id)),
-            json!({
-                "request_type": "async",
-                "input": {"mode": "text-to-video", "prompt": "seedgate probe", "duration": 0}
-            }),
+            // Strings and integers only: serializing cannot fail.
+            serde_json::to_value(&body).unwrap_or(Value::Null),
         )
     }
 
@@ -228,9 +256,8 @@ pub(super) fn created_task_id(body: &Value, keys: &[&str]) -> Result<String, Ups
         .ok_or_else(missing_task_id)
 }
 
-/// A status answer's `data` object, its state word (under `field`) and that word's phase: the
-/// dialect's own words in `known` first, then common synonyms ([`guess_phase`]); any other word
-/// is an [`unknown_state`] fault.
+/// A status answer's `data` object, its state word (under `field`) and that word's phase (see
+/// [`phase_of`]).
 pub(super) fn data_and_phase<'a>(
     body: &'a Value,
     field: &str,
@@ -244,14 +271,26 @@ pub(super) fn data_and_phase<'a>(
         .get(field)
         .and_then(Value::as_str)
         .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| missing(&format!("a {field}")))?;
-    let phase = known
+        .unwrap_or_default();
+    Ok((data, word, phase_of(word, field, known)?))
+}
+
+/// The phase of a state word (read under `field`, trimmed): the dialect's own words in `known`
+/// first, then common synonyms ([`guess_phase`]); no word is a bad answer, any other word an
+/// [`unknown_state`] fault.
+pub(super) fn phase_of(
+    word: &str,
+    field: &str,
+    known: &[(&str, Phase)],
+) -> Result<Phase, UpstreamFault> {
+    if word.is_empty() {
+        return Err(missing(&format!("a {field}")));
+    }
+    known
         .iter()
         .find_map(|(known, phase)| (*known == word).then_some(*phase))
         .or_else(|| guess_phase(word))
-        .ok_or_else(|| unknown_state(word))?;
-    Ok((data, word, phase))
+        .ok_or_else(|| unknown_state(word))
 }
 
 /// Code and message of an error body, whatever the envelope: `{code, message|msg, data:
@@ -406,6 +445,7 @@ pub(crate) mod tests {
     use super::*;
     use seedgate_core::media::MediaUrl;
     use seedgate_core::Resolution;
+    use serde_json::json;
 
     fn url(s: &str) -> MediaUrl {
         MediaUrl::parse(s).expect("url")

@@ -25,19 +25,19 @@
 //! translated: 455 (maintenance) → 503, 501 (generation failed) → 502, 505 (feature disabled:
 //! the model is off for this account) → 403; 401/402/404/422/429/500 as they are.
 
-use super::apixo::{
-    created_task_id, data_and_phase, envelope_fault, join, task_id_of, text_kind, Phase,
-};
+use super::apixo::{envelope_fault, join, missing, phase_of, task_id_of, text_kind, Phase};
 use super::wire::{
-    check_envelope, envelope_code, frames_exclude_references, http_like, no_web_search, urls,
+    check_envelope, envelope_code, frames_exclude_references, http_like, missing_task_id,
+    no_web_search,
 };
-use super::{
-    as_text, AuthStyle, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState,
-};
+use super::{AuthStyle, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
+use seedgate_core::media::MediaUrl;
 use seedgate_core::task::FailureKind;
 use seedgate_core::{AspectRatio, GenerationRequest, Inexpressible, Mode};
-use serde_json::{json, Map, Value};
+use seedgate_wire::crun::{CreateTaskRequest, CreateTaskResponse, CrunInput, TaskInfoResponse};
+use serde::Deserialize;
+use serde_json::Value;
 
 pub struct Crun;
 
@@ -55,57 +55,62 @@ impl UpstreamApi for Crun {
 
     fn create(&self, cx: &CreateContext<'_>) -> Result<HttpCall, ProviderError> {
         let r = cx.request;
-        let mut input = Map::new();
-        if let Some(prompt) = r.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
-            input.insert("prompt".into(), prompt.into());
-        }
-        input.insert("resolution".into(), r.resolution.as_str().into());
-        input.insert(
-            "aspect_ratio".into(),
-            match r.aspect_ratio {
-                AspectRatio::Adaptive => "auto",
-                other => other.as_str(),
-            }
-            .into(),
-        );
-        input.insert("duration".into(), r.duration_seconds.into());
-        input.insert("audio".into(), r.generate_audio.into());
-        input.insert("return_last_frame".into(), r.return_last_frame.into());
+        let strings = |list: &[MediaUrl]| -> Vec<String> {
+            list.iter().map(|u| u.as_str().to_string()).collect()
+        };
+        // Only the reference lists in use are sent.
+        let some = |list: &[MediaUrl]| (!list.is_empty()).then(|| strings(list));
+        let mut input = CrunInput {
+            // A blank prompt is left out: CRUN's i2v and r2v take none.
+            prompt: r.prompt.clone().filter(|p| !p.trim().is_empty()),
+            resolution: Some(r.resolution.as_str().into()),
+            aspect_ratio: Some(
+                match r.aspect_ratio {
+                    AspectRatio::Adaptive => "auto",
+                    other => other.as_str(),
+                }
+                .into(),
+            ),
+            duration: Some(r.duration_seconds.into()),
+            audio: Some(r.generate_audio),
+            return_last_frame: Some(r.return_last_frame),
+            ..CrunInput::default()
+        };
         match r.mode {
             Mode::T2v => {}
             Mode::I2v => {
-                let frames: Vec<Value> = r
-                    .first_frame_url
-                    .iter()
-                    .chain(&r.last_frame_url)
-                    .map(|u| Value::from(u.as_str()))
-                    .collect();
-                input.insert("img_urls".into(), Value::Array(frames));
+                input.img_urls = Some(
+                    r.first_frame_url
+                        .iter()
+                        .chain(&r.last_frame_url)
+                        .map(|u| u.as_str().to_string())
+                        .collect(),
+                );
             }
             Mode::R2v => {
-                for (field, list) in [
-                    ("reference_images", &r.reference_image_urls),
-                    ("reference_videos", &r.reference_video_urls),
-                    ("reference_audios", &r.reference_audio_urls),
-                ] {
-                    if !list.is_empty() {
-                        input.insert(field.into(), urls(list));
-                    }
-                }
+                input.reference_images = some(&r.reference_image_urls);
+                input.reference_videos = some(&r.reference_video_urls);
+                input.reference_audios = some(&r.reference_audio_urls);
             }
         }
-        let mut body = Map::new();
-        body.insert("model".into(), model_for(cx.model_id, r.mode).into());
-        if let Some(url) = cx.callback_url {
-            body.insert("callback_url".into(), url.into());
-        }
-        body.insert("input".into(), Value::Object(input));
-        Ok(HttpCall::post(CREATE_PATH, Value::Object(body)))
+        let body = CreateTaskRequest {
+            model: Some(model_for(cx.model_id, r.mode)),
+            callback_url: cx.callback_url.map(String::from),
+            input: Some(input),
+        };
+        let json = serde_json::to_value(&body)
+            .map_err(|e| ProviderError::permanent(FailureKind::Internal, e.to_string()))?;
+        Ok(HttpCall::post(CREATE_PATH, json))
     }
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
         check_envelope(body, self.fault(body), crun_status)?;
-        created_task_id(body, &["task_id", "taskId"])
+        // No readable `data` or an empty id: the task may exist all the same (ambiguous).
+        CreateTaskResponse::deserialize(body)
+            .ok()
+            .map(|answer| answer.data.task_id)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(missing_task_id)
     }
 
     fn status(&self, job_id: &str, _model_id: &str) -> HttpCall {
@@ -114,8 +119,13 @@ impl UpstreamApi for Crun {
 
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
         check_envelope(body, self.fault(body), crun_status)?;
-        let (data, status, phase) = data_and_phase(
-            body,
+        // Every field of `data` reads leniently; only a missing or non-object `data` fails.
+        let data = TaskInfoResponse::deserialize(body)
+            .map_err(|_| missing("data"))?
+            .data;
+        let status = data.status.trim();
+        let phase = phase_of(
+            status,
             "status",
             &[
                 ("pending", Phase::Queued),
@@ -124,49 +134,48 @@ impl UpstreamApi for Crun {
                 ("failed", Phase::Failed),
             ],
         )?;
-        let result = data.get("result").filter(|r| r.is_object());
-        let field = |name: &str| result.and_then(|r| r.get(name));
+        let result = data.result.unwrap_or_default();
         Ok(match phase {
             Phase::Queued => UpstreamState::Queued,
             Phase::Running => UpstreamState::Running,
             Phase::Cancelled => UpstreamState::Cancelled,
             Phase::Expired => UpstreamState::Expired,
-            Phase::Succeeded => {
-                let video = match field("media_urls") {
-                    Some(Value::Array(items)) => items.iter().find_map(as_text),
-                    Some(other) => as_text(other),
-                    None => None,
-                };
-                match video {
-                    Some(video_url) => UpstreamState::Succeeded {
-                        video_url,
-                        last_frame_url: field("last_frame_url").and_then(as_text),
-                    },
-                    // Finished with nothing to deliver: polling again will not change it.
-                    None => UpstreamState::Failed {
-                        kind: FailureKind::UpstreamError,
-                        message: "the upstream reported success without a video URL".into(),
-                    },
-                }
-            }
+            Phase::Succeeded => match result.media_urls.into_iter().next() {
+                Some(video_url) => UpstreamState::Succeeded {
+                    video_url,
+                    last_frame_url: result.last_frame_url,
+                },
+                // Finished with nothing to deliver: polling again will not change it.
+                None => UpstreamState::Failed {
+                    kind: FailureKind::UpstreamError,
+                    message: "the upstream reported success without a video URL".into(),
+                },
+            },
             Phase::Failed => {
-                let code = field("code").and_then(as_text);
-                let message = field("message").and_then(as_text);
+                let code = result.code.map(|c| c.to_string());
+                let message = result.message.as_deref();
                 UpstreamState::Failed {
-                    kind: failed_kind(code.as_deref(), message.as_deref()),
-                    message: join(code.as_deref(), message.as_deref(), status),
+                    kind: failed_kind(result.code, message),
+                    message: join(code.as_deref(), message, status),
                 }
             }
         })
     }
 
     fn probe_create(&self, model_id: &str) -> HttpCall {
+        let body = CreateTaskRequest {
+            model: Some(model_for(model_id, Mode::T2v)),
+            callback_url: None,
+            input: Some(CrunInput {
+                prompt: Some("seedgate probe".into()),
+                duration: Some(0),
+                ..CrunInput::default()
+            }),
+        };
+        // Strings and integers only: serializing cannot fail.
         HttpCall::post(
             CREATE_PATH,
-            json!({
-                "model": model_for(model_id, Mode::T2v),
-                "input": {"prompt": "seedgate probe", "duration": 0}
-            }),
+            serde_json::to_value(&body).unwrap_or(Value::Null),
         )
     }
 
@@ -207,12 +216,12 @@ pub(super) fn crun_status(code: u16) -> u16 {
 
 /// The kind of a failed task: moderation words win; then the code (422 invalid input, 429 rate
 /// limited; 501 "Generation Failed" says nothing more); then the message's words.
-fn failed_kind(code: Option<&str>, message: Option<&str>) -> FailureKind {
+fn failed_kind(code: Option<u16>, message: Option<&str>) -> FailureKind {
     let said = message.and_then(text_kind);
     if said == Some(FailureKind::Moderation) {
         return FailureKind::Moderation;
     }
-    match code.and_then(|c| c.trim().parse::<u16>().ok()) {
+    match code {
         Some(400 | 422) => FailureKind::InvalidInput,
         Some(429) => FailureKind::RateLimited,
         _ => said.unwrap_or(FailureKind::UpstreamError),
@@ -223,6 +232,7 @@ fn failed_kind(code: Option<&str>, message: Option<&str>) -> FailureKind {
 mod tests {
     use super::super::apixo::tests::{i2v, r2v, request};
     use super::*;
+    use serde_json::json;
 
     fn create(r: &GenerationRequest, model_id: &str, callback_url: Option<&str>) -> HttpCall {
         Crun.create(&CreateContext {
