@@ -6,5 +6,6 @@
 //! from the documentation (unknown fields in responses are ignored, a number sent as a string
 //! is read), so one type serves a strict server and a tolerant client alike.
 
+pub mod ark;
 pub mod de;
 pub mod openai;

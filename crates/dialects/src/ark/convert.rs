@@ -28,10 +28,15 @@ fn is_asset_ref(url: &str) -> bool {
     has_scheme(url, "asset://")
 }
 
-impl CreateTaskRequest {
+/// Ark → canonical for the create body (a trait because the body is `seedgate-wire`'s type).
+pub trait IntoDraft {
     /// The canonical draft and where each medium came from. Only the shape of `content[]` is
-    /// checked here; values are checked by the core (and by [`CreateTaskRequest::check_wire`]).
-    pub fn into_draft(self) -> Result<(RequestDraft, ContentPaths), ValidationError> {
+    /// checked here; values are checked by the core (and by `check_wire`).
+    fn into_draft(self) -> Result<(RequestDraft, ContentPaths), ValidationError>;
+}
+
+impl IntoDraft for CreateTaskRequest {
+    fn into_draft(self) -> Result<(RequestDraft, ContentPaths), ValidationError> {
         let mut paths = ContentPaths::default();
         let mut prompt = None;
         let mut first_frame = None;
