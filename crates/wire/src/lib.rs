@@ -7,6 +7,7 @@
 //! is read), so one type serves a strict server and a tolerant client alike.
 
 pub mod apixo;
+pub mod ark;
 pub mod crun;
 pub mod de;
 pub mod hiapi;

@@ -28,10 +28,15 @@ fn is_asset_ref(url: &str) -> bool {
     has_scheme(url, "asset://")
 }
 
-impl CreateTaskRequest {
+/// Ark → canonical for the create body (a trait because the body is `seedgate-wire`'s type).
+pub trait IntoDraft {
     /// The canonical draft and where each medium came from. Only the shape of `content[]` is
-    /// checked here; values are checked by the core (and by [`CreateTaskRequest::check_wire`]).
-    pub fn into_draft(self) -> Result<(RequestDraft, ContentPaths), ValidationError> {
+    /// checked here; values are checked by the core (and by `check_wire`).
+    fn into_draft(self) -> Result<(RequestDraft, ContentPaths), ValidationError>;
+}
+
+impl IntoDraft for CreateTaskRequest {
+    fn into_draft(self) -> Result<(RequestDraft, ContentPaths), ValidationError> {
         let mut paths = ContentPaths::default();
         let mut prompt = None;
         let mut first_frame = None;
@@ -62,7 +67,7 @@ impl CreateTaskRequest {
             {
                 if payloads.iter().any(|(name, _)| *name == item.kind) {
                     return Err(ValidationError::invalid(
-                        &at(other),
+                        at(other),
                         &format!("is not allowed in an item of type `{}`", item.kind),
                     ));
                 }
@@ -71,7 +76,7 @@ impl CreateTaskRequest {
             let media_url = |media: Option<MediaRef>, field: &str| match media {
                 None => Err(ValidationError::missing(at(field))),
                 Some(m) if is_data_uri(&m.url) => Err(ValidationError::invalid(
-                    &format!("content[{i}].{field}.url"),
+                    format!("content[{i}].{field}.url"),
                     "inline base64 data URIs are not accepted by seedgate; pass an http(s) URL \
                      or an asset://<id> of an uploaded asset",
                 )),
@@ -81,7 +86,7 @@ impl CreateTaskRequest {
                 Some(m) => match MediaUrl::parse(&m.url) {
                     Ok(_) => Ok(m.url),
                     Err(e) => Err(ValidationError::invalid(
-                        &format!("content[{i}].{field}.url"),
+                        format!("content[{i}].{field}.url"),
                         &e.to_string(),
                     )),
                 },
@@ -90,7 +95,7 @@ impl CreateTaskRequest {
                 "text" => {
                     if role.is_some() {
                         return Err(ValidationError::invalid(
-                            &at("role"),
+                            at("role"),
                             "is not allowed in a text item",
                         ));
                     }
@@ -99,7 +104,7 @@ impl CreateTaskRequest {
                     };
                     if prompt.is_some() {
                         return Err(ValidationError::invalid(
-                            &format!("content[{i}]"),
+                            format!("content[{i}]"),
                             "only one text item is allowed; put the whole prompt in one item",
                         ));
                     }
@@ -118,7 +123,7 @@ impl CreateTaskRequest {
                             };
                             if slot.replace(url).is_some() {
                                 return Err(ValidationError::invalid(
-                                    &at("role"),
+                                    at("role"),
                                     "each frame role may appear once",
                                 ));
                             }
@@ -130,7 +135,7 @@ impl CreateTaskRequest {
                         }
                         Some(_) => {
                             return Err(ValidationError::invalid(
-                                &at("role"),
+                                at("role"),
                                 "must be first_frame, last_frame or reference_image",
                             ))
                         }
@@ -146,7 +151,7 @@ impl CreateTaskRequest {
                     let url = media_url(media, &item.kind)?;
                     if role.is_some_and(|r| r != expected) {
                         return Err(ValidationError::invalid(
-                            &at("role"),
+                            at("role"),
                             &format!("must be {expected}"),
                         ));
                     }
@@ -160,13 +165,13 @@ impl CreateTaskRequest {
                 }
                 "draft_task" => {
                     return Err(ValidationError::invalid(
-                        &at("type"),
+                        at("type"),
                         "draft_task is only supported by Seedance 1.5 pro",
                     ))
                 }
                 _ => {
                     return Err(ValidationError::invalid(
-                        &at("type"),
+                        at("type"),
                         "must be text, image_url, video_url or audio_url",
                     ))
                 }
@@ -183,7 +188,7 @@ impl CreateTaskRequest {
             _ => {
                 let (i, _) = unroled[unroled.len() - 1];
                 return Err(ValidationError::invalid(
-                    &format!("content[{i}].role"),
+                    format!("content[{i}].role"),
                     "is required when the request has more than one image",
                 ));
             }
@@ -192,7 +197,7 @@ impl CreateTaskRequest {
         for (i, tool) in self.tools.unwrap_or_default().iter().enumerate() {
             if tool.kind != "web_search" {
                 return Err(ValidationError::invalid(
-                    &format!("tools[{i}].type"),
+                    format!("tools[{i}].type"),
                     "must be web_search",
                 ));
             }

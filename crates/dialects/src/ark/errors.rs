@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use seedgate_core::error::{AuthFailure, FieldPath, GatewayError, Rule, ValidationError};
 use seedgate_core::RequestId;
-use serde::Serialize;
-use utoipa::ToSchema;
+
+use super::wire::{ErrorBody, ErrorEnvelope};
 
 /// Where each canonical media field came from in `content[]`, to name errors Ark's way.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -84,26 +84,6 @@ fn ark_rule(rule: &Rule) -> String {
         Rule::Requires(other) if is_frame(other) => format!("requires a {} image", role(other)),
         Rule::Requires(_) | Rule::ConflictsWith(_) => format!("{} items", rule.words(role)),
     }
-}
-
-/// Every Ark error.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ArkErrorEnvelope)]
-pub struct ErrorEnvelope {
-    pub error: ErrorBody,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ArkErrorBody)]
-pub struct ErrorBody {
-    pub code: String,
-    /// Ends with `Request ID: req_…`.
-    pub message: String,
-    /// The parameter at fault, in Ark's paths (`content[1].image_url`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub param: Option<String>,
-    #[serde(rename = "type")]
-    pub kind: String,
 }
 
 /// Code, HTTP status and error type of a gateway error.

@@ -86,6 +86,8 @@
 mod convert;
 mod errors;
 mod list;
+#[cfg(test)]
+mod round_trip;
 mod routes;
 mod task;
 mod wire;

@@ -15,9 +15,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::convert::parse_create;
-use super::errors::ErrorEnvelope;
 use super::list::parse_list_query;
 use super::task::task_object;
+use super::wire::ErrorEnvelope;
 use super::wire::{CreateTaskRequest, CreateTaskResponse, TaskList, TaskObject};
 use super::Ark;
 

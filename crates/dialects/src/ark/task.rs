@@ -124,27 +124,27 @@ pub fn task_object(task: &Task, catalog: &Catalog) -> TaskObject {
     TaskObject {
         id: task.id.to_string(),
         model: ark_model_name(task, catalog),
-        status,
+        status: status.into(),
         content,
         error,
         usage,
         created_at: common::unix_seconds(task.created_at_ms),
         updated_at: common::unix_seconds(task.updated_at_ms),
         seed: task.request.seed.map_or(-1, i64::from),
-        resolution: task.request.resolution.as_str(),
-        ratio,
+        resolution: task.request.resolution.as_str().into(),
+        ratio: ratio.into(),
         duration: task.request.duration_seconds,
         framespersecond: OUTPUT_FPS,
         generate_audio: task.request.generate_audio,
         draft: false,
-        service_tier: "default",
+        service_tier: "default".into(),
         execution_expires_after: task
             .request
             .expires_after_seconds
             .unwrap_or(EXPIRES_DEFAULT),
         priority: task.request.priority.unwrap_or(0),
         safety_identifier: task.request.safety_identifier.clone(),
-        output_format: "mp4",
+        output_format: "mp4".into(),
         tools: task.request.web_search.then(|| {
             vec![Tool {
                 kind: "web_search".into(),

@@ -25,11 +25,16 @@
 //! Ark has no switch for seedgate's `nsfw_checker`; it is not sent.
 
 use super::wire::{frames_exclude_references, path_segment};
-use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
+use super::{CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
 use seedgate_core::task::FailureKind;
 use seedgate_core::{GenerationRequest, Inexpressible};
-use serde_json::{json, Map, Value};
+use seedgate_wire::ark::{
+    ContentItem, CreateTaskRequest, CreateTaskResponse, ErrorAnswer, ErrorValue, MediaKind,
+    TaskObject, Tool,
+};
+use serde::Deserialize;
+use serde_json::Value;
 
 pub struct Ark;
 
@@ -40,8 +45,12 @@ fn task_path(job_id: &str) -> String {
     format!("{TASKS}/{}", path_segment(job_id))
 }
 
-fn media_item(kind: &str, url: &str, role: &str) -> Value {
-    json!({"type": kind, kind: {"url": url}, "role": role})
+/// A body as JSON. The wire types hold only strings, numbers and booleans, so this cannot
+/// fail; should it ever, the call is refused rather than sent with a wrong body.
+fn to_body(body: &CreateTaskRequest) -> Result<Value, ProviderError> {
+    serde_json::to_value(body).map_err(|e| {
+        ProviderError::permanent(FailureKind::Internal, format!("Ark body not written: {e}"))
+    })
 }
 
 /// What an Ark error code says about the failure, if anything.
@@ -90,21 +99,6 @@ fn status_for_code(code: &str) -> u16 {
     }
 }
 
-/// Code and message of an error object (`{"code","message"}`), or of a body that is one.
-fn code_and_message(body: &Value) -> (Option<String>, Option<String>) {
-    let error = body.get("error");
-    let from = |key: &str| {
-        error
-            .and_then(|e| e.get(key))
-            .and_then(as_text)
-            .or_else(|| body.get(key).and_then(as_text))
-    };
-    let code = from("code");
-    // `{"error": "text"}` carries only a message.
-    let message = from("message").or_else(|| error.and_then(as_text));
-    (code, message)
-}
-
 /// A failed task's kind: from the code, else a moderation word in the message.
 fn failed_kind(code: Option<&str>, message: Option<&str>) -> FailureKind {
     match code.and_then(failure_kind) {
@@ -120,9 +114,11 @@ fn failed_kind(code: Option<&str>, message: Option<&str>) -> FailureKind {
 
 /// An error envelope found under a 2xx status, classified by its code.
 fn envelope_fault(body: &Value) -> Option<UpstreamFault> {
-    let error = body.get("error").filter(|e| !e.is_null())?;
-    let (code, message) = code_and_message(body);
-    if code.is_none() && message.is_none() && !error.is_object() {
+    let answer = ErrorAnswer::read(body);
+    let error = answer.error.as_ref()?;
+    let (code, message) = (answer.code(), answer.message());
+    // A bare `"error": true` or `[]` says nothing: not an envelope.
+    if code.is_none() && message.is_none() && !matches!(error, ErrorValue::Object { .. }) {
         return None;
     }
     let status = code.as_deref().map_or(502, status_for_code);
@@ -154,6 +150,21 @@ fn looks_in_progress(status: &str) -> bool {
     .any(|w| status.contains(w))
 }
 
+/// A callback some relays wrap in `{"data": {…}}`.
+#[derive(Deserialize)]
+struct Wrapped {
+    data: CreateTaskResponse,
+}
+
+/// The id of a create answer or task object; `None` when missing or empty (the wire type reads
+/// a non-object, or an id that is neither string nor number, as empty).
+fn id_of(body: &Value) -> Option<String> {
+    CreateTaskResponse::deserialize(body)
+        .ok()
+        .map(|r| r.id)
+        .filter(|id| !id.is_empty())
+}
+
 impl UpstreamApi for Ark {
     fn inexpressible(&self, r: &GenerationRequest) -> Option<Inexpressible> {
         // Ark's first-frame, first+last-frame and reference modes exclude each other (§1.5).
@@ -164,22 +175,25 @@ impl UpstreamApi for Ark {
         let r = cx.request;
         let mut content = Vec::new();
         if let Some(prompt) = &r.prompt {
-            content.push(json!({"type": "text", "text": prompt}));
+            content.push(ContentItem::text(prompt.as_str()));
         }
-        if let Some(url) = &r.first_frame_url {
-            content.push(media_item("image_url", url.as_str(), "first_frame"));
+        let media = [
+            (MediaKind::Image, r.first_frame_url.iter(), "first_frame"),
+            (MediaKind::Image, r.last_frame_url.iter(), "last_frame"),
+        ];
+        for (kind, urls, role) in media {
+            content.extend(urls.map(|u| ContentItem::media(kind, u.as_str(), role)));
         }
-        if let Some(url) = &r.last_frame_url {
-            content.push(media_item("image_url", url.as_str(), "last_frame"));
-        }
-        for url in &r.reference_image_urls {
-            content.push(media_item("image_url", url.as_str(), "reference_image"));
-        }
-        for url in &r.reference_video_urls {
-            content.push(media_item("video_url", url.as_str(), "reference_video"));
-        }
-        for url in &r.reference_audio_urls {
-            content.push(media_item("audio_url", url.as_str(), "reference_audio"));
+        let lists = [
+            (MediaKind::Image, &r.reference_image_urls, "reference_image"),
+            (MediaKind::Video, &r.reference_video_urls, "reference_video"),
+            (MediaKind::Audio, &r.reference_audio_urls, "reference_audio"),
+        ];
+        for (kind, urls, role) in lists {
+            content.extend(
+                urls.iter()
+                    .map(|u| ContentItem::media(kind, u.as_str(), role)),
+            );
         }
         if content.is_empty() {
             return Err(ProviderError::permanent(
@@ -188,44 +202,33 @@ impl UpstreamApi for Ark {
             ));
         }
 
-        let mut body = Map::new();
-        body.insert("model".into(), json!(cx.model_id));
-        body.insert("content".into(), Value::Array(content));
-        body.insert("resolution".into(), json!(r.resolution.as_str()));
-        body.insert("ratio".into(), json!(r.aspect_ratio.as_str()));
-        body.insert("duration".into(), json!(r.duration_seconds));
-        body.insert("generate_audio".into(), json!(r.generate_audio));
-        body.insert("return_last_frame".into(), json!(r.return_last_frame));
-        body.insert("watermark".into(), json!(false));
-        // Absent means random on Ark (`-1`).
-        if let Some(seed) = r.seed {
-            body.insert("seed".into(), json!(seed));
-        }
-        if r.web_search {
-            body.insert("tools".into(), json!([{"type": "web_search"}]));
-        }
-        if let Some(url) = cx.callback_url {
-            body.insert("callback_url".into(), json!(url));
-        }
-        // What the client asked of the task, passed on: the upstream expires it too (within
-        // Ark's range), orders it, and sees the end-user id.
-        if let Some(seconds) = r.expires_after_seconds {
-            body.insert(
-                "execution_expires_after".into(),
-                json!(seconds.clamp(3_600, 259_200)),
-            );
-        }
-        if let Some(priority) = r.priority {
-            body.insert("priority".into(), json!(priority));
-        }
-        if let Some(id) = &r.safety_identifier {
-            body.insert("safety_identifier".into(), json!(id));
-        }
-        Ok(HttpCall::post(TASKS, Value::Object(body)))
+        let body = CreateTaskRequest {
+            model: Some(cx.model_id.to_string()),
+            content: Some(content),
+            resolution: Some(r.resolution.as_str().into()),
+            ratio: Some(r.aspect_ratio.as_str().into()),
+            duration: Some(r.duration_seconds.into()),
+            generate_audio: Some(r.generate_audio),
+            return_last_frame: Some(r.return_last_frame),
+            watermark: Some(false),
+            // Absent means random on Ark (`-1`).
+            seed: r.seed.map(i64::from),
+            tools: r.web_search.then(|| vec![Tool::web_search()]),
+            callback_url: cx.callback_url.map(String::from),
+            // What the client asked of the task, passed on: the upstream expires it too (within
+            // Ark's range), orders it, and sees the end-user id.
+            execution_expires_after: r
+                .expires_after_seconds
+                .map(|s| i64::from(s.clamp(3_600, 259_200))),
+            priority: r.priority,
+            safety_identifier: r.safety_identifier.clone(),
+            ..Default::default()
+        };
+        Ok(HttpCall::post(TASKS, to_body(&body)?))
     }
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
-        if let Some(id) = body.get("id").and_then(as_text) {
+        if let Some(id) = id_of(body) {
             return Ok(id);
         }
         if let Some(fault) = envelope_fault(body) {
@@ -246,31 +249,31 @@ impl UpstreamApi for Ark {
     }
 
     fn state(&self, body: &Value) -> Result<UpstreamState, UpstreamFault> {
-        let Some(status) = body.get("status").and_then(Value::as_str) else {
+        // The task object reads every field leniently, so only a body that is not an object
+        // fails here; it has no status either.
+        let task = TaskObject::deserialize(body).ok();
+        let Some(task) = task.filter(|t| !t.status.is_empty()) else {
             return Err(envelope_fault(body)
                 .unwrap_or_else(|| malformed("the task answer carried no status")));
         };
-        let status = status.trim().to_ascii_lowercase();
+        let status = task.status.trim().to_ascii_lowercase();
         match status.as_str() {
             "queued" => Ok(UpstreamState::Queued),
             "running" => Ok(UpstreamState::Running),
             "succeeded" => {
-                let content = body.get("content");
-                let url = |key: &str| content.and_then(|c| c.get(key)).and_then(as_text);
-                match url("video_url") {
-                    Some(video_url) => Ok(UpstreamState::Succeeded {
-                        video_url,
-                        last_frame_url: url("last_frame_url"),
+                let content = task.content.filter(|c| !c.video_url.is_empty());
+                match content {
+                    Some(content) => Ok(UpstreamState::Succeeded {
+                        video_url: content.video_url,
+                        last_frame_url: content.last_frame_url,
                     }),
                     None => Err(malformed("the task succeeded without content.video_url")),
                 }
             }
             "failed" => {
-                let error = body.get("error").filter(|e| !e.is_null());
-                let (code, message) = match error {
-                    Some(e) => code_and_message(&json!({ "error": e })),
-                    None => (None, None),
-                };
+                let error = task.error.as_ref();
+                let code = error.and_then(|e| e.code()).map(String::from);
+                let message = error.and_then(|e| e.message()).map(String::from);
                 let kind = failed_kind(code.as_deref(), message.as_deref());
                 let message = message
                     .or(code)
@@ -286,15 +289,16 @@ impl UpstreamApi for Ark {
 
     fn probe_create(&self, model_id: &str) -> HttpCall {
         // Durations start at 2 s on every Ark model, so 0 is refused before anything is made.
-        HttpCall::post(
-            TASKS,
-            json!({
-                "model": model_id,
-                "content": [{"type": "text", "text": "seedgate providers check"}],
-                "duration": 0,
-                "watermark": false,
-            }),
-        )
+        let body = CreateTaskRequest {
+            model: Some(model_id.to_string()),
+            content: Some(vec![ContentItem::text("seedgate providers check")]),
+            duration: Some(0),
+            watermark: Some(false),
+            ..Default::default()
+        };
+        // Not an `Err` here: a body that cannot be written probes with an empty one, which
+        // Ark refuses just as well (no model), and nothing is made.
+        HttpCall::post(TASKS, to_body(&body).unwrap_or_default())
     }
 
     fn cancel(&self, job_id: &str, _model_id: &str) -> Option<HttpCall> {
@@ -305,7 +309,8 @@ impl UpstreamApi for Ark {
         if !body.is_object() {
             return UpstreamFault::default();
         }
-        let (code, message) = code_and_message(body);
+        let answer = ErrorAnswer::read(body);
+        let (code, message) = (answer.code(), answer.message());
         let kind = code.as_deref().and_then(failure_kind).filter(|k| {
             matches!(
                 k,
@@ -330,9 +335,12 @@ impl UpstreamApi for Ark {
 
     fn callback_job_id(&self, body: &Value) -> Option<String> {
         // The callback body is the GET task object; accept a `data`-wrapped one too.
-        body.get("id")
-            .and_then(as_text)
-            .or_else(|| body.get("data").and_then(|d| d.get("id")).and_then(as_text))
+        id_of(body).or_else(|| {
+            Wrapped::deserialize(body)
+                .ok()
+                .map(|w| w.data.id)
+                .filter(|id| !id.is_empty())
+        })
     }
 }
 
@@ -340,6 +348,7 @@ impl UpstreamApi for Ark {
 mod tests {
     use super::*;
     use seedgate_core::{Catalog, GenerationRequest, RequestDraft};
+    use serde_json::json;
 
     const MODEL_ID: &str = "dreamina-seedance-2-0-mini-260615";
 
