@@ -112,7 +112,7 @@ pub fn parse_reference(value: Option<Value>) -> Result<Option<Reference>, Valida
                     None | Some(Value::Null) => Ok(None),
                     Some(Value::String(s)) => Ok(Some(s.clone())),
                     Some(_) => Err(ValidationError::invalid(
-                        &format!("{FIELD}.{key}"),
+                        format!("{FIELD}.{key}"),
                         "must be a string",
                     )),
                 }
