@@ -11,5 +11,6 @@ pub mod ark;
 pub mod crun;
 pub mod de;
 pub mod hiapi;
+pub mod kie;
 pub mod openai;
 pub mod reapi;

@@ -20,6 +20,13 @@ pub fn parse_create(body: &[u8]) -> Result<(RequestDraft, serde_json::Value), Va
             field: "input".into(),
         });
     };
+    // The shared input type carries Kie's 2.5 switch (the upstream side sends it to 2.5
+    // models); the models served here have no such input, so it is unknown, as before.
+    if input.return_last_frame.is_some() {
+        return Err(ValidationError::UnknownField {
+            field: "input.return_last_frame".into(),
+        });
+    }
     let draft = RequestDraft {
         model: wire.model,
         prompt: input.prompt,
@@ -132,7 +139,7 @@ pub fn record(task: &Task) -> Record {
         } else {
             task.requested_model.clone()
         },
-        state: state(task),
+        state: state(task).into(),
         param: param(task),
         result_json,
         fail_code: fail_code.to_string(),

@@ -5,20 +5,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
-use serde::Serialize;
-use utoipa::ToSchema;
 
-/// Every Kie error.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = KieErrorEnvelope)]
-pub struct ErrorEnvelope {
-    /// The HTTP status.
-    pub code: u16,
-    pub msg: String,
-    /// Always null.
-    #[schema(value_type = Option<Object>)]
-    pub data: Option<()>,
-}
+pub use seedgate_wire::kie::ErrorEnvelope;
 
 /// The Kie name of a canonical field (`first_frame_url` → `input.first_frame_url`,
 /// `callback_url` → `callBackUrl`).

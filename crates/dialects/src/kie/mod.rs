@@ -43,6 +43,8 @@
 
 mod convert;
 mod errors;
+#[cfg(test)]
+mod round_trip;
 mod routes;
 mod wire;
 

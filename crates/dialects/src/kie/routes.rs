@@ -26,7 +26,7 @@ pub fn routes(_limits: RouteLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(record_info))
 }
 
-fn render_created(task: &Task) -> StoredResponse {
+pub(super) fn render_created(task: &Task) -> StoredResponse {
     common::stored_json(
         200,
         &CreateResponse {

@@ -28,11 +28,13 @@ use super::apixo::{
     task_id_of, text_kind, Phase,
 };
 use super::crun::crun_status;
-use super::wire::{check_envelope, envelope_code, urls};
-use super::{as_text, CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
+use super::wire::{check_envelope, envelope_code};
+use super::{CreateContext, HttpCall, UpstreamApi, UpstreamFault, UpstreamState};
 use crate::ProviderError;
+use seedgate_core::media::MediaUrl;
 use seedgate_core::task::FailureKind;
-use serde_json::{json, Map, Value};
+use seedgate_wire::kie::{CreateTaskRequest, Input, Record};
+use serde_json::Value;
 
 pub struct Kie;
 
@@ -41,45 +43,34 @@ const CREATE_PATH: &str = "/api/v1/jobs/createTask";
 impl UpstreamApi for Kie {
     fn create(&self, cx: &CreateContext<'_>) -> Result<HttpCall, ProviderError> {
         let r = cx.request;
-        let mut input = Map::new();
-        if let Some(prompt) = r.prompt.as_deref().filter(|p| !p.trim().is_empty()) {
-            input.insert("prompt".into(), prompt.into());
-        }
-        // Every medium the request carries goes in its own field; Kie checks the combination.
-        if let Some(u) = &r.first_frame_url {
-            input.insert("first_frame_url".into(), u.as_str().into());
-        }
-        if let Some(u) = &r.last_frame_url {
-            input.insert("last_frame_url".into(), u.as_str().into());
-        }
-        for (field, list) in [
-            ("reference_image_urls", &r.reference_image_urls),
-            ("reference_video_urls", &r.reference_video_urls),
-            ("reference_audio_urls", &r.reference_audio_urls),
-        ] {
-            if !list.is_empty() {
-                input.insert(field.into(), urls(list));
-            }
-        }
-        input.insert("generate_audio".into(), r.generate_audio.into());
-        input.insert("resolution".into(), r.resolution.as_str().into());
-        input.insert("aspect_ratio".into(), r.aspect_ratio.as_str().into());
-        input.insert("duration".into(), r.duration_seconds.into());
-        input.insert("web_search".into(), r.web_search.into());
-        // Kie's default is off, the canonical one on: always say which.
-        input.insert("nsfw_checker".into(), r.nsfw_checker.into());
-        // Only Kie's 2.5 input has the switch (seedgate serving Kie refuses it for the others);
-        // elsewhere it is dropped: a provider's last frame is optional.
-        if r.return_last_frame && is_2_5(cx.model_id) {
-            input.insert("return_last_frame".into(), true.into());
-        }
-        let mut body = Map::new();
-        body.insert("model".into(), cx.model_id.into());
-        if let Some(url) = cx.callback_url {
-            body.insert("callBackUrl".into(), url.into());
-        }
-        body.insert("input".into(), Value::Object(input));
-        Ok(HttpCall::post(CREATE_PATH, Value::Object(body)))
+        let list = |urls: &[MediaUrl]| {
+            (!urls.is_empty()).then(|| urls.iter().map(|u| u.as_str().to_string()).collect())
+        };
+        let body = CreateTaskRequest {
+            model: Some(cx.model_id.to_string()),
+            call_back_url: cx.callback_url.map(str::to_string),
+            input: Some(Input {
+                prompt: r.prompt.clone().filter(|p| !p.trim().is_empty()),
+                // Every medium the request carries goes in its own field; Kie checks the
+                // combination.
+                first_frame_url: r.first_frame_url.as_ref().map(|u| u.as_str().to_string()),
+                last_frame_url: r.last_frame_url.as_ref().map(|u| u.as_str().to_string()),
+                reference_image_urls: list(&r.reference_image_urls),
+                reference_video_urls: list(&r.reference_video_urls),
+                reference_audio_urls: list(&r.reference_audio_urls),
+                generate_audio: Some(r.generate_audio),
+                resolution: Some(r.resolution.as_str().to_string()),
+                aspect_ratio: Some(r.aspect_ratio.as_str().to_string()),
+                duration: Some(i64::from(r.duration_seconds)),
+                web_search: Some(r.web_search),
+                // Kie's default is off, the canonical one on: always say which.
+                nsfw_checker: Some(r.nsfw_checker),
+                // Only Kie's 2.5 input has the switch (seedgate serving Kie refuses it for the
+                // others); elsewhere it is dropped: a provider's last frame is optional.
+                return_last_frame: (r.return_last_frame && is_2_5(cx.model_id)).then_some(true),
+            }),
+        };
+        Ok(HttpCall::post(CREATE_PATH, to_body(&body)?))
     }
 
     fn created(&self, body: &Value) -> Result<String, UpstreamFault> {
@@ -107,22 +98,34 @@ impl UpstreamApi for Kie {
         Ok(match phase {
             Phase::Queued => UpstreamState::Queued,
             Phase::Running => UpstreamState::Running,
-            Phase::Succeeded => result_json_state(data.get("resultJson")),
+            Phase::Succeeded => result_json_state(Some(&Value::String(record(data).result_json))),
             Phase::Cancelled => UpstreamState::Cancelled,
             Phase::Expired => UpstreamState::Expired,
-            Phase::Failed => fail_state(
-                data.get("failCode").and_then(as_text).as_deref(),
-                data.get("failMsg").and_then(as_text).as_deref(),
-                state,
-            ),
+            Phase::Failed => {
+                let record = record(data);
+                let said = |text: String| Some(text).filter(|t| !t.trim().is_empty());
+                fail_state(
+                    said(record.fail_code).as_deref(),
+                    said(record.fail_msg).as_deref(),
+                    state,
+                )
+            }
         })
     }
 
     fn probe_create(&self, model_id: &str) -> HttpCall {
-        HttpCall::post(
-            CREATE_PATH,
-            json!({"model": model_id, "input": {"prompt": "seedgate probe", "duration": 0}}),
-        )
+        let body = CreateTaskRequest {
+            model: Some(model_id.to_string()),
+            call_back_url: None,
+            input: Some(Input {
+                prompt: Some("seedgate probe".into()),
+                duration: Some(0),
+                ..Input::default()
+            }),
+        };
+        // Plain strings and numbers always serialise; a null body would be refused, as a probe
+        // may be.
+        HttpCall::post(CREATE_PATH, to_body(&body).unwrap_or_default())
     }
 
     /// `{"code":422,"msg":"…","data":null}` (or `message`). A Kie-family code with a meaning of
@@ -140,6 +143,18 @@ impl UpstreamApi for Kie {
     fn callback_job_id(&self, body: &Value) -> Option<String> {
         task_id_of(body, &["taskId", "task_id"])
     }
+}
+
+/// A record's fields, read leniently (an odd field reads as empty, never fails the answer).
+fn record(data: &Value) -> Record {
+    serde_json::from_value(data.clone()).unwrap_or_default()
+}
+
+/// A create body as JSON. Serialising plain strings, numbers and booleans cannot fail; if it
+/// ever did, the request could not be sent at all.
+fn to_body(body: &CreateTaskRequest) -> Result<Value, ProviderError> {
+    serde_json::to_value(body)
+        .map_err(|e| ProviderError::permanent(FailureKind::Internal, e.to_string()))
 }
 
 /// Kie's Seedance 2.5 ids: `bytedance/seedance-2-5` (and spellings such as `seedance-2.5`).
@@ -183,6 +198,7 @@ mod tests {
     use super::super::apixo::tests::{i2v, r2v, request};
     use super::*;
     use seedgate_core::{GenerationRequest, Mode};
+    use serde_json::json;
 
     fn create(r: &GenerationRequest, callback_url: Option<&str>) -> HttpCall {
         Kie.create(&CreateContext {

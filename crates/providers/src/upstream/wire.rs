@@ -1,15 +1,9 @@
-//! Small pieces of wire handling several upstream dialects share: media URL lists, path
-//! segments, `{code, …}` envelopes and the faults a malformed answer becomes.
+//! Small pieces of wire handling several upstream dialects share: path segments, `{code, …}`
+//! envelopes and the faults a malformed answer becomes.
 
 use super::{as_text, UpstreamFault};
-use seedgate_core::media::MediaUrl;
 use seedgate_core::{GenerationRequest, Inexpressible};
 use serde_json::Value;
-
-/// A list of media URLs as a JSON array of strings.
-pub(super) fn urls(list: &[MediaUrl]) -> Value {
-    list.iter().map(|u| Value::from(u.as_str())).collect()
-}
 
 /// One path segment with everything but unreserved characters percent-encoded (ids and model
 /// ids come from configuration or the upstream and are not trusted to be path-safe).

@@ -1,0 +1,224 @@
+//! The Kie upstream and the Kie dialect speak the same wire: what the upstream side sends the
+//! dialect reads back as the same request, and the record the dialect renders the upstream
+//! side reads back as the same state.
+
+use super::{parse_create, record, record_info_response};
+use seedgate_core::media::MediaUrl;
+use seedgate_core::pricing::Price;
+use seedgate_core::task::{FailureKind, TaskError, TaskOutput, TaskStatus};
+use seedgate_core::{
+    ApiKeyId, AspectRatio, GenerationRequest, Mode, RequestDraft, Resolution, Task, TaskId,
+};
+use seedgate_providers::upstream::kie::Kie;
+use seedgate_providers::upstream::{CreateContext, UpstreamApi, UpstreamState};
+
+const MODEL_ID: &str = "bytedance/seedance-2-mini";
+
+fn url(s: &str) -> MediaUrl {
+    MediaUrl::parse(s).expect("url")
+}
+
+fn request(mode: Mode) -> GenerationRequest {
+    GenerationRequest {
+        model: "seedance-2.0-mini".into(),
+        mode,
+        prompt: Some("a fox in the snow".into()),
+        first_frame_url: None,
+        last_frame_url: None,
+        reference_image_urls: Vec::new(),
+        reference_video_urls: Vec::new(),
+        reference_audio_urls: Vec::new(),
+        generate_audio: true,
+        resolution: Resolution::P720,
+        aspect_ratio: AspectRatio::R16x9,
+        duration_seconds: 5,
+        web_search: false,
+        nsfw_checker: true,
+        seed: None,
+        return_last_frame: false,
+        callback_url: None,
+        media_copies: Default::default(),
+        expires_after_seconds: None,
+        priority: None,
+        safety_identifier: None,
+    }
+}
+
+/// Canonical requests Kie carries: each mode, with and without a callback, web search, the
+/// NSFW switch off (Kie's default) and on (the canonical one).
+fn requests() -> Vec<(GenerationRequest, Option<&'static str>)> {
+    vec![
+        (request(Mode::T2v), None),
+        (
+            GenerationRequest {
+                generate_audio: false,
+                web_search: true,
+                nsfw_checker: false,
+                resolution: Resolution::P480,
+                aspect_ratio: AspectRatio::R9x16,
+                duration_seconds: 12,
+                ..request(Mode::T2v)
+            },
+            Some("https://gw.example/cb/1"),
+        ),
+        (
+            GenerationRequest {
+                prompt: None,
+                first_frame_url: Some(url("https://e.com/first.png")),
+                last_frame_url: Some(url("https://e.com/last.png")),
+                aspect_ratio: AspectRatio::Adaptive,
+                ..request(Mode::I2v)
+            },
+            Some("https://gw.example/cb/2"),
+        ),
+        (
+            GenerationRequest {
+                reference_image_urls: vec![url("https://e.com/a.png"), url("https://e.com/b.png")],
+                reference_video_urls: vec![url("https://e.com/v.mp4")],
+                reference_audio_urls: vec![url("https://e.com/s.mp3")],
+                aspect_ratio: AspectRatio::R1x1,
+                duration_seconds: 8,
+                ..request(Mode::R2v)
+            },
+            None,
+        ),
+    ]
+}
+
+fn strings(list: &[MediaUrl]) -> Option<Vec<String>> {
+    (!list.is_empty()).then(|| list.iter().map(|u| u.as_str().to_string()).collect())
+}
+
+#[test]
+fn what_the_upstream_sends_the_dialect_reads_as_the_same_request() {
+    for (r, callback_url) in requests() {
+        let call = Kie
+            .create(&CreateContext {
+                request: &r,
+                model_id: MODEL_ID,
+                callback_url,
+            })
+            .expect("expressible");
+        let body = serde_json::to_vec(&call.body.expect("a body")).expect("json");
+        let (draft, _) = parse_create(&body).expect("the dialect accepts it");
+        let expected = RequestDraft {
+            model: Some(MODEL_ID.into()),
+            prompt: r.prompt.clone(),
+            first_frame_url: r.first_frame_url.as_ref().map(|u| u.as_str().into()),
+            last_frame_url: r.last_frame_url.as_ref().map(|u| u.as_str().into()),
+            reference_image_urls: strings(&r.reference_image_urls),
+            reference_video_urls: strings(&r.reference_video_urls),
+            reference_audio_urls: strings(&r.reference_audio_urls),
+            generate_audio: Some(r.generate_audio),
+            nsfw_checker: Some(r.nsfw_checker),
+            resolution: Some(r.resolution.as_str().into()),
+            aspect_ratio: Some(r.aspect_ratio.as_str().into()),
+            duration: Some(r.duration_seconds.into()),
+            web_search: Some(r.web_search),
+            callback_url: callback_url.map(String::from),
+            ..RequestDraft::default()
+        };
+        assert_eq!(draft, expected, "{r:?}");
+    }
+}
+
+fn task(status: TaskStatus) -> Task {
+    Task {
+        id: TaskId::generate(),
+        api_key_id: ApiKeyId::generate(),
+        request: request(Mode::T2v),
+        requested_model: MODEL_ID.into(),
+        origin_dialect: super::DIALECT.name.into(),
+        status,
+        price: Price {
+            billable_seconds: 5,
+            credits: 513,
+            micro_usd_per_second: 102_500,
+        },
+        attempt: 1,
+        created_at_ms: 1_700_000_000_500,
+        updated_at_ms: 1_700_000_009_900,
+        started_at_ms: Some(1_700_000_001_000),
+        finished_at_ms: status.is_terminal().then_some(1_700_000_009_900),
+        output: None,
+        error: None,
+        provider: None,
+    }
+}
+
+/// The dialect's recordInfo answer, as the wire carries it.
+fn rendered(task: &Task) -> serde_json::Value {
+    let json = serde_json::to_string(&record_info_response(task)).expect("json");
+    serde_json::from_str(&json).expect("parses")
+}
+
+#[test]
+fn what_the_dialect_answers_the_upstream_reads_as_the_same_task() {
+    assert_eq!(
+        Kie.state(&rendered(&task(TaskStatus::Queued))),
+        Ok(UpstreamState::Queued)
+    );
+    assert_eq!(
+        Kie.state(&rendered(&task(TaskStatus::Running))),
+        Ok(UpstreamState::Running)
+    );
+    let mut done = task(TaskStatus::Succeeded);
+    done.output = Some(TaskOutput {
+        video_urls: vec!["https://gw.example/media/0.mp4".into()],
+        ..TaskOutput::default()
+    });
+    assert_eq!(
+        Kie.state(&rendered(&done)),
+        Ok(UpstreamState::Succeeded {
+            video_url: "https://gw.example/media/0.mp4".into(),
+            last_frame_url: None,
+        })
+    );
+    assert_eq!(
+        Kie.state(&rendered(&task(TaskStatus::Cancelled))),
+        Ok(UpstreamState::Cancelled)
+    );
+    // Each kind has its own `failCode`, but seedgate's own internal error (500), which is an
+    // upstream error to whoever fronts it; an expired task is expired, not failed.
+    for kind in [
+        FailureKind::Moderation,
+        FailureKind::InvalidInput,
+        FailureKind::RateLimited,
+        FailureKind::UpstreamError,
+        FailureKind::Timeout,
+        FailureKind::Expired,
+        FailureKind::Internal,
+    ] {
+        let mut failed = task(TaskStatus::Failed);
+        failed.error = Some(TaskError {
+            kind,
+            message: "it went wrong".into(),
+        });
+        let read = Kie.state(&rendered(&failed));
+        match kind {
+            FailureKind::Expired => assert_eq!(read, Ok(UpstreamState::Expired)),
+            _ => {
+                let back = match kind {
+                    FailureKind::Internal => FailureKind::UpstreamError,
+                    other => other,
+                };
+                assert!(
+                    matches!(&read, Ok(UpstreamState::Failed { kind, .. }) if *kind == back),
+                    "{kind:?} read back as {read:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_create_answer_and_callback_the_dialect_writes_give_the_upstream_its_task_id() {
+    let t = task(TaskStatus::Queued);
+    let stored = super::routes::render_created(&t);
+    let json: serde_json::Value = serde_json::from_slice(&stored.body).expect("json");
+    assert_eq!(Kie.created(&json), Ok(t.id.to_string()));
+    // A Kie callback is the recordInfo answer; a bare record is read too.
+    assert_eq!(Kie.callback_job_id(&rendered(&t)), Some(t.id.to_string()));
+    let bare = serde_json::to_value(record(&t)).expect("json");
+    assert_eq!(Kie.callback_job_id(&bare), Some(t.id.to_string()));
+}
