@@ -20,6 +20,8 @@ pub mod hiapi;
 pub mod kie;
 pub mod openai;
 pub mod reapi;
+#[cfg(test)]
+mod round_trip_fixtures;
 
 use axum::extract::Extension;
 use axum::http::{header, HeaderValue, Uri};

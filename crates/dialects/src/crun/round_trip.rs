@@ -3,7 +3,7 @@
 //! upstream side reads back as the same state.
 
 use super::{parse_create, task_info, TaskInfoResponse};
-use seedgate_core::media::MediaUrl;
+use crate::round_trip_fixtures::{request, strings, url};
 use seedgate_core::pricing::Price;
 use seedgate_core::task::{FailureKind, TaskError, TaskOutput, TaskStatus};
 use seedgate_core::{
@@ -14,36 +14,6 @@ use seedgate_providers::upstream::{CreateContext, UpstreamApi, UpstreamState};
 
 /// The account's model id: the family, re-suffixed per mode by the upstream side.
 const MODEL_ID: &str = "bytedance/seedance2-0-mini";
-
-fn url(s: &str) -> MediaUrl {
-    MediaUrl::parse(s).expect("url")
-}
-
-fn request(mode: Mode) -> GenerationRequest {
-    GenerationRequest {
-        model: "seedance-2.0-mini".into(),
-        mode,
-        prompt: Some("a fox in the snow".into()),
-        first_frame_url: None,
-        last_frame_url: None,
-        reference_image_urls: Vec::new(),
-        reference_video_urls: Vec::new(),
-        reference_audio_urls: Vec::new(),
-        generate_audio: true,
-        resolution: Resolution::P720,
-        aspect_ratio: AspectRatio::R16x9,
-        duration_seconds: 5,
-        web_search: false,
-        nsfw_checker: true,
-        seed: None,
-        return_last_frame: false,
-        callback_url: None,
-        media_copies: Default::default(),
-        expires_after_seconds: None,
-        priority: None,
-        safety_identifier: None,
-    }
-}
 
 /// The canonical requests CRUN can carry (no web search): one per mode, with and without a
 /// callback, a prompt, a last frame.
@@ -97,10 +67,6 @@ fn requests() -> Vec<(GenerationRequest, Option<&'static str>)> {
             None,
         ),
     ]
-}
-
-fn strings(list: &[MediaUrl]) -> Option<Vec<String>> {
-    (!list.is_empty()).then(|| list.iter().map(|u| u.as_str().to_string()).collect())
 }
 
 #[test]

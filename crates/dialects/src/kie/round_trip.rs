@@ -3,7 +3,7 @@
 //! side reads back as the same state.
 
 use super::{parse_create, record, record_info_response};
-use seedgate_core::media::MediaUrl;
+use crate::round_trip_fixtures::{request, strings, url};
 use seedgate_core::pricing::Price;
 use seedgate_core::task::{FailureKind, TaskError, TaskOutput, TaskStatus};
 use seedgate_core::{
@@ -13,36 +13,6 @@ use seedgate_providers::upstream::kie::Kie;
 use seedgate_providers::upstream::{CreateContext, UpstreamApi, UpstreamState};
 
 const MODEL_ID: &str = "bytedance/seedance-2-mini";
-
-fn url(s: &str) -> MediaUrl {
-    MediaUrl::parse(s).expect("url")
-}
-
-fn request(mode: Mode) -> GenerationRequest {
-    GenerationRequest {
-        model: "seedance-2.0-mini".into(),
-        mode,
-        prompt: Some("a fox in the snow".into()),
-        first_frame_url: None,
-        last_frame_url: None,
-        reference_image_urls: Vec::new(),
-        reference_video_urls: Vec::new(),
-        reference_audio_urls: Vec::new(),
-        generate_audio: true,
-        resolution: Resolution::P720,
-        aspect_ratio: AspectRatio::R16x9,
-        duration_seconds: 5,
-        web_search: false,
-        nsfw_checker: true,
-        seed: None,
-        return_last_frame: false,
-        callback_url: None,
-        media_copies: Default::default(),
-        expires_after_seconds: None,
-        priority: None,
-        safety_identifier: None,
-    }
-}
 
 /// Canonical requests Kie carries: each mode, with and without a callback, web search, the
 /// NSFW switch off (Kie's default) and on (the canonical one).
@@ -83,10 +53,6 @@ fn requests() -> Vec<(GenerationRequest, Option<&'static str>)> {
             None,
         ),
     ]
-}
-
-fn strings(list: &[MediaUrl]) -> Option<Vec<String>> {
-    (!list.is_empty()).then(|| list.iter().map(|u| u.as_str().to_string()).collect())
 }
 
 #[test]
