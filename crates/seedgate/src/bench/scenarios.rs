@@ -623,7 +623,9 @@ pub async fn callback_deliveries(count: usize) -> anyhow::Result<Vec<Figure>> {
     let settle = Instant::now() + Duration::from_secs(60);
     loop {
         let open: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM callbacks WHERE state != 'delivered' OR lease_token IS NOT NULL",
+            // Ark also reports `queued` and `running`; those the result overtook stay
+            // `superseded`, which is settled too.
+            "SELECT COUNT(*) FROM callbacks WHERE state = 'pending' OR lease_token IS NOT NULL",
         )
         .fetch_one(store.pool())
         .await?;
@@ -637,7 +639,7 @@ pub async fn callback_deliveries(count: usize) -> anyhow::Result<Vec<Figure>> {
     let started = Instant::now();
     sqlx::query(
         "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = 0, lease_token = NULL, \
-         lease_expires_at_ms = NULL",
+         lease_expires_at_ms = NULL WHERE event = 'final'",
     )
     .execute(store.pool())
     .await?;
