@@ -239,35 +239,10 @@ pub struct ErrorData {
 /// family): a field of an odd shape reads as its default, so one bad field does not make a
 /// whole answer unreadable.
 pub(crate) mod lenient {
-    use serde::de::DeserializeOwned;
     use serde::{Deserialize, Deserializer};
     use serde_json::{Map, Value};
 
-    /// `T` if the value reads as one; its default if missing, null or of another shape.
-    pub fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: DeserializeOwned + Default,
-    {
-        Ok(serde_json::from_value(Value::deserialize(d)?).unwrap_or_default())
-    }
-
-    /// A non-empty string, or a number as its text (`12` → `"12"`); anything else is none.
-    pub fn text_of(value: &Value) -> Option<String> {
-        match value {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
-    }
-
-    pub fn optional_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(text_of(&Value::deserialize(d)?))
-    }
-
-    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        Ok(optional_text(d)?.unwrap_or_default())
-    }
+    pub use crate::de::{optional_text, or_default, text, text_of};
 
     /// An envelope code: a number or a numeric string; 0 (not said) otherwise.
     pub fn code<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
@@ -316,16 +291,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// Serializes, reads back, and checks the two are equal; returns the JSON.
-    fn round_trip<T>(value: &T) -> Value
-    where
-        T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
-    {
-        let json = serde_json::to_value(value).expect("serializes");
-        let back: T = serde_json::from_value(json.clone()).expect("reads back");
-        assert_eq!(&back, value, "{json}");
-        json
-    }
+    use crate::test_support::round_trip;
 
     #[test]
     fn the_request_writes_only_what_is_set_and_refuses_unknown_fields() {

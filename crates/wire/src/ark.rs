@@ -468,39 +468,10 @@ impl TaskFailure {
 mod read {
     use super::*;
 
-    /// A string, or a number as its text; anything else (and `""`) is `None`.
+    pub use crate::de::{optional_text, or_default, string, text};
+
     fn text_of(value: Value) -> Option<String> {
-        match value {
-            Value::String(s) if !s.is_empty() => Some(s),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
-    }
-
-    pub fn optional_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(text_of(Value::deserialize(d)?))
-    }
-
-    /// As [`optional_text`], `None` being empty.
-    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-        Ok(optional_text(d)?.unwrap_or_default())
-    }
-
-    /// A string only (a status word is never a number); anything else is empty.
-    pub fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'static, str>, D::Error> {
-        Ok(match Value::deserialize(d)? {
-            Value::String(s) => Cow::Owned(s),
-            _ => Cow::Borrowed(""),
-        })
-    }
-
-    /// The field's own reading, or its default when the value does not fit.
-    pub fn or_default<'de, D, T>(d: D) -> Result<T, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: serde::de::DeserializeOwned + Default,
-    {
-        Ok(serde_json::from_value(Value::deserialize(d)?).unwrap_or_default())
+        crate::de::text_of(&value)
     }
 
     /// A task's `error`: null is none; an object gives its code and message; text is the

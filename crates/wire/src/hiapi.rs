@@ -267,15 +267,7 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
-    fn round_trip<T>(value: &T) -> Value
-    where
-        T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
-    {
-        let json = serde_json::to_value(value).expect("serializes");
-        let back: T = serde_json::from_value(json.clone()).expect("reads back");
-        assert_eq!(&back, value, "{json}");
-        json
-    }
+    use crate::test_support::round_trip;
 
     fn data() -> TaskData {
         TaskData {

@@ -14,3 +14,20 @@ pub mod hiapi;
 pub mod kie;
 pub mod openai;
 pub mod reapi;
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use serde::{Deserialize, Serialize};
+    use serde_json::Value;
+
+    /// Serializes, reads back, and checks the two are equal; returns the JSON.
+    pub fn round_trip<T>(value: &T) -> Value
+    where
+        T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
+    {
+        let json = serde_json::to_value(value).expect("serializes");
+        let back: T = serde_json::from_value(json.clone()).expect("reads back");
+        assert_eq!(&back, value, "{json}");
+        json
+    }
+}

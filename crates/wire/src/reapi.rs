@@ -232,38 +232,10 @@ pub(crate) mod read {
     use serde::{Deserialize, Deserializer};
     use serde_json::Value;
 
-    /// A string, or a number as its text; anything else is empty.
-    pub fn text<'de, D, T>(d: D) -> Result<T, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: From<String> + Default,
-    {
-        Ok(optional_text(d)?.map(T::from).unwrap_or_default())
-    }
-
-    /// A non-empty string, or a number as its text; anything else is `None`.
-    pub fn optional_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-        Ok(as_text(Value::deserialize(d)?))
-    }
+    pub use crate::de::{optional_text, string, text};
 
     pub(crate) fn as_text(value: Value) -> Option<String> {
-        match value {
-            Value::String(s) if !s.is_empty() => Some(s),
-            Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        }
-    }
-
-    /// A string only (a number is not taken: statuses and messages are words); else empty.
-    pub fn string<'de, D, T>(d: D) -> Result<T, D::Error>
-    where
-        D: Deserializer<'de>,
-        T: From<String> + Default,
-    {
-        Ok(match Value::deserialize(d)? {
-            Value::String(s) => T::from(s),
-            _ => T::default(),
-        })
+        crate::de::text_of(&value)
     }
 
     /// The texts of an array, skipping entries that are not text; anything else is empty.
@@ -364,15 +336,7 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
-    fn round_trip<T>(value: &T) -> Value
-    where
-        T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug,
-    {
-        let json = serde_json::to_value(value).expect("serializes");
-        let back: T = serde_json::from_value(json.clone()).expect("reads back");
-        assert_eq!(&back, value, "{json}");
-        json
-    }
+    use crate::test_support::round_trip;
 
     #[test]
     fn submit_bodies_write_only_what_is_set_and_refuse_unknown_fields() {
