@@ -203,6 +203,17 @@ pub enum AuthFailure {
     NotBearer,
     Invalid,
     Revoked,
+    /// The key, or its account, is past its expiry.
+    Expired,
+}
+
+/// Why an authenticated caller may not do what it asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    #[error("requests from {0} are not allowed for this API key")]
+    IpNotAllowed(String),
+    #[error("model `{0}` is not allowed for this API key")]
+    ModelNotAllowed(String),
 }
 
 impl GatewayError {
@@ -219,6 +230,24 @@ impl GatewayError {
                 reason,
             },
             other => other,
+        }
+    }
+
+    /// A refusal by a limit, telling the client to wait as long as the refusal says.
+    pub fn limited(refusal: crate::accounts::LimitRefusal, now_ms: i64) -> Self {
+        let wait = u64::try_from(refusal.retry_after_ms(now_ms).max(1)).unwrap_or(1);
+        GatewayError::Limited {
+            refusal,
+            retry_after: Duration::from_millis(wait),
+        }
+    }
+
+    /// How long the client should wait before retrying, for the `Retry-After` header.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            GatewayError::RateLimited { retry_after }
+            | GatewayError::Limited { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 
@@ -266,6 +295,14 @@ pub enum GatewayError {
     PayloadTooLarge,
     #[error("rate limit exceeded")]
     RateLimited { retry_after: Duration },
+    /// A key's or an account's limit or budget refused the request; nothing was created.
+    #[error("{refusal}")]
+    Limited {
+        refusal: crate::accounts::LimitRefusal,
+        retry_after: Duration,
+    },
+    #[error(transparent)]
+    Forbidden(#[from] Denial),
     #[error("task cannot be cancelled in its current state")]
     NotCancellable,
     #[error("task cannot be deleted while it is running; only finished tasks can be deleted")]
@@ -282,6 +319,7 @@ fn auth_message(f: AuthFailure) -> &'static str {
         AuthFailure::NotBearer => "Authorization header must be `Bearer <key>`",
         AuthFailure::Invalid => "API key is invalid",
         AuthFailure::Revoked => "API key has been revoked",
+        AuthFailure::Expired => "API key has expired",
     }
 }
 

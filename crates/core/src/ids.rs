@@ -53,6 +53,20 @@ macro_rules! prefixed_id {
 prefixed_id!(TaskId, "task_");
 prefixed_id!(RequestId, "req_");
 prefixed_id!(ApiKeyId, "key_");
+prefixed_id!(AccountId, "acct_");
+prefixed_id!(AdminTokenId, "adm_");
+
+impl AccountId {
+    /// The account a key created on its own gets (and each key had when accounts were
+    /// introduced): the key's ULID under the account prefix, so the two are easy to match.
+    pub fn for_key(key: &ApiKeyId) -> Self {
+        let ulid = key
+            .as_str()
+            .strip_prefix(ApiKeyId::PREFIX)
+            .unwrap_or(key.as_str());
+        Self(format!("{}{ulid}", Self::PREFIX))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,4 +1,4 @@
-//! The credit ledger's rules. The ledger is append-only; an API key's balance is the sum of its
+//! The credit ledger's rules. The ledger is append-only; an account's balance is the sum of its
 //! entries. A task places one `hold` (negative) at submit; its terminal state resolves the hold
 //! once: `settle` (the charge stands; the entry carries any unused part back, normally 0) or
 //! `release` (the whole hold comes back: the automatic refund).
@@ -58,7 +58,7 @@ impl From<HoldResolution> for EntryKind {
 pub struct LedgerEntry {
     /// Monotonic position in the ledger; the order balances are replayed in.
     pub seq: i64,
-    pub api_key_id: String,
+    pub account_id: String,
     pub task_id: Option<String>,
     pub kind: EntryKind,
     pub amount: i64,
@@ -69,21 +69,21 @@ pub struct LedgerEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskFacts {
     pub task_id: String,
-    pub api_key_id: String,
+    pub account_id: String,
     pub status: TaskStatus,
     pub price_credits: i64,
 }
 
-/// The balance an API key's row caches, checked against the sum of its entries.
+/// The balance an account's row caches, checked against the sum of its entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedBalance {
-    pub api_key_id: String,
+    pub account_id: String,
     pub balance: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    /// The task or API key the violation is about.
+    /// The task or account the violation is about.
     pub subject: String,
     pub rule: &'static str,
     pub detail: String,
@@ -96,12 +96,12 @@ impl std::fmt::Display for Violation {
 }
 
 /// Checks the ledger invariants:
-/// 1. every task has exactly one hold, equal to minus its price, on the task's own key;
+/// 1. every task has exactly one hold, equal to minus its price, on the task's own account;
 /// 2. a hold is resolved at most once (one settle or one release, never both, never twice);
 /// 3. a settle returns between 0 and the held amount; a release returns exactly the hold;
 /// 4. succeeded tasks are settled, failed and cancelled ones released, live ones unresolved;
-/// 5. no balance is ever negative, replaying each key's entries in ledger order;
-/// 6. the cached balance of each key equals the sum of its entries;
+/// 5. no balance is ever negative, replaying each account's entries in ledger order;
+/// 6. the cached balance of each account equals the sum of its entries;
 /// 7. only grants stand without a task, and every task-bound entry names a known task.
 pub fn verify(
     entries: &[LedgerEntry],
@@ -169,10 +169,10 @@ pub fn verify(
                     format!("hold {} for price {}", h.amount, task.price_credits),
                 );
             }
-            if h.api_key_id != task.api_key_id {
+            if h.account_id != task.account_id {
                 flag(
-                    "hold on the task's own key",
-                    format!("hold on {}", h.api_key_id),
+                    "hold on the task's own account",
+                    format!("hold on {}", h.account_id),
                 );
             }
         }
@@ -194,10 +194,10 @@ pub fn verify(
                     format!("{} of {} against hold {}", r.kind.as_str(), r.amount, held),
                 );
             }
-            if r.api_key_id != task.api_key_id {
+            if r.account_id != task.account_id {
                 flag(
-                    "resolution on the task's own key",
-                    format!("on {}", r.api_key_id),
+                    "resolution on the task's own account",
+                    format!("on {}", r.account_id),
                 );
             }
         }
@@ -220,21 +220,21 @@ pub fn verify(
     ordered.sort_by_key(|e| e.seq);
     let mut reported_negative = std::collections::HashSet::new();
     for e in ordered {
-        let balance = running.entry(e.api_key_id.as_str()).or_insert(0);
+        let balance = running.entry(e.account_id.as_str()).or_insert(0);
         *balance += e.amount;
-        if *balance < 0 && reported_negative.insert(e.api_key_id.as_str()) {
+        if *balance < 0 && reported_negative.insert(e.account_id.as_str()) {
             violations.push(Violation {
-                subject: e.api_key_id.clone(),
+                subject: e.account_id.clone(),
                 rule: "balance never negative",
                 detail: format!("balance {} after entry #{}", balance, e.seq),
             });
         }
     }
     for b in balances {
-        let sum = running.get(b.api_key_id.as_str()).copied().unwrap_or(0);
+        let sum = running.get(b.account_id.as_str()).copied().unwrap_or(0);
         if sum != b.balance {
             violations.push(Violation {
-                subject: b.api_key_id.clone(),
+                subject: b.account_id.clone(),
                 rule: "cached balance equals the sum of entries",
                 detail: format!("cached {} vs ledger {}", b.balance, sum),
             });
@@ -250,7 +250,7 @@ mod tests {
     fn entry(seq: i64, task: Option<&str>, kind: EntryKind, amount: i64) -> LedgerEntry {
         LedgerEntry {
             seq,
-            api_key_id: "key_a".into(),
+            account_id: "acct_a".into(),
             task_id: task.map(str::to_owned),
             kind,
             amount,
@@ -261,7 +261,7 @@ mod tests {
     fn task(id: &str, status: TaskStatus, price: i64) -> TaskFacts {
         TaskFacts {
             task_id: id.into(),
-            api_key_id: "key_a".into(),
+            account_id: "acct_a".into(),
             status,
             price_credits: price,
         }
@@ -269,7 +269,7 @@ mod tests {
 
     fn balance(b: i64) -> Vec<CachedBalance> {
         vec![CachedBalance {
-            api_key_id: "key_a".into(),
+            account_id: "acct_a".into(),
             balance: b,
         }]
     }

@@ -5,6 +5,7 @@
 //! ([`pricing`]), and tracks the resulting [`task::Task`] through its state machine. The
 //! [`ledger`] module holds the money rules and the invariant checker. Nothing here does I/O.
 
+pub mod accounts;
 pub mod catalog;
 pub mod clock;
 pub mod delivery;
@@ -24,7 +25,7 @@ pub mod webhook;
 
 pub use catalog::{Catalog, ModelSpec};
 pub use delivery::{DeliveryCheck, Inexpressible};
-pub use error::{FieldPath, GatewayError, Rule, ValidationError};
-pub use ids::{ApiKeyId, RequestId, TaskId};
+pub use error::{Denial, FieldPath, GatewayError, Rule, ValidationError};
+pub use ids::{AccountId, ApiKeyId, RequestId, TaskId};
 pub use request::{AspectRatio, GenerationRequest, Mode, RequestDraft, Resolution};
 pub use task::{FailureKind, Task, TaskError, TaskOutput, TaskStatus};

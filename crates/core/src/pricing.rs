@@ -2,6 +2,7 @@
 //! Prices are converted to integer micro-dollars first so that the ceiling is exact (0.0475 × 5 ×
 //! 1000 in floating point is 237.49999…, not 237.5).
 
+use crate::accounts::PricePlan;
 use crate::catalog::ModelSpec;
 use crate::error::GatewayError;
 use crate::request::GenerationRequest;
@@ -46,6 +47,16 @@ pub fn price(
     spec: &ModelSpec,
     reference_video_seconds: &[f64],
 ) -> Result<Price, GatewayError> {
+    price_with_plan(request, spec, reference_video_seconds, None)
+}
+
+/// [`price`] under an account's price plan (its multiplier or its own table), when it has one.
+pub fn price_with_plan(
+    request: &GenerationRequest,
+    spec: &ModelSpec,
+    reference_video_seconds: &[f64],
+    plan: Option<&PricePlan>,
+) -> Result<Price, GatewayError> {
     if reference_video_seconds.len() != request.reference_video_urls.len() {
         return Err(GatewayError::pricing_unavailable(
             "the duration of every reference video must be known",
@@ -62,6 +73,7 @@ pub fn price(
                     request.resolution.as_str()
                 ),
             })?;
+    let tier = &plan.map_or(*tier, |p| p.tier(&spec.id, request.resolution, tier));
     let usd = if request.has_reference_video() {
         tier.with_reference_video
     } else {
@@ -102,6 +114,25 @@ mod tests {
             ..Default::default()
         };
         GenerationRequest::from_draft(draft, &Catalog::builtin()).expect("valid")
+    }
+
+    #[test]
+    fn an_accounts_plan_changes_the_unit_price_before_the_ceiling() {
+        let c = Catalog::builtin();
+        let spec = c.get("seedance-2.0-mini").expect("mini");
+        let half = PricePlan::Multiplier(0.5);
+        // $0.05125/s × 5 s = $0.25625 → 257 credits.
+        let p = price_with_plan(&request(5, "720p", 0), spec, &[], Some(&half)).expect("price");
+        assert_eq!((p.micro_usd_per_second, p.credits), (51_250, 257));
+        let own: PricePlan = serde_json::from_str(
+            r#"{"table":{"seedance-2.0-mini":{"720p":{"standard":0.01,"with_reference_video":0.02}}}}"#,
+        )
+        .expect("plan");
+        let p = price_with_plan(&request(5, "720p", 0), spec, &[], Some(&own)).expect("price");
+        assert_eq!(p.credits, 50);
+        // What the table lacks is priced from the catalog.
+        let p = price_with_plan(&request(5, "480p", 0), spec, &[], Some(&own)).expect("price");
+        assert_eq!(p, price(&request(5, "480p", 0), spec, &[]).expect("price"));
     }
 
     #[test]

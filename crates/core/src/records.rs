@@ -121,6 +121,8 @@ pub struct CallbackRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssetRecord {
     pub id: String,
+    /// The account whose keys may use it, and the key that uploaded it.
+    pub account_id: crate::ids::AccountId,
     pub api_key_id: ApiKeyId,
     pub object_key: String,
     pub content_type: String,

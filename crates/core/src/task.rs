@@ -9,7 +9,7 @@
 //! Every terminal state resolves the task's credit hold exactly once: `succeeded` settles it,
 //! `failed` and `cancelled` release it (the automatic refund).
 
-use crate::ids::{ApiKeyId, TaskId};
+use crate::ids::{AccountId, ApiKeyId, TaskId};
 use crate::pricing::Price;
 use crate::request::GenerationRequest;
 use serde::{Deserialize, Serialize};
@@ -219,6 +219,8 @@ pub struct TaskOutput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     pub id: TaskId,
+    /// The account that owns the task (and pays for it), and the key that submitted it.
+    pub account_id: AccountId,
     pub api_key_id: ApiKeyId,
     pub request: GenerationRequest,
     /// The model name the client sent (an alias, possibly), echoed back by dialects.

@@ -300,3 +300,33 @@ mod tests {
         assert_eq!(next_delay(&schedule, 0, 0, 0.5, None), None);
     }
 }
+
+/// The host (and port, when not the scheme's default) a callback URL points at, lowercased:
+/// the dispatcher shares its deliveries fairly across these. An unparsable URL is `""`.
+pub fn receiver_host(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_ascii_lowercase();
+            Some(match u.port() {
+                Some(port) => format!("{host}:{port}"),
+                None => host,
+            })
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod receiver_host_tests {
+    use super::receiver_host;
+
+    #[test]
+    fn hosts_are_lowercased_with_their_port() {
+        assert_eq!(
+            receiver_host("https://Hooks.Example.com/a?b"),
+            "hooks.example.com"
+        );
+        assert_eq!(receiver_host("http://1.2.3.4:8080/x"), "1.2.3.4:8080");
+        assert_eq!(receiver_host("not a url"), "");
+    }
+}

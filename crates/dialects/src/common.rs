@@ -13,7 +13,8 @@ use axum::response::{IntoResponse, Response};
 use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
 use seedgate_core::{RequestDraft, RequestId, Task};
 use seedgate_service::{
-    GenerationService, IdempotencyRequest, Principal, SubmitContext, SubmitOutcome,
+    client_address, GenerationService, IdempotencyRequest, Principal, RateReport, SubmitContext,
+    SubmitOutcome,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -32,20 +33,49 @@ pub trait Dialect: Send + Sync + 'static {
     fn error_response(error: &GatewayError, request_id: &RequestId) -> Response;
 }
 
+/// What the current request carries beside its handler: its id, and the rates its caller is
+/// held to (set by [`Auth`], completed by a submit), both written onto the answer.
+struct RequestScope {
+    id: RequestId,
+    rates: std::sync::Mutex<Option<RateReport>>,
+}
+
 tokio::task_local! {
-    /// The id of the request being handled, for errors rendered where no extension is at hand
-    /// ([`Fail`], an extractor's rejection).
-    static REQUEST_ID: RequestId;
+    /// The request being handled, for errors rendered where no extension is at hand ([`Fail`],
+    /// an extractor's rejection) and for the rate headers of whatever answer it gets.
+    static REQUEST: RequestScope;
 }
 
 /// Tags every request with a `req_…` id, available to handlers as an extension (and, for the
-/// rest of the request, through [`request_id`]) and returned in the `x-request-id` header.
+/// rest of the request, through [`request_id`]) and returned in the `x-request-id` header;
+/// writes the `RateLimit-Policy` and `RateLimit` headers on every answer to a caller held to
+/// a rate, the refusals included.
 pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
     let id = RequestId::generate();
     request.extensions_mut().insert(id.clone());
-    let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
+    let scope = RequestScope {
+        id: id.clone(),
+        rates: std::sync::Mutex::new(None),
+    };
+    let (mut response, rates) = REQUEST
+        .scope(scope, async move {
+            let response = next.run(request).await;
+            let rates = REQUEST.with(|s| s.rates.lock().map(|mut r| r.take()).unwrap_or(None));
+            (response, rates)
+        })
+        .await;
     if let Ok(value) = HeaderValue::from_str(id.as_str()) {
         response.headers_mut().insert("x-request-id", value);
+    }
+    if let Some(rates) = rates {
+        for (name, value) in [
+            ("ratelimit-policy", rates.policy_header()),
+            ("ratelimit", rates.state_header()),
+        ] {
+            if let Some(v) = value.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                response.headers_mut().insert(name, v);
+            }
+        }
     }
     response
 }
@@ -53,9 +83,18 @@ pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
 /// The id [`assign_request_id`] gave the current request; a fresh one outside of it (a handler
 /// called without that middleware, as in some tests), so an error always carries an id.
 pub fn request_id() -> RequestId {
-    REQUEST_ID
-        .try_with(RequestId::clone)
+    REQUEST
+        .try_with(|s| s.id.clone())
         .unwrap_or_else(|_| RequestId::generate())
+}
+
+/// Changes the rates reported on the current request's answer.
+fn with_rates(change: impl FnOnce(&mut Option<RateReport>)) {
+    let _ = REQUEST.try_with(|s| {
+        if let Ok(mut rates) = s.rates.lock() {
+            change(&mut rates);
+        }
+    });
 }
 
 /// `Authorization: Bearer <key>`, the scheme matched case-insensitively.
@@ -87,8 +126,34 @@ impl<D: Dialect> FromRequestParts<AppState> for Auth<D> {
 
     async fn from_request_parts(parts: &mut Parts, service: &AppState) -> Result<Self, Fail<D>> {
         let key = D::credential(&parts.headers).map_err(GatewayError::Unauthenticated)?;
-        let principal = service.authenticate(&key).await?;
-        Ok(Auth(principal, PhantomData))
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let client = client_address(peer, &forwarded, service.trusted_proxies());
+        match service.authenticate(&key, client).await {
+            Ok((principal, rates)) => {
+                with_rates(|r| *r = Some(rates));
+                Ok(Auth(principal, PhantomData))
+            }
+            Err(error) => {
+                // A refused request of a limited key still says which rates it is held to.
+                if let GatewayError::Limited { refusal, .. } = &error {
+                    if let Ok(principal) = service.peek_principal(&key).await {
+                        let mut rates = RateReport::of(&principal);
+                        rates.refused(refusal);
+                        with_rates(|r| *r = Some(rates));
+                    }
+                }
+                Err(error.into())
+            }
+        }
     }
 }
 
@@ -260,8 +325,29 @@ pub async fn submit<D: Dialect>(
         idempotency,
         render,
     };
-    let response = match service.submit(ctx, draft).await? {
-        SubmitOutcome::Created { response, .. } => response,
+    let outcome = service.submit(ctx, draft).await;
+    if let Err(GatewayError::Limited { refusal, .. }) = &outcome {
+        with_rates(|r| {
+            if let Some(r) = r {
+                r.refused(refusal)
+            }
+        });
+    }
+    let response = match outcome? {
+        SubmitOutcome::Created {
+            response,
+            admission,
+            ..
+        } => {
+            with_rates(|r| {
+                if let Some(r) = r {
+                    for (scope, _, state) in &admission.submit_rates {
+                        r.set(*scope, "submits", *state);
+                    }
+                }
+            });
+            response
+        }
         SubmitOutcome::Replayed(response) => {
             let mut r = json_bytes_response(response.status, response.body);
             r.headers_mut()
@@ -340,8 +426,10 @@ pub fn unix_seconds(ms: i64) -> i64 {
 
 /// Adds `Retry-After` (whole seconds, at least 1) to a rate-limit error's response.
 pub fn with_retry_after(response: &mut Response, error: &GatewayError) {
-    if let GatewayError::RateLimited { retry_after } = error {
-        if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+    if let Some(retry_after) = error.retry_after() {
+        // Whole seconds, rounded up: a client that waits exactly this long is let through.
+        let seconds = retry_after.as_millis().div_ceil(1000).max(1);
+        if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
             response.headers_mut().insert("retry-after", v);
         }
     }

@@ -1,10 +1,15 @@
-//! The command line: `serve`, `config`, `keys`, `credits`, `ledger verify`, `migrate`.
+//! The command line: `serve`, `config`, `accounts`, `keys`, `credits`, `admin-tokens`,
+//! `ledger verify`, `migrate`. The account, key, credit and token commands call the same
+//! `AdminService` as the admin API, recorded in the audit log as the actor `cli`.
 
 use crate::config::{FlagOverrides, RunMode, Settings};
 use crate::startup::{open_store, Application};
 use clap::{Args, Parser, Subcommand};
-use seedgate_service::auth;
+use seedgate_core::accounts::Policy;
+use seedgate_service::admin::AdminService;
+use seedgate_store::{Actor, AdminRole, Changes};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,9 +50,15 @@ pub enum Command {
     },
     /// Print the effective settings.
     Config,
+    /// Manage accounts (they hold balances, budgets, limits and tasks).
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage the admin API's tokens (which are not API keys).
+    #[command(subcommand, name = "admin-tokens")]
+    AdminTokens(AdminTokensCommand),
     /// Manage credits.
     #[command(subcommand)]
     Credits(CreditsCommand),
@@ -95,18 +106,82 @@ pub enum ProvidersCommand {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum KeysCommand {
-    /// Create a key; prints the key alone on stdout (only its SHA-256 is stored).
+pub enum AccountsCommand {
+    /// Create an account; prints its id alone on stdout.
     Create {
         #[arg(long)]
         name: String,
         #[arg(long, default_value_t = 0)]
         credits: i64,
+        /// The policy as JSON: allowed_models, ip_allow, expires_at_ms, labels, limits,
+        /// price_plan (see the README).
+        #[arg(long)]
+        policy: Option<String>,
     },
-    /// List keys with their balances.
+    /// List accounts with their balances.
     List,
+    /// Print an account's limits and their current use (and its keys'), as JSON.
+    Show { account: String },
+    /// Change an account's name or replace its policy.
+    Update {
+        account: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        policy: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminTokensCommand {
+    /// Create an admin token; prints it alone on stdout (only its SHA-256 is stored).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// `admin` (read and write) or `viewer` (read only).
+        #[arg(long, default_value = "admin", value_parser = parse_role)]
+        role: AdminRole,
+    },
+    List,
+    /// Revoke a token by id or name.
+    Revoke {
+        token: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; prints the key alone on stdout (only its SHA-256 is stored). Without
+    /// `--account`, the key gets an account of its own, named like it, holding `--credits`.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value_t = 0)]
+        credits: i64,
+        /// Add the key to this existing account (id or name).
+        #[arg(long, conflicts_with = "credits")]
+        account: Option<String>,
+        /// The key's own policy as JSON (as an account's, without price_plan).
+        #[arg(long)]
+        policy: Option<String>,
+    },
+    /// List keys, every account's or one's.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
     /// Revoke a key by id or name.
     Revoke { key: String },
+    /// Replace a key's secret; prints the new key alone on stdout.
+    Rotate { key: String },
+    /// Change a key's name or replace its policy.
+    Update {
+        key: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        policy: Option<String>,
+    },
     /// Print a key's callback signing secret (`whsec_…`) alone on stdout, creating it if the
     /// key has none. With `--rotate`, a new secret replaces it; the old one keeps signing for
     /// `callbacks.rotation_overlap_hours` so receivers can switch without losing a callback.
@@ -121,9 +196,9 @@ pub enum KeysCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum CreditsCommand {
-    /// Add credits to a key (negative to remove).
+    /// Add credits to an account (negative to remove): one ledger entry.
     Grant {
-        /// Key id or name.
+        /// Account id or name, or a key's (its account is credited).
         key: String,
         #[arg(allow_hyphen_values = true)]
         amount: i64,
@@ -136,6 +211,24 @@ pub enum CreditsCommand {
 pub enum LedgerCommand {
     /// Check every ledger invariant; exits non-zero naming the broken entries.
     Verify,
+}
+
+fn parse_role(s: &str) -> Result<AdminRole, String> {
+    AdminRole::parse(s).ok_or_else(|| format!("`{s}`: expected admin or viewer"))
+}
+
+fn parse_policy(json: Option<&str>) -> anyhow::Result<Option<Policy>> {
+    json.map(|j| serde_json::from_str(j).map_err(|e| anyhow::anyhow!("--policy: {e}")))
+        .transpose()
+}
+
+fn cli_actor() -> Actor {
+    Actor("cli".into())
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
 }
 
 fn parse_mode(s: &str) -> Result<RunMode, String> {
@@ -232,51 +325,137 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
+        Command::Accounts(cmd) => {
+            let admin = admin_service(&settings).await?;
+            let actor = cli_actor();
+            match cmd {
+                AccountsCommand::Create {
+                    name,
+                    credits,
+                    policy,
+                } => {
+                    let policy = parse_policy(policy.as_deref())?.unwrap_or_default();
+                    let account = admin
+                        .create_account(&name, &policy, credits, &actor)
+                        .await?;
+                    eprintln!(
+                        "created account {} ({}) with {} credits",
+                        account.id, account.name, account.balance
+                    );
+                    println!("{}", account.id);
+                }
+                AccountsCommand::List => {
+                    println!("{:<32} {:<24} {:>12}", "id", "name", "balance");
+                    for a in admin.accounts().await? {
+                        println!("{:<32} {:<24} {:>12}", a.id, a.name, a.balance);
+                    }
+                }
+                AccountsCommand::Show { account } => print_json(&admin.limits(&account).await?)?,
+                AccountsCommand::Update {
+                    account,
+                    name,
+                    policy,
+                } => {
+                    let changes = Changes {
+                        name,
+                        policy: parse_policy(policy.as_deref())?,
+                    };
+                    print_json(&admin.update_account(&account, &changes, &actor).await?)?;
+                }
+            }
+            Ok(0)
+        }
+        Command::AdminTokens(cmd) => {
+            let admin = admin_service(&settings).await?;
+            let actor = cli_actor();
+            match cmd {
+                AdminTokensCommand::Create { name, role } => {
+                    let issued = admin.create_admin_token(&name, role, &actor).await?;
+                    eprintln!(
+                        "created admin token {} ({}, {})",
+                        issued.record.id,
+                        issued.record.name,
+                        role.as_str()
+                    );
+                    println!("{}", issued.token);
+                }
+                AdminTokensCommand::List => {
+                    for t in admin.list_admin_tokens().await? {
+                        let status = if t.revoked_at_ms.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        };
+                        println!(
+                            "{:<32} {:<20} {:<8} {}…  {status}",
+                            t.id,
+                            t.name,
+                            t.role.as_str(),
+                            t.token_prefix
+                        );
+                    }
+                }
+                AdminTokensCommand::Revoke { token } => {
+                    let t = admin.revoke_admin_token(&token, &actor).await?;
+                    eprintln!("revoked admin token {} ({})", t.id, t.name);
+                }
+            }
+            Ok(0)
+        }
         Command::Keys(cmd) => {
             let store = open_store(&settings).await?;
+            let admin =
+                AdminService::new(store.clone(), Arc::new(seedgate_core::clock::SystemClock));
+            let actor = cli_actor();
             match cmd {
-                KeysCommand::Create { name, credits } => {
+                KeysCommand::Create {
+                    name,
+                    credits,
+                    account,
+                    policy,
+                } => {
                     if credits < 0 {
                         anyhow::bail!("--credits cannot be negative");
                     }
-                    let key = auth::generate_key();
-                    let record = store
-                        .create_api_key(&name, &key.hash, &key.display_prefix, credits)
-                        .await?;
+                    let policy = parse_policy(policy.as_deref())?.unwrap_or_default();
+                    let account = match account {
+                        Some(account) => account,
+                        None => admin
+                            .create_account(&name, &Policy::default(), credits, &actor)
+                            .await?
+                            .id
+                            .to_string(),
+                    };
+                    let issued = admin.create_key(&account, &name, &policy, &actor).await?;
+                    let balance = admin.account(&account).await?.balance;
                     eprintln!(
-                        "created key {} ({}) with {} credits",
-                        record.id, record.name, record.balance
+                        "created key {} ({}) in account {} with {balance} credits",
+                        issued.record.id, issued.record.name, issued.record.account_id
                     );
-                    println!("{}", key.plaintext);
+                    println!("{}", issued.key);
                 }
-                KeysCommand::List => {
+                KeysCommand::List { account } => {
                     println!(
-                        "{:<32} {:<20} {:<14} {:>12}  status",
-                        "id", "name", "prefix", "balance"
+                        "{:<32} {:<32} {:<20} {:<14}  status",
+                        "id", "account", "name", "prefix"
                     );
-                    for k in store.list_api_keys().await? {
+                    for k in admin.keys(account.as_deref()).await? {
                         let status = if k.revoked_at_ms.is_some() {
                             "revoked"
                         } else {
                             "active"
                         };
                         println!(
-                            "{:<32} {:<20} {:<14} {:>12}  {status}",
+                            "{:<32} {:<32} {:<20} {:<14}  {status}",
                             k.id,
+                            k.account_id,
                             k.name,
                             format!("{}…", k.key_prefix),
-                            k.balance
                         );
                     }
                 }
                 KeysCommand::WebhookSecret { key, rotate } => {
-                    let record = match store.find_api_key_by_hash(&auth::hash_key(&key)).await? {
-                        Some(record) => record,
-                        None => store
-                            .find_api_key(&key)
-                            .await?
-                            .ok_or_else(|| anyhow::anyhow!("no key `{key}`"))?,
-                    };
+                    let record = admin.key(&key).await?;
                     let fresh = seedgate_workers::callbacks::generate_secret().expose();
                     let secret = if rotate {
                         store
@@ -297,27 +476,45 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
                     println!("{secret}");
                 }
                 KeysCommand::Revoke { key } => {
-                    let record = store
-                        .find_api_key(&key)
-                        .await?
-                        .ok_or_else(|| anyhow::anyhow!("no key `{key}`"))?;
-                    store.revoke_api_key(&record.id).await?;
+                    let record = admin.revoke_key(&key, &actor).await?;
                     eprintln!("revoked key {} ({})", record.id, record.name);
+                }
+                KeysCommand::Rotate { key } => {
+                    let issued = admin.rotate_key(&key, &actor).await?;
+                    eprintln!(
+                        "rotated key {} ({}); the old key no longer works",
+                        issued.record.id, issued.record.name
+                    );
+                    println!("{}", issued.key);
+                }
+                KeysCommand::Update { key, name, policy } => {
+                    let changes = Changes {
+                        name,
+                        policy: parse_policy(policy.as_deref())?,
+                    };
+                    print_json(&admin.update_key(&key, &changes, &actor).await?)?;
                 }
             }
             Ok(0)
         }
         Command::Credits(CreditsCommand::Grant { key, amount, note }) => {
-            let store = open_store(&settings).await?;
-            let record = store
-                .find_api_key(&key)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no key `{key}`"))?;
-            let balance = store.grant_credits(&record.id, amount, &note).await?;
+            let admin = admin_service(&settings).await?;
+            // An account by id or name; failing that, the account of the key so named.
+            let account = match admin.account(&key).await {
+                Ok(account) => account,
+                Err(_) => {
+                    admin
+                        .account(admin.key(&key).await?.account_id.as_str())
+                        .await?
+                }
+            };
+            let balance = admin
+                .grant_credits(account.id.as_str(), amount, &note, &cli_actor())
+                .await?;
             println!("{balance}");
             eprintln!(
-                "key {} ({}) now has {balance} credits",
-                record.id, record.name
+                "account {} ({}) now has {balance} credits",
+                account.id, account.name
             );
             Ok(0)
         }
@@ -328,7 +525,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
                 seedgate_core::ledger::verify(&dump.entries, &dump.tasks, &dump.balances);
             if violations.is_empty() {
                 println!(
-                    "ledger ok: {} entries, {} tasks, {} keys",
+                    "ledger ok: {} entries, {} tasks, {} accounts",
                     dump.entries.len(),
                     dump.tasks.len(),
                     dump.balances.len()
@@ -343,6 +540,14 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
             }
         }
     }
+}
+
+async fn admin_service(settings: &Settings) -> anyhow::Result<AdminService> {
+    let store = open_store(settings).await?;
+    Ok(AdminService::new(
+        store,
+        Arc::new(seedgate_core::clock::SystemClock),
+    ))
 }
 
 async fn wait_for_signal() {

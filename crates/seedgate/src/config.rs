@@ -90,12 +90,16 @@ pub struct AuthSettings {
     /// How long a valid API key is remembered in memory; revoking a key takes effect on every
     /// replica within this time.
     pub key_cache_seconds: u64,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` names the client, for IP allow-lists; from any
+    /// other peer the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             key_cache_seconds: 5,
+            trusted_proxies: Vec::new(),
         }
     }
 }

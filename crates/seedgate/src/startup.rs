@@ -222,6 +222,7 @@ impl Application {
                             .max(settings.upstream.deadline_seconds.saturating_add(24 * 3600)),
                     ),
                     clock: clock.clone(),
+                    trusted_proxies: settings.auth.trusted_proxies.clone(),
                 },
                 wake.clone(),
                 callback_wake.clone(),

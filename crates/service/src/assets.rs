@@ -32,6 +32,7 @@ impl GenerationService {
         let object_key = format!("assets/{id}.{}", extension(&facts.format));
         let asset = AssetRecord {
             id,
+            account_id: principal.account_id.clone(),
             api_key_id: principal.api_key_id.clone(),
             object_key: object_key.clone(),
             content_type: content_type(&facts.format).to_string(),
@@ -99,7 +100,7 @@ impl GenerationService {
         id: &str,
     ) -> Result<AssetRecord, GatewayError> {
         self.store
-            .get_asset(id, &principal.api_key_id)
+            .get_asset(id, &principal.account_id)
             .await
             .map_err(store_error)?
             .ok_or(GatewayError::AssetNotFound)

@@ -16,16 +16,20 @@ pub struct NewKey {
 }
 
 pub fn generate_key() -> NewKey {
+    generate_secret(KEY_PREFIX)
+}
+
+/// A random secret starting with `prefix` (API keys, admin tokens).
+pub fn generate_secret(prefix: &str) -> NewKey {
     let random: String = rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(40)
         .map(char::from)
         .collect();
-    let plaintext = format!("{KEY_PREFIX}{random}");
     NewKey {
-        hash: hash_key(&plaintext),
-        display_prefix: plaintext[..KEY_PREFIX.len() + 4].to_string(),
-        plaintext,
+        hash: hash_key(&format!("{prefix}{random}")),
+        display_prefix: format!("{prefix}{}", random.chars().take(4).collect::<String>()),
+        plaintext: format!("{prefix}{random}"),
     }
 }
 

@@ -5,11 +5,14 @@
 //! → one transaction that inserts the task, places its hold and completes the key → wake a
 //! worker.
 
+pub mod accounts;
+pub mod admin;
 mod assets;
 pub mod auth;
 mod submit;
 mod tasks;
 
+pub use accounts::{client_address, AccountView, Principal, RateReport};
 pub use submit::{MEDIA_COPY_PREFIX, RETRY_WINDOW};
 
 use seedgate_core::records::{AssetRecord, CallbackRecord, StoredResponse, TaskPage, TaskQuery};
@@ -41,6 +44,8 @@ pub struct Quote {
     pub media: Vec<InspectedMedium>,
     /// Output width × height.
     pub output_size: (u32, u32),
+    /// The account's price plan, when one priced the request instead of the catalog.
+    pub price_plan: Option<String>,
 }
 
 /// One referenced medium: the field it came from (`reference_video_urls[1]`), its URL and
@@ -54,13 +59,6 @@ pub struct InspectedMedium {
     /// The bytes that were measured: what the task is priced on and generated from.
     #[serde(skip)]
     pub bytes: bytes::Bytes,
-}
-
-/// The authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub api_key_id: ApiKeyId,
-    pub name: String,
 }
 
 #[derive(Debug, Clone)]
@@ -80,6 +78,8 @@ pub struct ServiceConfig {
     pub media_copy_ttl: Duration,
     /// What "now" is: tasks' times and media links' expiries.
     pub clock: Arc<dyn Clock>,
+    /// Proxies whose `X-Forwarded-For` is believed when they are the peer (for IP allow-lists).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The key and lifetime of signed media URLs (see `seedgate_core::media_links`).
@@ -104,6 +104,8 @@ pub enum SubmitOutcome {
     Created {
         task: Box<Task>,
         response: StoredResponse,
+        /// The submit rates' states after this task, for the `RateLimit` header.
+        admission: seedgate_store::Admission,
     },
     Replayed(StoredResponse),
 }
@@ -146,6 +148,7 @@ impl Caches {
 pub struct GenerationService {
     links: MediaLinkMaker,
     caches: Caches,
+    request_limiters: accounts::RequestLimiters,
     store: Arc<dyn Store>,
     catalog: Arc<Catalog>,
     media: MediaService,
@@ -163,6 +166,9 @@ fn store_error(e: StoreError) -> GatewayError {
             needed: 0,
             available,
         },
+        StoreError::Limited(refusal) => {
+            GatewayError::limited(refusal, seedgate_core::clock::now_ms())
+        }
         other => {
             tracing::error!(error = %other, "store error");
             GatewayError::Unavailable("database unavailable".into())
@@ -186,6 +192,7 @@ impl GenerationService {
         Self {
             links,
             caches: Caches::new(config.key_cache_ttl),
+            request_limiters: accounts::RequestLimiters::new(),
             store,
             catalog,
             media,
@@ -219,28 +226,9 @@ impl GenerationService {
         })
     }
 
-    /// Resolves an API key presented by a client.
-    pub async fn authenticate(&self, presented: &str) -> Result<Principal, GatewayError> {
-        let hash = auth::hash_key(presented);
-        if let Some(principal) = self.caches.keys.get(&hash) {
-            return Ok(principal);
-        }
-        let record = self
-            .store
-            .find_api_key_by_hash(&hash)
-            .await
-            .map_err(store_error)?
-            .ok_or(GatewayError::Unauthenticated(AuthFailure::Invalid))?;
-        if record.revoked_at_ms.is_some() {
-            return Err(GatewayError::Unauthenticated(AuthFailure::Revoked));
-        }
-        let principal = Principal {
-            api_key_id: record.id,
-            name: record.name,
-        };
-        // Only valid keys are remembered, so junk keys cannot fill the cache.
-        self.caches.keys.insert(hash, principal.clone());
-        Ok(principal)
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxies(&self) -> &[ipnet::IpNet] {
+        &self.config.trusted_proxies
     }
 
     /// The public URL of a stored object, signed to live `storage.url_ttl_seconds` from now.

@@ -131,7 +131,7 @@ impl GenerationService {
             // itself is still checked, atomically, when the task is stored.)
             let account = self
                 .store
-                .find_api_key(ctx.principal.api_key_id.as_str())
+                .find_account(ctx.principal.account_id.as_str())
                 .await
                 .map_err(store_error)?;
             if let Some(account) = account {
@@ -142,6 +142,7 @@ impl GenerationService {
                     });
                 }
             }
+            self.precheck_limits(ctx.principal, price.credits).await?;
         }
         request.media_copies = self.keep_media_copies(&request, media).await?;
         if ctx.marked_retry && ctx.idempotency.is_none() {
@@ -156,6 +157,7 @@ impl GenerationService {
         let now = self.config.clock.now_ms();
         let task = Task {
             id: TaskId::generate(),
+            account_id: ctx.principal.account_id.clone(),
             api_key_id: ctx.principal.api_key_id.clone(),
             request,
             requested_model,
@@ -176,7 +178,8 @@ impl GenerationService {
             key: i.key.clone(),
             response: response.clone(),
         });
-        self.store
+        let admission = self
+            .store
             .create_task(&task, completion)
             .await
             .map_err(|e| match e {
@@ -189,6 +192,7 @@ impl GenerationService {
                 // The Idempotency-Key went stale and was taken over while this request ran.
                 StoreError::Conflict(_) => GatewayError::IdempotencyInFlight,
                 StoreError::Revoked => GatewayError::Unauthenticated(AuthFailure::Revoked),
+                StoreError::Limited(refusal) => GatewayError::limited(refusal, now),
                 other => store_error(other),
             })?;
         self.wake.notify_one();
@@ -196,6 +200,7 @@ impl GenerationService {
         Ok(SubmitOutcome::Created {
             task: Box::new(task),
             response,
+            admission,
         })
     }
 
@@ -216,7 +221,7 @@ impl GenerationService {
         };
         let page = self
             .store
-            .list_tasks(&ctx.principal.api_key_id, &query)
+            .list_tasks(&ctx.principal.account_id, &query)
             .await
             .map_err(store_error)?;
         Ok(page.tasks.into_iter().find(|t| {
@@ -286,7 +291,10 @@ impl GenerationService {
         draft: RequestDraft,
     ) -> Result<Quote, GatewayError> {
         let draft = self.resolve_asset_refs(principal, draft).await?;
+        let requested = draft.model.clone().unwrap_or_default();
         let request = GenerationRequest::from_draft(draft, &self.catalog)?;
+        // A model the key or its account may not use is refused before any media is fetched.
+        principal.check_model(&request.model, requested.trim())?;
         if let Some(delivery) = &self.delivery {
             delivery.check(&request).map_err(ValidationError::from)?;
         }
@@ -297,7 +305,9 @@ impl GenerationService {
             .spec(&self.catalog)
             .ok_or_else(|| GatewayError::Internal("validated model missing from catalog".into()))?;
         let media = self.inspect_media(&request, spec).await?;
-        let price = pricing::price(&request, spec, &durations(&media, MediaKind::Video))?;
+        let plan = principal.account_policy.price_plan.as_ref();
+        let price =
+            pricing::price_with_plan(&request, spec, &durations(&media, MediaKind::Video), plan)?;
         // `adaptive` follows the first image: the first frame, else the first reference image.
         let first_image = media
             .iter()
@@ -312,6 +322,7 @@ impl GenerationService {
             price,
             media,
             output_size,
+            price_plan: plan.map(|p| p.describe()),
         })
     }
 
@@ -360,7 +371,7 @@ impl GenerationService {
             };
             let asset = self
                 .store
-                .get_asset(id, &principal.api_key_id)
+                .get_asset(id, &principal.account_id)
                 .await
                 .map_err(store_error)?
                 .ok_or_else(|| {

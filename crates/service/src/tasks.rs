@@ -6,14 +6,14 @@ impl GenerationService {
     /// A task of the caller's, with its result URLs filled in. Another key's task is not found.
     pub async fn get_task(&self, principal: &Principal, id: &str) -> Result<Task, GatewayError> {
         if let Some(task) = self.caches.finished.get(id) {
-            if task.api_key_id == principal.api_key_id {
+            if task.account_id == principal.account_id {
                 return Ok(self.with_urls((*task).clone()));
             }
             return Err(GatewayError::NotFound);
         }
         let task = self
             .store
-            .get_task(&TaskId::from_string(id), &principal.api_key_id)
+            .get_task(&TaskId::from_string(id), &principal.account_id)
             .await
             .map_err(store_error)?
             .ok_or(GatewayError::NotFound)?;
@@ -45,7 +45,7 @@ impl GenerationService {
         }
         let page = self
             .store
-            .list_tasks(&principal.api_key_id, &query)
+            .list_tasks(&principal.account_id, &query)
             .await
             .map_err(store_error)?;
         Ok(TaskPage {
@@ -60,7 +60,7 @@ impl GenerationService {
         let task = self.get_task(principal, id).await?;
         match self
             .store
-            .delete_task(&task.id, &principal.api_key_id)
+            .delete_task(&task.id, &principal.account_id)
             .await
         {
             Ok(()) => self.caches.finished.invalidate(id),
@@ -83,7 +83,7 @@ impl GenerationService {
     pub async fn cancel_task(&self, principal: &Principal, id: &str) -> Result<Task, GatewayError> {
         match self
             .store
-            .cancel_task(&TaskId::from_string(id), &principal.api_key_id)
+            .cancel_task(&TaskId::from_string(id), &principal.account_id)
             .await
         {
             Ok(task) => Ok(self.with_urls(task)),
@@ -103,7 +103,7 @@ impl GenerationService {
         let task = self.get_task(principal, task_id).await?;
         let record = self
             .store
-            .callback_record(&task.id, &principal.api_key_id)
+            .callback_record(&task.id, &principal.account_id)
             .await
             .map_err(store_error)?;
         Ok((task, record))
@@ -118,7 +118,7 @@ impl GenerationService {
         let task = self.get_task(principal, task_id).await?;
         match self
             .store
-            .redeliver_callback(&task.id, &principal.api_key_id)
+            .redeliver_callback(&task.id, &principal.account_id)
             .await
         {
             Ok(()) => {}

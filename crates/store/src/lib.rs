@@ -1,4 +1,5 @@
-//! Persistence, in two SQL backends behind a few capability traits ([`KeyStore`],
+//! Persistence, in two SQL backends behind a few capability traits ([`AccountStore`],
+//! [`AdminStore`],
 //! [`TaskStore`], [`TaskQueue`], [`CallbackOutbox`], [`IdempotencyStore`], [`AssetStore`],
 //! [`LedgerStore`], [`ServerSecrets`]; [`Store`] is all of them). The tasks table doubles as
 //! the work queue (claimed with leases and fenced by lease token); the ledger is append-only and
@@ -14,7 +15,8 @@ pub mod sqlite;
 mod transitions;
 
 use async_trait::async_trait;
-use seedgate_core::ids::{ApiKeyId, TaskId};
+use seedgate_core::accounts::{LimitRefusal, Policy, RateState, Usage};
+use seedgate_core::ids::{AccountId, AdminTokenId, ApiKeyId, TaskId};
 use seedgate_core::ledger::{CachedBalance, LedgerEntry, TaskFacts};
 use seedgate_core::task::{Task, TaskError, TaskOutput};
 use std::collections::HashMap;
@@ -23,8 +25,8 @@ use std::time::Duration;
 /// Every capability trait, for code that uses the whole store (tests, tools).
 pub mod prelude {
     pub use crate::{
-        AssetStore, CallbackOutbox, IdempotencyStore, KeyStore, LedgerStore, ServerSecrets, Store,
-        TaskQueue, TaskStore,
+        AccountStore, AdminStore, AssetStore, CallbackOutbox, IdempotencyStore, LedgerStore,
+        ServerSecrets, Store, TaskQueue, TaskStore,
     };
 }
 
@@ -44,6 +46,9 @@ pub enum StoreError {
     NotFound,
     #[error("the API key has been revoked")]
     Revoked,
+    /// A limit or budget of the key or its account refused a new task; nothing was written.
+    #[error("{0}")]
+    Limited(LimitRefusal),
     #[error("storage quota exceeded: {used} of {quota} bytes used")]
     QuotaExceeded { used: u64, quota: u64 },
     #[error("conflict: {0}")]
@@ -58,14 +63,109 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An account: it holds the balance, the budgets, the limits and the tasks of its keys.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AccountRecord {
+    pub id: AccountId,
+    pub name: String,
+    pub balance: i64,
+    pub policy: Policy,
+    pub created_at_ms: i64,
+}
+
+/// An API key of an account (never the key itself: only its hash is stored).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ApiKeyRecord {
     pub id: ApiKeyId,
+    pub account_id: AccountId,
     pub name: String,
     pub key_prefix: String,
-    pub balance: i64,
+    pub policy: Policy,
     pub created_at_ms: i64,
     pub revoked_at_ms: Option<i64>,
+}
+
+/// A key presented by a client, with its account: what authentication needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credential {
+    pub key: ApiKeyRecord,
+    pub account: AccountRecord,
+}
+
+/// Who made an admin write, for the audit log: `token:adm_… (name)`, or `cli`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+/// What an operator may do with a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminRole {
+    Admin,
+    /// Reads only.
+    Viewer,
+}
+
+impl AdminRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminRole::Admin => "admin",
+            AdminRole::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [AdminRole::Admin, AdminRole::Viewer]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AdminTokenRecord {
+    pub id: AdminTokenId,
+    pub name: String,
+    pub token_prefix: String,
+    pub role: AdminRole,
+    pub created_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// One admin write: who, when, what, and the record before and after.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+/// An owner's current use of what its limits count, with its submit rate's state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OwnerUsage {
+    pub usage: Usage,
+    /// The submit rate's stored theoretical arrival time, if a submit was ever counted.
+    pub submit_tat_ms: Option<i64>,
+}
+
+/// What a key or an account changes to: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Changes {
+    pub name: Option<String>,
+    pub policy: Option<Policy>,
+}
+
+/// A submit the limits let through: the submit rates' states after it, for the `RateLimit`
+/// headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Admission {
+    pub submit_rates: Vec<(
+        seedgate_core::accounts::Scope,
+        seedgate_core::accounts::Rate,
+        RateState,
+    )>,
 }
 
 /// What claiming an Idempotency-Key found.
@@ -106,8 +206,11 @@ pub struct CallbackJob {
     /// The `webhook-id`, constant across attempts.
     pub id: String,
     pub task_id: TaskId,
+    pub account_id: AccountId,
     pub api_key_id: ApiKeyId,
     pub url: String,
+    /// The receiver's host (and port): dispatch is fair across hosts as across accounts.
+    pub host: String,
     /// The dialect the task was created in: the callback's body is that dialect's.
     pub dialect: String,
     /// What it reports: the body is the task as it stood then.
@@ -134,9 +237,11 @@ pub struct LedgerDump {
     pub balances: Vec<CachedBalance>,
 }
 
-/// API keys and their balances.
+/// Accounts, their keys, and the credits they hold.
 #[async_trait]
-pub trait KeyStore: Send + Sync + 'static {
+pub trait AccountStore: Send + Sync + 'static {
+    /// A key in a new account of its own (named like the key) holding `credits`: the one-step
+    /// setup of a single-key tenant.
     async fn create_api_key(
         &self,
         name: &str,
@@ -144,14 +249,91 @@ pub trait KeyStore: Send + Sync + 'static {
         key_prefix: &str,
         credits: i64,
     ) -> StoreResult<ApiKeyRecord>;
-    async fn find_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn create_account(
+        &self,
+        name: &str,
+        policy: &Policy,
+        credits: i64,
+        actor: &Actor,
+    ) -> StoreResult<AccountRecord>;
+    /// A new key of an existing account.
+    async fn add_api_key(
+        &self,
+        account: &AccountId,
+        name: &str,
+        key_hash: &str,
+        key_prefix: &str,
+        policy: &Policy,
+        actor: &Actor,
+    ) -> StoreResult<ApiKeyRecord>;
+    async fn find_credential(&self, key_hash: &str) -> StoreResult<Option<Credential>>;
     /// By id or by name.
     async fn find_api_key(&self, id_or_name: &str) -> StoreResult<Option<ApiKeyRecord>>;
-    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKeyRecord>>;
+    /// By id or by name.
+    async fn find_account(&self, id_or_name: &str) -> StoreResult<Option<AccountRecord>>;
+    /// Every key, or an account's.
+    async fn list_api_keys(&self, account: Option<&AccountId>) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>>;
     async fn count_api_keys(&self) -> StoreResult<u64>;
-    async fn revoke_api_key(&self, id: &ApiKeyId) -> StoreResult<()>;
-    /// Adds (or, negative, removes) credits. Fails rather than drive the balance below zero.
-    async fn grant_credits(&self, id: &ApiKeyId, amount: i64, note: &str) -> StoreResult<i64>;
+    async fn revoke_api_key(&self, id: &ApiKeyId, actor: &Actor) -> StoreResult<ApiKeyRecord>;
+    async fn update_api_key(
+        &self,
+        id: &ApiKeyId,
+        changes: &Changes,
+        actor: &Actor,
+    ) -> StoreResult<ApiKeyRecord>;
+    /// Replaces a key's secret: the old one stops working, the id and policy stay.
+    async fn rotate_api_key(
+        &self,
+        id: &ApiKeyId,
+        key_hash: &str,
+        key_prefix: &str,
+        actor: &Actor,
+    ) -> StoreResult<ApiKeyRecord>;
+    async fn update_account(
+        &self,
+        id: &AccountId,
+        changes: &Changes,
+        actor: &Actor,
+    ) -> StoreResult<AccountRecord>;
+    /// Adds (or, negative, removes) credits with one ledger entry. Fails rather than drive
+    /// the balance below zero.
+    async fn grant_credits(
+        &self,
+        account: &AccountId,
+        amount: i64,
+        note: &str,
+        actor: &Actor,
+    ) -> StoreResult<i64>;
+    /// What an account's (or, with `key`, a key's) limits count right now.
+    async fn owner_usage(&self, owner: &str, is_key: bool, now_ms: i64) -> StoreResult<OwnerUsage>;
+}
+
+/// Admin tokens (which are not API keys) and the audit log of admin writes.
+#[async_trait]
+pub trait AdminStore: Send + Sync + 'static {
+    async fn create_admin_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        token_prefix: &str,
+        role: AdminRole,
+        actor: &Actor,
+    ) -> StoreResult<AdminTokenRecord>;
+    async fn find_admin_token(&self, token_hash: &str) -> StoreResult<Option<AdminTokenRecord>>;
+    async fn list_admin_tokens(&self) -> StoreResult<Vec<AdminTokenRecord>>;
+    async fn revoke_admin_token(
+        &self,
+        id_or_name: &str,
+        actor: &Actor,
+    ) -> StoreResult<AdminTokenRecord>;
+    /// Audit entries after `after_seq`, oldest first; only `target`'s when given.
+    async fn admin_audit(
+        &self,
+        after_seq: i64,
+        limit: u32,
+        target: Option<&str>,
+    ) -> StoreResult<Vec<AuditEntry>>;
 }
 
 /// Idempotency-Key records: a retried submit replays the first answer.
@@ -175,20 +357,23 @@ pub trait IdempotencyStore: Send + Sync + 'static {
 /// Tasks as their owners see them: created, read, listed, cancelled, deleted.
 #[async_trait]
 pub trait TaskStore: Send + Sync + 'static {
-    /// Inserts a queued task, places its hold and completes its Idempotency-Key, atomically.
+    /// Inserts a queued task, places its hold and completes its Idempotency-Key, atomically,
+    /// once the key's and the account's limits and budgets (read in the same transaction,
+    /// under the account's lock) let it through; refused with [`StoreError::Limited`], it
+    /// writes nothing.
     async fn create_task(
         &self,
         task: &Task,
         idempotency: Option<IdempotencyCompletion>,
-    ) -> StoreResult<()>;
-    /// A task of this key (another key's task is `None`).
-    async fn get_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Option<Task>>;
-    async fn list_tasks(&self, api_key: &ApiKeyId, query: &TaskQuery) -> StoreResult<TaskPage>;
-    /// Cancels a queued task of this key and releases its hold.
-    async fn cancel_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Task>;
+    ) -> StoreResult<Admission>;
+    /// A task of this account (another account's task is `None`).
+    async fn get_task(&self, id: &TaskId, account: &AccountId) -> StoreResult<Option<Task>>;
+    async fn list_tasks(&self, account: &AccountId, query: &TaskQuery) -> StoreResult<TaskPage>;
+    /// Cancels a queued task of this account and releases its hold.
+    async fn cancel_task(&self, id: &TaskId, account: &AccountId) -> StoreResult<Task>;
     /// Deletes the record of a finished task: it is no longer read or listed. Its ledger
     /// entries stay. A task that is not finished is a `Conflict`.
-    async fn delete_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()>;
+    async fn delete_task(&self, id: &TaskId, account: &AccountId) -> StoreResult<()>;
     /// A task by id whoever owns it, deleted or not: for callback delivery only.
     async fn load_task(&self, id: &TaskId) -> StoreResult<Option<Task>>;
 }
@@ -305,19 +490,20 @@ pub trait CallbackOutbox: Send + Sync + 'static {
     async fn callback_record(
         &self,
         task_id: &TaskId,
-        api_key: &ApiKeyId,
+        account: &AccountId,
     ) -> StoreResult<Option<CallbackRecord>>;
     /// Makes a task's callback due now, whatever its state (a manual redelivery).
-    async fn redeliver_callback(&self, task_id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()>;
+    async fn redeliver_callback(&self, task_id: &TaskId, account: &AccountId) -> StoreResult<()>;
 }
 
 /// Files clients uploaded (their records; the bytes are in the blob store).
 #[async_trait]
 pub trait AssetStore: Send + Sync + 'static {
-    /// Records an uploaded file, refusing it when the key's assets would exceed `quota_bytes`.
+    /// Records an uploaded file, refusing it when the account's assets would exceed
+    /// `quota_bytes`.
     async fn create_asset(&self, asset: &AssetRecord, quota_bytes: u64) -> StoreResult<()>;
-    /// An asset of this key (another key's asset is `None`).
-    async fn get_asset(&self, id: &str, api_key: &ApiKeyId) -> StoreResult<Option<AssetRecord>>;
+    /// An asset of this account (another account's asset is `None`).
+    async fn get_asset(&self, id: &str, account: &AccountId) -> StoreResult<Option<AssetRecord>>;
 }
 
 /// The credit ledger, read whole for an audit.
@@ -337,7 +523,8 @@ pub trait ServerSecrets: Send + Sync + 'static {
 /// Everything a backend provides. Callers that need one capability take that trait (an
 /// `Arc<dyn Store>` coerces to any of them).
 pub trait Store:
-    KeyStore
+    AccountStore
+    + AdminStore
     + IdempotencyStore
     + TaskStore
     + TaskQueue
@@ -349,7 +536,8 @@ pub trait Store:
 }
 
 impl<T> Store for T where
-    T: KeyStore
+    T: AccountStore
+        + AdminStore
         + IdempotencyStore
         + TaskStore
         + TaskQueue

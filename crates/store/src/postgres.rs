@@ -145,12 +145,12 @@ impl PgStore {
         &self,
         task: &Task,
         idempotency: Option<IdempotencyCompletion>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Admission> {
         let mut tx = self.write_tx().await?;
         // On error the transaction is dropped, and rolled back: nothing of the submit remains.
-        shared::insert_task(&mut tx, task, idempotency).await?;
+        let admission = shared::insert_task(&mut tx, task, idempotency).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(admission)
     }
 }
 

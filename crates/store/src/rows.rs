@@ -5,10 +5,12 @@
 //! naming the row.
 
 use crate::{
-    ApiKeyRecord, AssetRecord, CallbackAttempt, CallbackJob, CallbackRecord, CallbackState,
-    IdempotencyClaim, StoreError, StoreResult, StoredResponse,
+    AccountRecord, AdminRole, AdminTokenRecord, ApiKeyRecord, AssetRecord, AuditEntry,
+    CallbackAttempt, CallbackJob, CallbackRecord, CallbackState, IdempotencyClaim, StoreError,
+    StoreResult, StoredResponse,
 };
-use seedgate_core::ids::{ApiKeyId, TaskId};
+use seedgate_core::accounts::Policy;
+use seedgate_core::ids::{AccountId, AdminTokenId, ApiKeyId, TaskId};
 use seedgate_core::ledger::{CachedBalance, EntryKind, LedgerEntry, TaskFacts};
 use seedgate_core::pricing::Price;
 use seedgate_core::task::{FailureKind, Task, TaskError, TaskOutput, TaskStatus};
@@ -16,17 +18,25 @@ use seedgate_core::webhook::CallbackEvent;
 
 /// The columns [`TaskRow`] reads, in every query that reads a task.
 pub(crate) const TASK_COLUMNS: &str =
-    "id, api_key_id, requested_model, origin_dialect, request_json, status, \
+    "id, account_id, api_key_id, requested_model, origin_dialect, request_json, status, \
      price_credits, billable_seconds, micro_usd_per_second, attempt, provider, provider_job_id, \
      output_json, error_kind, error_message, created_at_ms, updated_at_ms, started_at_ms, \
      finished_at_ms, submit_key";
 
 /// The columns [`KeyRow`] reads.
-pub(crate) const KEY_COLUMNS: &str = "id, name, key_prefix, balance, created_at_ms, revoked_at_ms";
+pub(crate) const KEY_COLUMNS: &str =
+    "id, account_id, name, key_prefix, policy_json, created_at_ms, revoked_at_ms";
+
+/// The columns [`AccountRow`] reads.
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, name, balance, policy_json, created_at_ms";
+
+/// The columns [`AdminTokenRow`] reads.
+pub(crate) const ADMIN_TOKEN_COLUMNS: &str =
+    "id, name, token_prefix, role, created_at_ms, revoked_at_ms";
 
 /// The columns [`AssetRow`] reads.
 pub(crate) const ASSET_COLUMNS: &str =
-    "id, api_key_id, object_key, content_type, facts_json, created_at_ms, name";
+    "id, account_id, api_key_id, object_key, content_type, facts_json, created_at_ms, name";
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
@@ -40,6 +50,7 @@ fn unsigned<T: TryFrom<i64>>(value: i64, what: &str, row: &str) -> StoreResult<T
 #[derive(sqlx::FromRow)]
 pub(crate) struct TaskRow {
     id: String,
+    account_id: Option<String>,
     api_key_id: String,
     requested_model: String,
     origin_dialect: String,
@@ -91,6 +102,10 @@ impl TryFrom<TaskRow> for Task {
                 micro_usd_per_second: unsigned(row.micro_usd_per_second, "unit price", &name)?,
             },
             attempt: unsigned(row.attempt, "attempt", &name)?,
+            account_id: AccountId::from_string(
+                row.account_id
+                    .ok_or_else(|| corrupt(format!("{name}: no account")))?,
+            ),
             id: TaskId::from_string(row.id),
             api_key_id: ApiKeyId::from_string(row.api_key_id),
             request,
@@ -108,26 +123,119 @@ impl TryFrom<TaskRow> for Task {
     }
 }
 
+fn policy(json: &str, row: &str) -> StoreResult<Policy> {
+    serde_json::from_str(json).map_err(|e| corrupt(format!("{row}: policy: {e}")))
+}
+
 /// An `api_keys` row ([`KEY_COLUMNS`]).
 #[derive(sqlx::FromRow)]
 pub(crate) struct KeyRow {
     id: String,
+    account_id: Option<String>,
     name: String,
     key_prefix: String,
-    balance: i64,
+    policy_json: String,
     created_at_ms: i64,
     revoked_at_ms: Option<i64>,
 }
 
-impl From<KeyRow> for ApiKeyRecord {
-    fn from(row: KeyRow) -> Self {
-        ApiKeyRecord {
+impl TryFrom<KeyRow> for ApiKeyRecord {
+    type Error = StoreError;
+
+    fn try_from(row: KeyRow) -> StoreResult<ApiKeyRecord> {
+        let name = format!("key {}", row.id);
+        Ok(ApiKeyRecord {
+            policy: policy(&row.policy_json, &name)?,
+            account_id: AccountId::from_string(
+                row.account_id
+                    .ok_or_else(|| corrupt(format!("{name}: no account")))?,
+            ),
             id: ApiKeyId::from_string(row.id),
             name: row.name,
             key_prefix: row.key_prefix,
-            balance: row.balance,
             created_at_ms: row.created_at_ms,
             revoked_at_ms: row.revoked_at_ms,
+        })
+    }
+}
+
+/// An `accounts` row ([`ACCOUNT_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    id: String,
+    name: String,
+    balance: i64,
+    policy_json: String,
+    created_at_ms: i64,
+}
+
+impl TryFrom<AccountRow> for AccountRecord {
+    type Error = StoreError;
+
+    fn try_from(row: AccountRow) -> StoreResult<AccountRecord> {
+        Ok(AccountRecord {
+            policy: policy(&row.policy_json, &format!("account {}", row.id))?,
+            id: AccountId::from_string(row.id),
+            name: row.name,
+            balance: row.balance,
+            created_at_ms: row.created_at_ms,
+        })
+    }
+}
+
+/// An `admin_tokens` row ([`ADMIN_TOKEN_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+pub(crate) struct AdminTokenRow {
+    id: String,
+    name: String,
+    token_prefix: String,
+    role: String,
+    created_at_ms: i64,
+    revoked_at_ms: Option<i64>,
+}
+
+impl TryFrom<AdminTokenRow> for AdminTokenRecord {
+    type Error = StoreError;
+
+    fn try_from(row: AdminTokenRow) -> StoreResult<AdminTokenRecord> {
+        Ok(AdminTokenRecord {
+            role: AdminRole::parse(&row.role)
+                .ok_or_else(|| corrupt(format!("admin token {}: role {}", row.id, row.role)))?,
+            id: AdminTokenId::from_string(row.id),
+            name: row.name,
+            token_prefix: row.token_prefix,
+            created_at_ms: row.created_at_ms,
+            revoked_at_ms: row.revoked_at_ms,
+        })
+    }
+}
+
+/// An `admin_audit` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    seq: i64,
+    at_ms: i64,
+    actor: String,
+    action: String,
+    target: String,
+    before_json: Option<String>,
+    after_json: Option<String>,
+}
+
+impl From<AuditRow> for AuditEntry {
+    fn from(row: AuditRow) -> Self {
+        // Written by this store from records; an unreadable one is shown as text, not lost.
+        let value = |json: Option<String>| {
+            json.map(|j| serde_json::from_str(&j).unwrap_or(serde_json::Value::String(j)))
+        };
+        AuditEntry {
+            seq: row.seq,
+            at_ms: row.at_ms,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            before: value(row.before_json),
+            after: value(row.after_json),
         }
     }
 }
@@ -136,6 +244,7 @@ impl From<KeyRow> for ApiKeyRecord {
 #[derive(sqlx::FromRow)]
 pub(crate) struct AssetRow {
     id: String,
+    account_id: Option<String>,
     api_key_id: String,
     object_key: String,
     content_type: String,
@@ -151,6 +260,10 @@ impl TryFrom<AssetRow> for AssetRecord {
         Ok(AssetRecord {
             facts: serde_json::from_str(&row.facts_json)
                 .map_err(|e| corrupt(format!("asset {}: {e}", row.id)))?,
+            account_id: AccountId::from_string(
+                row.account_id
+                    .ok_or_else(|| corrupt(format!("asset {}: no account", row.id)))?,
+            ),
             id: row.id,
             api_key_id: ApiKeyId::from_string(row.api_key_id),
             object_key: row.object_key,
@@ -196,8 +309,10 @@ pub(crate) struct CallbackJobRow {
     id: String,
     task_id: String,
     event: String,
+    account_id: Option<String>,
     api_key_id: String,
     url: String,
+    host: String,
     dialect: String,
     attempts: i64,
 }
@@ -214,8 +329,10 @@ impl CallbackJobRow {
             attempts: u32::try_from(self.attempts).unwrap_or(0),
             id: self.id,
             task_id: TaskId::from_string(self.task_id),
+            account_id: AccountId::from_string(self.account_id.unwrap_or_default()),
             api_key_id: ApiKeyId::from_string(self.api_key_id),
             url: self.url,
+            host: self.host,
             dialect: self.dialect,
             lease_token: lease_token.to_string(),
         })
@@ -283,7 +400,7 @@ impl From<AttemptRow> for CallbackAttempt {
 #[derive(sqlx::FromRow)]
 pub(crate) struct LedgerRow {
     seq: i64,
-    api_key_id: String,
+    account_id: String,
     task_id: Option<String>,
     kind: String,
     amount: i64,
@@ -298,7 +415,7 @@ impl TryFrom<LedgerRow> for LedgerEntry {
             kind: EntryKind::parse(&row.kind)
                 .ok_or_else(|| corrupt(format!("ledger entry {}: kind {}", row.seq, row.kind)))?,
             seq: row.seq,
-            api_key_id: row.api_key_id,
+            account_id: row.account_id,
             task_id: row.task_id,
             amount: row.amount,
             created_at_ms: row.created_at_ms,
@@ -310,7 +427,7 @@ impl TryFrom<LedgerRow> for LedgerEntry {
 #[derive(sqlx::FromRow)]
 pub(crate) struct TaskFactsRow {
     id: String,
-    api_key_id: String,
+    account_id: Option<String>,
     status: String,
     price_credits: i64,
 }
@@ -322,14 +439,14 @@ impl TryFrom<TaskFactsRow> for TaskFacts {
         Ok(TaskFacts {
             status: TaskStatus::parse(&row.status)
                 .ok_or_else(|| corrupt(format!("task {}: status {}", row.id, row.status)))?,
+            account_id: row.account_id.unwrap_or_default(),
             task_id: row.id,
-            api_key_id: row.api_key_id,
             price_credits: row.price_credits,
         })
     }
 }
 
-/// A key's cached balance.
+/// An account's cached balance.
 #[derive(sqlx::FromRow)]
 pub(crate) struct BalanceRow {
     id: String,
@@ -339,7 +456,7 @@ pub(crate) struct BalanceRow {
 impl From<BalanceRow> for CachedBalance {
     fn from(row: BalanceRow) -> Self {
         CachedBalance {
-            api_key_id: row.id,
+            account_id: row.id,
             balance: row.balance,
         }
     }

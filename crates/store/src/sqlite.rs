@@ -91,7 +91,7 @@ impl SqliteStore {
         &self,
         task: &Task,
         idempotency: Option<IdempotencyCompletion>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Admission> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = CreateJob {
             task: task.clone(),
@@ -121,7 +121,7 @@ async fn lock_key(_tx: &mut Tx, _lock: KeyLock, _key: &str) -> StoreResult<()> {
 struct CreateJob {
     task: Task,
     idempotency: Option<IdempotencyCompletion>,
-    reply: tokio::sync::oneshot::Sender<StoreResult<()>>,
+    reply: tokio::sync::oneshot::Sender<StoreResult<Admission>>,
 }
 
 /// Most submits folded into one transaction: one fsync then covers all of them.
@@ -158,7 +158,10 @@ async fn group_writer(pool: SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<Cr
     }
 }
 
-async fn write_group(pool: &SqlitePool, batch: &[CreateJob]) -> StoreResult<Vec<StoreResult<()>>> {
+async fn write_group(
+    pool: &SqlitePool,
+    batch: &[CreateJob],
+) -> StoreResult<Vec<StoreResult<Admission>>> {
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {

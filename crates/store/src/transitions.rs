@@ -56,7 +56,7 @@ mod tests {
             ("shared/queue.rs", include_str!("shared/queue.rs")),
             ("shared/tasks.rs", include_str!("shared/tasks.rs")),
             ("shared/callbacks.rs", include_str!("shared/callbacks.rs")),
-            ("shared/keys.rs", include_str!("shared/keys.rs")),
+            ("shared/accounts.rs", include_str!("shared/accounts.rs")),
             (
                 "shared/idempotency.rs",
                 include_str!("shared/idempotency.rs"),

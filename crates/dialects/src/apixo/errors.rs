@@ -3,7 +3,7 @@
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
-use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
+use seedgate_core::error::{Denial, FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
 
 use super::wire::{ErrorData, ErrorEnvelope};
@@ -53,6 +53,14 @@ pub fn error_status(error: &GatewayError) -> (StatusCode, &'static str) {
         GatewayError::IdempotencyInFlight => (S::CONFLICT, "Conflict"),
         GatewayError::IdempotencyMismatch => (S::UNPROCESSABLE_ENTITY, "Idempotency key reused"),
         GatewayError::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "Rate limit exceeded"),
+        GatewayError::Limited { refusal, .. } if refusal.is_budget() => {
+            (S::TOO_MANY_REQUESTS, "Budget exceeded")
+        }
+        GatewayError::Limited { .. } => (S::TOO_MANY_REQUESTS, "Rate limit exceeded"),
+        GatewayError::Forbidden(Denial::ModelNotAllowed(_)) => {
+            (S::FORBIDDEN, "Model not accessible")
+        }
+        GatewayError::Forbidden(_) => (S::FORBIDDEN, "Forbidden"),
         GatewayError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "Internal server error"),
         GatewayError::Unavailable(_) => (S::SERVICE_UNAVAILABLE, "Service unavailable"),
     }

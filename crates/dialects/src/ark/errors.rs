@@ -4,6 +4,7 @@
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
+use seedgate_core::accounts::LimitRefusal;
 use seedgate_core::error::{AuthFailure, FieldPath, GatewayError, Rule, ValidationError};
 use seedgate_core::RequestId;
 
@@ -143,6 +144,20 @@ pub fn error_code(error: &GatewayError) -> (&'static str, StatusCode, &'static s
         GatewayError::RateLimited { .. } => {
             ("RateLimitExceeded", S::TOO_MANY_REQUESTS, "TooManyRequests")
         }
+        GatewayError::Limited { refusal, .. } => (
+            match refusal {
+                LimitRefusal::RequestRate { .. } | LimitRefusal::SubmitRate { .. } => {
+                    "RateLimitExceeded.EndpointRPMExceeded"
+                }
+                LimitRefusal::InFlight { .. } | LimitRefusal::Queued { .. } => {
+                    "RateLimitExceeded.ConcurrencyExceeded"
+                }
+                LimitRefusal::Budget { .. } => "QuotaExceeded",
+            },
+            S::TOO_MANY_REQUESTS,
+            "TooManyRequests",
+        ),
+        GatewayError::Forbidden(_) => ("AccessDenied", S::FORBIDDEN, "Forbidden"),
         GatewayError::Internal(_) => (
             "InternalServiceError",
             S::INTERNAL_SERVER_ERROR,
@@ -192,6 +207,7 @@ fn error_message(error: &GatewayError) -> String {
                 AuthFailure::NotBearer => "the Authorization header must be `Bearer <key>`",
                 AuthFailure::Invalid => "the API key is invalid",
                 AuthFailure::Revoked => "the API key has been revoked",
+                AuthFailure::Expired => "the API key has expired",
             }
         ),
         GatewayError::InsufficientCredits { needed, available } => format!(

@@ -80,6 +80,7 @@ fn a_request_sent_upstream_reads_back_as_itself() {
 fn task(status: TaskStatus) -> Task {
     Task {
         id: seedgate_core::TaskId::generate(),
+        account_id: seedgate_core::AccountId::generate(),
         api_key_id: seedgate_core::ApiKeyId::generate(),
         request: request(RequestDraft {
             prompt: Some("a fox".into()),

@@ -3,7 +3,7 @@
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
-use seedgate_core::error::{AuthFailure, FieldPath, GatewayError, ValidationError};
+use seedgate_core::error::{AuthFailure, Denial, FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
 use serde_json::Value;
 
@@ -59,7 +59,13 @@ pub fn error_code(error: &GatewayError) -> u16 {
         | GatewayError::AssetNotFound
         | GatewayError::RouteNotFound
         | GatewayError::MethodNotAllowed => 404,
-        GatewayError::RateLimited { .. } | GatewayError::IdempotencyInFlight => 429,
+        GatewayError::RateLimited { .. }
+        | GatewayError::Limited { .. }
+        | GatewayError::IdempotencyInFlight => 429,
+        // CRUN has no 403: an address not allowed is an authorisation failure, a model not
+        // allowed is its "model not supported".
+        GatewayError::Forbidden(Denial::IpNotAllowed(_)) => 401,
+        GatewayError::Forbidden(Denial::ModelNotAllowed(_)) => 505,
         GatewayError::Unavailable(_) => 455,
         GatewayError::Internal(_) => 500,
     }

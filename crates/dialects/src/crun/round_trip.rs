@@ -108,6 +108,7 @@ fn what_the_upstream_sends_the_dialect_reads_as_the_same_request() {
 fn task(status: TaskStatus) -> Task {
     Task {
         id: TaskId::generate(),
+        account_id: seedgate_core::AccountId::generate(),
         api_key_id: ApiKeyId::generate(),
         request: request(Mode::T2v),
         requested_model: "bytedance/seedance2-0-mini-t2v".into(),

@@ -4,7 +4,7 @@
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
-use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
+use seedgate_core::error::{Denial, FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
 
 use super::wire::ErrorEnvelope;
@@ -49,6 +49,12 @@ pub fn error_code(error: &GatewayError) -> (&'static str, StatusCode) {
         GatewayError::PayloadTooLarge => ("PAYLOAD_TOO_LARGE", S::PAYLOAD_TOO_LARGE),
         GatewayError::IdempotencyMismatch => ("IDEMPOTENCY_CONFLICT", S::UNPROCESSABLE_ENTITY),
         GatewayError::RateLimited { .. } => ("RATE_LIMITED", S::TOO_MANY_REQUESTS),
+        GatewayError::Limited { refusal, .. } if refusal.is_budget() => {
+            ("BUDGET_EXCEEDED", S::TOO_MANY_REQUESTS)
+        }
+        GatewayError::Limited { .. } => ("RATE_LIMITED", S::TOO_MANY_REQUESTS),
+        GatewayError::Forbidden(Denial::ModelNotAllowed(_)) => ("MODEL_NOT_ALLOWED", S::FORBIDDEN),
+        GatewayError::Forbidden(_) => ("FORBIDDEN", S::FORBIDDEN),
         GatewayError::Internal(_) => ("INTERNAL_ERROR", S::INTERNAL_SERVER_ERROR),
         GatewayError::Unavailable(_) => ("SERVICE_UNAVAILABLE", S::SERVICE_UNAVAILABLE),
     }

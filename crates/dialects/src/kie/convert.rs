@@ -229,6 +229,7 @@ mod tests {
                 .expect("valid");
         Task {
             id: seedgate_core::TaskId::generate(),
+            account_id: seedgate_core::AccountId::generate(),
             api_key_id: seedgate_core::ApiKeyId::generate(),
             request,
             requested_model: "bytedance/seedance-2-mini".into(),

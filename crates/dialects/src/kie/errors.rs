@@ -3,7 +3,7 @@
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
-use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
+use seedgate_core::error::{Denial, FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
 
 pub use seedgate_wire::kie::ErrorEnvelope;
@@ -42,7 +42,11 @@ pub fn error_status(error: &GatewayError) -> StatusCode {
         | GatewayError::NotCancellable
         | GatewayError::NotDeletable => S::CONFLICT,
         GatewayError::QuotaExceeded { .. } | GatewayError::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
-        GatewayError::RateLimited { .. } => S::TOO_MANY_REQUESTS,
+        GatewayError::RateLimited { .. } | GatewayError::Limited { .. } => S::TOO_MANY_REQUESTS,
+        // Kie's codes have no 403: an address not allowed fails authorisation, a model not
+        // allowed is a request Kie cannot process.
+        GatewayError::Forbidden(Denial::IpNotAllowed(_)) => S::UNAUTHORIZED,
+        GatewayError::Forbidden(Denial::ModelNotAllowed(_)) => S::UNPROCESSABLE_ENTITY,
         GatewayError::Internal(_) => S::INTERNAL_SERVER_ERROR,
         GatewayError::Unavailable(_) => S::SERVICE_UNAVAILABLE,
     }

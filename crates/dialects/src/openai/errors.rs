@@ -4,7 +4,7 @@
 use crate::common;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use seedgate_core::error::{FieldPath, GatewayError, ValidationError};
+use seedgate_core::error::{Denial, FieldPath, GatewayError, ValidationError};
 use seedgate_core::RequestId;
 
 use super::OpenAi;
@@ -149,6 +149,40 @@ pub fn error_parts(error: &GatewayError) -> ErrorParts {
             ErrorParts::request(S::PAYLOAD_TOO_LARGE, "upload_quota_exceeded", message)
                 .param("input_reference")
         }
+        GatewayError::Limited {
+            refusal,
+            retry_after,
+        } => ErrorParts {
+            retry: Some(true),
+            retry_after_ms: Some(retry_after.as_millis().max(1)),
+            // OpenAI answers a spending limit with `insufficient_quota`, a rate with
+            // `rate_limit_exceeded`; both are 429.
+            ..if refusal.is_budget() {
+                ErrorParts::new(
+                    S::TOO_MANY_REQUESTS,
+                    "insufficient_quota",
+                    "insufficient_quota",
+                    message,
+                )
+            } else {
+                ErrorParts::new(
+                    S::TOO_MANY_REQUESTS,
+                    "requests",
+                    "rate_limit_exceeded",
+                    message,
+                )
+            }
+        },
+        GatewayError::Forbidden(Denial::ModelNotAllowed(_)) => {
+            ErrorParts::request(S::FORBIDDEN, "model_not_allowed", message).param("model")
+        }
+        GatewayError::Forbidden(_) => ErrorParts::new(
+            S::FORBIDDEN,
+            "invalid_request_error",
+            "ip_not_allowed",
+            message,
+        )
+        .no_retry(),
         GatewayError::RateLimited { retry_after } => ErrorParts {
             retry: Some(true),
             retry_after_ms: Some(retry_after.as_millis().max(1)),

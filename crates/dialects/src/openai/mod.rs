@@ -171,6 +171,7 @@ mod round_trip {
         let catalog = Catalog::builtin();
         Task {
             id: TaskId::generate(),
+            account_id: seedgate_core::AccountId::generate(),
             api_key_id: ApiKeyId::generate(),
             request: request(&catalog),
             requested_model: "seedance-2.0-mini".into(),

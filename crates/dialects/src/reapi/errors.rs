@@ -3,7 +3,7 @@
 use crate::common;
 use axum::http::StatusCode;
 use axum::response::Response;
-use seedgate_core::error::{AuthFailure, GatewayError, ValidationError};
+use seedgate_core::error::{AuthFailure, Denial, GatewayError, ValidationError};
 use seedgate_core::RequestId;
 
 use super::wire::{ErrorBody, ErrorEnvelope};
@@ -15,7 +15,9 @@ pub fn error_code(error: &GatewayError) -> (u32, StatusCode) {
         GatewayError::Unauthenticated(AuthFailure::Missing) => (10001, S::UNAUTHORIZED),
         GatewayError::Unauthenticated(AuthFailure::NotBearer) => (10002, S::UNAUTHORIZED),
         GatewayError::Unauthenticated(AuthFailure::Invalid) => (10003, S::UNAUTHORIZED),
-        GatewayError::Unauthenticated(AuthFailure::Revoked) => (10004, S::UNAUTHORIZED),
+        GatewayError::Unauthenticated(AuthFailure::Revoked | AuthFailure::Expired) => {
+            (10004, S::UNAUTHORIZED)
+        }
         GatewayError::Validation(v) => match v {
             ValidationError::NotAnObject => (20001, S::BAD_REQUEST),
             ValidationError::Missing { .. } => (20002, S::BAD_REQUEST),
@@ -38,7 +40,11 @@ pub fn error_code(error: &GatewayError) -> (u32, StatusCode) {
         GatewayError::MethodNotAllowed => (40005, S::METHOD_NOT_ALLOWED),
         GatewayError::QuotaExceeded { .. } => (20010, S::PAYLOAD_TOO_LARGE),
         GatewayError::PayloadTooLarge => (20011, S::PAYLOAD_TOO_LARGE),
-        GatewayError::RateLimited { .. } => (50001, S::TOO_MANY_REQUESTS),
+        GatewayError::RateLimited { .. } | GatewayError::Limited { .. } => {
+            (50001, S::TOO_MANY_REQUESTS)
+        }
+        GatewayError::Forbidden(Denial::IpNotAllowed(_)) => (10006, S::FORBIDDEN),
+        GatewayError::Forbidden(Denial::ModelNotAllowed(_)) => (20004, S::BAD_REQUEST),
         GatewayError::Internal(_) => (60099, S::INTERNAL_SERVER_ERROR),
         GatewayError::Unavailable(_) => (70002, S::SERVICE_UNAVAILABLE),
     }

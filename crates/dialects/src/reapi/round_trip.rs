@@ -178,6 +178,7 @@ fn task(status: TaskStatus) -> Task {
     });
     Task {
         id: TaskId::generate(),
+        account_id: seedgate_core::AccountId::generate(),
         api_key_id: ApiKeyId::generate(),
         request,
         requested_model: "seedance-2-0-mini".into(),

@@ -5,7 +5,7 @@ use super::load::{self, RequestTemplate};
 use super::report::{Figure, Target};
 use super::server::{Baseline, Seedgate};
 use hdrhistogram::Histogram;
-use seedgate_store::{KeyStore, SqliteStore, TaskStore};
+use seedgate_store::{AccountStore, SqliteStore, TaskStore};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -92,7 +92,7 @@ pub async fn completion_to_visible(
         };
         end_to_end.record(submitted.elapsed().as_millis() as u64)?;
         let task = store
-            .get_task(&seedgate_core::TaskId::from_string(id), &key.id)
+            .get_task(&seedgate_core::TaskId::from_string(id), &key.account_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("task vanished"))?;
         let finished = task

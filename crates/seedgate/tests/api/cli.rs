@@ -44,11 +44,11 @@ async fn keys_and_credits_commands() {
         .await
         .expect("open");
     let record = store
-        .find_api_key_by_hash(&auth::hash_key(key))
+        .find_credential(&auth::hash_key(key))
         .await
         .expect("lookup")
         .expect("stored by hash");
-    assert_eq!(record.balance, 1234);
+    assert_eq!(record.account.balance, 1234);
     let db = std::fs::read(dir.path().join("seedgate.db")).expect("read db");
     assert!(
         !db.windows(key.len()).any(|w| w == key.as_bytes()),
@@ -161,11 +161,11 @@ async fn development_creates_one_key_and_production_none() {
         .to_string();
     let record = app
         .store()
-        .find_api_key_by_hash(&auth::hash_key(&key))
+        .find_credential(&auth::hash_key(&key))
         .await
         .expect("lookup")
         .expect("stored");
-    assert_eq!(record.balance, 100_000);
+    assert_eq!(record.account.balance, 100_000);
     drop(app);
     let app = Application::build(settings).await.expect("build");
     assert!(app.bootstrap_key().is_none(), "only on an empty database");

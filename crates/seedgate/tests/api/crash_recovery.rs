@@ -136,7 +136,7 @@ async fn sigkill_mid_task_loses_nothing_and_charges_once() {
         .await
         .expect("open db");
     let record = store
-        .find_api_key("development")
+        .find_account("development")
         .await
         .expect("lookup")
         .expect("key");
@@ -194,7 +194,7 @@ async fn sigterm_hands_the_running_task_back_and_exits_promptly() {
         .await
         .expect("open db");
     let record = store
-        .find_api_key("development")
+        .find_account("development")
         .await
         .expect("lookup")
         .expect("key");

@@ -207,10 +207,11 @@ impl TestApp {
 
     pub async fn balance_of(&self, key: &str) -> i64 {
         self.store
-            .find_api_key_by_hash(&auth::hash_key(key))
+            .find_credential(&auth::hash_key(key))
             .await
             .expect("lookup")
             .expect("key exists")
+            .account
             .balance
     }
 

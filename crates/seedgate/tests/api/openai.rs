@@ -167,12 +167,12 @@ fn base64(bytes: &[u8]) -> String {
 async fn stored_task(app: &TestApp, id: &str) -> seedgate_core::Task {
     let key = app
         .store
-        .find_api_key_by_hash(&auth::hash_key(&app.key))
+        .find_credential(&auth::hash_key(&app.key))
         .await
         .expect("lookup")
         .expect("key");
     app.store
-        .get_task(&TaskId::from_string(id), &key.id)
+        .get_task(&TaskId::from_string(id), &key.account.id)
         .await
         .expect("get")
         .expect("task exists")
@@ -987,12 +987,12 @@ async fn delete_finished_queued_and_running_videos() {
     let cancelled_id = cancelled["id"].as_str().expect("id").to_string();
     let key = app
         .store
-        .find_api_key_by_hash(&auth::hash_key(&app.key))
+        .find_credential(&auth::hash_key(&app.key))
         .await
         .expect("lookup")
         .expect("key");
     app.store
-        .cancel_task(&TaskId::from_string(cancelled_id.as_str()), &key.id)
+        .cancel_task(&TaskId::from_string(cancelled_id.as_str()), &key.account.id)
         .await
         .expect("cancel");
     let r = get_video(&app, &cancelled_id).await;

@@ -46,7 +46,10 @@ async fn auth_errors_have_their_codes() {
         .await
         .expect("lookup")
         .expect("exists");
-    app.store.revoke_api_key(&record.id).await.expect("revoke");
+    app.store
+        .revoke_api_key(&record.id, &seedgate_store::Actor("test".into()))
+        .await
+        .expect("revoke");
     let r = post().bearer_auth(&revoked).send().await.expect("req");
     assert_error(r, StatusCode::UNAUTHORIZED, 10004).await;
 

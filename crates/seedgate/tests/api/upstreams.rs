@@ -124,13 +124,13 @@ impl Upstream {
 pub(crate) async fn tasks_of(app: &TestApp, key: &str) -> Vec<Task> {
     let record = app
         .store
-        .find_api_key_by_hash(&auth::hash_key(key))
+        .find_credential(&auth::hash_key(key))
         .await
         .expect("lookup")
         .expect("key");
     app.store
         .list_tasks(
-            &record.id,
+            &record.account.id,
             &TaskQuery {
                 limit: 100,
                 ..Default::default()
@@ -1853,7 +1853,7 @@ async fn a_front_killed_mid_task_resumes_the_upstream_job_after_restart() {
         .await
         .expect("open db");
     let record = store
-        .find_api_key("development")
+        .find_account("development")
         .await
         .expect("lookup")
         .expect("key");

@@ -11,12 +11,12 @@ use serde_json::json;
 async fn attempts(app: &crate::helpers::TestApp, id: &str) -> u32 {
     let key = app
         .store
-        .find_api_key_by_hash(&auth::hash_key(&app.key))
+        .find_credential(&auth::hash_key(&app.key))
         .await
         .expect("lookup")
         .expect("key");
     app.store
-        .get_task(&seedgate_core::TaskId::from_string(id), &key.id)
+        .get_task(&seedgate_core::TaskId::from_string(id), &key.account.id)
         .await
         .expect("get")
         .expect("task")

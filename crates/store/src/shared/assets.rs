@@ -11,11 +11,11 @@ impl AssetStore for This {
         let mut tx = self.write_tx().await?;
         // The quota is a sum over rows: uploads of one key take turns, so two cannot both fit
         // in the same remaining space.
-        lock_key(&mut tx, KeyLock::AssetQuota, asset.api_key_id.as_str()).await?;
+        lock_key(&mut tx, KeyLock::AssetQuota, asset.account_id.as_str()).await?;
         let used: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM assets WHERE api_key_id = $1",
+            "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM assets WHERE account_id = $1",
         )
-        .bind(asset.api_key_id.as_str())
+        .bind(asset.account_id.as_str())
         .fetch_one(&mut *tx)
         .await?;
         let used = u64::try_from(used).unwrap_or(0);
@@ -27,7 +27,7 @@ impl AssetStore for This {
         }
         sqlx::query(
             "INSERT INTO assets (id, api_key_id, object_key, content_type, size_bytes, facts_json, \
-             created_at_ms, name) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             created_at_ms, name, account_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&asset.id)
         .bind(asset.api_key_id.as_str())
@@ -37,19 +37,20 @@ impl AssetStore for This {
         .bind(facts)
         .bind(asset.created_at_ms)
         .bind(asset.name.as_deref())
+        .bind(asset.account_id.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn get_asset(&self, id: &str, api_key: &ApiKeyId) -> StoreResult<Option<AssetRecord>> {
+    async fn get_asset(&self, id: &str, account: &AccountId) -> StoreResult<Option<AssetRecord>> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
-            format!("SELECT {ASSET_COLUMNS} FROM assets WHERE id = $1 AND api_key_id = $2")
+            format!("SELECT {ASSET_COLUMNS} FROM assets WHERE id = $1 AND account_id = $2")
         });
         let row: Option<AssetRow> = sqlx::query_as(&SQL)
             .bind(id)
-            .bind(api_key.as_str())
+            .bind(account.as_str())
             .fetch_optional(self.pool())
             .await?;
         row.map(AssetRecord::try_from).transpose()

@@ -6,7 +6,8 @@ static DUE_CALLBACKS: LazyLock<String> = LazyLock::new(|| {
     // A `running` callback waits while its task's `queued` one is pending: a receiver hears
     // the statuses in order.
     format!(
-        "SELECT id, task_id, event, api_key_id, url, dialect, attempts FROM callbacks \
+        "SELECT id, task_id, event, account_id, api_key_id, url, host, dialect, attempts \
+         FROM callbacks \
          WHERE state = 'pending' AND next_attempt_at_ms <= $1 \
          AND NOT (event = 'running' AND EXISTS (SELECT 1 FROM callbacks q \
              WHERE q.task_id = callbacks.task_id AND q.event = 'queued' AND q.state = 'pending')) \
@@ -208,14 +209,14 @@ impl CallbackOutbox for This {
     async fn callback_record(
         &self,
         task_id: &TaskId,
-        api_key: &ApiKeyId,
+        account: &AccountId,
     ) -> StoreResult<Option<CallbackRecord>> {
         let row: Option<CallbackRow> = sqlx::query_as(
             "SELECT id, url, dialect, state, next_attempt_at_ms, created_at_ms, delivered_at_ms \
-             FROM callbacks WHERE task_id = $1 AND api_key_id = $2 AND event = 'final'",
+             FROM callbacks WHERE task_id = $1 AND account_id = $2 AND event = 'final'",
         )
         .bind(task_id.as_str())
-        .bind(api_key.as_str())
+        .bind(account.as_str())
         .fetch_optional(self.pool())
         .await?;
         let Some(row) = row else {
@@ -232,16 +233,16 @@ impl CallbackOutbox for This {
         row.into_record(task_id.clone(), attempts).map(Some)
     }
 
-    async fn redeliver_callback(&self, task_id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()> {
+    async fn redeliver_callback(&self, task_id: &TaskId, account: &AccountId) -> StoreResult<()> {
         // An attempt in flight loses its lease: its result is not recorded (it would mark the
         // callback delivered and swallow this request), and the callback is due now.
         let r = sqlx::query(
             "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = $1, lease_token = NULL, \
-             lease_expires_at_ms = NULL WHERE task_id = $2 AND api_key_id = $3 AND event = 'final'",
+             lease_expires_at_ms = NULL WHERE task_id = $2 AND account_id = $3 AND event = 'final'",
         )
         .bind(now_ms())
         .bind(task_id.as_str())
-        .bind(api_key.as_str())
+        .bind(account.as_str())
         .execute(self.pool())
         .await?;
         if r.rows_affected() == 0 {

@@ -9,16 +9,16 @@ impl LedgerStore for This {
         // writers carry on.
         let mut tx = self.read_tx().await?;
         let entries: Vec<LedgerRow> = sqlx::query_as(
-            "SELECT seq, api_key_id, task_id, kind, amount, created_at_ms FROM ledger_entries \
+            "SELECT seq, account_id, task_id, kind, amount, created_at_ms FROM ledger_entries \
              ORDER BY seq",
         )
         .fetch_all(&mut *tx)
         .await?;
         let tasks: Vec<TaskFactsRow> =
-            sqlx::query_as("SELECT id, api_key_id, status, price_credits FROM tasks")
+            sqlx::query_as("SELECT id, account_id, status, price_credits FROM tasks")
                 .fetch_all(&mut *tx)
                 .await?;
-        let balances: Vec<BalanceRow> = sqlx::query_as("SELECT id, balance FROM api_keys")
+        let balances: Vec<BalanceRow> = sqlx::query_as("SELECT id, balance FROM accounts")
             .fetch_all(&mut *tx)
             .await?;
         tx.commit().await?;

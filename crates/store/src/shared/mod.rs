@@ -25,10 +25,10 @@ use seedgate_core::task::{FailureKind, HoldResolution, TaskStatus, Transition};
 use seedgate_core::webhook::{wants_status_callbacks, CallbackEvent};
 use std::sync::LazyLock;
 
+mod accounts;
 mod assets;
 mod callbacks;
 mod idempotency;
-mod keys;
 mod ledger;
 mod queue;
 mod tasks;
@@ -89,8 +89,9 @@ async fn resolve_hold(
     resolution: HoldResolution,
     now: i64,
 ) -> StoreResult<()> {
-    let (key, hold): (String, i64) = sqlx::query_as(
-        "SELECT api_key_id, amount FROM ledger_entries WHERE task_id = $1 AND kind = 'hold'",
+    let (account, key, hold, held_at): (String, Option<String>, i64, i64) = sqlx::query_as(
+        "SELECT account_id, api_key_id, amount, created_at_ms FROM ledger_entries \
+         WHERE task_id = $1 AND kind = 'hold'",
     )
     .bind(task_id)
     .fetch_optional(&mut **tx)
@@ -103,24 +104,34 @@ async fn resolve_hold(
         HoldResolution::Settle => 0,
         HoldResolution::Release => held,
     };
-    // The balance row is locked before the entry is appended, so that the key's entries are
-    // numbered in the order its balance moved.
+    // The balance row is locked before the entry is appended, so that the account's entries
+    // are numbered in the order its balance moved.
     if amount != 0 {
-        sqlx::query("UPDATE api_keys SET balance = balance + $1 WHERE id = $2")
+        sqlx::query("UPDATE accounts SET balance = balance + $1 WHERE id = $2")
             .bind(amount)
-            .bind(&key)
+            .bind(&account)
             .execute(&mut **tx)
             .await?;
+        // What comes back was not spent: the budgets of the day the task was created get it back.
+        add_spend(
+            tx,
+            &account,
+            key.as_deref().unwrap_or_default(),
+            seedgate_core::accounts::utc_day(held_at),
+            -amount,
+        )
+        .await?;
     }
     sqlx::query(
-        "INSERT INTO ledger_entries (api_key_id, task_id, kind, amount, created_at_ms) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO ledger_entries (account_id, api_key_id, task_id, kind, amount, \
+         created_at_ms) VALUES ($6, $1, $2, $3, $4, $5)",
     )
     .bind(&key)
     .bind(task_id)
     .bind(kind.as_str())
     .bind(amount)
     .bind(now)
+    .bind(&account)
     .execute(&mut **tx)
     .await
     .map_err(|e| match &e {
@@ -197,60 +208,174 @@ async fn queue_callback(
     event: CallbackEvent,
     now: i64,
 ) -> StoreResult<()> {
+    // The receiving host is kept apart so the dispatcher can share its attention fairly.
+    let url: Option<Option<String>> =
+        sqlx::query_scalar("SELECT callback_url FROM tasks WHERE id = $1")
+            .bind(task_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some(Some(url)) = url else {
+        return Ok(());
+    };
     sqlx::query(
-        "INSERT INTO callbacks (id, task_id, event, api_key_id, url, dialect, state, attempts, \
-         next_attempt_at_ms, created_at_ms) \
-         SELECT $1, id, $2, api_key_id, callback_url, origin_dialect, 'pending', 0, $3, $3 \
-         FROM tasks WHERE id = $4 AND callback_url IS NOT NULL \
+        "INSERT INTO callbacks (id, task_id, event, account_id, api_key_id, url, host, dialect, \
+         state, attempts, next_attempt_at_ms, created_at_ms) \
+         SELECT $1, id, $2, account_id, api_key_id, callback_url, $5, origin_dialect, 'pending', \
+         0, $3, $3 FROM tasks WHERE id = $4 \
          ON CONFLICT (task_id, event) DO NOTHING",
     )
     .bind(event.callback_id(task_id))
     .bind(event.as_str())
     .bind(now)
     .bind(task_id)
+    .bind(seedgate_core::webhook::receiver_host(&url))
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// Inserts a queued task, takes its hold from the balance and completes its Idempotency-Key,
-/// inside `tx`.
+/// Checks a new task of `task.api_key_id` against its key's and its account's limits and
+/// budgets and takes its hold from the account's balance, inside `tx`. The first statement
+/// locks the account's row, so racing submits of one account (on any replica) run this one at
+/// a time, each counting what the previous ones left.
+async fn admit(tx: &mut Tx, task: &Task, price: i64) -> StoreResult<Admission> {
+    use seedgate_core::accounts::{check_counted, utc_day, Gcra, Policy, Scope};
+    // The guard: the balance must cover the hold, checked and taken in one statement.
+    let account_policy: Option<String> = sqlx::query_scalar(
+        "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 \
+         RETURNING policy_json",
+    )
+    .bind(price)
+    .bind(task.account_id.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let key: Option<(Option<i64>, String)> =
+        sqlx::query_as("SELECT revoked_at_ms, policy_json FROM api_keys WHERE id = $1")
+            .bind(task.api_key_id.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some((revoked, key_policy)) = key else {
+        return Err(StoreError::NotFound);
+    };
+    if revoked.is_some() {
+        return Err(StoreError::Revoked);
+    }
+    let Some(account_policy) = account_policy else {
+        let available: Option<i64> =
+            sqlx::query_scalar("SELECT balance FROM accounts WHERE id = $1")
+                .bind(task.account_id.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+        return Err(match available {
+            None => StoreError::NotFound,
+            Some(available) => StoreError::InsufficientCredits { available },
+        });
+    };
+    let parse = |json: &str, whose: &str| {
+        serde_json::from_str::<Policy>(json)
+            .map_err(|e| StoreError::Corrupt(format!("{whose} policy: {e}")))
+    };
+    let scopes = [
+        (
+            Scope::Key,
+            task.api_key_id.as_str(),
+            parse(&key_policy, "key")?,
+        ),
+        (
+            Scope::Account,
+            task.account_id.as_str(),
+            parse(&account_policy, "account")?,
+        ),
+    ];
+    let now = task.created_at_ms;
+    let day = utc_day(now);
+    let cost = u64::try_from(price).unwrap_or(0);
+    let mut admission = Admission::default();
+    for (scope, owner, policy) in &scopes {
+        let limits = &policy.limits;
+        if !limits.guards_submits() {
+            continue;
+        }
+        let usage = accounts::usage_in(tx, owner, *scope == Scope::Key, day).await?;
+        check_counted(*scope, limits, &usage, cost, day).map_err(StoreError::Limited)?;
+        if let Some(rate) = limits.submit_rate {
+            let tat: Option<i64> = sqlx::query_scalar(
+                "SELECT tat_ms FROM rate_limits WHERE owner_id = $1 AND name = 'submit'",
+            )
+            .bind(owner)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let (tat, state) = Gcra::new(rate).check(tat, now).map_err(|wait| {
+                StoreError::Limited(seedgate_core::accounts::LimitRefusal::SubmitRate {
+                    scope: *scope,
+                    rate,
+                    retry_after_ms: wait,
+                })
+            })?;
+            sqlx::query(
+                "INSERT INTO rate_limits (owner_id, name, tat_ms) VALUES ($1, 'submit', $2) \
+                 ON CONFLICT (owner_id, name) DO UPDATE SET tat_ms = excluded.tat_ms",
+            )
+            .bind(owner)
+            .bind(tat)
+            .execute(&mut **tx)
+            .await?;
+            admission.submit_rates.push((*scope, rate, state));
+        }
+    }
+    // What budgets count: the price, on the day the task was created, for the key and the
+    // account (a refund takes it back from that day).
+    add_spend(
+        tx,
+        task.account_id.as_str(),
+        task.api_key_id.as_str(),
+        day,
+        price,
+    )
+    .await?;
+    Ok(admission)
+}
+
+/// Adds `credits` (negative: takes them back) to two owners' spend on `day`.
+async fn add_spend(
+    tx: &mut Tx,
+    account: &str,
+    key: &str,
+    day: i64,
+    credits: i64,
+) -> StoreResult<()> {
+    if credits == 0 {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO spend_daily (owner_id, day, credits) VALUES ($1, $3, $4), ($2, $3, $4) \
+         ON CONFLICT (owner_id, day) DO UPDATE SET credits = spend_daily.credits + excluded.credits",
+    )
+    .bind(account)
+    .bind(key)
+    .bind(day)
+    .bind(credits)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Inserts a queued task once [`admit`] lets it through, takes its hold and completes its
+/// Idempotency-Key, inside `tx`.
 pub(super) async fn insert_task(
     tx: &mut Tx,
     task: &Task,
     idempotency: Option<IdempotencyCompletion>,
-) -> StoreResult<()> {
+) -> StoreResult<Admission> {
     let price = to_i64(task.price.credits, "price")?;
     let request_json =
         serde_json::to_string(&task.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    // The guard: the balance must cover the hold, checked and taken in one statement. Racing
-    // submits queue on the key's row and each re-checks the guard against the balance the
-    // previous one left.
-    let r = sqlx::query(
-        "UPDATE api_keys SET balance = balance - $1 \
-         WHERE id = $2 AND balance >= $1 AND revoked_at_ms IS NULL",
-    )
-    .bind(price)
-    .bind(task.api_key_id.as_str())
-    .execute(&mut **tx)
-    .await?;
-    if r.rows_affected() != 1 {
-        let key: Option<(i64, Option<i64>)> =
-            sqlx::query_as("SELECT balance, revoked_at_ms FROM api_keys WHERE id = $1")
-                .bind(task.api_key_id.as_str())
-                .fetch_optional(&mut **tx)
-                .await?;
-        return Err(match key {
-            None => StoreError::NotFound,
-            Some((_, Some(_revoked))) => StoreError::Revoked,
-            Some((available, None)) => StoreError::InsufficientCredits { available },
-        });
-    }
+    let admission = admit(tx, task, price).await?;
     sqlx::query(
         "INSERT INTO tasks (id, api_key_id, model, requested_model, origin_dialect, request_json, \
          status, price_credits, billable_seconds, micro_usd_per_second, attempt, next_run_at_ms, \
-         created_at_ms, updated_at_ms, callback_url) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, 0, $10, $10, $10, $11)",
+         created_at_ms, updated_at_ms, callback_url, account_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, 0, $10, $10, $10, $11, $12)",
     )
     .bind(task.id.as_str())
     .bind(task.api_key_id.as_str())
@@ -263,16 +388,18 @@ pub(super) async fn insert_task(
     .bind(to_i64(task.price.micro_usd_per_second, "unit price")?)
     .bind(task.created_at_ms)
     .bind(task.request.callback_url.as_deref())
+    .bind(task.account_id.as_str())
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT INTO ledger_entries (api_key_id, task_id, kind, amount, created_at_ms) \
-         VALUES ($1, $2, 'hold', $3, $4)",
+        "INSERT INTO ledger_entries (account_id, api_key_id, task_id, kind, amount, \
+         created_at_ms) VALUES ($5, $1, $2, 'hold', $3, $4)",
     )
     .bind(task.api_key_id.as_str())
     .bind(task.id.as_str())
     .bind(-price)
     .bind(task.created_at_ms)
+    .bind(task.account_id.as_str())
     .execute(&mut **tx)
     .await?;
     if let Some(idem) = idempotency {
@@ -306,7 +433,7 @@ pub(super) async fn insert_task(
         )
         .await?;
     }
-    Ok(())
+    Ok(admission)
 }
 
 impl This {

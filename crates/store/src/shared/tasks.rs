@@ -7,7 +7,7 @@ static TASK_BY_ID: LazyLock<String> =
 static OWN_TASK: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {TASK_COLUMNS} FROM tasks \
-         WHERE id = $1 AND api_key_id = $2 AND deleted_at_ms IS NULL"
+         WHERE id = $1 AND account_id = $2 AND deleted_at_ms IS NULL"
     )
 });
 
@@ -17,26 +17,26 @@ impl TaskStore for This {
         &self,
         task: &Task,
         idempotency: Option<IdempotencyCompletion>,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Admission> {
         self.commit_new_task(task, idempotency).await
     }
 
-    async fn get_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Option<Task>> {
+    async fn get_task(&self, id: &TaskId, account: &AccountId) -> StoreResult<Option<Task>> {
         let row: Option<TaskRow> = sqlx::query_as(&OWN_TASK)
             .bind(id.as_str())
-            .bind(api_key.as_str())
+            .bind(account.as_str())
             .fetch_optional(self.pool())
             .await?;
         row.map(task_from).transpose()
     }
 
-    async fn list_tasks(&self, api_key: &ApiKeyId, query: &TaskQuery) -> StoreResult<TaskPage> {
+    async fn list_tasks(&self, account: &AccountId, query: &TaskQuery) -> StoreResult<TaskPage> {
         let limit = query.limit.clamp(1, 1000);
         // Task ids are ULIDs, so id order is creation order (PostgreSQL compares them
         // bytewise: the column is COLLATE "C").
         let filters = |q: &mut sqlx::QueryBuilder<'_, Db>| {
-            q.push(" FROM tasks WHERE deleted_at_ms IS NULL AND api_key_id = ")
-                .push_bind(api_key.as_str().to_string());
+            q.push(" FROM tasks WHERE deleted_at_ms IS NULL AND account_id = ")
+                .push_bind(account.as_str().to_string());
             if !query.statuses.is_empty() {
                 q.push(" AND status IN (");
                 let mut list = q.separated(", ");
@@ -99,18 +99,18 @@ impl TaskStore for This {
         })
     }
 
-    async fn delete_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<()> {
+    async fn delete_task(&self, id: &TaskId, account: &AccountId) -> StoreResult<()> {
         static STATUS: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT status FROM tasks \
-                 WHERE id = $1 AND api_key_id = $2 AND deleted_at_ms IS NULL{ROW_LOCK}"
+                 WHERE id = $1 AND account_id = $2 AND deleted_at_ms IS NULL{ROW_LOCK}"
             )
         });
         let mut tx = self.write_tx().await?;
         // Locked, so that of two racing deletes the second finds the task gone.
         let status: Option<String> = sqlx::query_scalar(&STATUS)
             .bind(id.as_str())
-            .bind(api_key.as_str())
+            .bind(account.as_str())
             .fetch_optional(&mut *tx)
             .await?;
         let Some(status) = status else {
@@ -130,15 +130,15 @@ impl TaskStore for This {
         Ok(())
     }
 
-    async fn cancel_task(&self, id: &TaskId, api_key: &ApiKeyId) -> StoreResult<Task> {
+    async fn cancel_task(&self, id: &TaskId, account: &AccountId) -> StoreResult<Task> {
         let now = now_ms();
         let mut tx = self.write_tx().await?;
         let owned: Option<(String, Option<String>)> = sqlx::query_as(
             "SELECT status, submit_key FROM tasks \
-             WHERE id = $1 AND api_key_id = $2 AND deleted_at_ms IS NULL",
+             WHERE id = $1 AND account_id = $2 AND deleted_at_ms IS NULL",
         )
         .bind(id.as_str())
-        .bind(api_key.as_str())
+        .bind(account.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         let Some((status, submit_key)) = owned else {

@@ -4,7 +4,7 @@
 
 use crate::support::*;
 use seedgate_core::task::{FailureKind, TaskError, TaskOutput, TaskStatus};
-use seedgate_core::{ApiKeyId, TaskId};
+use seedgate_core::{AccountId, ApiKeyId, TaskId};
 use seedgate_store::{
     CallbackResolution, CallbackState, IdempotencyClaim, IdempotencyCompletion, Store, StoreError,
     StoredResponse, TaskPage, TaskQuery,
@@ -75,7 +75,7 @@ pub async fn balance_guard_refuses_overdraft_and_creates_nothing(store: Arc<dyn 
         other => panic!("expected insufficient credits, got {other:?}"),
     }
     assert!(store
-        .get_task(&second.id, &key)
+        .get_task(&second.id, &acct(&key))
         .await
         .expect("get")
         .is_none());
@@ -152,7 +152,7 @@ pub async fn a_task_out_of_attempts_is_failed_and_refunded_by_the_rescuer(store:
         .expect("claim")
         .is_none());
     let after = store
-        .get_task(&t.id, &key)
+        .get_task(&t.id, &acct(&key))
         .await
         .expect("get")
         .expect("exists");
@@ -171,14 +171,14 @@ pub async fn cancel_releases_a_queued_task_once(store: Arc<dyn Store>) {
     let t = task(&key, 250);
     store.create_task(&t, None).await.expect("create");
     assert!(matches!(
-        store.cancel_task(&t.id, &other).await,
+        store.cancel_task(&t.id, &acct(&other)).await,
         Err(StoreError::NotFound)
     ));
-    let cancelled = store.cancel_task(&t.id, &key).await.expect("cancel");
+    let cancelled = store.cancel_task(&t.id, &acct(&key)).await.expect("cancel");
     assert_eq!(cancelled.status, TaskStatus::Cancelled);
     assert!(cancelled.finished_at_ms.is_some());
     assert!(matches!(
-        store.cancel_task(&t.id, &key).await,
+        store.cancel_task(&t.id, &acct(&key)).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(balance(&*store, &key).await, 1000);
@@ -332,7 +332,11 @@ pub async fn a_refused_submit_among_concurrent_ones_leaves_the_others_whole(stor
         let (key, id, ok) = h.await.expect("join");
         assert_eq!(ok, key == rich, "only the rich key's submits fit");
         assert_eq!(
-            store.get_task(&id, &key).await.expect("get").is_some(),
+            store
+                .get_task(&id, &acct(&key))
+                .await
+                .expect("get")
+                .is_some(),
             ok,
             "refused submits leave no task"
         );
@@ -359,12 +363,15 @@ pub async fn listing_filters_orders_pages_and_counts(store: Arc<dyn Store>) {
         .create_task(&task(&other, 10), None)
         .await
         .expect("other key's task");
-    store.cancel_task(&ids[1], &key).await.expect("cancel");
+    store
+        .cancel_task(&ids[1], &acct(&key))
+        .await
+        .expect("cancel");
 
     let list = |query: TaskQuery| {
         let store = &store;
         let key = &key;
-        async move { store.list_tasks(key, &query).await.expect("list") }
+        async move { store.list_tasks(&acct(key), &query).await.expect("list") }
     };
     let ids_of = |page: &TaskPage| page.tasks.iter().map(|t| t.id.clone()).collect::<Vec<_>>();
 
@@ -442,7 +449,7 @@ pub async fn only_finished_tasks_can_be_deleted_and_then_they_are_gone(store: Ar
     let t = task(&key, 100);
     store.create_task(&t, None).await.expect("create");
     assert!(matches!(
-        store.delete_task(&t.id, &key).await,
+        store.delete_task(&t.id, &acct(&key)).await,
         Err(StoreError::Conflict(_))
     ));
     let claimed = store
@@ -451,7 +458,7 @@ pub async fn only_finished_tasks_can_be_deleted_and_then_they_are_gone(store: Ar
         .expect("claim")
         .expect("a task");
     assert!(matches!(
-        store.delete_task(&t.id, &key).await,
+        store.delete_task(&t.id, &acct(&key)).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(store
@@ -459,25 +466,29 @@ pub async fn only_finished_tasks_can_be_deleted_and_then_they_are_gone(store: Ar
         .await
         .expect("complete"));
     assert!(matches!(
-        store.delete_task(&t.id, &other).await,
+        store.delete_task(&t.id, &acct(&other)).await,
         Err(StoreError::NotFound)
     ));
-    store.delete_task(&t.id, &key).await.expect("delete");
-    assert!(store.get_task(&t.id, &key).await.expect("get").is_none());
+    store.delete_task(&t.id, &acct(&key)).await.expect("delete");
+    assert!(store
+        .get_task(&t.id, &acct(&key))
+        .await
+        .expect("get")
+        .is_none());
     assert!(
         store.load_task(&t.id).await.expect("load").is_some(),
         "callback delivery still reads it"
     );
     assert_eq!(
         store
-            .list_tasks(&key, &TaskQuery::default())
+            .list_tasks(&acct(&key), &TaskQuery::default())
             .await
             .expect("list")
             .total,
         0
     );
     assert!(matches!(
-        store.delete_task(&t.id, &key).await,
+        store.delete_task(&t.id, &acct(&key)).await,
         Err(StoreError::NotFound)
     ));
     // The money stays accounted for: the settled hold is still in the ledger.
@@ -498,7 +509,12 @@ pub async fn api_keys_grants_and_revocation(store: Arc<dyn Store>) {
         .create_api_key("alice", "ha", "sg_a", 100)
         .await
         .expect("a");
-    assert_eq!(a.balance, 100);
+    assert_eq!(balance(&*store, &a.id).await, 100);
+    assert_eq!(
+        a.account_id,
+        acct(&a.id),
+        "a key made alone gets an account of its own"
+    );
     // Keys list in creation order, by the millisecond.
     tokio::time::sleep(Duration::from_millis(3)).await;
     let b = new_key(&*store, "bob", "hb", 0).await;
@@ -509,7 +525,7 @@ pub async fn api_keys_grants_and_revocation(store: Arc<dyn Store>) {
     assert_eq!(store.count_api_keys().await.expect("count"), 2);
     assert_eq!(
         store
-            .list_api_keys()
+            .list_api_keys(None)
             .await
             .expect("list")
             .iter()
@@ -519,14 +535,15 @@ pub async fn api_keys_grants_and_revocation(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
-            .find_api_key_by_hash("ha")
+            .find_credential("ha")
             .await
             .expect("by hash")
-            .expect("found"),
+            .expect("found")
+            .key,
         a
     );
     assert!(store
-        .find_api_key_by_hash("nope")
+        .find_credential("nope")
         .await
         .expect("by hash")
         .is_none());
@@ -546,28 +563,33 @@ pub async fn api_keys_grants_and_revocation(store: Arc<dyn Store>) {
     ));
 
     assert_eq!(
-        store.grant_credits(&b, 500, "top up").await.expect("grant"),
+        store
+            .grant_credits(&acct(&b), 500, "top up", &actor())
+            .await
+            .expect("grant"),
         500
     );
     assert_eq!(
         store
-            .grant_credits(&b, -200, "claw back")
+            .grant_credits(&acct(&b), -200, "claw back", &actor())
             .await
             .expect("take"),
         300
     );
     assert!(matches!(
-        store.grant_credits(&b, -301, "too much").await,
+        store
+            .grant_credits(&acct(&b), -301, "too much", &actor())
+            .await,
         Err(StoreError::InsufficientCredits { available: 300 })
     ));
     assert!(matches!(
         store
-            .grant_credits(&ApiKeyId::from_string("key_missing"), 1, "x")
+            .grant_credits(&AccountId::from_string("acct_missing"), 1, "x", &actor())
             .await,
         Err(StoreError::NotFound)
     ));
 
-    store.revoke_api_key(&b).await.expect("revoke");
+    store.revoke_api_key(&b, &actor()).await.expect("revoke");
     let revoked_at = store
         .find_api_key(b.as_str())
         .await
@@ -575,7 +597,10 @@ pub async fn api_keys_grants_and_revocation(store: Arc<dyn Store>) {
         .expect("key")
         .revoked_at_ms;
     assert!(revoked_at.is_some());
-    store.revoke_api_key(&b).await.expect("revoke again");
+    store
+        .revoke_api_key(&b, &actor())
+        .await
+        .expect("revoke again");
     assert_eq!(
         store
             .find_api_key(b.as_str())
@@ -598,7 +623,7 @@ pub async fn api_keys_grants_and_revocation(store: Arc<dyn Store>) {
     ));
     assert!(matches!(
         store
-            .revoke_api_key(&ApiKeyId::from_string("key_missing"))
+            .revoke_api_key(&ApiKeyId::from_string("key_missing"), &actor())
             .await,
         Err(StoreError::NotFound)
     ));
@@ -642,7 +667,11 @@ pub async fn retries_releases_and_provider_jobs_survive_a_reclaim(store: Arc<dyn
         )
         .await
         .expect("retry"));
-    let waiting = store.get_task(&t.id, &key).await.expect("get").expect("t");
+    let waiting = store
+        .get_task(&t.id, &acct(&key))
+        .await
+        .expect("get")
+        .expect("t");
     assert_eq!(waiting.status, TaskStatus::Queued);
     assert_eq!(waiting.error, Some(failure()));
     assert!(store
@@ -662,7 +691,11 @@ pub async fn retries_releases_and_provider_jobs_survive_a_reclaim(store: Arc<dyn
         .complete_task(&t.id, &third.lease_token, &output)
         .await
         .expect("complete"));
-    let done = store.get_task(&t.id, &key).await.expect("get").expect("t");
+    let done = store
+        .get_task(&t.id, &acct(&key))
+        .await
+        .expect("get")
+        .expect("t");
     assert_eq!(done.status, TaskStatus::Succeeded);
     assert_eq!(done.output, Some(output));
     assert!(done.started_at_ms.is_some() && done.finished_at_ms.is_some());
@@ -687,7 +720,11 @@ pub async fn a_queued_task_out_of_attempts_is_failed_not_claimed(store: Arc<dyn 
         .await
         .expect("claim")
         .is_none());
-    let after = store.get_task(&t.id, &key).await.expect("get").expect("t");
+    let after = store
+        .get_task(&t.id, &acct(&key))
+        .await
+        .expect("get")
+        .expect("t");
     assert_eq!(after.status, TaskStatus::Failed);
     assert_eq!(balance(&*store, &key).await, 1000);
     assert_ledger_clean(&*store).await;
@@ -725,21 +762,21 @@ pub async fn callbacks_are_written_with_the_terminal_state_and_fenced_by_lease(
             .expect("complete"));
     }
     store
-        .cancel_task(&cancelled.id, &key)
+        .cancel_task(&cancelled.id, &acct(&key))
         .await
         .expect("cancel");
     assert!(store
-        .callback_record(&silent.id, &key)
+        .callback_record(&silent.id, &acct(&key))
         .await
         .expect("record")
         .is_none());
     assert!(store
-        .callback_record(&hooked.id, &other)
+        .callback_record(&hooked.id, &acct(&other))
         .await
         .expect("record")
         .is_none());
     let record = store
-        .callback_record(&hooked.id, &key)
+        .callback_record(&hooked.id, &acct(&key))
         .await
         .expect("record")
         .expect("written");
@@ -749,7 +786,7 @@ pub async fn callbacks_are_written_with_the_terminal_state_and_fenced_by_lease(
     assert!(record.next_attempt_at_ms.is_some());
     assert!(record.attempts.is_empty());
     assert!(store
-        .callback_record(&cancelled.id, &key)
+        .callback_record(&cancelled.id, &acct(&key))
         .await
         .expect("record")
         .is_some());
@@ -800,7 +837,7 @@ pub async fn callbacks_are_written_with_the_terminal_state_and_fenced_by_lease(
     assert_eq!(job.attempts, 1);
     // A manual redelivery fences the attempt in flight.
     store
-        .redeliver_callback(&hooked.id, &key)
+        .redeliver_callback(&hooked.id, &acct(&key))
         .await
         .expect("redeliver");
     assert!(!store
@@ -826,7 +863,7 @@ pub async fn callbacks_are_written_with_the_terminal_state_and_fenced_by_lease(
         .all(|j| j.task_id != hooked.id));
     assert_eq!(
         store
-            .callback_record(&hooked.id, &key)
+            .callback_record(&hooked.id, &acct(&key))
             .await
             .expect("record")
             .expect("r")
@@ -834,7 +871,7 @@ pub async fn callbacks_are_written_with_the_terminal_state_and_fenced_by_lease(
         Some(later)
     );
     store
-        .redeliver_callback(&hooked.id, &key)
+        .redeliver_callback(&hooked.id, &acct(&key))
         .await
         .expect("redeliver");
     let job = store
@@ -849,7 +886,7 @@ pub async fn callbacks_are_written_with_the_terminal_state_and_fenced_by_lease(
         .await
         .expect("delivered"));
     let record = store
-        .callback_record(&hooked.id, &key)
+        .callback_record(&hooked.id, &acct(&key))
         .await
         .expect("record")
         .expect("r");
@@ -881,7 +918,7 @@ pub async fn callbacks_are_written_with_the_terminal_state_and_fenced_by_lease(
         .expect("gone"));
     assert_eq!(
         store
-            .callback_record(&cancelled.id, &key)
+            .callback_record(&cancelled.id, &acct(&key))
             .await
             .expect("record")
             .expect("r")
@@ -889,11 +926,11 @@ pub async fn callbacks_are_written_with_the_terminal_state_and_fenced_by_lease(
         CallbackState::Gone
     );
     assert!(matches!(
-        store.redeliver_callback(&silent.id, &key).await,
+        store.redeliver_callback(&silent.id, &acct(&key)).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.redeliver_callback(&hooked.id, &other).await,
+        store.redeliver_callback(&hooked.id, &acct(&other)).await,
         Err(StoreError::NotFound)
     ));
     assert_ledger_clean(&*store).await;
@@ -933,7 +970,7 @@ pub async fn an_expired_callback_lease_is_reclaimed_and_the_old_one_fenced(store
         .await
         .expect("recorded"));
     let record = store
-        .callback_record(&t.id, &key)
+        .callback_record(&t.id, &acct(&key))
         .await
         .expect("record")
         .expect("r");
@@ -1014,11 +1051,19 @@ pub async fn assets_respect_the_per_key_quota(store: Arc<dyn Store>) {
         .await
         .expect("quotas are per key");
     assert_eq!(
-        store.get_asset(&a.id, &key).await.expect("get"),
+        store.get_asset(&a.id, &acct(&key)).await.expect("get"),
         Some(a.clone())
     );
-    assert!(store.get_asset(&a.id, &other).await.expect("get").is_none());
-    assert!(store.get_asset("nope", &key).await.expect("get").is_none());
+    assert!(store
+        .get_asset(&a.id, &acct(&other))
+        .await
+        .expect("get")
+        .is_none());
+    assert!(store
+        .get_asset("nope", &acct(&key))
+        .await
+        .expect("get")
+        .is_none());
 }
 
 pub async fn old_idempotency_records_are_pruned(store: Arc<dyn Store>) {
@@ -1227,7 +1272,7 @@ pub async fn a_task_whose_submit_is_unknown_cannot_be_cancelled(store: Arc<dyn S
     let stored = store.load_task(&t.id).await.expect("load").expect("task");
     assert_eq!(stored.status, TaskStatus::Queued);
     assert!(matches!(
-        store.cancel_task(&t.id, &key).await,
+        store.cancel_task(&t.id, &acct(&key)).await,
         Err(StoreError::Conflict(_))
     ));
     assert_eq!(balance(&*store, &key).await, 900, "the hold stays");
@@ -1290,7 +1335,10 @@ pub async fn ark_tasks_queue_a_callback_per_status_change_once(store: Arc<dyn St
     let (running, events) = due().await;
     assert_eq!(events, [(t.id.to_string(), "running")]);
     assert_eq!(
-        store.callback_record(&t.id, &key).await.expect("record"),
+        store
+            .callback_record(&t.id, &acct(&key))
+            .await
+            .expect("record"),
         None,
         "the task's callback record is its final one, not there before it finishes"
     );
@@ -1314,7 +1362,7 @@ pub async fn ark_tasks_queue_a_callback_per_status_change_once(store: Arc<dyn St
     );
     assert_eq!(
         store
-            .callback_record(&t.id, &key)
+            .callback_record(&t.id, &acct(&key))
             .await
             .expect("record")
             .map(|r| r.id),

@@ -31,7 +31,7 @@ async fn migrations_mirror_sqlite_step_for_step_and_rerun_cleanly() {
             .collect::<Vec<_>>()
     };
     assert_eq!(steps(&pg), steps(&lite));
-    assert_eq!(steps(&pg).len(), 7);
+    assert_eq!(steps(&pg).len(), 8);
     let applied: Vec<(i64, String, bool)> = sqlx::query_as(
         "SELECT version, description, success FROM _sqlx_migrations ORDER BY version",
     )
@@ -102,7 +102,7 @@ async fn replicas_racing_for_the_last_credits_accept_exactly_what_the_balance_al
     for h in handles {
         let (id, result) = h.await.expect("join");
         match result {
-            Ok(()) => accepted.push(id),
+            Ok(_) => accepted.push(id),
             Err(StoreError::InsufficientCredits { available }) => {
                 assert!(
                     (0..100).contains(&available),
@@ -116,7 +116,7 @@ async fn replicas_racing_for_the_last_credits_accept_exactly_what_the_balance_al
     assert_eq!(balance(&store, &key).await, 50);
     let listed = store
         .list_tasks(
-            &key,
+            &acct(&key),
             &TaskQuery {
                 limit: 100,
                 ..Default::default()
@@ -202,7 +202,7 @@ async fn rescues_under_contention_hand_each_attempt_to_one_worker() {
                         None => {
                             let live = replica
                                 .list_tasks(
-                                    &key,
+                                    &acct(&key),
                                     &TaskQuery {
                                         statuses: vec![TaskStatus::Queued, TaskStatus::Running],
                                         ..Default::default()
@@ -251,7 +251,11 @@ async fn rescues_under_contention_hand_each_attempt_to_one_worker() {
             .expect("complete"));
     }
     for id in &created {
-        let t = store.get_task(id, &key).await.expect("get").expect("t");
+        let t = store
+            .get_task(id, &acct(&key))
+            .await
+            .expect("get")
+            .expect("t");
         assert_eq!(t.status, TaskStatus::Failed);
     }
     assert_eq!(
@@ -276,7 +280,7 @@ async fn cancels_racing_claims_resolve_each_task_once() {
         tokio::spawn(async move {
             let mut cancelled = HashSet::new();
             for id in ids {
-                match replica.cancel_task(&id, &key).await {
+                match replica.cancel_task(&id, &acct(&key)).await {
                     Ok(t) => {
                         assert_eq!(t.status, TaskStatus::Cancelled);
                         cancelled.insert(id);
@@ -389,7 +393,7 @@ async fn concurrent_callback_claims_never_hand_out_a_callback_twice() {
     }
     for id in &tasks {
         let record = store
-            .callback_record(id, &key)
+            .callback_record(id, &acct(&key))
             .await
             .expect("record")
             .expect("r");
@@ -479,7 +483,7 @@ async fn racing_idempotency_claims_and_completions_have_one_winner() {
     assert_eq!(balance(&store, &key).await, 900);
     assert_eq!(
         store
-            .list_tasks(&key, &TaskQuery::default())
+            .list_tasks(&acct(&key), &TaskQuery::default())
             .await
             .expect("list")
             .total,

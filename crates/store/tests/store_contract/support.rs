@@ -5,7 +5,7 @@ use seedgate_core::ledger::verify;
 use seedgate_core::media::{MediaFacts, MediaKind};
 use seedgate_core::pricing::Price;
 use seedgate_core::task::{FailureKind, Task, TaskError, TaskStatus};
-use seedgate_core::{ApiKeyId, Catalog, GenerationRequest, RequestDraft, TaskId};
+use seedgate_core::{AccountId, ApiKeyId, Catalog, GenerationRequest, RequestDraft, TaskId};
 use seedgate_store::{AssetRecord, CallbackAttempt, Store};
 
 pub const HOOK: &str = "https://example.com/hook";
@@ -24,6 +24,7 @@ pub fn task_with_callback(key: &ApiKeyId, credits: u64, callback_url: Option<&st
     let request = GenerationRequest::from_draft(draft, &Catalog::builtin()).expect("valid");
     Task {
         id: TaskId::generate(),
+        account_id: acct(key),
         api_key_id: key.clone(),
         request,
         requested_model: "seedance-2.0-mini".into(),
@@ -70,9 +71,19 @@ pub async fn queue_tasks<C: FromIterator<TaskId>>(
     ids.into_iter().collect()
 }
 
+/// Who the contract tests say made an admin write.
+pub fn actor() -> seedgate_store::Actor {
+    seedgate_store::Actor("contract-test".into())
+}
+
+/// The account of a key made by [`new_key`] (each has one of its own).
+pub fn acct(key: &ApiKeyId) -> AccountId {
+    AccountId::for_key(key)
+}
+
 pub async fn balance(store: &dyn Store, key: &ApiKeyId) -> i64 {
     store
-        .find_api_key(key.as_str())
+        .find_account(acct(key).as_str())
         .await
         .expect("find")
         .expect("key")
@@ -110,6 +121,7 @@ pub fn asset(key: &ApiKeyId, size_bytes: u64) -> AssetRecord {
     AssetRecord {
         object_key: format!("assets/{id}.png"),
         id,
+        account_id: acct(key),
         api_key_id: key.clone(),
         content_type: "image/png".into(),
         facts: MediaFacts {
