@@ -10,6 +10,7 @@
 //! Routes are registered through `utoipa_axum`, so the OpenAPI document served at
 //! `/openapi.json` is generated from the same handlers and wire types that answer requests.
 
+pub mod account;
 pub mod apixo;
 pub mod ark;
 pub mod callbacks;
@@ -115,11 +116,12 @@ pub struct RouteLimits {
     info(
         title = "seedgate",
         description = "One Seedance API in every reseller's dialect. A task created in one dialect \
-reads back in every other dialect of the same API key.",
+reads back in every other dialect of every key of the same account.",
     ),
     modifiers(&SecuritySchemes, &DialectTags),
     tags(
         (name = "Callbacks", description = "seedgate: a task's callback deliveries, and redelivery"),
+        (name = "Account", description = "seedgate: the caller's account, its balance, limits and budgets"),
     )
 )]
 struct ApiDoc;
@@ -169,6 +171,7 @@ fn dialect_routes(limits: RouteLimits) -> OpenApiRouter<AppState> {
             |router, d| router.merge((d.routes)(limits)),
         )
         .merge(callbacks::routes())
+        .merge(account::routes())
 }
 
 /// The OpenAPI 3.1 document of every dialect's routes.
@@ -182,9 +185,11 @@ fn routes_and_document(limits: RouteLimits) -> (Router<AppState>, utoipa::openap
     (router, api)
 }
 
-/// Every dialect's routes, plus `/openapi.json` and the offline `/docs` page generated from it.
-pub fn routes(limits: RouteLimits) -> Router<AppState> {
-    let (router, api) = routes_and_document(limits);
+/// Every dialect's routes, plus `/openapi.json` and the offline `/docs` page generated from it;
+/// `extra`'s paths, schemas and tags (seedgate's admin API) are documented there as they are.
+pub fn routes(limits: RouteLimits, extra: utoipa::openapi::OpenApi) -> Router<AppState> {
+    let (router, mut api) = routes_and_document(limits);
+    api.merge(extra);
     let json: Arc<str> = api
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))

@@ -224,6 +224,7 @@ pub fn estimate_object(quote: &Quote) -> EstimateObject {
         billable_seconds: quote.price.billable_seconds,
         credits: quote.price.credits,
         usd_per_second: quote.price.micro_usd_per_second as f64 / 1_000_000.0,
+        price_plan: quote.price_plan.clone(),
         media: quote
             .media
             .iter()

@@ -25,6 +25,8 @@ pub struct EstimateObject {
     pub billable_seconds: u32,
     pub credits: u64,
     pub usd_per_second: f64,
+    /// The account's price plan when it, not the catalog, priced the request.
+    pub price_plan: Option<String>,
     pub media: Vec<MediumObject>,
 }
 

@@ -65,9 +65,11 @@ async fn keys_and_credits_commands() {
     );
 
     let list = stdout(&seedgate(&["keys", "list"], dir.path()));
+    assert!(list.contains("ci") && list.contains("active"), "{list}");
+    let accounts = stdout(&seedgate(&["accounts", "list"], dir.path()));
     assert!(
-        list.contains("ci") && list.contains("2000") && list.contains("active"),
-        "{list}"
+        accounts.contains("ci") && accounts.contains("2000"),
+        "the key's own account holds the balance: {accounts}"
     );
     assert!(!list.contains(key), "listings never show the key");
 

@@ -96,11 +96,11 @@ async fn ledger_verify_names_a_broken_entry() {
     // Tamper with the books behind the gateway's back: a second, bogus refund.
     sqlx_exec(
         &app,
-        &format!("INSERT INTO ledger_entries (api_key_id, task_id, kind, amount, created_at_ms) SELECT api_key_id, task_id, 'grant', 190, 0 FROM ledger_entries WHERE task_id = '{id}' AND kind = 'hold'"),
+        &format!("INSERT INTO ledger_entries (account_id, api_key_id, task_id, kind, amount, created_at_ms) SELECT account_id, api_key_id, task_id, 'grant', 190, 0 FROM ledger_entries WHERE task_id = '{id}' AND kind = 'hold'"),
     )
     .await
     .expect_err("the schema refuses a grant bound to a task");
-    sqlx_exec(&app, "UPDATE api_keys SET balance = balance + 190")
+    sqlx_exec(&app, "UPDATE accounts SET balance = balance + 190")
         .await
         .expect("tamper");
     let (code, out) = app.ledger_verify();

@@ -2,27 +2,11 @@
 //! keys' files, oversized bodies, connections that trickle, delays without end. Each is answered
 //! in the route's own dialect, loses nothing and costs nothing.
 
-use crate::helpers::{spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{bearer_or_x_api_key, error_code, spawn_app, spawn_app_with, Call, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A request in one dialect: method, path, body, and whether the key goes in `x-api-key`.
-struct Call {
-    dialect: &'static str,
-    path: &'static str,
-    body: Value,
-}
-
-fn bearer_or_x_api_key(app: &TestApp, call: &Call, key: &str) -> reqwest::RequestBuilder {
-    let request = app.client.post(app.url(call.path));
-    if call.dialect == "crun" {
-        request.header("x-api-key", key)
-    } else {
-        request.bearer_auth(key)
-    }
-}
 
 /// A create in every dialect carrying `url` where a medium goes.
 fn creates_with_media(url: &str) -> Vec<Call> {
@@ -83,15 +67,6 @@ fn creates_with_media(url: &str) -> Vec<Call> {
                 "input_reference": {"image_url": url}}),
         },
     ]
-}
-
-/// The error code a dialect's envelope carries (HiAPI and Ark: a string, the rest numbers).
-fn error_code(dialect: &str, body: &Value) -> Value {
-    match dialect {
-        "reapi" | "ark" | "openai" => body["error"]["code"].clone(),
-        "hiapi" => body["error_code"].clone(),
-        _ => body["code"].clone(),
-    }
 }
 
 /// Sends every call and returns (dialect, status, body) for each; any dropped connection or

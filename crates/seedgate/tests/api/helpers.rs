@@ -354,3 +354,28 @@ pub fn isolate_from_environment(command: &mut std::process::Command) {
         command.env_remove(var);
     }
 }
+
+/// A request in one dialect: method, path, body, and whether the key goes in `x-api-key`.
+pub struct Call {
+    pub dialect: &'static str,
+    pub path: &'static str,
+    pub body: Value,
+}
+
+pub fn bearer_or_x_api_key(app: &TestApp, call: &Call, key: &str) -> reqwest::RequestBuilder {
+    let request = app.client.post(app.url(call.path));
+    if call.dialect == "crun" {
+        request.header("x-api-key", key)
+    } else {
+        request.bearer_auth(key)
+    }
+}
+
+/// The error code a dialect's envelope carries (HiAPI and Ark: a string, the rest numbers).
+pub fn error_code(dialect: &str, body: &Value) -> Value {
+    match dialect {
+        "reapi" | "ark" | "openai" => body["error"]["code"].clone(),
+        "hiapi" => body["error_code"].clone(),
+        _ => body["code"].clone(),
+    }
+}

@@ -1,6 +1,7 @@
 //! Black-box tests: each spawns the real application on a random port (or the real binary, for
 //! crash and CLI tests) and talks to it over HTTP, as a client would.
 
+mod admin;
 mod apixo;
 mod ark;
 mod callbacks;
@@ -9,11 +10,13 @@ mod crash_recovery;
 mod credits;
 mod cross_dialect;
 mod crun;
+mod fairness;
 mod hardening;
 mod helpers;
 mod hiapi;
 mod idempotency;
 mod kie;
+mod limits;
 mod media_server;
 mod openai;
 mod openapi;

@@ -124,10 +124,10 @@ fn task_body(n: usize, callback: Option<&str>) -> Value {
     body
 }
 
-/// A key's balance, read from the database.
+/// The balance of a key's own account (named like the key), read from the database.
 async fn balance(database_url: &str, key_name: &str) -> i64 {
     let pool = sqlx::PgPool::connect(database_url).await.expect("connect");
-    let balance: i64 = sqlx::query_scalar("SELECT balance FROM api_keys WHERE name = $1")
+    let balance: i64 = sqlx::query_scalar("SELECT balance FROM accounts WHERE name = $1")
         .bind(key_name)
         .fetch_one(&pool)
         .await
