@@ -15,13 +15,12 @@ async fn audit<B: serde::Serialize, A: serde::Serialize>(
     before: Option<&B>,
     after: Option<&A>,
 ) -> StoreResult<()> {
-    let json = |v: Option<String>| v;
     let encode = |v: Option<serde_json::Result<String>>| {
         v.transpose()
             .map_err(|e| StoreError::Corrupt(e.to_string()))
     };
-    let before = json(encode(before.map(serde_json::to_string))?);
-    let after = json(encode(after.map(serde_json::to_string))?);
+    let before = encode(before.map(serde_json::to_string))?;
+    let after = encode(after.map(serde_json::to_string))?;
     sqlx::query(
         "INSERT INTO admin_audit (at_ms, actor, action, target, before_json, after_json) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -160,15 +159,17 @@ fn one_named<T>(mut rows: Vec<T>, id_or_name: &str, what: &str) -> StoreResult<O
     }
 }
 
-/// Credits an owner spent per UTC day since `from_day`, summed into today, this month and ever.
+/// Credits an owner spent today, this UTC month and ever (`day` is today).
 pub(super) async fn spent<'e, E>(executor: E, owner: &str, day: i64) -> StoreResult<(u64, u64, u64)>
 where
     E: sqlx::Executor<'e, Database = Db>,
 {
     let (month_start, _) = BudgetPeriod::Month.span(day);
     let (today, month, total): (Option<i64>, Option<i64>, Option<i64>) = sqlx::query_as(
-        "SELECT SUM(CASE WHEN day = $2 THEN credits ELSE 0 END), \
-                SUM(CASE WHEN day >= $3 THEN credits ELSE 0 END), SUM(credits) \
+        // PostgreSQL sums BIGINTs as NUMERIC: cast back.
+        "SELECT CAST(SUM(CASE WHEN day = $2 THEN credits ELSE 0 END) AS BIGINT), \
+                CAST(SUM(CASE WHEN day >= $3 THEN credits ELSE 0 END) AS BIGINT), \
+                CAST(SUM(credits) AS BIGINT) \
          FROM spend_daily WHERE owner_id = $1",
     )
     .bind(owner)

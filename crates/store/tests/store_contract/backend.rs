@@ -118,6 +118,11 @@ impl TestDb {
         Self { admin, name, url }
     }
 
+    /// The database's URL, for tests that connect without the store.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// The test's main store, opened as production opens it.
     pub async fn store(&self) -> PgStore {
         PgStore::connect(&self.url).await.expect("connect")

@@ -19,6 +19,7 @@ mod contract;
 mod postgres_only;
 mod sqlite_only;
 mod support;
+mod upgrade;
 
 /// For each `#[attributes] name` (a function of `contract`), a test of that name in a module per
 /// backend, which runs the body on a fresh store of that backend. A body left out of the list is
