@@ -1,6 +1,7 @@
 //! The `seedgate` binary's library half: configuration, startup (so tests can spawn the whole
 //! app on a random port), the media route and the operator commands.
 
+pub mod admin_api;
 pub mod bench;
 pub mod cli;
 pub mod config;

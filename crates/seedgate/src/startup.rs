@@ -316,14 +316,22 @@ impl Application {
                 link_secret: media_links.as_ref().map(|l| l.secret.clone()),
                 clock: clock.clone(),
             });
+        // The admin API, under /admin/v1, documented beside the dialects in /openapi.json.
+        let (admin, admin_doc) = crate::admin_api::routes(Arc::new(
+            seedgate_service::admin::AdminService::new(store.clone(), clock.clone()),
+        ));
         let router = Router::new()
             .merge(
-                seedgate_dialects::routes(seedgate_dialects::RouteLimits {
-                    max_upload_bytes: usize::try_from(settings.assets.max_upload_bytes)
-                        .unwrap_or(usize::MAX),
-                })
+                seedgate_dialects::routes(
+                    seedgate_dialects::RouteLimits {
+                        max_upload_bytes: usize::try_from(settings.assets.max_upload_bytes)
+                            .unwrap_or(usize::MAX),
+                    },
+                    admin_doc,
+                )
                 .with_state(service),
             )
+            .merge(admin)
             .merge(media)
             .merge(crate::upstream_callbacks::routes(workers.clone()))
             .merge(crate::health::routes(store.clone(), blobs.clone()))
