@@ -163,7 +163,7 @@ impl Policy {
             Some(PricePlan::Table(table)) => {
                 for (model, tiers) in table {
                     for (res, tier) in tiers {
-                        let ok = |p: f64| p.is_finite() && p >= 0.0 && p <= 100.0;
+                        let ok = |p: f64| p.is_finite() && (0.0..=100.0).contains(&p);
                         if !ok(tier.standard) || !ok(tier.with_reference_video) {
                             return Err(format!(
                                 "price_plan.table.{model}.{}: prices are USD per second, 0 to 100",

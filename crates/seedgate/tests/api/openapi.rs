@@ -108,6 +108,7 @@ async fn every_documented_route_answers_in_its_dialect_rather_than_404() {
                 "get" => app.client.get(url),
                 "post" => app.client.post(url).body("{}"),
                 "delete" => app.client.delete(url),
+                "patch" => app.client.patch(url).body("{}"),
                 other => panic!("unexpected method {other}"),
             };
             // No key: every documented route exists, so the answer is an authentication error

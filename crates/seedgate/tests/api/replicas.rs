@@ -441,3 +441,164 @@ async fn wait_until(database_url: &str, id: &str, done: impl Fn(&(String, i64)) 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+impl Cluster {
+    /// `seedgate accounts update NAME --policy JSON` on the shared database.
+    fn set_account_policy(&self, account: &str, policy: &Value) {
+        let out = self
+            .command()
+            .args(["accounts", "update", account, "--policy"])
+            .arg(policy.to_string())
+            .output()
+            .expect("seedgate accounts update");
+        assert!(out.status.success(), "{out:?}");
+    }
+}
+
+/// Tasks of the account named `name` queued or running now, read from the database.
+async fn in_flight(pool: &sqlx::PgPool, name: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT COUNT(*) FROM tasks t JOIN accounts a ON a.id = t.account_id \
+         WHERE a.name = $1 AND t.status IN ('queued', 'running')",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await
+    .expect("count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_in_flight_limit_holds_across_replicas_under_64_concurrent_clients() {
+    // Each task takes a while, so the limit is what keeps the account at ten.
+    let cluster = Cluster::new("[local]\ninstant = true\ndelay_ms = 500\n").await;
+    let key = cluster.create_key("busy", PRICE * 10_000);
+    cluster.set_account_policy("busy", &json!({"limits": {"max_in_flight": 10}}));
+    let replicas: Vec<(Server, String)> = (0..3).map(|_| cluster.start()).collect();
+    let pool = sqlx::PgPool::connect(&cluster.database_url)
+        .await
+        .expect("connect");
+
+    // The measurement: the account's tasks in flight, sampled from the database throughout.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let sampler = {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut peak = 0;
+            let mut samples = 0;
+            while !stop.is_cancelled() {
+                peak = peak.max(in_flight(&pool, "busy").await);
+                samples += 1;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            (peak, samples)
+        })
+    };
+    let client = reqwest::Client::new();
+    let until = Instant::now() + Duration::from_secs(4);
+    let clients = (0..64).map(|i| {
+        let client = client.clone();
+        let base = replicas[i % 3].1.clone();
+        let key = key.clone();
+        async move {
+            let (mut accepted, mut refused) = (0, 0);
+            let mut n = 0;
+            while Instant::now() < until {
+                let r = client
+                    .post(format!("{base}{TASKS}"))
+                    .bearer_auth(&key)
+                    .json(&task_body(i * 1000 + n, None))
+                    .send()
+                    .await
+                    .expect("submit");
+                n += 1;
+                match r.status().as_u16() {
+                    200 => accepted += 1,
+                    429 => {
+                        assert!(r.headers().get("retry-after").is_some());
+                        let body: Value = r.json().await.expect("json");
+                        assert_eq!(
+                            body["error"]["code"],
+                            "RateLimitExceeded.ConcurrencyExceeded"
+                        );
+                        refused += 1;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    other => panic!("unexpected {other}"),
+                }
+            }
+            (accepted, refused)
+        }
+    });
+    let results = futures::future::join_all(clients).await;
+    stop.cancel();
+    let (peak, samples) = sampler.await.expect("sampler");
+    let accepted: usize = results.iter().map(|r| r.0).sum();
+    let refused: usize = results.iter().map(|r| r.1).sum();
+    let left = in_flight(&pool, "busy").await;
+    let statuses = statuses(&cluster.database_url).await;
+    eprintln!(
+        "{accepted} accepted, {refused} refused, {left} in flight at the end, {} tasks",
+        statuses.len()
+    );
+    assert!(samples > 50, "measured throughout: {samples} samples");
+    assert!(peak <= 10, "never more than ten in flight: peak {peak}");
+    assert_eq!(peak, 10, "the limit was reached");
+    assert!(
+        accepted > 10 && refused > 0,
+        "{accepted} accepted, {refused} refused"
+    );
+    // Every task finishes; the books balance.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while in_flight(&pool, "busy").await > 0 {
+        assert!(Instant::now() < deadline, "tasks did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (code, out) = cluster.ledger_verify();
+    assert_eq!(code, 0, "ledger verify: {out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_budget_raced_across_replicas_is_never_exceeded() {
+    let cluster = Cluster::new("[local]\ninstant = true\n").await;
+    let key = cluster.create_key("budgeted", PRICE * 1000);
+    // Room for seven tasks and half of an eighth.
+    let budget = PRICE * 7 + PRICE / 2;
+    cluster.set_account_policy("budgeted", &json!({"limits": {"daily_budget": budget}}));
+    let replicas: Vec<(Server, String)> = (0..3).map(|_| cluster.start()).collect();
+    let client = reqwest::Client::new();
+    let attempts = (0..45).map(|i| {
+        let client = client.clone();
+        let base = replicas[i % 3].1.clone();
+        let (key, body) = (key.clone(), task_body(i, None));
+        async move {
+            let r = client
+                .post(format!("{base}{TASKS}"))
+                .bearer_auth(&key)
+                .json(&body)
+                .send()
+                .await
+                .expect("submit");
+            let status = r.status().as_u16();
+            let body: Value = r.json().await.expect("json");
+            (status, body)
+        }
+    });
+    let answers = futures::future::join_all(attempts).await;
+    let accepted = answers.iter().filter(|(s, _)| *s == 200).count();
+    let refused: Vec<&Value> = answers
+        .iter()
+        .filter(|(s, _)| *s == 429)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!((accepted, refused.len()), (7, 38), "{answers:?}");
+    assert!(refused
+        .iter()
+        .all(|b| b["error"]["code"] == "QuotaExceeded"));
+    assert_eq!(
+        balance(&cluster.database_url, "budgeted").await,
+        PRICE * 1000 - PRICE * 7,
+        "spent exactly seven tasks, within the budget"
+    );
+    let (code, out) = cluster.ledger_verify();
+    assert_eq!(code, 0, "ledger verify: {out}");
+}
