@@ -24,6 +24,13 @@ pub struct FetchConfig {
     pub stall_timeout_seconds: u64,
     pub connect_timeout_seconds: u64,
     pub max_redirects: usize,
+    /// Reference-media fetches one account may have in flight at once (of
+    /// `probe_cache.max_concurrent_fetches`). Unset: a quarter of them, at least one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_account_concurrency: Option<usize>,
+    /// How long an account's fetch waits for a free slot before the request is refused as busy
+    /// (retryable). 0: refused at once when no slot is free.
+    pub queue_timeout_seconds: u64,
 }
 
 impl Default for FetchConfig {
@@ -38,6 +45,8 @@ impl Default for FetchConfig {
             stall_timeout_seconds: limits.stall_timeout.as_secs(),
             connect_timeout_seconds: limits.connect_timeout.as_secs(),
             max_redirects: limits.max_redirects,
+            per_account_concurrency: limits.per_account,
+            queue_timeout_seconds: limits.queue_timeout.as_secs(),
         }
     }
 }
@@ -94,6 +103,41 @@ impl FetchConfig {
                 "connect_timeout_seconds",
             )?),
             max_redirects: self.max_redirects,
+            per_account: match self.per_account_concurrency {
+                Some(0) => return Err(ConfigError::Zero("per_account_concurrency")),
+                other => other,
+            },
+            queue_timeout: Duration::from_secs(self.queue_timeout_seconds),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_accounts_share_defaults_to_a_quarter_and_may_not_be_zero() {
+        let limits = FetchConfig::default().limits().expect("defaults are valid");
+        assert_eq!(limits.per_account_share(8), 2);
+        assert_eq!(limits.per_account_share(2), 1);
+        assert_eq!(limits.queue_timeout, Duration::from_secs(10));
+        let set = FetchConfig {
+            per_account_concurrency: Some(3),
+            queue_timeout_seconds: 0,
+            ..FetchConfig::default()
+        };
+        let limits = set.limits().expect("valid");
+        assert_eq!(limits.per_account_share(8), 3);
+        assert_eq!(limits.per_account_share(2), 2);
+        assert_eq!(limits.queue_timeout, Duration::ZERO);
+        let zero = FetchConfig {
+            per_account_concurrency: Some(0),
+            ..FetchConfig::default()
+        };
+        assert_eq!(
+            zero.limits(),
+            Err(ConfigError::Zero("per_account_concurrency"))
+        );
     }
 }

@@ -53,6 +53,13 @@ pub enum FetchError {
     Stalled { after: Duration },
     #[error("could not fetch: {0}")]
     Transport(String),
+    /// The owner (an account) waited this long for a fetch slot, its share or every slot being
+    /// in use: worth retrying shortly.
+    #[error(
+        "this account's media fetches are busy: no fetch slot came free within {waited:?}; \
+         retry in a few seconds, or with fewer media at once"
+    )]
+    Busy { waited: Duration },
 }
 
 impl FetchError {

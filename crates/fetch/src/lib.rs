@@ -12,6 +12,8 @@
 //!   credentials are dropped when a hop leaves the origin; never https → http.
 //! - Proxies from the environment are ignored; there is a byte cap, a total deadline and a
 //!   stalled-body timeout on every request.
+//! - [`FetchShares`] bounds the fetches in flight, and each account's share of them, so one
+//!   account's slow URLs delay only that account; a wait too long is [`FetchError::Busy`].
 
 mod client;
 mod config;
@@ -20,6 +22,7 @@ mod limits;
 pub mod policy;
 mod redirect;
 mod resolver;
+mod shares;
 
 pub use client::{Fetched, Fetcher, OutboundRequest, OutboundResponse};
 pub use config::{ConfigError, FetchConfig};
@@ -27,6 +30,7 @@ pub use error::{FetchError, Forbidden};
 pub use limits::{FetchLimits, MediaKind};
 pub use policy::{AddressClass, AddressPolicy, Blocked};
 pub use resolver::{Resolve, StaticResolver, SystemResolver};
+pub use shares::{FetchPermit, FetchShares, SHARED_PARTITION};
 
 // The types callers need to build requests, so they need not depend on these crates.
 pub use ipnet::IpNet;

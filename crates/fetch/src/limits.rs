@@ -15,6 +15,11 @@ pub struct FetchLimits {
     pub stall_timeout: Duration,
     pub connect_timeout: Duration,
     pub max_redirects: usize,
+    /// Reference-media fetches one account may have in flight at once, of the media service's
+    /// total; `None`: a quarter of the total, at least one.
+    pub per_account: Option<usize>,
+    /// The longest an account's fetch waits for a slot before failing as busy.
+    pub queue_timeout: Duration,
 }
 
 impl Default for FetchLimits {
@@ -28,6 +33,8 @@ impl Default for FetchLimits {
             stall_timeout: Duration::from_secs(15),
             connect_timeout: Duration::from_secs(10),
             max_redirects: 5,
+            per_account: None,
+            queue_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -40,5 +47,12 @@ impl FetchLimits {
             MediaKind::Video => self.video_max_bytes,
             MediaKind::Audio => self.audio_max_bytes,
         }
+    }
+
+    /// One account's share of `total` fetch slots: `per_account`, else a quarter of the total;
+    /// between one and the total.
+    pub fn per_account_share(&self, total: usize) -> usize {
+        let total = total.max(1);
+        self.per_account.unwrap_or(total / 4).clamp(1, total)
     }
 }

@@ -9,7 +9,9 @@ use seedgate_blobs::BlobStore;
 use seedgate_core::clock::Clock;
 use seedgate_core::media::{MediaFacts, MediaKind, MediaUrl};
 use seedgate_core::media_links::LinkError;
-use seedgate_fetch::{FetchError, Fetcher, HeaderMap, Method, OutboundRequest};
+use seedgate_fetch::{
+    FetchError, FetchShares, Fetcher, HeaderMap, Method, OutboundRequest, SHARED_PARTITION,
+};
 use seedgate_probe::{MediaProbe, ProbeError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -23,7 +25,8 @@ pub struct MediaCacheConfig {
     /// Upper bound on the bytes kept in memory.
     pub max_bytes: u64,
     /// Media fetched at once, across all requests: bounds the memory that downloads in flight
-    /// can take (each is capped at its kind's byte limit).
+    /// can take (each is capped at its kind's byte limit). One account holds at most
+    /// `fetch.per_account_concurrency` of them.
     pub max_concurrent_fetches: usize,
 }
 
@@ -54,6 +57,10 @@ pub enum MediaError {
     /// A URL of our own files without the signature its GET would need.
     #[error("{0}")]
     LinkRefused(&'static str),
+    /// The account's share of fetch slots stayed in use past the queue timeout
+    /// ([`FetchError::Busy`]): retry shortly.
+    #[error("{0}")]
+    Busy(FetchError),
 }
 
 impl MediaError {
@@ -63,6 +70,7 @@ impl MediaError {
             | FetchError::NoHost
             | FetchError::Forbidden(_)
             | FetchError::InsecureRedirect => MediaError::Refused(e),
+            FetchError::Busy { .. } => MediaError::Busy(e),
             other => MediaError::Unavailable(other),
         }
     }
@@ -89,7 +97,8 @@ pub struct MediaService {
     /// `<public_base_url>/media/`: URLs under it are our own objects.
     own_prefix: String,
     cache: moka::future::Cache<String, Arc<Entry>>,
-    fetch_permits: Arc<tokio::sync::Semaphore>,
+    /// Fetch slots: a total, and each account's share of it.
+    fetch_permits: Arc<FetchShares>,
     /// When media links are signed: their key, and the clock their expiries are read on. An
     /// own URL is then read only with the signature a GET of it would need.
     link_check: Option<(Vec<u8>, Arc<dyn Clock>)>,
@@ -166,14 +175,19 @@ impl MediaService {
         let base = url::Url::parse(public_base_url)
             .map(|u| u.as_str().trim_end_matches('/').to_string())
             .unwrap_or_else(|_| public_base_url.trim_end_matches('/').to_string());
+        let fetch_permits = Arc::new(FetchShares::new(
+            config.max_concurrent_fetches,
+            fetcher
+                .limits()
+                .per_account_share(config.max_concurrent_fetches),
+            fetcher.limits().queue_timeout,
+        ));
         Self {
             fetcher,
             blobs,
             own_prefix: format!("{base}/media/"),
             cache,
-            fetch_permits: Arc::new(tokio::sync::Semaphore::new(
-                config.max_concurrent_fetches.max(1),
-            )),
+            fetch_permits,
             link_check: None,
         }
     }
@@ -232,8 +246,21 @@ impl MediaService {
             .map(|k| k.split(['?', '#']).next().unwrap_or(k))
     }
 
-    /// Fetches (or recalls) and probes a medium of the expected kind.
+    /// Fetches (or recalls) and probes a medium of the expected kind, for no account in
+    /// particular (the renderer reading what a submit fetched): bounded by the total only.
     pub async fn inspect(&self, url: &MediaUrl, kind: MediaKind) -> Result<Inspected, MediaError> {
+        self.inspect_as(SHARED_PARTITION, url, kind).await
+    }
+
+    /// Fetches (or recalls) and probes a medium of the expected kind for an account, within
+    /// that account's share of fetch slots: when its share (or every slot) stays in use past
+    /// the queue timeout the answer is [`MediaError::Busy`]. A cached medium needs no slot.
+    pub async fn inspect_as(
+        &self,
+        account: &str,
+        url: &MediaUrl,
+        kind: MediaKind,
+    ) -> Result<Inspected, MediaError> {
         if let Some(key) = self.own_key(url) {
             self.check_own_link(key, url)?;
         }
@@ -246,9 +273,9 @@ impl MediaService {
         }
         let _permit = self
             .fetch_permits
-            .acquire()
+            .acquire(account)
             .await
-            .map_err(|_| MediaError::Storage)?;
+            .map_err(MediaError::from_fetch)?;
         let (bytes, etag, content_length) = match self.own_key(url) {
             Some(key) => (self.read_own(key).await?, None, None),
             None => {

@@ -149,6 +149,10 @@ pub struct CallbackSettings {
     /// Deliveries in flight per process, and to any one host.
     pub concurrency: usize,
     pub per_host_concurrency: usize,
+    /// Deliveries in flight per process for any one account. Unset: a quarter of
+    /// `concurrency`, at least one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_account_concurrency: Option<usize>,
     /// How often an idle dispatcher looks for due callbacks.
     pub idle_poll_ms: u64,
     /// How long the previous signing secret keeps signing after a rotation.
@@ -164,6 +168,7 @@ impl Default for CallbackSettings {
             attempt_timeout_seconds: d.attempt_timeout.as_secs_f64(),
             concurrency: d.concurrency,
             per_host_concurrency: d.per_host,
+            per_account_concurrency: None,
             idle_poll_ms: u64::try_from(d.idle_poll.as_millis()).unwrap_or(250),
             rotation_overlap_hours: 24.0,
         }
@@ -187,6 +192,10 @@ impl CallbackSettings {
             attempt_timeout: seconds("attempt_timeout_seconds", self.attempt_timeout_seconds)?,
             concurrency: self.concurrency.max(1),
             per_host: self.per_host_concurrency.max(1),
+            per_account: self
+                .per_account_concurrency
+                .unwrap_or(self.concurrency / 4)
+                .max(1),
             idle_poll: Duration::from_millis(self.idle_poll_ms.max(1)),
         })
     }

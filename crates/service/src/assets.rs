@@ -75,7 +75,9 @@ impl GenerationService {
     ) -> Result<AssetRecord, GatewayError> {
         let url = MediaUrl::parse(url)
             .map_err(|e| ValidationError::invalid("asset_url", &e.to_string()))?;
-        let inspected = self.media.inspect(&url, kind).await.map_err(|e| match e {
+        let account = principal.account_id.as_str();
+        let inspecting = self.media.inspect_as(account, &url, kind);
+        let inspected = inspecting.await.map_err(|e| match e {
             MediaError::Refused(e) => {
                 GatewayError::Validation(ValidationError::invalid("asset_url", &e.to_string()))
             }
@@ -90,6 +92,8 @@ impl GenerationService {
                 &format!("could not fetch: {e}"),
             )),
             MediaError::Storage => GatewayError::Unavailable("storage unavailable".into()),
+            // This account's share of fetch slots stayed busy: retryable.
+            MediaError::Busy(e) => GatewayError::Unavailable(e.to_string()),
         })?;
         self.upload_asset(principal, inspected.bytes, name).await
     }

@@ -304,7 +304,9 @@ impl GenerationService {
         let spec = request
             .spec(&self.catalog)
             .ok_or_else(|| GatewayError::Internal("validated model missing from catalog".into()))?;
-        let media = self.inspect_media(&request, spec).await?;
+        let media = self
+            .inspect_media(principal.account_id.as_str(), &request, spec)
+            .await?;
         let plan = principal.account_policy.price_plan.as_ref();
         let price =
             pricing::price_with_plan(&request, spec, &durations(&media, MediaKind::Video), plan)?;
@@ -386,6 +388,7 @@ impl GenerationService {
     /// the model's limits, in field order so that the first error is deterministic.
     async fn inspect_media(
         &self,
+        account: &str,
         request: &GenerationRequest,
         spec: &ModelSpec,
     ) -> Result<Vec<InspectedMedium>, GatewayError> {
@@ -397,7 +400,7 @@ impl GenerationService {
         let results = futures::future::join_all(
             wanted
                 .iter()
-                .map(|(_, kind, url)| self.media.inspect(url, *kind)),
+                .map(|(_, kind, url)| self.media.inspect_as(account, url, *kind)),
         )
         .await;
         let mut media = Vec::with_capacity(wanted.len());
@@ -412,6 +415,8 @@ impl GenerationService {
                 MediaError::LinkRefused(reason) => {
                     GatewayError::Validation(ValidationError::invalid(field.clone(), reason))
                 }
+                // This account's share of fetch slots stayed busy: retryable, nothing charged.
+                MediaError::Busy(e) => GatewayError::Unavailable(e.to_string()),
                 other => GatewayError::PricingUnavailable {
                     field: Some(field.clone()),
                     reason: other.to_string(),

@@ -5,8 +5,10 @@
 //! headers (and HiAPI's own for HiAPI tasks), and sent through the SSRF-safe fetcher without
 //! following redirects. Any 2xx delivers it; 410 stops it; anything else (a 3xx included) is
 //! retried on the schedule, honouring `Retry-After`, until the schedule is used up. Deliveries
-//! run concurrently under a global bound and a per-host bound, so a slow or dead receiver
-//! holds up only its own callbacks.
+//! run concurrently under a global bound, a per-host bound and a per-account bound, so a slow or
+//! dead receiver holds up only its own callbacks, and one account's dead receivers (on any
+//! number of hosts) only that account's. A callback whose host or account is at its share is
+//! deferred a little, behind the other due callbacks, instead of waiting for a slot.
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Method;
@@ -17,8 +19,43 @@ use seedgate_store::{CallbackAttempt, CallbackJob, CallbackResolution, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
+
+/// How far a callback whose host or account is at its share is pushed back, per step.
+const DEFER_STEP_MS: i64 = 250;
+/// The most steps a deferral takes (10 s).
+const MAX_DEFER_STEPS: u64 = 40;
+
+/// In-flight bounds keyed by a name (a host, an account), each `limit` deliveries.
+struct Shares {
+    limit: usize,
+    by_name: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Shares {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit: limit.max(1),
+            by_name: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A slot for `name` if it is below its share.
+    fn try_acquire(&self, name: &str) -> Option<OwnedSemaphorePermit> {
+        let mut by_name = self.by_name.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget idle names now and then so the map does not grow without bound.
+        if by_name.len() > 10_000 {
+            by_name.retain(|_, s| s.available_permits() < self.limit);
+        }
+        by_name
+            .entry(name.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.limit)))
+            .clone()
+            .try_acquire_owned()
+            .ok()
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct CallbackConfig {
@@ -32,6 +69,8 @@ pub struct CallbackConfig {
     pub concurrency: usize,
     /// Deliveries in flight to one host.
     pub per_host: usize,
+    /// Deliveries in flight for one account.
+    pub per_account: usize,
     /// How often an idle dispatcher looks for due callbacks.
     pub idle_poll: Duration,
 }
@@ -56,6 +95,8 @@ impl Default for CallbackConfig {
             attempt_timeout: s(15),
             concurrency: 64,
             per_host: 8,
+            // A quarter of `concurrency`.
+            per_account: 16,
             idle_poll: Duration::from_millis(250),
         }
     }
@@ -98,7 +139,8 @@ pub struct CallbackDispatcher {
     config: CallbackConfig,
     id: String,
     slots: Arc<Semaphore>,
-    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+    hosts: Shares,
+    accounts: Shares,
     wake: Arc<Notify>,
 }
 
@@ -111,6 +153,8 @@ impl CallbackDispatcher {
         wake: Arc<Notify>,
     ) -> Self {
         let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let hosts = Shares::new(config.per_host);
+        let accounts = Shares::new(config.per_account);
         Self {
             store,
             fetcher,
@@ -118,7 +162,8 @@ impl CallbackDispatcher {
             config,
             id: format!("cb-{}", ulid::Ulid::new()),
             slots,
-            hosts: Mutex::new(HashMap::new()),
+            hosts,
+            accounts,
             wake,
         }
     }
@@ -155,8 +200,11 @@ impl CallbackDispatcher {
                 }
                 continue;
             }
+            // Deferred callbacks of one host or account are spread out, a share's worth per
+            // step, so a large backlog of them does not come due again all at once.
+            let mut deferred: HashMap<(bool, String), u64> = HashMap::new();
             for job in jobs {
-                self.clone().start(job).await;
+                self.clone().start(job, &mut deferred).await;
             }
         }
         // Wait for the deliveries in flight.
@@ -168,40 +216,41 @@ impl CallbackDispatcher {
         .await;
     }
 
-    fn host_slots(&self, url: &str) -> Arc<Semaphore> {
-        let host = url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_default();
-        let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
-        // Forget idle hosts now and then so the map does not grow without bound.
-        if hosts.len() > 10_000 {
-            hosts.retain(|_, s| s.available_permits() < self.config.per_host);
+    async fn start(self: Arc<Self>, job: CallbackJob, deferred: &mut HashMap<(bool, String), u64>) {
+        // The account's share first, then the host's: both are taken or neither is.
+        let (saturated, share) = match self.accounts.try_acquire(job.account_id.as_str()) {
+            None => (
+                (false, job.account_id.as_str().to_owned()),
+                self.config.per_account,
+            ),
+            Some(account_permit) => match self.hosts.try_acquire(&job.host) {
+                None => ((true, job.host.clone()), self.config.per_host),
+                Some(host_permit) => {
+                    let Ok(slot) = self.slots.clone().acquire_owned().await else {
+                        return;
+                    };
+                    tokio::spawn(async move {
+                        let _permits = (slot, account_permit, host_permit);
+                        if let Err(e) = self.deliver(&job).await {
+                            tracing::warn!(error = %e, callback = job.id, "recording a callback attempt failed");
+                        }
+                    });
+                    return;
+                }
+            },
+        };
+        // That account or host already has its share in flight: let the other due callbacks
+        // (ordered by their due time) go first. The n-th deferred in this batch waits a step
+        // per share's worth ahead of it.
+        let ahead = deferred.entry(saturated).or_default();
+        let steps = 1 + *ahead / u64::try_from(share.max(1)).unwrap_or(1);
+        *ahead += 1;
+        let delay =
+            DEFER_STEP_MS.saturating_mul(i64::try_from(steps.min(MAX_DEFER_STEPS)).unwrap_or(1));
+        let later = seedgate_core::clock::now_ms() + delay;
+        if let Err(e) = self.store.defer_callback(&job, later).await {
+            tracing::warn!(error = %e, "deferring a callback failed; its lease will expire");
         }
-        hosts
-            .entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_host.max(1))))
-            .clone()
-    }
-
-    async fn start(self: Arc<Self>, job: CallbackJob) {
-        let Ok(host_permit) = self.host_slots(&job.url).try_acquire_owned() else {
-            // This host already has its share in flight: let other receivers go first.
-            let later = seedgate_core::clock::now_ms() + 250;
-            if let Err(e) = self.store.defer_callback(&job, later).await {
-                tracing::warn!(error = %e, "deferring a callback failed; its lease will expire");
-            }
-            return;
-        };
-        let Ok(slot) = self.slots.clone().acquire_owned().await else {
-            return;
-        };
-        tokio::spawn(async move {
-            let _permits = (slot, host_permit);
-            if let Err(e) = self.deliver(&job).await {
-                tracing::warn!(error = %e, callback = job.id, "recording a callback attempt failed");
-            }
-        });
     }
 
     async fn deliver(&self, job: &CallbackJob) -> Result<(), seedgate_store::StoreError> {
