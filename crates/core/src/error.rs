@@ -242,11 +242,14 @@ impl GatewayError {
         }
     }
 
-    /// How long the client should wait before retrying, for the `Retry-After` header.
+    /// How long the client should wait before retrying, for the `Retry-After` header. Something
+    /// briefly unavailable (the database, or this account's share of media fetches) is worth
+    /// retrying after a few seconds.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             GatewayError::RateLimited { retry_after }
             | GatewayError::Limited { retry_after, .. } => Some(*retry_after),
+            GatewayError::Unavailable(_) => Some(UNAVAILABLE_RETRY_AFTER),
             _ => None,
         }
     }
@@ -259,6 +262,9 @@ impl GatewayError {
         }
     }
 }
+
+/// The `Retry-After` of an [`GatewayError::Unavailable`] answer.
+pub const UNAVAILABLE_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 /// Every way a gateway call can fail, independent of the dialect it arrived in.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

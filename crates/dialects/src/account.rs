@@ -36,6 +36,7 @@ pub struct AccountObject {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AccountLimits)]
 pub struct LimitsObject {
     /// The limits set: `submit_rate` and `request_rate` (`{limit, window_seconds}`),
     /// `max_in_flight`, `max_queued`, `daily_budget`, `monthly_budget`, `total_budget`
@@ -57,6 +58,7 @@ pub struct LimitsObject {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AccountBudget)]
 pub struct BudgetObject {
     /// daily, monthly or total.
     pub period: String,

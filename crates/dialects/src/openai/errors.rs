@@ -199,12 +199,16 @@ pub fn error_parts(error: &GatewayError) -> ErrorParts {
             "internal_error",
             message,
         ),
-        GatewayError::Unavailable(_) => ErrorParts::new(
-            S::SERVICE_UNAVAILABLE,
-            "server_error",
-            "service_unavailable",
-            message,
-        ),
+        GatewayError::Unavailable(_) => ErrorParts {
+            retry: Some(true),
+            retry_after_ms: error.retry_after().map(|d| d.as_millis()),
+            ..ErrorParts::new(
+                S::SERVICE_UNAVAILABLE,
+                "server_error",
+                "service_unavailable",
+                message,
+            )
+        },
     }
 }
 

@@ -219,7 +219,10 @@ async fn slow_reference_urls_of_one_account_do_not_delay_another_accounts_estima
                 .await
                 .expect("estimate");
             let status = r.status();
-            let body: Value = r.json().await.expect("json");
+            let retry_after = r.headers().get("retry-after").cloned();
+            let mut body: Value = r.json().await.expect("json");
+            body["retry-after"] =
+                json!(retry_after.and_then(|v| v.to_str().ok().map(str::to_string)));
             (status, body)
         }));
     }
@@ -243,6 +246,11 @@ async fn slow_reference_urls_of_one_account_do_not_delay_another_accounts_estima
             assert!(
                 message.contains("this account's media fetches are busy"),
                 "{body}"
+            );
+            assert_eq!(
+                body["retry-after"],
+                json!("5"),
+                "a busy refusal says when to retry"
             );
             busy += 1;
         } else {
