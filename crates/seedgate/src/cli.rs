@@ -422,7 +422,12 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
                         Some(account) => account,
                         None => admin
                             .create_account(&name, &Policy::default(), credits, &actor)
-                            .await?
+                            .await
+                            .map_err(|e| {
+                                anyhow::anyhow!(
+                                    "{e}; to add a key to that account use --account {name}"
+                                )
+                            })?
                             .id
                             .to_string(),
                     };

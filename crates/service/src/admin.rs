@@ -6,6 +6,7 @@ use crate::accounts::{limits_view, LimitsView};
 use crate::auth;
 use seedgate_core::accounts::Policy;
 use seedgate_core::clock::Clock;
+use seedgate_core::AccountId;
 use seedgate_store::{
     AccountRecord, Actor, AdminRole, AdminTokenRecord, ApiKeyRecord, AuditEntry, Changes, Store,
     StoreError,
@@ -149,6 +150,7 @@ impl AdminService {
         if name.trim().is_empty() {
             return Err(AdminError::Invalid("name: must not be empty".into()));
         }
+        self.name_is_free(name.trim(), None).await?;
         if credits < 0 {
             return Err(AdminError::Invalid("credits: cannot be negative".into()));
         }
@@ -156,6 +158,21 @@ impl AdminService {
             .store
             .create_account(name.trim(), policy, credits, actor)
             .await?)
+    }
+
+    /// Accounts are found by name as well as by id, so a new name must not be another
+    /// account's. (Accounts made before names were checked may share one; finding such an
+    /// account by name is then refused as ambiguous, and its id still works.)
+    async fn name_is_free(&self, name: &str, renaming: Option<&AccountId>) -> AdminResult<()> {
+        match self.store.find_account(name).await {
+            Ok(Some(other)) if Some(&other.id) != renaming => Err(AdminError::Conflict(format!(
+                "an account named `{name}` exists already ({})",
+                other.id
+            ))),
+            Ok(_) => Ok(()),
+            Err(StoreError::Conflict(m)) => Err(AdminError::Conflict(m)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn account(&self, id_or_name: &str) -> AdminResult<AccountRecord> {
@@ -179,6 +196,9 @@ impl AdminService {
             checked(policy, true)?;
         }
         let account = self.account(id_or_name).await?;
+        if let Some(name) = &changes.name {
+            self.name_is_free(name, Some(&account.id)).await?;
+        }
         Ok(self
             .store
             .update_account(&account.id, changes, actor)

@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use seedgate_core::accounts::Policy;
-use seedgate_service::admin::{AdminError, AdminService};
 use seedgate_store::Changes;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -59,24 +58,6 @@ fn checked_name(name: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Accounts are found by name as well as by id, so two accounts may not share a name (the
-/// store does not refuse it; the admin API does).
-async fn name_is_free(
-    s: &AdminService,
-    name: &str,
-    renaming: Option<&str>,
-) -> Result<(), ApiError> {
-    match s.account(name).await {
-        Ok(other) if Some(other.id.as_str()) != renaming => Err(AdminError::Conflict(format!(
-            "an account named `{name}` exists already ({})",
-            other.id
-        ))
-        .into()),
-        Ok(_) | Err(AdminError::NotFound(_)) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn changes(request: UpdateRequest) -> Result<Changes, ApiError> {
     Ok(Changes {
         name: checked_name(request.name)?,
@@ -113,7 +94,6 @@ async fn create_account(
     let actor = authorize(&s, &headers, true).await?;
     let request = body(request)?;
     let name = checked_name(Some(request.name))?.unwrap_or_default();
-    name_is_free(&s, &name, None).await?;
     let account = s
         .create_account(
             &name,
@@ -159,10 +139,6 @@ async fn update_account(
     let actor = authorize(&s, &headers, true).await?;
     let account = path(account)?;
     let changes = changes(body(request)?)?;
-    if let Some(name) = &changes.name {
-        let target = s.account(&account).await?;
-        name_is_free(&s, name, Some(target.id.as_str())).await?;
-    }
     ok(s.update_account(&account, &changes, &actor).await?.into())
 }
 
