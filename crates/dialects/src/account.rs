@@ -69,27 +69,31 @@ pub struct BudgetObject {
     pub resets_at_ms: Option<i64>,
 }
 
-fn limits_object(view: LimitsView) -> LimitsObject {
-    LimitsObject {
-        limits: serde_json::to_value(&view.limits).unwrap_or_default(),
-        in_flight: view.in_flight,
-        queued: view.queued,
-        spent_today: view.spent_today,
-        spent_this_month: view.spent_this_month,
-        spent_total: view.spent_total,
-        budgets: view.budgets.into_iter().map(budget_object).collect(),
-        submits_remaining: view.submits_remaining,
-        expires_at_ms: view.expires_at_ms,
+impl From<LimitsView> for LimitsObject {
+    fn from(view: LimitsView) -> Self {
+        LimitsObject {
+            limits: serde_json::to_value(&view.limits).unwrap_or_default(),
+            in_flight: view.in_flight,
+            queued: view.queued,
+            spent_today: view.spent_today,
+            spent_this_month: view.spent_this_month,
+            spent_total: view.spent_total,
+            budgets: view.budgets.into_iter().map(BudgetObject::from).collect(),
+            submits_remaining: view.submits_remaining,
+            expires_at_ms: view.expires_at_ms,
+        }
     }
 }
 
-fn budget_object(b: BudgetView) -> BudgetObject {
-    BudgetObject {
-        period: b.period.to_string(),
-        limit: b.limit,
-        spent: b.spent,
-        remaining: b.remaining,
-        resets_at_ms: b.resets_at_ms,
+impl From<BudgetView> for BudgetObject {
+    fn from(b: BudgetView) -> Self {
+        BudgetObject {
+            period: b.period.to_string(),
+            limit: b.limit,
+            spent: b.spent,
+            remaining: b.remaining,
+            resets_at_ms: b.resets_at_ms,
+        }
     }
 }
 
@@ -109,8 +113,8 @@ async fn account(State(service): State<AppState>, Auth(principal, _): Auth<ReApi
             key_name: view.key_name,
             balance: view.balance,
             price_plan: view.price_plan,
-            account: limits_object(view.account),
-            key: limits_object(view.key),
+            account: view.account.into(),
+            key: view.key.into(),
         },
     ))
 }

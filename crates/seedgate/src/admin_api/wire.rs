@@ -3,7 +3,6 @@
 //! OpenAPI document describes exactly what is sent.
 
 use seedgate_core::accounts::Policy;
-use seedgate_service::accounts::{BudgetView, LimitsView};
 use seedgate_service::admin::{AccountLimits, IssuedKey, KeyLimits};
 use seedgate_store::{AccountRecord, AdminTokenRecord, ApiKeyRecord, AuditEntry};
 use serde::{Deserialize, Serialize};
@@ -203,62 +202,9 @@ pub struct AdminBalance {
     pub balance: i64,
 }
 
-/// One scope's limits and how much of each is in use.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AdminUsage {
-    /// The limits in force (the policy's `limits`).
-    #[schema(value_type = Object)]
-    pub limits: serde_json::Value,
-    /// Tasks queued or running.
-    pub in_flight: u64,
-    pub queued: u64,
-    pub spent_today: u64,
-    pub spent_this_month: u64,
-    pub spent_total: u64,
-    pub budgets: Vec<AdminBudget>,
-    /// Submits still allowed at once, when a submit rate is set.
-    pub submits_remaining: Option<u32>,
-    pub expires_at_ms: Option<i64>,
-}
-
-impl From<LimitsView> for AdminUsage {
-    fn from(v: LimitsView) -> Self {
-        Self {
-            limits: serde_json::to_value(&v.limits).unwrap_or_else(|_| serde_json::json!({})),
-            in_flight: v.in_flight,
-            queued: v.queued,
-            spent_today: v.spent_today,
-            spent_this_month: v.spent_this_month,
-            spent_total: v.spent_total,
-            budgets: v.budgets.into_iter().map(AdminBudget::from).collect(),
-            submits_remaining: v.submits_remaining,
-            expires_at_ms: v.expires_at_ms,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AdminBudget {
-    /// `daily`, `monthly` or `total`.
-    pub period: String,
-    pub limit: u64,
-    pub spent: u64,
-    pub remaining: u64,
-    /// Unix ms when the period ends (UTC); null for the total budget.
-    pub resets_at_ms: Option<i64>,
-}
-
-impl From<BudgetView> for AdminBudget {
-    fn from(b: BudgetView) -> Self {
-        Self {
-            period: b.period.to_string(),
-            limit: b.limit,
-            spent: b.spent,
-            remaining: b.remaining,
-            resets_at_ms: b.resets_at_ms,
-        }
-    }
-}
+/// One scope's limits and how much of each is in use: the same object a member reads at
+/// `GET /api/v1/account`.
+pub type AdminUsage = seedgate_dialects::account::LimitsObject;
 
 /// An account's limits in force and their current use, with each key's.
 #[derive(Debug, Serialize, ToSchema)]

@@ -148,6 +148,21 @@ async fn insert_key(
     })
 }
 
+/// Renames a key or an account, or replaces its policy (`table` is `api_keys` or `accounts`).
+async fn apply_changes(tx: &mut Tx, table: &str, id: &str, changes: &Changes) -> StoreResult<()> {
+    let policy = changes.policy.as_ref().map(policy_json).transpose()?;
+    sqlx::query(&format!(
+        "UPDATE {table} SET name = COALESCE($1, name), policy_json = COALESCE($2, policy_json) \
+         WHERE id = $3"
+    ))
+    .bind(changes.name.as_deref())
+    .bind(policy)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// The one row `id_or_name` names, or a conflict when a name is shared.
 fn one_named<T>(mut rows: Vec<T>, id_or_name: &str, what: &str) -> StoreResult<Option<T>> {
     match rows.len() {
@@ -384,16 +399,7 @@ impl AccountStore for This {
     ) -> StoreResult<ApiKeyRecord> {
         let mut tx = self.write_tx().await?;
         let before = key_in(&mut tx, id.as_str()).await?;
-        let policy = changes.policy.as_ref().map(policy_json).transpose()?;
-        sqlx::query(
-            "UPDATE api_keys SET name = COALESCE($1, name), policy_json = COALESCE($2, policy_json) \
-             WHERE id = $3",
-        )
-        .bind(changes.name.as_deref())
-        .bind(policy)
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
+        apply_changes(&mut tx, "api_keys", id.as_str(), changes).await?;
         let after = key_in(&mut tx, id.as_str()).await?;
         audit(
             &mut tx,
@@ -449,16 +455,7 @@ impl AccountStore for This {
     ) -> StoreResult<AccountRecord> {
         let mut tx = self.write_tx().await?;
         let before = account_in(&mut tx, id.as_str()).await?;
-        let policy = changes.policy.as_ref().map(policy_json).transpose()?;
-        sqlx::query(
-            "UPDATE accounts SET name = COALESCE($1, name), policy_json = COALESCE($2, policy_json) \
-             WHERE id = $3",
-        )
-        .bind(changes.name.as_deref())
-        .bind(policy)
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
+        apply_changes(&mut tx, "accounts", id.as_str(), changes).await?;
         let after = account_in(&mut tx, id.as_str()).await?;
         audit(
             &mut tx,
