@@ -1369,3 +1369,195 @@ pub async fn ark_tasks_queue_a_callback_per_status_change_once(store: Arc<dyn St
         Some(format!("evt_{}", t.id))
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Accounts: limits and budgets checked where the task is written, fair claims.
+// ---------------------------------------------------------------------------------------------
+
+fn policy(json: serde_json::Value) -> seedgate_core::accounts::Policy {
+    serde_json::from_value(json).expect("policy")
+}
+
+async fn set_account_policy(store: &dyn Store, key: &ApiKeyId, json: serde_json::Value) {
+    let changes = seedgate_store::Changes {
+        name: None,
+        policy: Some(policy(json)),
+    };
+    store
+        .update_account(&acct(key), &changes, &actor())
+        .await
+        .expect("policy");
+}
+
+pub async fn budgets_count_holds_and_give_back_refunds(store: Arc<dyn Store>) {
+    let key = new_key(&*store, "k", "h1", 10_000).await;
+    set_account_policy(
+        &*store,
+        &key,
+        serde_json::json!({"limits": {"daily_budget": 250}}),
+    )
+    .await;
+    store
+        .create_task(&task(&key, 100), None)
+        .await
+        .expect("first");
+    store
+        .create_task(&task(&key, 100), None)
+        .await
+        .expect("second");
+    let third = task(&key, 100);
+    match store.create_task(&third, None).await {
+        Err(StoreError::Limited(seedgate_core::accounts::LimitRefusal::Budget {
+            spent,
+            limit,
+            cost,
+            resets_at_ms,
+            ..
+        })) => {
+            assert_eq!((spent, limit, cost), (200, 250, 100));
+            assert!(resets_at_ms.expect("a day resets") > seedgate_core::clock::now_ms());
+        }
+        other => panic!("expected the daily budget to refuse, got {other:?}"),
+    }
+    assert!(
+        store.load_task(&third.id).await.expect("load").is_none(),
+        "nothing written"
+    );
+    assert_eq!(
+        balance(&*store, &key).await,
+        10_000 - 200,
+        "no hold for the refused task"
+    );
+    // A failed task is refunded, and its price is no longer spent: the third fits now.
+    let claimed = store
+        .claim_task("w", Duration::from_secs(30), 3)
+        .await
+        .expect("claim")
+        .expect("a task");
+    assert!(store
+        .fail_task(&claimed.task.id, &claimed.lease_token, &failure())
+        .await
+        .expect("fail"));
+    let now = seedgate_core::clock::now_ms();
+    let usage = store
+        .owner_usage(acct(&key).as_str(), false, now)
+        .await
+        .expect("usage");
+    assert_eq!(usage.usage.spent_today, 100);
+    let by_key = store
+        .owner_usage(key.as_str(), true, now)
+        .await
+        .expect("usage");
+    assert_eq!(
+        by_key.usage.spent_today, 100,
+        "the key's spend moves with the account's"
+    );
+    store
+        .create_task(&task(&key, 100), None)
+        .await
+        .expect("fits after the refund");
+    assert_ledger_clean(&*store).await;
+}
+
+pub async fn in_flight_queued_and_submit_rate_limits_refuse_without_writing(store: Arc<dyn Store>) {
+    let key = new_key(&*store, "k", "h1", 10_000).await;
+    let changes = seedgate_store::Changes {
+        name: None,
+        policy: Some(policy(serde_json::json!({"limits": {"max_in_flight": 2}}))),
+    };
+    store
+        .update_api_key(&key, &changes, &actor())
+        .await
+        .expect("key policy");
+    store.create_task(&task(&key, 10), None).await.expect("1");
+    store.create_task(&task(&key, 10), None).await.expect("2");
+    assert!(matches!(
+        store.create_task(&task(&key, 10), None).await,
+        Err(StoreError::Limited(
+            seedgate_core::accounts::LimitRefusal::InFlight {
+                scope: seedgate_core::accounts::Scope::Key,
+                limit: 2
+            }
+        ))
+    ));
+    // A finished task leaves room.
+    let claimed = store
+        .claim_task("w", Duration::from_secs(30), 3)
+        .await
+        .expect("claim")
+        .expect("a task");
+    assert!(store
+        .complete_task(
+            &claimed.task.id,
+            &claimed.lease_token,
+            &TaskOutput::default()
+        )
+        .await
+        .expect("complete"));
+    store
+        .create_task(&task(&key, 10), None)
+        .await
+        .expect("room again");
+
+    // A submit rate: two per hour, the third refused with the wait, and a refusal does not
+    // move the rate's state.
+    let other = new_key(&*store, "o", "h2", 10_000).await;
+    set_account_policy(
+        &*store,
+        &other,
+        serde_json::json!({"limits": {"submit_rate": {"limit": 2, "window_seconds": 3600}}}),
+    )
+    .await;
+    let first = store.create_task(&task(&other, 10), None).await.expect("1");
+    assert_eq!(first.submit_rates.len(), 1);
+    assert_eq!(first.submit_rates[0].2.remaining, 1);
+    store.create_task(&task(&other, 10), None).await.expect("2");
+    let now = seedgate_core::clock::now_ms();
+    let before = store
+        .owner_usage(acct(&other).as_str(), false, now)
+        .await
+        .expect("usage");
+    match store.create_task(&task(&other, 10), None).await {
+        Err(StoreError::Limited(seedgate_core::accounts::LimitRefusal::SubmitRate {
+            retry_after_ms,
+            ..
+        })) => assert!(
+            (1_790_000..=1_800_000).contains(&retry_after_ms),
+            "{retry_after_ms}"
+        ),
+        other => panic!("expected the submit rate to refuse, got {other:?}"),
+    }
+    let after = store
+        .owner_usage(acct(&other).as_str(), false, now)
+        .await
+        .expect("usage");
+    assert_eq!(before.submit_tat_ms, after.submit_tat_ms);
+    assert_ledger_clean(&*store).await;
+}
+
+pub async fn queued_work_is_claimed_round_the_accounts(store: Arc<dyn Store>) {
+    let busy = new_key(&*store, "busy", "h1", 100_000).await;
+    let quiet = new_key(&*store, "quiet", "h2", 100_000).await;
+    for _ in 0..50 {
+        store
+            .create_task(&task(&busy, 10), None)
+            .await
+            .expect("backlog");
+    }
+    let claimed = store
+        .claim_task("w", Duration::from_secs(30), 3)
+        .await
+        .expect("claim")
+        .expect("one");
+    assert_eq!(claimed.task.account_id, acct(&busy));
+    // The quiet account's task, submitted after fifty others, is the very next claim.
+    let late = task(&quiet, 10);
+    store.create_task(&late, None).await.expect("late");
+    let next = store
+        .claim_task("w", Duration::from_secs(30), 3)
+        .await
+        .expect("claim")
+        .expect("one");
+    assert_eq!(next.task.id, late.id);
+    assert_ledger_clean(&*store).await;
+}

@@ -69,5 +69,8 @@ contract_tests! {
     #[tokio::test] assets_respect_the_per_key_quota,
     #[tokio::test] old_idempotency_records_are_pruned,
     #[tokio::test] a_task_whose_submit_is_unknown_cannot_be_cancelled,
+    #[tokio::test] budgets_count_holds_and_give_back_refunds,
+    #[tokio::test] in_flight_queued_and_submit_rate_limits_refuse_without_writing,
+    #[tokio::test] queued_work_is_claimed_round_the_accounts,
     #[tokio::test] ark_tasks_queue_a_callback_per_status_change_once,
 }
