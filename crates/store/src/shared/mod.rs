@@ -240,35 +240,33 @@ async fn queue_callback(
 /// a time, each counting what the previous ones left.
 async fn admit(tx: &mut Tx, task: &Task, price: i64) -> StoreResult<Admission> {
     use seedgate_core::accounts::{check_counted, utc_day, Gcra, Policy, Scope};
-    // The guard: the balance must cover the hold, checked and taken in one statement.
-    let account_policy: Option<String> = sqlx::query_scalar(
+    // The guard: the balance must cover the hold and the key must be live, checked and taken in
+    // one statement, which also reads both policies (the diagnosis below runs only on refusal).
+    let policies: Option<(String, String)> = sqlx::query_as(
         "UPDATE accounts SET balance = balance - $1 WHERE id = $2 AND balance >= $1 \
-         RETURNING policy_json",
+         AND EXISTS (SELECT 1 FROM api_keys WHERE id = $3 AND revoked_at_ms IS NULL) \
+         RETURNING policy_json, (SELECT policy_json FROM api_keys WHERE id = $3)",
     )
     .bind(price)
     .bind(task.account_id.as_str())
+    .bind(task.api_key_id.as_str())
     .fetch_optional(&mut **tx)
     .await?;
-    let key: Option<(Option<i64>, String)> =
-        sqlx::query_as("SELECT revoked_at_ms, policy_json FROM api_keys WHERE id = $1")
-            .bind(task.api_key_id.as_str())
-            .fetch_optional(&mut **tx)
-            .await?;
-    let Some((revoked, key_policy)) = key else {
-        return Err(StoreError::NotFound);
-    };
-    if revoked.is_some() {
-        return Err(StoreError::Revoked);
-    }
-    let Some(account_policy) = account_policy else {
+    let Some((account_policy, key_policy)) = policies else {
+        let key: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT revoked_at_ms FROM api_keys WHERE id = $1")
+                .bind(task.api_key_id.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
         let available: Option<i64> =
             sqlx::query_scalar("SELECT balance FROM accounts WHERE id = $1")
                 .bind(task.account_id.as_str())
                 .fetch_optional(&mut **tx)
                 .await?;
-        return Err(match available {
-            None => StoreError::NotFound,
-            Some(available) => StoreError::InsufficientCredits { available },
+        return Err(match (key, available) {
+            (None, _) | (_, None) => StoreError::NotFound,
+            (Some(Some(_revoked)), _) => StoreError::Revoked,
+            (Some(None), Some(available)) => StoreError::InsufficientCredits { available },
         });
     };
     let parse = |json: &str, whose: &str| {

@@ -73,16 +73,15 @@ static QUEUED_CANDIDATE: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Queued work is shared round the accounts: the next claim serves the account with a due
-/// task whose last claim is oldest (an account new to the queue first), then that account's
-/// task due first. One account's backlog thus delays another's first task by one claim at
-/// most.
-const NEXT_ACCOUNT: &str = "SELECT id FROM accounts a WHERE EXISTS (SELECT 1 FROM tasks t \
-     WHERE t.account_id = a.id AND t.status = 'queued' AND t.next_run_at_ms <= $1) \
-     ORDER BY last_claim_ms, id LIMIT 1";
-static ACCOUNT_CANDIDATE: LazyLock<String> = LazyLock::new(|| {
+/// task whose last claim is oldest (an account new to the queue first), and that account's task
+/// due first. One account's backlog thus delays another's first task by one claim at most.
+static ROUND_ROBIN_CANDIDATE: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "SELECT id, attempt, lease_token, submit_key FROM tasks \
-         WHERE account_id = $2 AND status = 'queued' AND next_run_at_ms <= $1 \
+        "SELECT id, attempt, lease_token, submit_key, account_id FROM tasks \
+         WHERE account_id = (SELECT a.id FROM accounts a WHERE EXISTS (SELECT 1 FROM tasks t \
+             WHERE t.account_id = a.id AND t.status = 'queued' AND t.next_run_at_ms <= $1) \
+             ORDER BY a.last_claim_ms, a.id LIMIT 1) \
+         AND status = 'queued' AND next_run_at_ms <= $1 \
          ORDER BY next_run_at_ms, id LIMIT 1{SKIP_LOCKED}"
     )
 });
@@ -118,21 +117,18 @@ impl TaskQueue for This {
                     .await?;
             if candidate.is_none() {
                 rescue = false;
-                let account: Option<String> = sqlx::query_scalar(NEXT_ACCOUNT)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(account) = &account {
-                    candidate = sqlx::query_as(&ACCOUNT_CANDIDATE)
+                let found: Option<(String, i64, Option<String>, Option<String>, Option<String>)> =
+                    sqlx::query_as(&ROUND_ROBIN_CANDIDATE)
                         .bind(now)
-                        .bind(account)
                         .fetch_optional(&mut *tx)
                         .await?;
+                if let Some((id, attempt, token, submit_key, account)) = found {
                     sqlx::query("UPDATE accounts SET last_claim_ms = $1 WHERE id = $2")
                         .bind(now)
                         .bind(account)
                         .execute(&mut *tx)
                         .await?;
+                    candidate = Some((id, attempt, token, submit_key));
                 }
                 // Every due task of that account is held by other claimers: any other will do.
                 if candidate.is_none() {
