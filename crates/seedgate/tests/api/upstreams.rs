@@ -2042,6 +2042,13 @@ async fn a_task_whose_upstream_submit_is_unknown_is_not_cancelled_or_refunded() 
             .await
             .expect("delete")
     };
+    // A task no worker has claimed yet is still cancellable, rightly: wait for the first claim
+    // (its create is then sent, and its answer lost).
+    let claimed_by = Instant::now() + Duration::from_secs(10);
+    while front.stored(&id).await.attempt == 0 {
+        assert!(Instant::now() < claimed_by, "the task was never claimed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Until the upstream answers, the task is in flight whatever its state: running, or back in
     // the queue between reconciliations. Cancelling is refused and the hold stays.
     let mut saw_requeued = false;
