@@ -404,8 +404,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
         }
         Command::Keys(cmd) => {
             let store = open_store(&settings).await?;
-            let admin =
-                AdminService::new(store.clone(), Arc::new(seedgate_core::clock::SystemClock));
+            let admin = admin_over(store.clone());
             let actor = cli_actor();
             match cmd {
                 KeysCommand::Create {
@@ -548,11 +547,12 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
 }
 
 async fn admin_service(settings: &Settings) -> anyhow::Result<AdminService> {
-    let store = open_store(settings).await?;
-    Ok(AdminService::new(
-        store,
-        Arc::new(seedgate_core::clock::SystemClock),
-    ))
+    Ok(admin_over(open_store(settings).await?))
+}
+
+/// The admin service the commands share with the admin API, over an open store.
+fn admin_over(store: Arc<dyn seedgate_store::Store>) -> AdminService {
+    AdminService::new(store, Arc::new(seedgate_core::clock::SystemClock))
 }
 
 async fn wait_for_signal() {
