@@ -1321,10 +1321,15 @@ async fn a_callback_is_sent_on_each_status_change() {
     let hi: Value = r.json().await.expect("json");
     let hi_id = hi["data"]["taskId"].as_str().expect("taskId").to_string();
     app.wait_for_task(&hi_id).await;
+    // Wait for the final callback (a loaded machine may take a while), then
+    // long enough that any extra one for an earlier status would have come.
+    let start = std::time::Instant::now();
+    while received.lock().expect("lock").is_empty()
+        && start.elapsed() < std::time::Duration::from_secs(20)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    assert_eq!(
-        received.lock().expect("lock").len(),
-        1,
-        "HiAPI: the final callback only"
-    );
+    let bodies = received.lock().expect("lock").clone();
+    assert_eq!(bodies.len(), 1, "HiAPI: the final callback only: {bodies:?}");
 }
