@@ -20,7 +20,9 @@ pub mod records;
 pub mod request;
 pub mod task;
 pub mod text;
+pub mod timeline;
 pub mod upstream;
+pub mod usage;
 pub mod webhook;
 
 pub use catalog::{Catalog, ModelSpec};

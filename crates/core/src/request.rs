@@ -194,6 +194,9 @@ pub struct GenerationRequest {
 pub struct MediaCopy {
     pub key: String,
     pub url: MediaUrl,
+    /// What the probe measured of it, for the task's timeline (absent on older tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probed: Option<crate::timeline::ProbedMedium>,
 }
 
 /// One medium of a request: its field with index (`reference_image_urls[0]`), the kind of

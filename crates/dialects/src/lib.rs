@@ -21,6 +21,8 @@ pub mod hiapi;
 pub mod kie;
 pub mod openai;
 pub mod reapi;
+pub mod usage;
+pub mod timeline;
 #[cfg(test)]
 mod round_trip_fixtures;
 
@@ -172,6 +174,8 @@ fn dialect_routes(limits: RouteLimits) -> OpenApiRouter<AppState> {
         )
         .merge(callbacks::routes())
         .merge(account::routes())
+        .merge(usage::routes())
+        .merge(timeline::routes())
 }
 
 /// The OpenAPI 3.1 document of every dialect's routes.

@@ -13,6 +13,13 @@ use seedgate_store::{
 };
 use std::sync::Arc;
 
+mod alerts;
+mod tasks;
+mod usage;
+mod timeline;
+pub use alerts::MAX_ALERTS_PAGE;
+pub use tasks::{TaskSearchRequest, DEFAULT_SEARCH_LIMIT, MAX_NOTE_BYTES, MAX_SEARCH_LIMIT};
+
 /// Why an admin operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

@@ -9,8 +9,11 @@ pub mod accounts;
 pub mod admin;
 mod assets;
 pub mod auth;
+pub mod observability;
 mod submit;
 mod tasks;
+pub mod usage;
+mod timeline;
 
 pub use accounts::{client_address, AccountView, Principal, RateReport};
 pub use submit::{MEDIA_COPY_PREFIX, RETRY_WINDOW};

@@ -68,6 +68,20 @@ impl GenerationService {
         ctx: SubmitContext<'_>,
         draft: RequestDraft,
     ) -> Result<SubmitOutcome, GatewayError> {
+        let dialect = ctx.dialect;
+        // The task's first span; `create` records the id once it is made.
+        let span = tracing::info_span!("submit", dialect, task_id = tracing::field::Empty);
+        let outcome =
+            tracing::Instrument::instrument(self.submit_uncounted(ctx, draft), span).await;
+        crate::observability::count_submit(dialect, &outcome);
+        outcome
+    }
+
+    async fn submit_uncounted(
+        &self,
+        ctx: SubmitContext<'_>,
+        draft: RequestDraft,
+    ) -> Result<SubmitOutcome, GatewayError> {
         let key_id = &ctx.principal.api_key_id;
         let mut claim = None;
         if let Some(idem) = &ctx.idempotency {
@@ -155,8 +169,10 @@ impl GenerationService {
         }
 
         let now = self.config.clock.now_ms();
+        let task_id = TaskId::generate();
+        tracing::Span::current().record("task_id", task_id.as_str());
         let task = Task {
-            id: TaskId::generate(),
+            id: task_id,
             account_id: ctx.principal.account_id.clone(),
             api_key_id: ctx.principal.api_key_id.clone(),
             request,
@@ -260,6 +276,7 @@ impl GenerationService {
         };
         let mut copies = std::collections::BTreeMap::new();
         for medium in media {
+            let probed = crate::timeline::probed(&medium);
             let bytes = medium.bytes.clone();
             let digest = tokio::task::spawn_blocking(move || {
                 use sha2::Digest;
@@ -278,7 +295,14 @@ impl GenerationService {
             let url = MediaUrl::parse(&self.links.url_until(&key, expires)).map_err(|e| {
                 GatewayError::Internal(format!("a link to a stored medium is not a URL: {e}"))
             })?;
-            copies.insert(medium.field.to_string(), MediaCopy { key, url });
+            copies.insert(
+                medium.field.to_string(),
+                MediaCopy {
+                    key,
+                    url,
+                    probed: Some(probed),
+                },
+            );
         }
         Ok(copies)
     }

@@ -9,10 +9,15 @@
 //! every statement and is compiled once per backend, and `sqlite.rs` / `postgres.rs` hold only
 //! what truly differs (connections, transactions and locks, group commit, migrations).
 
+pub mod alerts;
+pub mod observability;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+pub mod task_admin;
+pub mod timeline;
 mod transitions;
+pub mod usage;
 
 use async_trait::async_trait;
 use seedgate_core::accounts::{LimitRefusal, Policy, RateState, Usage};
@@ -24,6 +29,10 @@ use std::time::Duration;
 
 /// Every capability trait, for code that uses the whole store (tests, tools).
 pub mod prelude {
+    pub use crate::alerts::AlertStore;
+    pub use crate::task_admin::TaskAdminStore;
+    pub use crate::timeline::TaskTimelines;
+    pub use crate::usage::UsageStore;
     pub use crate::{
         AccountStore, AdminStore, AssetStore, CallbackOutbox, IdempotencyStore, LedgerStore,
         ServerSecrets, Store, TaskQueue, TaskStore,
@@ -35,6 +44,7 @@ pub use seedgate_core::records::{
     TaskQuery,
 };
 
+pub use observability::QueueGauges;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -416,6 +426,8 @@ pub trait TaskQueue: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Running tasks per provider account, across every replica.
     async fn running_tasks_by_provider(&self) -> StoreResult<HashMap<String, u64>>;
+    /// The queue's gauges for the metrics, across every replica, as of `now_ms`.
+    async fn queue_gauges(&self, now_ms: i64) -> StoreResult<QueueGauges>;
     /// Puts a claimed task back in the queue for `delay` without using up an attempt (no
     /// account could take it yet). `false` when fenced out.
     async fn defer_task(
@@ -524,6 +536,10 @@ pub trait ServerSecrets: Send + Sync + 'static {
 /// `Arc<dyn Store>` coerces to any of them).
 pub trait Store:
     AccountStore
+    + alerts::AlertStore
+    + task_admin::TaskAdminStore
+    + timeline::TaskTimelines
+    + usage::UsageStore
     + AdminStore
     + IdempotencyStore
     + TaskStore
@@ -537,6 +553,10 @@ pub trait Store:
 
 impl<T> Store for T where
     T: AccountStore
+        + alerts::AlertStore
+        + task_admin::TaskAdminStore
+        + timeline::TaskTimelines
+        + usage::UsageStore
         + AdminStore
         + IdempotencyStore
         + TaskStore

@@ -461,3 +461,77 @@ impl From<BalanceRow> for CachedBalance {
         }
     }
 }
+
+/// A `task_events` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct TaskEventRow {
+    pub seq: i64,
+    pub at_ms: i64,
+    pub kind: String,
+    pub detail_json: String,
+}
+
+impl From<TaskEventRow> for seedgate_core::timeline::TimelineEntry {
+    fn from(row: TaskEventRow) -> Self {
+        use seedgate_core::timeline::{Source, TaskEvent, TimelineEntry};
+        TimelineEntry {
+            at_ms: row.at_ms,
+            source: Source::Task,
+            seq: row.seq,
+            event: TaskEvent::from_stored(&row.kind, &row.detail_json),
+        }
+    }
+}
+
+/// A task's `ledger_entries` row, as its timeline shows it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct TaskLedgerRow {
+    seq: i64,
+    kind: String,
+    amount: i64,
+    note: Option<String>,
+    created_at_ms: i64,
+}
+
+impl From<TaskLedgerRow> for seedgate_core::timeline::TimelineEntry {
+    fn from(row: TaskLedgerRow) -> Self {
+        use seedgate_core::timeline::{Source, TaskEvent, TimelineEntry};
+        TimelineEntry {
+            at_ms: row.created_at_ms,
+            source: Source::Ledger,
+            seq: row.seq,
+            event: TaskEvent::from_ledger(row.seq, &row.kind, row.amount, row.note),
+        }
+    }
+}
+
+/// A `callback_attempts` row with its callback's id and event, as a timeline shows it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct TaskCallbackAttemptRow {
+    callback_id: String,
+    event: String,
+    attempt: i64,
+    started_at_ms: i64,
+    status: Option<i64>,
+    latency_ms: i64,
+    error: Option<String>,
+}
+
+impl From<TaskCallbackAttemptRow> for seedgate_core::timeline::TimelineEntry {
+    fn from(row: TaskCallbackAttemptRow) -> Self {
+        use seedgate_core::timeline::{Source, TaskEvent, TimelineEntry};
+        TimelineEntry {
+            at_ms: row.started_at_ms,
+            source: Source::Callback,
+            seq: row.attempt,
+            event: TaskEvent::CallbackAttempt {
+                callback_id: row.callback_id,
+                event: row.event,
+                attempt: u32::try_from(row.attempt).unwrap_or(0),
+                status: row.status.and_then(|s| u16::try_from(s).ok()),
+                latency_ms: u64::try_from(row.latency_ms).unwrap_or(0),
+                error: row.error,
+            },
+        }
+    }
+}

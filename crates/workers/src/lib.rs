@@ -11,10 +11,14 @@
 //! tasks waiting at an upstream hold no slot.
 //! [`housekeeping`] prunes expired idempotency keys.
 
+pub mod alerts;
 pub mod callbacks;
 mod housekeeping;
+pub mod observability;
 pub mod polling;
 pub mod rehost;
+mod stopped;
+mod timeline;
 mod upstream;
 
 pub use housekeeping::housekeeping;
@@ -22,6 +26,7 @@ pub use housekeeping::housekeeping;
 use polling::{Poller, PollerConfig};
 use rehost::Rehoster;
 use seedgate_core::task::{FailureKind, TaskError, TaskOutput};
+use seedgate_core::timeline::TaskEvent;
 use seedgate_core::TaskId;
 use seedgate_providers::routing::NoAccount;
 use seedgate_providers::{Account, Artifacts, ErrorClass, Job, Progress, ProviderError, Router};
@@ -257,7 +262,7 @@ impl TaskWorkers {
         shutdown: CancellationToken,
     ) {
         let span =
-            tracing::info_span!("task", id = %claimed.task.id, attempt = claimed.task.attempt);
+            tracing::info_span!("task", task_id = %claimed.task.id, attempt = claimed.task.attempt);
         let (id, token) = (claimed.task.id.clone(), claimed.lease_token.clone());
         tokio::select! {
             _ = self.process_in_span(claimed, slot).instrument(span) => {}
@@ -343,7 +348,10 @@ impl TaskWorkers {
         };
         let result = match outcome {
             Outcome::LostLease => {
-                tracing::warn!("lease lost; leaving the task to its new owner");
+                let job = upstream_job.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if !self.cancel_if_stopped(&claimed, job).await {
+                    tracing::warn!("lease lost; leaving the task to its new owner");
+                }
                 return;
             }
             Outcome::Busy => {
@@ -449,7 +457,23 @@ impl TaskWorkers {
             key
         });
         for (key, artifact) in files {
-            if let Err(e) = self.rehoster.store(artifact, &key).await {
+            let copied = self
+                .rehoster
+                .store(artifact, &key)
+                .instrument(tracing::info_span!("result.copy", task_id = %task_id, key))
+                .await;
+            let event = match &copied {
+                Ok(bytes) => TaskEvent::ResultCopied {
+                    key: key.clone(),
+                    bytes: *bytes,
+                },
+                Err(e) => TaskEvent::ResultCopyFailed {
+                    key: key.clone(),
+                    error: e.clone(),
+                },
+            };
+            self.note(task_id, event).await;
+            if let Err(e) = copied {
                 tracing::error!(error = %e, key, "storing a result file failed");
                 let error = TaskError {
                     kind: FailureKind::UpstreamError,
@@ -470,7 +494,12 @@ impl TaskWorkers {
             height: artifacts.height,
             ..Default::default()
         };
-        if self.store.complete_task(task_id, token, &output).await? {
+        let settled = self
+            .store
+            .complete_task(task_id, token, &output)
+            .instrument(tracing::info_span!("task.settle", task_id = %task_id))
+            .await?;
+        if settled {
             tracing::info!("task succeeded");
         } else {
             tracing::warn!("task was fenced out before completion");

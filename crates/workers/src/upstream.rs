@@ -2,6 +2,8 @@
 //! reconciliation of a submit whose answer was lost, and following the job to its result.
 
 use super::*;
+use crate::timeline::{upstream_error, Seen};
+use seedgate_core::timeline::{TaskEvent, UpstreamOperation};
 
 impl TaskWorkers {
     /// Submits (reconciles, or resumes) the job, then follows it until it is done.
@@ -22,6 +24,8 @@ impl TaskWorkers {
                 )
             })
         });
+        // Whether the job was taken just now (its id is news) or is being resumed.
+        let mut fresh = true;
         let (account, job_id, poll_after) = match (stuck_to, &claimed.provider_job_id) {
             (Some(Err(e)), _) => return Outcome::Failed(e),
             // Accepted before a restart: resume, never resubmit.
@@ -31,6 +35,15 @@ impl TaskWorkers {
                     job_id,
                     "resuming the upstream job"
                 );
+                fresh = false;
+                self.note(
+                    &job.task_id,
+                    TaskEvent::Resumed {
+                        upstream_account: account.name().to_string(),
+                        upstream_task_id: job_id.clone(),
+                    },
+                )
+                .await;
                 (account, job_id.clone(), Duration::ZERO)
             }
             (stuck_to, _) => {
@@ -60,6 +73,16 @@ impl TaskWorkers {
             Ok(false) => return Outcome::LostLease,
             Err(e) => tracing::error!(error = %e, "recording the upstream job failed"),
         }
+        if fresh {
+            self.note(
+                &job.task_id,
+                TaskEvent::UpstreamAccepted {
+                    upstream_account: account.name().to_string(),
+                    upstream_task_id: job_id.clone(),
+                },
+            )
+            .await;
+        }
         *upstream_job.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((account.clone(), job_id.clone()));
         in_doubt.store(false, Ordering::SeqCst);
@@ -71,7 +94,7 @@ impl TaskWorkers {
             }
             Err(_) => None,
         };
-        self.follow(&job, account, &job_id, poll_after).await
+        self.follow(&job, account, &job_id, poll_after, fresh).await
     }
 
     /// Routes a new submit: tries each candidate account in turn, moving on only when an
@@ -107,7 +130,19 @@ impl TaskWorkers {
             }
         };
         let mut last_error = None;
+        // The account the previous candidate was, when it did not take the job.
+        let mut failed_at: Option<String> = None;
         for account in candidates {
+            if let Some(from) = failed_at.take() {
+                self.note(
+                    &job.task_id,
+                    TaskEvent::FailedOver {
+                        from_account: from,
+                        to_account: account.name().to_string(),
+                    },
+                )
+                .await;
+            }
             // A local render needs no write-ahead record: cut off, it leaves nothing running.
             let remote = account.provider.remote();
             if remote {
@@ -133,7 +168,23 @@ impl TaskWorkers {
                     }
                 }
             }
-            match self.submit_to(job, &account).await {
+            self.note(
+                &job.task_id,
+                TaskEvent::SubmitSent {
+                    upstream_account: account.name().to_string(),
+                    reconcile: false,
+                },
+            )
+            .await;
+            let result = self.submit_to(job, &account).await;
+            if let Err(e) = &result {
+                self.note(
+                    &job.task_id,
+                    upstream_error(account.name(), UpstreamOperation::Submit, e),
+                )
+                .await;
+            }
+            match result {
                 Err(e) if e.class == ErrorClass::Transient => {
                     tracing::warn!(account = account.name(), error = %e, "account did not take the task; trying the next");
                     if remote {
@@ -148,6 +199,7 @@ impl TaskWorkers {
                             }
                         }
                     }
+                    failed_at = Some(account.name().to_string());
                     last_error = Some(e);
                 }
                 Err(e) if e.class == ErrorClass::Ambiguous => {
@@ -172,7 +224,9 @@ impl TaskWorkers {
         job: &Job,
         account: &Arc<Account>,
     ) -> Result<Progress, ProviderError> {
-        let result = account.provider.submit(job).await;
+        // The outbound create, as a span of its own (the task's span is its parent).
+        let span = tracing::info_span!("upstream.create", task_id = %job.task_id, account = account.name());
+        let result = account.provider.submit(job).instrument(span).await;
         match &result {
             Err(e) if e.class != ErrorClass::Permanent => {
                 self.router.record_failure(account.name())
@@ -214,7 +268,23 @@ impl TaskWorkers {
         let mut delay = self.config.upstream.reconcile_backoff;
         let mut last = None;
         for _ in 0..self.config.upstream.reconcile_tries.max(1) {
-            match self.submit_to(job, &account).await {
+            self.note(
+                &job.task_id,
+                TaskEvent::SubmitSent {
+                    upstream_account: account.name().to_string(),
+                    reconcile: true,
+                },
+            )
+            .await;
+            let result = self.submit_to(job, &account).await;
+            if let Err(e) = &result {
+                self.note(
+                    &job.task_id,
+                    upstream_error(account.name(), UpstreamOperation::Submit, e),
+                )
+                .await;
+            }
+            match result {
                 Err(e) if e.is_retryable() => {
                     tracing::info!(account = account.name(), error = %e, ?delay, "reconciling: asking again");
                     last = Some(e);
@@ -265,6 +335,7 @@ impl TaskWorkers {
         account: Arc<Account>,
         job_id: &str,
         first: Duration,
+        fresh: bool,
     ) -> Outcome {
         let upstream = &self.config.upstream;
         let poller = self.poller(&account);
@@ -276,6 +347,14 @@ impl TaskWorkers {
                 (account.name().to_string(), job_id.to_string()),
             );
         let mut interval = first.clamp(Duration::ZERO, upstream.poll_max);
+        // What the polls said last: the timeline gets a line when it changes, not per poll.
+        // A job taken just now is known to be pending.
+        let mut seen = fresh.then_some(Seen::Pending);
+        let status = |status: &str| TaskEvent::UpstreamStatus {
+            upstream_account: account.name().to_string(),
+            upstream_task_id: job_id.to_string(),
+            status: status.to_string(),
+        };
         loop {
             let at = tokio::time::Instant::now() + interval;
             let Some(result) = poller.poll(job, job_id, at).await else {
@@ -284,6 +363,20 @@ impl TaskWorkers {
                 return Outcome::LostLease;
             };
             interval = polling::next_interval(interval, upstream.poll_min, upstream.poll_max);
+            let now_seen = match &result {
+                Ok(Progress::Done(_)) => None,
+                Ok(Progress::Pending { .. }) => Some(Seen::Pending),
+                Err(e) => Some(Seen::Error(e.message.clone())),
+            };
+            if now_seen.is_none() || now_seen != seen {
+                let event = match &result {
+                    Ok(Progress::Done(_)) => status("succeeded"),
+                    Ok(Progress::Pending { .. }) => status("pending"),
+                    Err(e) => upstream_error(account.name(), UpstreamOperation::Poll, e),
+                };
+                self.note(&job.task_id, event).await;
+                seen = now_seen;
+            }
             match result {
                 Ok(Progress::Done(artifacts)) => {
                     self.router.record_success(account.name());

@@ -8,7 +8,12 @@
 //! any valid token, writes the `admin` role. Every error has one envelope,
 //! `{"error":{"code","message","request_id"}}` ([`wire::AdminErrorEnvelope`]).
 
+mod alerts;
 mod handlers;
+mod tasks;
+mod timeline;
+pub mod upstreams;
+mod usage;
 pub mod wire;
 
 use axum::http::{HeaderMap, StatusCode};
@@ -61,7 +66,7 @@ impl utoipa::Modify for AdminSecurity {
 /// The admin routes (their state given) and their OpenAPI description, to be merged into the
 /// document served at `/openapi.json`.
 pub fn routes(service: AdminState) -> (Router, utoipa::openapi::OpenApi) {
-    let (router, api) = handlers::routes().split_for_parts();
+    let (router, api) = all_routes().split_for_parts();
     let router = router
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(service);
@@ -70,7 +75,17 @@ pub fn routes(service: AdminState) -> (Router, utoipa::openapi::OpenApi) {
 
 /// The admin API's OpenAPI description alone.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    handlers::routes().split_for_parts().1
+    all_routes().split_for_parts().1
+}
+
+/// Every admin route: accounts, keys, credits, tokens and the audit log (`handlers`), and the
+/// operator's task actions (`tasks`), the operator alerts (`alerts`).
+fn all_routes() -> utoipa_axum::router::OpenApiRouter<AdminState> {
+    handlers::routes()
+        .merge(tasks::routes())
+        .merge(alerts::routes())
+        .merge(timeline::routes())
+        .merge(usage::routes())
 }
 
 fn base_document() -> utoipa::openapi::OpenApi {

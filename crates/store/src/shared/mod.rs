@@ -26,12 +26,17 @@ use seedgate_core::webhook::{wants_status_callbacks, CallbackEvent};
 use std::sync::LazyLock;
 
 mod accounts;
+mod alerts;
 mod assets;
 mod callbacks;
+mod gauges;
 mod idempotency;
 mod ledger;
 mod queue;
+mod task_admin;
 mod tasks;
+mod timeline;
+mod usage;
 
 pub(super) type Tx = sqlx::Transaction<'static, Db>;
 
@@ -58,6 +63,8 @@ struct Endings {
     fail: String,
     cancel: String,
     abandon: String,
+    /// An operator's cancel of a running task, fenced by the lease token it read.
+    stop: String,
 }
 
 static ENDINGS: LazyLock<Endings> = LazyLock::new(|| {
@@ -78,6 +85,7 @@ static ENDINGS: LazyLock<Endings> = LazyLock::new(|| {
         fail: end(Transition::Fail),
         cancel: end(Transition::Cancel),
         abandon: end(Transition::Abandon),
+        stop: end(Transition::Stop),
     }
 });
 
@@ -88,7 +96,7 @@ async fn resolve_hold(
     task_id: &str,
     resolution: HoldResolution,
     now: i64,
-) -> StoreResult<()> {
+) -> StoreResult<u64> {
     let (account, key, hold, held_at): (String, Option<String>, i64, i64) = sqlx::query_as(
         "SELECT account_id, api_key_id, amount, created_at_ms FROM ledger_entries \
          WHERE task_id = $1 AND kind = 'hold'",
@@ -140,12 +148,12 @@ async fn resolve_hold(
         }
         _ => StoreError::Database(e),
     })?;
-    Ok(())
+    Ok(u64::try_from(held).unwrap_or(0))
 }
 
-/// Ends a task in `status` and resolves its hold, inside `tx`. `fence` is the lease token a
-/// worker must still hold; without one only a queued task may end (cancel, abandon). `false`
-/// when the task was not where the transition starts (another writer got there first).
+/// [`end_task`], answering only whether the task ended (`false` when another writer got
+/// there first). The credits it moves are not counted in the metrics: a caller that can count
+/// them once its transaction commits calls `end_task` and [`crate::observability::Ended::count`].
 pub(super) async fn finish(
     tx: &mut Tx,
     id: &str,
@@ -155,11 +163,30 @@ pub(super) async fn finish(
     error: Option<&TaskError>,
     now: i64,
 ) -> StoreResult<bool> {
+    Ok(end_task(tx, id, fence, status, output, error, now)
+        .await?
+        .is_some())
+}
+
+/// Ends a task in `status` and resolves its hold, inside `tx`. `fence` is the lease token a
+/// worker must still hold; without one only a queued task may end (cancel, abandon). `None`
+/// when the task was not where the transition starts (another writer got there first); else
+/// what ended, to be counted once the transaction commits.
+pub(super) async fn end_task(
+    tx: &mut Tx,
+    id: &str,
+    fence: Option<&str>,
+    status: TaskStatus,
+    output: Option<&TaskOutput>,
+    error: Option<&TaskError>,
+    now: i64,
+) -> StoreResult<Option<crate::observability::Ended>> {
     let sql = match Transition::ending_in(status, fence.is_some()) {
         Some(Transition::Complete) => &ENDINGS.complete,
         Some(Transition::Fail) => &ENDINGS.fail,
         Some(Transition::Cancel) => &ENDINGS.cancel,
         Some(Transition::Abandon) => &ENDINGS.abandon,
+        Some(Transition::Stop) => &ENDINGS.stop,
         _ => {
             return Err(StoreError::Conflict(format!(
                 "no transition ends a task in {}",
@@ -182,11 +209,14 @@ pub(super) async fn finish(
         .execute(&mut **tx)
         .await?;
     if result.rows_affected() != 1 {
-        return Ok(false);
+        return Ok(None);
     }
-    if let Some(resolution) = status.hold_resolution() {
-        resolve_hold(tx, id, resolution, now).await?;
-    }
+    // Its timeline records the end with it (before the ledger entry, at the same time).
+    timeline::append(tx, id, now, &timeline::ended(status, error)).await?;
+    let credits = match status.hold_resolution() {
+        Some(resolution) => resolve_hold(tx, id, resolution, now).await?,
+        None => 0,
+    };
     // The outbox: the callback is written with the state it reports, or not at all.
     queue_callback(tx, id, CallbackEvent::Final, now).await?;
     // Status callbacks still waiting would reach the receiver after the result: dropped.
@@ -197,7 +227,7 @@ pub(super) async fn finish(
     .bind(id)
     .execute(&mut **tx)
     .await?;
-    Ok(true)
+    Ok(Some(crate::observability::Ended { status, credits }))
 }
 
 /// Writes a task's callback for `event` to the outbox (once: a second write of the same event
@@ -400,6 +430,15 @@ pub(super) async fn insert_task(
     .bind(task.account_id.as_str())
     .execute(&mut **tx)
     .await?;
+    // The first line of its timeline: the quote, written with the task (the hold placed just
+    // above is read from the ledger).
+    timeline::append(
+        tx,
+        task.id.as_str(),
+        task.created_at_ms,
+        &timeline::accepted(task),
+    )
+    .await?;
     if let Some(idem) = idempotency {
         let r = sqlx::query(
             "UPDATE idempotency_keys SET state = 'completed', task_id = $1, response_status = $2, \
@@ -445,7 +484,7 @@ impl This {
         error: Option<&TaskError>,
     ) -> StoreResult<bool> {
         let mut tx = self.write_tx().await?;
-        let done = finish(
+        let ended = end_task(
             &mut tx,
             id.as_str(),
             Some(lease_token),
@@ -456,7 +495,7 @@ impl This {
         )
         .await?;
         tx.commit().await?;
-        Ok(done)
+        Ok(ended.map(crate::observability::Ended::count).is_some())
     }
 
     /// A fenced statement (`… WHERE id = $n AND lease_token = $m`) ran: whether it applied.

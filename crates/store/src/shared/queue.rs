@@ -1,6 +1,7 @@
 //! The work queue: claims under leases, and every fenced write of the worker holding one.
 
 use super::*;
+use seedgate_core::timeline::{RequeueReason, TaskEvent};
 
 /// A claim, and the rescue of a task whose lease expired: `$1` token, `$2` owner, `$3` lease
 /// end, `$4` now, `$5` id.
@@ -151,7 +152,7 @@ impl TaskQueue for This {
                     kind: FailureKind::Internal,
                     message: format!("task abandoned after {attempt} attempts"),
                 };
-                if !finish(
+                let Some(ended) = end_task(
                     &mut tx,
                     &id,
                     old_token.as_deref(),
@@ -161,12 +162,13 @@ impl TaskQueue for This {
                     now,
                 )
                 .await?
-                {
+                else {
                     return Err(StoreError::Conflict(format!(
                         "task {id} changed while being rescued"
                     )));
-                }
+                };
                 tx.commit().await?;
+                ended.count();
                 continue;
             }
             let token = ulid::Ulid::new().to_string();
@@ -189,7 +191,7 @@ impl TaskQueue for This {
                         kind: FailureKind::Internal,
                         message: "the stored task could not be read".into(),
                     };
-                    finish(
+                    let ended = end_task(
                         &mut tx,
                         &id,
                         Some(&token),
@@ -200,9 +202,22 @@ impl TaskQueue for This {
                     )
                     .await?;
                     tx.commit().await?;
+                    ended.map(crate::observability::Ended::count);
                     continue;
                 }
             };
+            // Who took it, in the claim's own transaction.
+            timeline::append(
+                &mut tx,
+                &id,
+                now,
+                &TaskEvent::Claimed {
+                    worker: worker.to_string(),
+                    attempt: task.attempt,
+                    rescued: rescue,
+                },
+            )
+            .await?;
             // Its first claim is when the task starts running (later claims send nothing).
             if wants_status_callbacks(&task.origin_dialect) {
                 queue_callback(&mut tx, &id, CallbackEvent::Running, now).await?;
@@ -295,6 +310,10 @@ impl TaskQueue for This {
             .collect())
     }
 
+    async fn queue_gauges(&self, now_ms: i64) -> StoreResult<QueueGauges> {
+        self.read_queue_gauges(now_ms).await
+    }
+
     async fn defer_task(
         &self,
         id: &TaskId,
@@ -302,14 +321,22 @@ impl TaskQueue for This {
         delay: Duration,
     ) -> StoreResult<bool> {
         let now = now_ms();
-        self.fenced(
-            sqlx::query(&DEFER)
-                .bind(now + millis(delay))
-                .bind(now)
-                .bind(id.as_str())
-                .bind(lease_token),
-        )
-        .await
+        let due = now + millis(delay);
+        let mut tx = self.write_tx().await?;
+        let deferred = sqlx::query(&DEFER)
+            .bind(due)
+            .bind(now)
+            .bind(id.as_str())
+            .bind(lease_token)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if deferred {
+            timeline::note_waiting(&mut tx, id.as_str(), due, now).await?;
+        }
+        tx.commit().await?;
+        Ok(deferred)
     }
 
     async fn complete_task(
@@ -333,13 +360,26 @@ impl TaskQueue for This {
     }
 
     async fn release_lease(&self, id: &TaskId, lease_token: &str) -> StoreResult<bool> {
-        self.fenced(
-            sqlx::query(&RELEASE)
-                .bind(now_ms())
-                .bind(id.as_str())
-                .bind(lease_token),
-        )
-        .await
+        let now = now_ms();
+        let mut tx = self.write_tx().await?;
+        let released = sqlx::query(&RELEASE)
+            .bind(now)
+            .bind(id.as_str())
+            .bind(lease_token)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if released {
+            let event = TaskEvent::Requeued {
+                reason: RequeueReason::HandedBack,
+                retry_at_ms: now,
+                error: None,
+            };
+            timeline::append(&mut tx, id.as_str(), now, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(released)
     }
 
     async fn retry_task(
@@ -350,15 +390,28 @@ impl TaskQueue for This {
         error: &TaskError,
     ) -> StoreResult<bool> {
         let now = now_ms();
-        self.fenced(
-            sqlx::query(&RETRY)
-                .bind(now + millis(delay))
-                .bind(error.kind.as_str())
-                .bind(&error.message)
-                .bind(now)
-                .bind(id.as_str())
-                .bind(lease_token),
-        )
-        .await
+        let due = now + millis(delay);
+        let mut tx = self.write_tx().await?;
+        let retried = sqlx::query(&RETRY)
+            .bind(due)
+            .bind(error.kind.as_str())
+            .bind(&error.message)
+            .bind(now)
+            .bind(id.as_str())
+            .bind(lease_token)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if retried {
+            let event = TaskEvent::Requeued {
+                reason: RequeueReason::Retry,
+                retry_at_ms: due,
+                error: Some(error.clone()),
+            };
+            timeline::append(&mut tx, id.as_str(), now, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(retried)
     }
 }

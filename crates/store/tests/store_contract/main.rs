@@ -16,10 +16,13 @@
 
 mod backend;
 mod contract;
+mod operator_tasks;
 mod postgres_only;
 mod sqlite_only;
 mod support;
+mod timeline;
 mod upgrade;
+mod usage;
 
 /// For each `#[attributes] name` (a function of `contract`), a test of that name in a module per
 /// backend, which runs the body on a fresh store of that backend. A body left out of the list is
@@ -73,4 +76,5 @@ contract_tests! {
     #[tokio::test] in_flight_queued_and_submit_rate_limits_refuse_without_writing,
     #[tokio::test] queued_work_is_claimed_round_the_accounts,
     #[tokio::test] ark_tasks_queue_a_callback_per_status_change_once,
+    #[tokio::test] queue_gauges_count_queued_due_running_and_pending_callbacks,
 }
