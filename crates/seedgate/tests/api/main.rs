@@ -2,6 +2,8 @@
 //! crash and CLI tests) and talks to it over HTTP, as a client would.
 
 mod admin;
+mod admin_upstreams;
+mod alerts;
 mod apixo;
 mod ark;
 mod callbacks;
@@ -18,8 +20,10 @@ mod idempotency;
 mod kie;
 mod limits;
 mod media_server;
+mod metrics;
 mod openai;
 mod openapi;
+mod operator_tasks;
 mod output;
 mod reapi_2_5;
 mod reapi_auth;
@@ -30,5 +34,8 @@ mod replicas;
 mod s3_storage;
 mod sdk_retries;
 mod tasks;
+mod timeline;
+mod traces;
 mod upstreams;
+mod usage;
 mod workers;
