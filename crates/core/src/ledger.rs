@@ -1,7 +1,8 @@
 //! The credit ledger's rules. The ledger is append-only; an account's balance is the sum of its
 //! entries. A task places one `hold` (negative) at submit; its terminal state resolves the hold
 //! once: `settle` (the charge stands; the entry carries any unused part back, normally 0) or
-//! `release` (the whole hold comes back: the automatic refund).
+//! `release` (the whole hold comes back: the automatic refund). An operator may later give a
+//! settled task's charge back by hand, once: a `refund` (positive, at most what was charged).
 //!
 //! [`verify`] checks every invariant over a full dump of the ledger and tasks; stores enforce
 //! the same rules with constraints so that a violation cannot be written in the first place.
@@ -21,6 +22,9 @@ pub enum EntryKind {
     Settle,
     /// The task failed or was cancelled; the whole hold is returned (positive).
     Release,
+    /// An operator gave back (part of) a settled task's charge by hand (positive, at most the
+    /// credits charged, at most once per task).
+    Refund,
 }
 
 impl EntryKind {
@@ -30,6 +34,7 @@ impl EntryKind {
             EntryKind::Hold => "hold",
             EntryKind::Settle => "settle",
             EntryKind::Release => "release",
+            EntryKind::Refund => "refund",
         }
     }
 
@@ -39,6 +44,7 @@ impl EntryKind {
             EntryKind::Hold,
             EntryKind::Settle,
             EntryKind::Release,
+            EntryKind::Refund,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -102,7 +108,9 @@ impl std::fmt::Display for Violation {
 /// 4. succeeded tasks are settled, failed and cancelled ones released, live ones unresolved;
 /// 5. no balance is ever negative, replaying each account's entries in ledger order;
 /// 6. the cached balance of each account equals the sum of its entries;
-/// 7. only grants stand without a task, and every task-bound entry names a known task.
+/// 7. only grants stand without a task, and every task-bound entry names a known task;
+/// 8. a manual refund is given at most once, only for a succeeded task, after its settle, on
+///    its own account, positive and at most the credits the settle charged.
 pub fn verify(
     entries: &[LedgerEntry],
     tasks: &[TaskFacts],
@@ -176,6 +184,7 @@ pub fn verify(
                 );
             }
         }
+        check_refunds(list, task, &mut flag);
         if resolutions.len() > 1 {
             flag(
                 "hold resolved at most once",
@@ -241,6 +250,60 @@ pub fn verify(
         }
     }
     violations
+}
+
+/// Rule 8, over one task's entries.
+fn check_refunds(
+    entries: &[&LedgerEntry],
+    task: &TaskFacts,
+    flag: &mut impl FnMut(&'static str, String),
+) {
+    let refunds: Vec<_> = entries
+        .iter()
+        .filter(|e| e.kind == EntryKind::Refund)
+        .collect();
+    if refunds.is_empty() {
+        return;
+    }
+    if refunds.len() > 1 {
+        flag(
+            "refunded by hand at most once",
+            format!("{} refunds", refunds.len()),
+        );
+    }
+    let held = entries
+        .iter()
+        .find(|e| e.kind == EntryKind::Hold)
+        .map_or(0, |h| -h.amount);
+    let settle = entries.iter().find(|e| e.kind == EntryKind::Settle);
+    for r in refunds {
+        let Some(settle) = settle.filter(|s| s.seq < r.seq) else {
+            flag(
+                "a refund follows a settle",
+                format!("refund #{} of a task not settled before it", r.seq),
+            );
+            continue;
+        };
+        let charged = held - settle.amount;
+        if r.amount <= 0 || r.amount > charged {
+            flag(
+                "refund within the charge",
+                format!("refund of {} against a charge of {}", r.amount, charged),
+            );
+        }
+        if task.status != TaskStatus::Succeeded {
+            flag(
+                "only a succeeded task is refunded by hand",
+                format!("refund #{} of a {} task", r.seq, task.status.as_str()),
+            );
+        }
+        if r.account_id != task.account_id {
+            flag(
+                "refund on the task's own account",
+                format!("on {}", r.account_id),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -361,5 +424,77 @@ mod tests {
         );
         assert!(v.iter().any(|v| v.rule == "hold equals the task's price"));
         assert!(v.iter().any(|v| v.rule == "resolution within the hold"));
+    }
+
+    #[test]
+    fn one_refund_after_a_settle_within_the_charge_passes() {
+        let entries = vec![
+            entry(1, None, EntryKind::Grant, 1000),
+            entry(2, Some("t1"), EntryKind::Hold, -300),
+            entry(3, Some("t1"), EntryKind::Settle, 0),
+            entry(4, Some("t1"), EntryKind::Refund, 120),
+        ];
+        let tasks = vec![task("t1", TaskStatus::Succeeded, 300)];
+        assert_eq!(verify(&entries, &tasks, &balance(820)), vec![]);
+    }
+
+    #[test]
+    fn a_second_refund_an_early_one_and_too_much_are_caught() {
+        let twice = vec![
+            entry(1, None, EntryKind::Grant, 1000),
+            entry(2, Some("t1"), EntryKind::Hold, -300),
+            entry(3, Some("t1"), EntryKind::Settle, 0),
+            entry(4, Some("t1"), EntryKind::Refund, 100),
+            entry(5, Some("t1"), EntryKind::Refund, 100),
+        ];
+        let succeeded = [task("t1", TaskStatus::Succeeded, 300)];
+        let v = verify(&twice, &succeeded, &balance(900));
+        assert!(
+            v.iter().any(|v| v.rule == "refunded by hand at most once"),
+            "{v:?}"
+        );
+
+        let before_settle = vec![
+            entry(1, None, EntryKind::Grant, 1000),
+            entry(2, Some("t1"), EntryKind::Hold, -300),
+            entry(3, Some("t1"), EntryKind::Refund, 100),
+            entry(4, Some("t1"), EntryKind::Settle, 0),
+        ];
+        let v = verify(&before_settle, &succeeded, &balance(800));
+        assert!(
+            v.iter().any(|v| v.rule == "a refund follows a settle"),
+            "{v:?}"
+        );
+
+        let too_much = vec![
+            entry(1, None, EntryKind::Grant, 1000),
+            entry(2, Some("t1"), EntryKind::Hold, -300),
+            entry(3, Some("t1"), EntryKind::Settle, 0),
+            entry(4, Some("t1"), EntryKind::Refund, 301),
+        ];
+        let v = verify(&too_much, &succeeded, &balance(1001));
+        assert!(
+            v.iter().any(|v| v.rule == "refund within the charge"),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn a_refund_of_a_released_task_is_caught() {
+        let entries = vec![
+            entry(1, None, EntryKind::Grant, 1000),
+            entry(2, Some("t1"), EntryKind::Hold, -300),
+            entry(3, Some("t1"), EntryKind::Release, 300),
+            entry(4, Some("t1"), EntryKind::Refund, 300),
+        ];
+        let v = verify(
+            &entries,
+            &[task("t1", TaskStatus::Failed, 300)],
+            &balance(1300),
+        );
+        assert!(
+            v.iter().any(|v| v.rule == "a refund follows a settle"),
+            "{v:?}"
+        );
     }
 }

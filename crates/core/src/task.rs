@@ -5,6 +5,7 @@
 //!   │                 │  ╰────▶ failed
 //!   │                 ╰──lease expired──▶ running (next attempt) / failed (attempts used up)
 //!   ╰──cancel──▶ cancelled        ╰──retryable error──▶ queued
+//!                                 ╰──stop (an operator)──▶ cancelled
 //! ```
 //! Every terminal state resolves the task's credit hold exactly once: `succeeded` settles it,
 //! `failed` and `cancelled` release it (the automatic refund).
@@ -97,10 +98,14 @@ pub enum Transition {
     Cancel,
     /// A queued task that used up its attempts is given up: its hold is released.
     Abandon,
+    /// A running task is cancelled by an operator: its hold is released. The worker driving
+    /// it finds its lease gone at its next heartbeat, cancels the upstream job (best effort)
+    /// and never settles the task.
+    Stop,
 }
 
 impl Transition {
-    pub const ALL: [Transition; 7] = [
+    pub const ALL: [Transition; 8] = [
         Transition::Claim,
         Transition::Rescue,
         Transition::Requeue,
@@ -108,14 +113,17 @@ impl Transition {
         Transition::Fail,
         Transition::Cancel,
         Transition::Abandon,
+        Transition::Stop,
     ];
 
     pub fn from(self) -> TaskStatus {
         match self {
             Transition::Claim | Transition::Cancel | Transition::Abandon => TaskStatus::Queued,
-            Transition::Rescue | Transition::Requeue | Transition::Complete | Transition::Fail => {
-                TaskStatus::Running
-            }
+            Transition::Rescue
+            | Transition::Requeue
+            | Transition::Complete
+            | Transition::Fail
+            | Transition::Stop => TaskStatus::Running,
         }
     }
 
@@ -125,7 +133,7 @@ impl Transition {
             Transition::Requeue => TaskStatus::Queued,
             Transition::Complete => TaskStatus::Succeeded,
             Transition::Fail | Transition::Abandon => TaskStatus::Failed,
-            Transition::Cancel => TaskStatus::Cancelled,
+            Transition::Cancel | Transition::Stop => TaskStatus::Cancelled,
         }
     }
 
@@ -279,14 +287,22 @@ mod tests {
             Some(Transition::Cancel)
         );
         assert_eq!(Transition::ending_in(Succeeded, false), None);
-        assert_eq!(Transition::ending_in(Cancelled, true), None);
+        assert_eq!(
+            Transition::ending_in(Cancelled, true),
+            Some(Transition::Stop)
+        );
         assert_eq!(Transition::ending_in(Running, true), None);
     }
 
     #[test]
-    fn running_tasks_cannot_be_cancelled_directly() {
+    fn running_tasks_are_cancelled_only_by_an_operators_stop() {
         assert!(Queued.can_become(Cancelled));
-        assert!(!Running.can_become(Cancelled));
+        assert!(Running.can_become(Cancelled));
+        let into_cancelled: Vec<_> = Transition::ALL
+            .into_iter()
+            .filter(|t| t.to() == Cancelled)
+            .collect();
+        assert_eq!(into_cancelled, [Transition::Cancel, Transition::Stop]);
     }
 
     #[test]

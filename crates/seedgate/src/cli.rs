@@ -11,6 +11,11 @@ use seedgate_store::{Actor, AdminRole, Changes};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod tasks;
+pub use tasks::TasksCommand;
+mod usage;
+pub use usage::UsageArgs;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "seedgate",
@@ -62,6 +67,11 @@ pub enum Command {
     /// Manage credits.
     #[command(subcommand)]
     Credits(CreditsCommand),
+    /// Search tasks across accounts; cancel, refund by hand, redeliver callbacks.
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+    /// Usage over a time range (credits, billable seconds, task counts), grouped; JSON or CSV.
+    Usage(UsageArgs),
     /// Audit the credit ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
@@ -522,6 +532,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
+        Command::Tasks(cmd) => tasks::run(cmd, &settings).await,
+        Command::Usage(args) => usage::run(args, &settings).await,
         Command::Ledger(LedgerCommand::Verify) => {
             let store = open_store(&settings).await?;
             let dump = store.ledger_dump().await?;

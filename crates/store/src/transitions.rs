@@ -44,7 +44,11 @@ mod tests {
             assert!(sql.contains(&format!("WHERE status = '{}'", t.from().as_str())));
             assert!(sql.ends_with(" RETURNING id"));
         }
-        assert!(!TaskStatus::Running.can_become(TaskStatus::Cancelled));
+        // A running task is cancelled only by an operator's stop, fenced by its lease.
+        assert_eq!(
+            Transition::ending_in(TaskStatus::Cancelled, true),
+            Some(Transition::Stop)
+        );
     }
 
     /// The backends' sources set a task's status only through [`update`]: a statement that
@@ -55,6 +59,7 @@ mod tests {
             ("shared/mod.rs", include_str!("shared/mod.rs")),
             ("shared/queue.rs", include_str!("shared/queue.rs")),
             ("shared/tasks.rs", include_str!("shared/tasks.rs")),
+            ("shared/task_admin.rs", include_str!("shared/task_admin.rs")),
             ("shared/callbacks.rs", include_str!("shared/callbacks.rs")),
             ("shared/accounts.rs", include_str!("shared/accounts.rs")),
             (

@@ -7,7 +7,7 @@ use seedgate_core::accounts::{utc_day, BudgetPeriod};
 use seedgate_core::ids::{AccountId, AdminTokenId};
 
 /// Appends an admin write to the audit log, inside the transaction that makes it.
-async fn audit<B: serde::Serialize, A: serde::Serialize>(
+pub(super) async fn audit<B: serde::Serialize, A: serde::Serialize>(
     tx: &mut Tx,
     actor: &Actor,
     action: &str,
@@ -37,7 +37,7 @@ async fn audit<B: serde::Serialize, A: serde::Serialize>(
 }
 
 /// Nothing, for an audit entry without a before or an after.
-const NONE: Option<&()> = None;
+pub(super) const NONE: Option<&()> = None;
 
 fn policy_json(policy: &Policy) -> StoreResult<String> {
     serde_json::to_string(policy).map_err(|e| StoreError::Corrupt(e.to_string()))

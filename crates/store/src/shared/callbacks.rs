@@ -234,20 +234,34 @@ impl CallbackOutbox for This {
     }
 
     async fn redeliver_callback(&self, task_id: &TaskId, account: &AccountId) -> StoreResult<()> {
-        // An attempt in flight loses its lease: its result is not recorded (it would mark the
-        // callback delivered and swallow this request), and the callback is due now.
-        let r = sqlx::query(
-            "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = $1, lease_token = NULL, \
-             lease_expires_at_ms = NULL WHERE task_id = $2 AND account_id = $3 AND event = 'final'",
-        )
-        .bind(now_ms())
-        .bind(task_id.as_str())
-        .bind(account.as_str())
-        .execute(self.pool())
-        .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        redeliver_final_callback(self.pool(), task_id.as_str(), Some(account.as_str())).await
     }
+}
+
+/// Makes a task's final callback due now, whatever its state; only when the task is
+/// `account`'s, if given (an operator's redelivery gives none). `NotFound` without one.
+pub(super) async fn redeliver_final_callback<'e, E>(
+    executor: E,
+    task_id: &str,
+    account: Option<&str>,
+) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    // An attempt in flight loses its lease: its result is not recorded (it would mark the
+    // callback delivered and swallow this request), and the callback is due now.
+    let r = sqlx::query(
+        "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = $1, lease_token = NULL, \
+         lease_expires_at_ms = NULL WHERE task_id = $2 \
+         AND (CAST($3 AS TEXT) IS NULL OR account_id = $3) AND event = 'final'",
+    )
+    .bind(now_ms())
+    .bind(task_id)
+    .bind(account)
+    .execute(executor)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
