@@ -57,6 +57,14 @@ const ROW_LOCK: &str = " FOR UPDATE";
 /// What a queue's claim locks: the rows it picks, passing over rows another claimer holds.
 const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 
+/// Usage reports: JSON fields with `->>`, UTC days and months with `to_char`.
+const USAGE_SQL: crate::usage::UsageSql = crate::usage::UsageSql {
+    resolution: "(CAST(t.request_json AS json) ->> 'resolution')",
+    mode: "(CAST(t.request_json AS json) ->> 'mode')",
+    day: "to_char(to_timestamp(e.created_at_ms / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    month: "to_char(to_timestamp(e.created_at_ms / 1000) AT TIME ZONE 'UTC', 'YYYY-MM')",
+};
+
 /// A connection pool over one PostgreSQL database, which other replicas may share.
 #[derive(Clone)]
 pub struct PgStore {

@@ -21,6 +21,14 @@ type This = SqliteStore;
 const ROW_LOCK: &str = "";
 const SKIP_LOCKED: &str = "";
 
+/// Usage reports: JSON fields with `json_extract`, UTC days and months with `strftime`.
+const USAGE_SQL: crate::usage::UsageSql = crate::usage::UsageSql {
+    resolution: "json_extract(t.request_json, '$.resolution')",
+    mode: "json_extract(t.request_json, '$.mode')",
+    day: "strftime('%Y-%m-%d', e.created_at_ms / 1000, 'unixepoch')",
+    month: "strftime('%Y-%m', e.created_at_ms / 1000, 'unixepoch')",
+};
+
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,

@@ -737,6 +737,7 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/keys/{key}/revoke"),
     ("get", "/admin/v1/audit"),
     ("get", "/admin/v1/tokens"),
+    ("get", "/admin/v1/usage"),
 ];
 
 #[tokio::test]

@@ -35,6 +35,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/videos/{video_id}/content"),
     ("get", "/api/v1/tasks/{id}/callbacks"),
     ("post", "/api/v1/tasks/{id}/callbacks/redeliver"),
+    ("get", "/api/v1/usage"),
 ];
 
 async fn openapi(app: &crate::helpers::TestApp) -> Value {
