@@ -219,7 +219,10 @@ async fn a_failed_over_task_whose_result_cannot_be_copied_shows_every_step_in_or
         upstream_tasks[0].id.as_str()
     );
     assert_eq!(entries[8]["status"], "succeeded");
-    assert_eq!(entries[8]["upstream_task_id"], entries[7]["upstream_task_id"]);
+    assert_eq!(
+        entries[8]["upstream_task_id"],
+        entries[7]["upstream_task_id"]
+    );
     // The copy failed, which failed the task.
     assert!(
         entries[9]["key"]
@@ -243,7 +246,11 @@ async fn a_failed_over_task_whose_result_cannot_be_copied_shows_every_step_in_or
     assert_eq!(status, StatusCode::OK, "{admin}");
     assert_eq!(admin["data"].as_array().expect("data"), &entries);
     let (status, _) = get(&front, &format!("/admin/v1/tasks/{id}/timeline"), &client).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "an API key is no admin token");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "an API key is no admin token"
+    );
     let (status, missing) = get(&front, "/admin/v1/tasks/task_nothing/timeline", &token).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{missing}");
     assert_eq!(missing["error"]["code"], "not_found");
@@ -364,4 +371,77 @@ async fn the_timeline_routes_are_documented() {
     for kind in ["accepted", "failed_over", "refunded", "callback_attempt"] {
         assert!(event.contains(&format!("\"{kind}\"")), "{kind}: {event}");
     }
+}
+
+#[tokio::test]
+async fn an_operators_refund_is_merged_in_and_its_operator_hidden_from_the_member() {
+    let app = spawn_app_with(|s| s.local.instant = true).await;
+    let id = app
+        .submit_ok(
+            &json!({"model": MODEL, "prompt": "refunded later", "duration": 4,
+                           "resolution": "480p"}),
+        )
+        .await;
+    let task = app.wait_for_task(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let token = AdminService::new(app.store.clone(), Arc::new(SystemClock))
+        .create_admin_token("ops", AdminRole::Admin, &Actor("cli".into()))
+        .await
+        .expect("admin token")
+        .token;
+    let r = app
+        .client
+        .post(app.url(&format!("/admin/v1/tasks/{id}/refund")))
+        .bearer_auth(&token)
+        .json(&json!({"note": "the video was black", "credits": 50}))
+        .send()
+        .await
+        .expect("refund");
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+
+    let ledger = ledger_of(&app, &id).await;
+    let refund = ledger
+        .iter()
+        .find(|(_, kind, _)| *kind == "refund")
+        .copied()
+        .expect("a refund entry");
+    // The operator's view: the refund entry and who gave it, after the settle.
+    let (status, admin) = get(&app, &format!("/admin/v1/tasks/{id}/timeline"), &token).await;
+    assert_eq!(status, StatusCode::OK, "{admin}");
+    let admin = admin["data"].as_array().expect("data").clone();
+    let order = kinds(&admin);
+    let settled = order.iter().position(|k| *k == "settled").expect("settled");
+    let entry = order
+        .iter()
+        .position(|k| *k == "ledger_entry")
+        .expect("refund");
+    assert!(settled < entry, "{order:?}");
+    let refunded = &admin[entry];
+    assert_eq!(
+        (
+            &refunded["ledger_seq"],
+            &refunded["ledger_kind"],
+            &refunded["amount"]
+        ),
+        (&json!(refund.0), &json!("refund"), &json!(50))
+    );
+    assert_eq!(refunded["note"], "the video was black");
+    let action = the(&admin, "operator_action");
+    assert_eq!(action["action"], "task.refund");
+    assert!(
+        action["actor"].as_str().is_some_and(|a| a.contains("ops")),
+        "{action}"
+    );
+    // The member sees that an operator refunded, not which token did it.
+    let member = timeline_of(&app, &app.key, &id).await;
+    assert_eq!(kinds(&member), order);
+    let action = the(&member, "operator_action");
+    assert_eq!(action["action"], "task.refund");
+    assert_eq!(action["actor"], "operator");
+    assert!(action.get("before").is_none() && action.get("after").is_none());
 }
