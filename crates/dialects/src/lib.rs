@@ -123,7 +123,7 @@ reads back in every other dialect of every key of the same account.",
     modifiers(&SecuritySchemes, &DialectTags),
     tags(
         (name = "Callbacks", description = "seedgate: a task's callback deliveries, and redelivery"),
-        (name = "Account", description = "seedgate: the caller's account, its balance, limits and budgets"),
+        (name = "Account", description = "seedgate: the caller's account, its balance, limits and budgets, and its usage reports"),
     )
 )]
 struct ApiDoc;

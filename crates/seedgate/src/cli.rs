@@ -1,5 +1,5 @@
 //! The command line: `serve`, `config`, `accounts`, `keys`, `credits`, `admin-tokens`,
-//! `ledger verify`, `migrate`. The account, key, credit and token commands call the same
+//! `usage`, `ledger verify`, `migrate`. The account, key, credit and token commands call the same
 //! `AdminService` as the admin API, recorded in the audit log as the actor `cli`.
 
 use crate::config::{FlagOverrides, RunMode, Settings};

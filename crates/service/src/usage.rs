@@ -235,3 +235,124 @@ impl GenerationService {
         Ok((UsageReport { query, rows }, format))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use seedgate_core::usage::Dimension;
+
+    fn query() -> UsageQuery {
+        UsageQuery {
+            from_ms: 0,
+            to_ms: 86_400_000,
+            group_by: vec![Dimension::Account, Dimension::UpstreamAccount],
+            account: None,
+            key: None,
+            model: Some("seedance \"2\"".into()),
+        }
+    }
+
+    fn row(name: &str, tasks: i64) -> UsageRow {
+        UsageRow {
+            group: vec![Some("acct_1".into()), Some(name.into()), None],
+            figures: UsageFigures {
+                tasks,
+                credits_held: 10 * tasks,
+                credits_charged: 10 * tasks,
+                ..Default::default()
+            },
+        }
+    }
+
+    async fn body(
+        rows: Vec<Result<UsageRow, StoreError>>,
+        format: UsageFormat,
+    ) -> Vec<Result<Bytes, String>> {
+        let report = UsageReport {
+            query: query(),
+            rows: futures::stream::iter(rows).boxed(),
+        };
+        report
+            .into_body(format)
+            .map(|chunk| chunk.map_err(|e| e.to_string()))
+            .collect()
+            .await
+    }
+
+    fn joined(chunks: Vec<Result<Bytes, String>>) -> String {
+        let bytes: Vec<u8> = chunks
+            .into_iter()
+            .flat_map(|c| c.expect("chunk").to_vec())
+            .collect();
+        String::from_utf8(bytes).expect("utf-8")
+    }
+
+    // Names with commas, quotes and line breaks survive both formats.
+    const AWKWARD: &str = "team \"a\", b\nc";
+
+    #[tokio::test]
+    async fn json_escapes_and_totals_the_rows() {
+        let rows = (0..150).map(|i| Ok(row(AWKWARD, i))).collect();
+        let json: serde_json::Value =
+            serde_json::from_str(&joined(body(rows, UsageFormat::Json).await)).expect("JSON");
+        assert_eq!(
+            json["group_by"],
+            serde_json::json!(["account", "upstream_account"])
+        );
+        assert_eq!(json["filters"]["model"], "seedance \"2\"");
+        let data = json["data"].as_array().expect("data");
+        assert_eq!(data.len(), 150);
+        assert_eq!(data[3]["account_name"], AWKWARD);
+        assert!(data[3]["upstream_account"].is_null());
+        assert_eq!(data[3]["tasks"], 3);
+        assert_eq!(json["totals"]["tasks"], (0..150).sum::<i64>());
+        assert_eq!(
+            json["totals"]["credits_charged"],
+            10 * (0..150).sum::<i64>()
+        );
+    }
+
+    #[tokio::test]
+    async fn csv_quotes_what_it_must_and_reads_back() {
+        let rows = vec![Ok(row(AWKWARD, 2)), Ok(row("plain", 5))];
+        let text = joined(body(rows, UsageFormat::Csv).await);
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let headers = reader.headers().expect("headers").clone();
+        let names: Vec<&str> = headers.iter().collect();
+        assert_eq!(names[..3], ["account", "account_name", "upstream_account"]);
+        assert_eq!(headers.len(), 3 + UsageFigures::COLUMNS.len());
+        let records: Vec<csv::StringRecord> =
+            reader.records().collect::<Result<_, _>>().expect("rows");
+        assert_eq!(records.len(), 2);
+        assert_eq!(&records[0][1], AWKWARD);
+        assert_eq!(&records[0][2], "");
+        assert_eq!(&records[1][3], "5");
+    }
+
+    #[tokio::test]
+    async fn an_error_mid_stream_cuts_the_body_short() {
+        let rows = vec![
+            Ok(row("first", 1)),
+            Err(StoreError::Corrupt("the disk went away".into())),
+            Ok(row("never", 2)),
+        ];
+        let chunks = body(rows, UsageFormat::Json).await;
+        let last = chunks.last().expect("chunks");
+        assert!(
+            last.as_ref()
+                .is_err_and(|e| e.contains("the disk went away")),
+            "{chunks:?}"
+        );
+        // Nothing after the error: no totals, so the JSON never looks complete.
+        let text: String = chunks
+            .iter()
+            .filter_map(|c| c.as_ref().ok())
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        assert!(
+            !text.contains("totals") && !text.contains("never"),
+            "{text}"
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(&text).is_err());
+    }
+}
