@@ -52,6 +52,9 @@ tokio::task_local! {
 /// a rate, the refusals included.
 pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
     let id = RequestId::generate();
+    // The request's span (declared with an empty `request_id` by the app's trace layer) carries
+    // it, so every log line and exported span of the request names it.
+    tracing::Span::current().record("request_id", id.as_str());
     request.extensions_mut().insert(id.clone());
     let scope = RequestScope {
         id: id.clone(),

@@ -102,29 +102,91 @@ impl AccountHealth {
         b.trial_until = None;
     }
 
+    /// Whether the breaker has opened and not closed since: open, or half-open waiting for a
+    /// trial to succeed (what an operator alert calls open).
+    pub fn has_tripped(&self) -> bool {
+        let b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        b.open_until.is_some()
+    }
+
     /// Whether the breaker keeps the account out right now.
     pub fn is_open(&self) -> bool {
         let b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
         b.open_until.is_some_and(|until| Instant::now() < until)
     }
+
+    /// The breaker as an operator sees it (the admin API's upstream view, the metrics).
+    pub fn state(&self) -> BreakerView {
+        let b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let wall = |at: Instant| std::time::SystemTime::now() + at.saturating_duration_since(now);
+        let state = match b.open_until {
+            None => BreakerState::Closed,
+            Some(until) if now < until => BreakerState::Open { until: wall(until) },
+            // Its time is up: the next submit (or the one now out) is the trial.
+            Some(_) => BreakerState::HalfOpen,
+        };
+        BreakerView {
+            state,
+            consecutive_failures: b.consecutive_failures,
+            opened_at: b.opened_at.map(|at| {
+                std::time::SystemTime::now() - now.saturating_duration_since(at)
+            }),
+        }
+    }
+}
+
+/// Where an account's breaker stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakerState {
+    Closed,
+    /// Keeping the account out until then (wall-clock time, for display).
+    Open { until: std::time::SystemTime },
+    /// Its open time is over: one trial request decides.
+    HalfOpen,
+}
+
+impl BreakerState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            BreakerState::Closed => "closed",
+            BreakerState::Open { .. } => "open",
+            BreakerState::HalfOpen => "half_open",
+        }
+    }
+}
+
+/// [`AccountHealth::state`]: the state and what led to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerView {
+    pub state: BreakerState,
+    pub consecutive_failures: u32,
+    /// When it last opened, while it is open or half-open.
+    pub opened_at: Option<std::time::SystemTime>,
 }
 
 /// One configured account.
 pub struct Account {
+    /// The account's provider, wrapped in [`crate::observed::Observed`] so that every call is
+    /// counted in the metrics and in `stats`.
     pub provider: Arc<dyn Provider>,
     pub weight: u32,
     /// Tasks this account may have in flight at once, across all replicas.
     pub max_concurrent: Option<u64>,
     pub health: AccountHealth,
+    /// Its recent calls on this replica (success rate, latencies, last errors).
+    pub stats: Arc<crate::observed::UpstreamStats>,
 }
 
 impl Account {
     pub fn new(provider: Arc<dyn Provider>, weight: u32, max_concurrent: Option<u64>) -> Self {
+        let stats = Arc::new(crate::observed::UpstreamStats::default());
         Self {
-            provider,
+            provider: Arc::new(crate::observed::Observed::new(provider, stats.clone())),
             weight,
             max_concurrent,
             health: AccountHealth::default(),
+            stats,
         }
     }
 
@@ -522,6 +584,35 @@ mod tests {
             ["a", "b"],
             "a successful trial closes the breaker"
         );
+    }
+
+    #[test]
+    fn the_breaker_state_reads_closed_then_open_until_then_half_open() {
+        let r = router(RoutingStrategy::Priority, &[("a", 1, None, true)]);
+        let health = |r: &Router| r.account("a").expect("a").health.state();
+        assert_eq!(health(&r).state, BreakerState::Closed);
+        r.record_failure("a");
+        assert_eq!(
+            (health(&r).state, health(&r).consecutive_failures),
+            (BreakerState::Closed, 1)
+        );
+        r.record_failure("a");
+        let open = health(&r);
+        match open.state {
+            BreakerState::Open { until } => {
+                let left = until
+                    .duration_since(std::time::SystemTime::now())
+                    .unwrap_or_default();
+                assert!(left <= Duration::from_millis(50), "{left:?}");
+            }
+            other => panic!("expected open, got {other:?}"),
+        }
+        assert!(open.opened_at.is_some());
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(health(&r).state, BreakerState::HalfOpen);
+        r.record_success("a");
+        assert_eq!(health(&r).state, BreakerState::Closed);
+        assert_eq!(health(&r).opened_at, None);
     }
 
     #[test]

@@ -61,6 +61,12 @@ pub struct Settings {
     pub log: LogSettings,
     /// Read deadlines for clients: headers, body gaps, whole requests.
     pub http: crate::http_server::HttpSettings,
+    /// Prometheus metrics: where else than the main listener `/metrics` is served.
+    pub metrics: crate::observability::MetricsSettings,
+    /// The operator webhook and what raises an alert.
+    pub alerts: crate::alerting::AlertSettings,
+    /// Traces exported over OTLP/HTTP (off unless a collector is named).
+    pub telemetry: crate::telemetry::TelemetrySettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -350,6 +356,9 @@ impl Default for Settings {
             upstream: UpstreamSettings::default(),
             log: LogSettings::default(),
             http: Default::default(),
+            metrics: Default::default(),
+            alerts: Default::default(),
+            telemetry: Default::default(),
         }
     }
 }

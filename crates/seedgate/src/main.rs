@@ -1,6 +1,5 @@
 use clap::Parser;
 use seedgate::cli::{run, Cli};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() {
@@ -12,16 +11,14 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
-    let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if settings.log.format == "json" {
-        subscriber.json().init();
-    } else {
-        subscriber.init();
-    }
+    // Log lines, and spans over OTLP when a collector is configured.
+    let telemetry = match seedgate::telemetry::init(&settings.log, &settings.telemetry) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("seedgate: {e:#}");
+            std::process::exit(2);
+        }
+    };
     // A panic is a bug: one log line says where, and the route's guard answers the client.
     std::panic::set_hook(Box::new(|info| {
         let message = info
@@ -36,11 +33,14 @@ async fn main() {
             .unwrap_or_default();
         tracing::error!(%location, "panic: {message}");
     }));
-    match run(cli, settings).await {
-        Ok(code) => std::process::exit(code),
+    let code = match run(cli, settings).await {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("seedgate: {e:#}");
-            std::process::exit(1);
+            1
         }
-    }
+    };
+    // The exporter's last batch is sent before exiting (its flush blocks, so off the runtime).
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    std::process::exit(code);
 }

@@ -35,9 +35,13 @@ pub struct Application {
     store: Arc<dyn Store>,
     workers: Arc<TaskWorkers>,
     callbacks: Arc<CallbackDispatcher>,
+    alerts: Arc<seedgate_workers::alerts::AlertsWorker>,
     settings: Settings,
     bootstrap_key: Option<String>,
     shutdown: CancellationToken,
+    metrics_scrape: crate::observability::Scrape,
+    /// `metrics.listen`, when set.
+    metrics_listener: Option<TcpListener>,
 }
 
 /// Opens the store named by the settings: PostgreSQL for a `database_url`, else the embedded
@@ -142,6 +146,8 @@ impl Application {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
+        // First, so that nothing counted while starting is lost.
+        let metrics_handle = crate::observability::recorder();
         let store = open_store(&settings).await?;
         let blobs = settings.blob_store()?;
         let catalog = Arc::new(Catalog::builtin().with_overrides(&settings.models)?);
@@ -200,6 +206,31 @@ impl Application {
         let wake = Arc::new(Notify::new());
         let callback_wake = Arc::new(Notify::new());
         let router = Arc::new(build_router(&settings, media.clone())?);
+        // The metrics' scrape and the admin API's upstream view read the accounts too.
+        let metrics_scrape = crate::observability::Scrape {
+            handle: metrics_handle,
+            store: store.clone(),
+            router: router.clone(),
+            clock: clock.clone(),
+        };
+        let metrics_listener = match &settings.metrics.listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding metrics.listen {address}"))?,
+            ),
+            None => None,
+        };
+        let upstreams_view = crate::admin_api::upstreams::UpstreamsState::new(
+            Arc::new(seedgate_service::admin::AdminService::new(
+                store.clone(),
+                clock.clone(),
+            )),
+            router.clone(),
+            store.clone(),
+            &settings,
+            &catalog,
+        )?;
         let service = Arc::new(
             GenerationService::new(
                 store.clone(),
@@ -249,6 +280,13 @@ impl Application {
             .server_secret(UPSTREAM_CALLBACK_SECRET, &hex_secret())
             .await?;
         let upstream = &settings.upstream;
+        // The operator webhook goes through the same SSRF-safe fetcher as callbacks.
+        let alerts = Arc::new(seedgate_workers::alerts::AlertsWorker::new(
+            store.clone(),
+            router.clone(),
+            fetcher.clone(),
+            settings.alerts.worker_config(&*store).await?,
+        ));
         // Result URLs are whatever an upstream answered: fetched under the media policy too.
         let rehoster = seedgate_workers::rehost::Rehoster::new(
             blobs.clone(),
@@ -320,6 +358,17 @@ impl Application {
         let (admin, admin_doc) = crate::admin_api::routes(Arc::new(
             seedgate_service::admin::AdminService::new(store.clone(), clock.clone()),
         ));
+        // `/metrics` (to admin tokens) and the upstream accounts view, documented as admin
+        // routes.
+        let (metrics, metrics_doc) =
+            crate::observability::guarded_routes(crate::observability::GuardedScrape {
+                scrape: metrics_scrape.clone(),
+                admin: upstreams_view.admin.clone(),
+            });
+        let (upstreams, upstreams_doc) = crate::admin_api::upstreams::routes(upstreams_view);
+        let mut admin_doc = admin_doc;
+        admin_doc.merge(metrics_doc);
+        admin_doc.merge(upstreams_doc);
         let router = Router::new()
             .merge(
                 seedgate_dialects::routes(
@@ -332,6 +381,8 @@ impl Application {
                 .with_state(service),
             )
             .merge(admin)
+            .merge(metrics)
+            .merge(upstreams)
             .merge(media)
             .merge(crate::upstream_callbacks::routes(workers.clone()))
             .merge(crate::health::routes(store.clone(), blobs.clone()))
@@ -348,7 +399,15 @@ impl Application {
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
                 settings.http.body_idle_timeout(),
             ))
-            .layer(tower_http::trace::TraceLayer::new_for_http());
+            .layer(
+                tower_http::trace::TraceLayer::new_for_http()
+                    .make_span_with(crate::telemetry::request_span),
+            )
+            // Outermost, so that every answer is counted (the guard's too); a route layer, so
+            // the matched route template is known.
+            .layer(axum::middleware::from_fn(
+                crate::observability::track_http,
+            ));
 
         Ok(Self {
             listener,
@@ -357,10 +416,19 @@ impl Application {
             store,
             workers,
             callbacks,
+            alerts,
             settings,
             bootstrap_key,
             shutdown: CancellationToken::new(),
+            metrics_scrape,
+            metrics_listener,
         })
+    }
+
+    /// Where `metrics.listen` serves `/metrics`, as an http URL, when it is set.
+    pub fn metrics_url(&self) -> Option<String> {
+        let address = self.metrics_listener.as_ref()?.local_addr().ok()?;
+        Some(format!("http://{address}/metrics"))
     }
 
     pub fn port(&self) -> u16 {
@@ -401,6 +469,13 @@ impl Application {
         let shutdown = self.shutdown.clone();
         let workers = tokio::spawn(self.workers.clone().run(shutdown.clone()));
         let callbacks = tokio::spawn(self.callbacks.clone().run(shutdown.clone()));
+        let alerts = tokio::spawn(self.alerts.clone().run(shutdown.clone()));
+        let metrics = tokio::spawn(crate::observability::run(
+            self.metrics_scrape.clone(),
+            self.metrics_listener,
+            self.settings.http.clone(),
+            shutdown.clone(),
+        ));
         let housekeeping = tokio::spawn(seedgate_workers::housekeeping(
             self.store.clone(),
             Duration::from_secs(self.settings.idempotency.retention_hours * 3600),
@@ -419,6 +494,8 @@ impl Application {
         shutdown.cancel();
         let _ = workers.await;
         let _ = callbacks.await;
+        let _ = alerts.await;
+        let _ = metrics.await;
         let _ = housekeeping.await;
         result.context("HTTP server failed")
     }

@@ -256,7 +256,8 @@ impl CallbackDispatcher {
     async fn deliver(&self, job: &CallbackJob) -> Result<(), seedgate_store::StoreError> {
         let started_at_ms = seedgate_core::clock::now_ms();
         let clock = Instant::now();
-        let (status, retry_after, error) = match self.attempt(job).await {
+        let span = tracing::info_span!("callback.deliver", task_id = %job.task_id, callback = job.id, attempt = job.attempts + 1);
+        let (status, retry_after, error) = match tracing::Instrument::instrument(self.attempt(job), span).await {
             Ok((status, retry_after)) => (Some(status), retry_after, None),
             Err(e) => (None, None, Some(e)),
         };
@@ -299,6 +300,8 @@ impl CallbackDispatcher {
                 callback = job.id,
                 "callback lease lost; this attempt is not counted"
             );
+        } else {
+            crate::observability::callback_attempt(&job.dialect, &resolution, clock.elapsed());
         }
         Ok(())
     }

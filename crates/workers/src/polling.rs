@@ -153,7 +153,8 @@ async fn run(
                     let feedback = feedback.clone();
                     tokio::spawn(async move {
                         let Ok(_permit) = limit.acquire_owned().await else { return };
-                        let result = provider.poll(&w.job, &w.provider_job_id).await;
+                        let span = tracing::info_span!("upstream.poll", task_id = %w.job.task_id, account = provider.name());
+                        let result = tracing::Instrument::instrument(provider.poll(&w.job, &w.provider_job_id), span).await;
                         if let Err(e) = &result {
                             if let Some(after) = e.retry_after {
                                 let _ = feedback.send(Command::Hold(Instant::now() + after));
@@ -222,6 +223,7 @@ mod tests {
             Ok(Progress::Pending {
                 provider_job_id: id.to_string(),
                 poll_after: Duration::from_secs(1),
+                upstream_status: None,
             })
         }
         async fn check(&self) -> CheckReport {
