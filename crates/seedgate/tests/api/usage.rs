@@ -285,6 +285,30 @@ async fn usage_reports_add_up_to_the_ledger_in_json_and_csv() {
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("text/csv"), "{content_type}");
 
+    // `seedgate usage` on the same database writes the same figures.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_seedgate"));
+    command
+        .args(["usage", "--from", "0", "--to", &FAR_FUTURE_MS.to_string()])
+        .args([
+            "--group-by",
+            "account,model,resolution",
+            "--csv",
+            "--data-dir",
+        ])
+        .arg(app.data_dir.path())
+        .env_remove("SEEDGATE_CONFIG")
+        .env_remove("SEEDGATE_DATABASE_URL");
+    if let Some(url) = &app.database_url {
+        command.env("SEEDGATE_DATABASE_URL", url);
+    }
+    let out = command.output().expect("run seedgate usage");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), csv_body);
+
     // Filtered to one account, by name, grouped by day: today's UTC day.
     let other_account = app
         .store
