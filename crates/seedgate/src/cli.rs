@@ -11,6 +11,8 @@ use seedgate_store::{Actor, AdminRole, Changes};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod alerts;
+pub use alerts::AlertsCommand;
 mod tasks;
 pub use tasks::TasksCommand;
 mod usage;
@@ -75,6 +77,9 @@ pub enum Command {
     /// Audit the credit ledger.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// The operator alerts: their signing secret, and the alerts raised.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
     /// Create or upgrade the database schema, then exit.
     Migrate,
     /// Inspect the configured upstream accounts.
@@ -534,6 +539,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
         }
         Command::Tasks(cmd) => tasks::run(cmd, &settings).await,
         Command::Usage(args) => usage::run(args, &settings).await,
+        Command::Alerts(cmd) => alerts::run(cmd, &settings).await,
         Command::Ledger(LedgerCommand::Verify) => {
             let store = open_store(&settings).await?;
             let dump = store.ledger_dump().await?;

@@ -428,3 +428,56 @@ async fn without_a_webhook_alerts_are_listed_unsent_and_bad_queries_are_refused(
         "an API key is no admin token"
     );
 }
+
+/// `seedgate alerts <args>` against the app's database: its stdout.
+fn alerts_cli(app: &TestApp, args: &[&str]) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_seedgate"));
+    cmd.arg("alerts")
+        .args(args)
+        .arg("--data-dir")
+        .arg(app.data_dir.path())
+        .env_remove("SEEDGATE_CONFIG")
+        .env_remove("SEEDGATE_DATABASE_URL")
+        .env_remove("SEEDGATE_ALERTS__SECRET");
+    if let Some(url) = &app.database_url {
+        cmd.env("SEEDGATE_DATABASE_URL", url);
+    }
+    let out = cmd.output().expect("run seedgate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+#[tokio::test]
+async fn without_a_configured_secret_one_is_generated_and_shown_by_the_cli() {
+    let receiver = Receiver::start(vec![]).await;
+    let app = spawn_app_with(|s| {
+        s.alerts.webhook_url = Some(receiver.url("/alerts"));
+        s.alerts.check_interval_seconds = 0.1;
+        s.local.instant = true;
+        s.alerts.balance_below = Some(100_000 - PRICE / 2);
+    })
+    .await;
+    submit(&app, "below").await;
+    let got = wait_for_kind(&receiver, "balance_below", 1, Duration::from_secs(30)).await;
+    let stdout = alerts_cli(&app, &["secret"]);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "the secret alone on stdout: {stdout:?}");
+    assert!(lines[0].starts_with("whsec_"), "{stdout}");
+    assert!(
+        verifies(lines[0], &got[0]),
+        "signed with the generated secret"
+    );
+    assert_eq!(
+        alerts_cli(&app, &["secret"]),
+        stdout,
+        "the same secret each time"
+    );
+    let listed = alerts_cli(&app, &["list"]);
+    let first: Value =
+        serde_json::from_str(listed.lines().next().expect("one alert")).expect("json");
+    assert_eq!(first["kind"], "balance_below", "{listed}");
+}
