@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod observability;
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct MediaCacheConfig {
@@ -267,6 +269,7 @@ impl MediaService {
         let cache_key = format!("{}\u{0}{}", kind.as_str(), url.as_str());
         if let Some(entry) = self.cache.get(&cache_key).await {
             if self.still_valid(url, &entry).await {
+                observability::cache_hit(kind);
                 return Ok(entry.inspected.clone());
             }
             self.cache.invalidate(&cache_key).await;
@@ -275,24 +278,32 @@ impl MediaService {
             .fetch_permits
             .acquire(account)
             .await
-            .map_err(MediaError::from_fetch)?;
+            .map_err(|e| {
+                observability::busy(kind);
+                MediaError::from_fetch(e)
+            })?;
+        let started = std::time::Instant::now();
         let (bytes, etag, content_length) = match self.own_key(url) {
-            Some(key) => (self.read_own(key).await?, None, None),
+            Some(key) => {
+                let read = self.read_own(key).await;
+                observability::read_own(kind, read.is_ok(), started.elapsed());
+                (read?, None, None)
+            }
             None => {
-                let fetched = self
-                    .fetcher
-                    .fetch(url, kind)
-                    .await
-                    .map_err(MediaError::from_fetch)?;
+                let fetched = self.fetcher.fetch(url, kind).await;
+                observability::fetched_from(kind, &fetched, started.elapsed());
+                let fetched = fetched.map_err(MediaError::from_fetch)?;
                 (fetched.bytes, fetched.etag, fetched.content_length)
             }
         };
         // Probing reads up to 50 MB: off the async threads.
         let probed = bytes.clone();
+        let started = std::time::Instant::now();
         let facts = tokio::task::spawn_blocking(move || probe(&probed, kind))
             .await
-            .map_err(|_| MediaError::Storage)?
-            .map_err(MediaError::Unreadable)?;
+            .map_err(|_| MediaError::Storage)?;
+        observability::probed(kind, facts.is_ok(), started.elapsed());
+        let facts = facts.map_err(MediaError::Unreadable)?;
         let inspected = Inspected { bytes, facts };
         let entry = Arc::new(Entry {
             inspected: inspected.clone(),

@@ -5,6 +5,7 @@
 //! local renderer too, which finishes inside `submit`.
 
 pub mod local;
+pub mod observed;
 pub mod routing;
 pub mod upstream;
 
@@ -126,6 +127,9 @@ pub enum Progress {
     Pending {
         provider_job_id: String,
         poll_after: Duration,
+        /// The upstream's own word for where the job is (`queued`, `running`) when it says,
+        /// so a task's timeline can show each change.
+        upstream_status: Option<&'static str>,
     },
     Done(Artifacts),
 }

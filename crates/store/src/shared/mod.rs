@@ -495,7 +495,11 @@ impl This {
         )
         .await?;
         tx.commit().await?;
-        Ok(ended.map(crate::observability::Ended::count).is_some())
+        let Some(ended) = ended else {
+            return Ok(false);
+        };
+        ended.count();
+        Ok(true)
     }
 
     /// A fenced statement (`… WHERE id = $n AND lease_token = $m`) ran: whether it applied.

@@ -202,7 +202,9 @@ impl TaskQueue for This {
                     )
                     .await?;
                     tx.commit().await?;
-                    ended.map(crate::observability::Ended::count);
+                    if let Some(ended) = ended {
+                        ended.count();
+                    }
                     continue;
                 }
             };

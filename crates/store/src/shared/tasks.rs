@@ -18,7 +18,10 @@ impl TaskStore for This {
         task: &Task,
         idempotency: Option<IdempotencyCompletion>,
     ) -> StoreResult<Admission> {
-        self.commit_new_task(task, idempotency).await
+        let admission = self.commit_new_task(task, idempotency).await?;
+        // Committed (SQLite's group writer answers after its commit): the hold is placed.
+        crate::observability::hold_placed(task.price.credits);
+        Ok(admission)
     }
 
     async fn get_task(&self, id: &TaskId, account: &AccountId) -> StoreResult<Option<Task>> {
@@ -154,7 +157,7 @@ impl TaskStore for This {
             ));
         }
         // The guarded update decides: a claim or cancel that got there first leaves it nothing.
-        if !finish(
+        let Some(ended) = end_task(
             &mut tx,
             id.as_str(),
             None,
@@ -164,7 +167,7 @@ impl TaskStore for This {
             now,
         )
         .await?
-        {
+        else {
             let current: Option<String> =
                 sqlx::query_scalar("SELECT status FROM tasks WHERE id = $1")
                     .bind(id.as_str())
@@ -174,13 +177,14 @@ impl TaskStore for This {
             return Err(StoreError::Conflict(format!(
                 "task is {status}, only queued tasks can be cancelled"
             )));
-        }
+        };
         let row: TaskRow = sqlx::query_as(&TASK_BY_ID)
             .bind(id.as_str())
             .fetch_one(&mut *tx)
             .await?;
         let task = task_from(row)?;
         tx.commit().await?;
+        ended.count();
         Ok(task)
     }
 

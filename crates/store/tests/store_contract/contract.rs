@@ -1561,3 +1561,54 @@ pub async fn queued_work_is_claimed_round_the_accounts(store: Arc<dyn Store>) {
     assert_eq!(next.task.id, late.id);
     assert_ledger_clean(&*store).await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The metrics' gauges.
+// ---------------------------------------------------------------------------------------------
+
+pub async fn queue_gauges_count_queued_due_running_and_pending_callbacks(store: Arc<dyn Store>) {
+    let key = new_key(&*store, "k", "h1", 10_000).await;
+    let now = seedgate_core::clock::now_ms();
+    let empty = store.queue_gauges(now).await.expect("gauges");
+    assert_eq!(empty, seedgate_store::QueueGauges::default());
+
+    let mut oldest = task_with_callback(&key, 100, Some(HOOK));
+    oldest.created_at_ms = now - 60_000;
+    store.create_task(&oldest, None).await.expect("create");
+    for _ in 0..2 {
+        store
+            .create_task(&task_with_callback(&key, 100, Some(HOOK)), None)
+            .await
+            .expect("create");
+    }
+    let queued = store.queue_gauges(now + 1_000).await.expect("gauges");
+    assert_eq!(
+        (queued.queued, queued.due, queued.running),
+        (3, 3, 0),
+        "{queued:?}"
+    );
+    assert_eq!(queued.oldest_queued_created_at_ms, Some(now - 60_000));
+    assert_eq!(queued.callbacks_pending, 0, "reAPI tasks call back only at the end");
+    // Seen from before they were due, none is.
+    let early = store.queue_gauges(now - 3_600_000).await.expect("gauges");
+    assert_eq!((early.queued, early.due), (3, 0));
+
+    let claimed = store
+        .claim_task("w", Duration::from_secs(30), 3)
+        .await
+        .expect("claim")
+        .expect("a task");
+    let running = store.queue_gauges(now + 1_000).await.expect("gauges");
+    assert_eq!((running.queued, running.due, running.running), (2, 2, 1));
+    assert!(store
+        .complete_task(&claimed.task.id, &claimed.lease_token, &TaskOutput::default())
+        .await
+        .expect("complete"));
+    let done = store.queue_gauges(now + 1_000).await.expect("gauges");
+    assert_eq!((done.queued, done.running), (2, 0));
+    assert_eq!(done.callbacks_pending, 1, "the finished task's callback waits");
+    if claimed.task.id != oldest.id {
+        assert_eq!(done.oldest_queued_created_at_ms, Some(now - 60_000));
+    }
+    assert_ledger_clean(&*store).await;
+}
