@@ -737,6 +737,11 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/keys/{key}/revoke"),
     ("get", "/admin/v1/audit"),
     ("get", "/admin/v1/tokens"),
+    ("get", "/admin/v1/tasks"),
+    ("get", "/admin/v1/tasks/{id}"),
+    ("post", "/admin/v1/tasks/{id}/cancel"),
+    ("post", "/admin/v1/tasks/{id}/refund"),
+    ("post", "/admin/v1/tasks/{id}/callbacks/redeliver"),
     ("get", "/admin/v1/usage"),
 ];
 

@@ -569,3 +569,70 @@ async fn a_running_upstream_task_is_cancelled_there_and_refunded_once() {
     let (code, out) = front.ledger_verify();
     assert_eq!(code, 0, "{out}");
 }
+
+/// `seedgate tasks …` on the app's database; (exit code, stdout, stderr).
+fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_seedgate"));
+    command
+        .args(args)
+        .arg("--data-dir")
+        .arg(app.data_dir.path())
+        .env_remove("SEEDGATE_CONFIG")
+        .env_remove("SEEDGATE_DATABASE_URL")
+        .env("SEEDGATE_LOG__FILTER", "warn");
+    if let Some(url) = &app.database_url {
+        command.env("SEEDGATE_DATABASE_URL", url);
+    }
+    let out = command.output().expect("run seedgate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_command_line_searches_and_refunds_once_through_the_same_service() {
+    let app = spawn_app_with(|s| s.local.instant = true).await;
+    let admin = admin_token(&app, AdminRole::Admin).await;
+    let id = submit(&app, &app.key, MODEL, "a cat").await;
+    let done = wait_admin(&app, &admin, &id, |t| t["status"] == "succeeded").await;
+    let price = done["cost"]["price"].as_i64().expect("price");
+    let before = app.balance_of(&app.key).await;
+
+    let (code, out, err) = cli(
+        &app,
+        &["tasks", "search", "--status", "succeeded", "--json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let page: Value = serde_json::from_str(&out).expect("JSON page");
+    assert_eq!(page["tasks"][0]["task"]["id"], id.as_str(), "{out}");
+    let (code, out, _) = cli(&app, &["tasks", "search", "--status", "queued", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).expect("JSON")["tasks"],
+        json!([])
+    );
+    let (code, _, err) = cli(&app, &["tasks", "search", "--status", "lost"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("status"), "{err}");
+
+    let (code, _, err) = cli(&app, &["tasks", "refund", &id, "--note", "from the shell"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(app.balance_of(&app.key).await, before + price);
+    let (code, _, err) = cli(&app, &["tasks", "refund", &id, "--note", "twice"]);
+    assert_ne!(code, 0, "a second refund is refused");
+    assert!(err.contains("refunded by hand already"), "{err}");
+    let (code, _, err) = cli(&app, &["tasks", "cancel", &id]);
+    assert_ne!(code, 0, "a finished task is not cancelled");
+    assert!(err.contains("succeeded"), "{err}");
+    assert_eq!(ledger_amounts(&app, &id, EntryKind::Refund).await, [price]);
+    assert_eq!(app.balance_of(&app.key).await, before + price);
+    let (_, audit) = get(&app, &format!("/admin/v1/audit?target={id}"), &admin).await;
+    let entries = audit["data"].as_array().expect("data");
+    assert_eq!(entries.len(), 1, "{audit}");
+    assert_eq!(entries[0]["actor"], "cli");
+    assert_eq!(entries[0]["action"], "task.refund");
+    let (code, out) = app.ledger_verify();
+    assert_eq!(code, 0, "{out}");
+}
