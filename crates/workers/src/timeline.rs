@@ -41,10 +41,11 @@ pub(crate) fn upstream_error(
     }
 }
 
-/// What a poll said, reduced to what is worth a line when it changes: the job still running
-/// (the provider interface does not tell queued from running), or an error and its message.
+/// What a poll said, reduced to what is worth a line when it changes: the job not finished
+/// (with the upstream's word for it, `queued` or `running`, when it gives one), or an error and
+/// its message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Seen {
-    Pending,
+    Pending(Option<&'static str>),
     Error(String),
 }

@@ -246,6 +246,7 @@ impl TaskWorkers {
             Ok(Progress::Pending {
                 provider_job_id,
                 poll_after,
+                ..
             }) => Submitted::Accepted {
                 account,
                 job_id: provider_job_id,
@@ -348,8 +349,9 @@ impl TaskWorkers {
             );
         let mut interval = first.clamp(Duration::ZERO, upstream.poll_max);
         // What the polls said last: the timeline gets a line when it changes, not per poll.
-        // A job taken just now is known to be pending.
-        let mut seen = fresh.then_some(Seen::Pending);
+        // A job taken just now is known to be pending (its first status, when the upstream
+        // names one, is still news).
+        let mut seen = fresh.then_some(Seen::Pending(None));
         let status = |status: &str| TaskEvent::UpstreamStatus {
             upstream_account: account.name().to_string(),
             upstream_task_id: job_id.to_string(),
@@ -365,13 +367,17 @@ impl TaskWorkers {
             interval = polling::next_interval(interval, upstream.poll_min, upstream.poll_max);
             let now_seen = match &result {
                 Ok(Progress::Done(_)) => None,
-                Ok(Progress::Pending { .. }) => Some(Seen::Pending),
+                Ok(Progress::Pending {
+                    upstream_status, ..
+                }) => Some(Seen::Pending(*upstream_status)),
                 Err(e) => Some(Seen::Error(e.message.clone())),
             };
             if now_seen.is_none() || now_seen != seen {
                 let event = match &result {
                     Ok(Progress::Done(_)) => status("succeeded"),
-                    Ok(Progress::Pending { .. }) => status("pending"),
+                    Ok(Progress::Pending {
+                        upstream_status, ..
+                    }) => status(upstream_status.unwrap_or("pending")),
                     Err(e) => upstream_error(account.name(), UpstreamOperation::Poll, e),
                 };
                 self.note(&job.task_id, event).await;

@@ -428,9 +428,15 @@ impl UpstreamProvider {
         state: UpstreamState,
     ) -> Result<Progress, ProviderError> {
         match state {
-            UpstreamState::Queued | UpstreamState::Running => Ok(Progress::Pending {
+            UpstreamState::Queued => Ok(Progress::Pending {
                 provider_job_id: job_id.to_string(),
                 poll_after: self.config.first_poll,
+                upstream_status: Some("queued"),
+            }),
+            UpstreamState::Running => Ok(Progress::Pending {
+                provider_job_id: job_id.to_string(),
+                poll_after: self.config.first_poll,
+                upstream_status: Some("running"),
             }),
             UpstreamState::Succeeded {
                 video_url,
@@ -509,6 +515,7 @@ impl Provider for UpstreamProvider {
             Ok(job_id) => Ok(Progress::Pending {
                 provider_job_id: job_id,
                 poll_after: self.config.first_poll,
+                upstream_status: None,
             }),
             // A success status whose body names no task (or an envelope that says "server
             // error"): the upstream may well have created it. Reconcile, do not resubmit.

@@ -445,3 +445,64 @@ async fn an_operators_refund_is_merged_in_and_its_operator_hidden_from_the_membe
     assert_eq!(action["actor"], "operator");
     assert!(action.get("before").is_none() && action.get("after").is_none());
 }
+
+#[tokio::test]
+async fn each_upstream_status_change_is_one_line_however_many_polls() {
+    let upstream = spawn_app_with(|s| s.local.instant = true).await;
+    let upstream_key = upstream.create_key("front service", 10_000).await;
+    let front = spawn_app_with({
+        let base = upstream.base.clone();
+        let key = upstream_key.clone();
+        move |s| {
+            s.providers = vec![ark_account("ark-main", &base, &key)];
+            s.routing = BTreeMap::from([(
+                MODEL.to_string(),
+                Route {
+                    strategy: RoutingStrategy::Priority,
+                    providers: vec!["ark-main".into()],
+                },
+            )]);
+            s.upstream.poll_min_ms = 100;
+            s.upstream.poll_max_ms = 200;
+            s.upstream.callbacks = Some(false);
+        }
+    })
+    .await;
+    // Two seconds upstream: a dozen polls or so.
+    let id = front
+        .submit_ok(
+            &json!({"model": MODEL, "prompt": "slow [[seedgate:delay:2000]]",
+                           "resolution": "480p", "duration": 4}),
+        )
+        .await;
+    let task = front.wait_for_task(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let entries = timeline_of(&front, &front.key, &id).await;
+    let statuses: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["kind"] == "upstream_status")
+        .map(|e| e["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "running").count(),
+        1,
+        "running once, not once per poll: {statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&"succeeded"), "{statuses:?}");
+    assert!(
+        statuses.windows(2).all(|w| w[0] != w[1]),
+        "only changes: {statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| ["queued", "running", "succeeded"].contains(s)),
+        "{statuses:?}"
+    );
+    let accepted = the(&entries, "upstream_accepted");
+    assert_eq!(accepted["upstream_account"], "ark-main");
+    assert_eq!(
+        the(&entries, "result_copied")["key"],
+        format!("tasks/{id}/1/0.mp4")
+    );
+}
