@@ -38,3 +38,12 @@ pub(crate) struct UsageSql {
 /// Rows read ahead of the reader: enough to keep the database busy, small enough to matter
 /// nothing in memory.
 pub(crate) const READ_AHEAD: usize = 256;
+
+/// Reports reading the database at once, per process. A report bigger than [`READ_AHEAD`] holds
+/// a connection for as long as its client takes to read it; beyond this many, reports wait for
+/// each other instead of taking the connections every other request needs.
+pub(crate) static READERS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+
+/// A reader whose rows nobody takes for this long gives up its connection (the report then
+/// ends in an error, never as if complete).
+pub(crate) const STALLED_READER: std::time::Duration = std::time::Duration::from_secs(60);

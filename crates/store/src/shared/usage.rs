@@ -3,7 +3,7 @@
 
 use super::super::USAGE_SQL;
 use super::*;
-use crate::usage::{UsageRows, UsageStore, READ_AHEAD};
+use crate::usage::{UsageRows, UsageStore, READERS, READ_AHEAD, STALLED_READER};
 use futures::StreamExt;
 use seedgate_core::usage::{Dimension, UsageFigures, UsageQuery, UsageRow};
 use sqlx::Row;
@@ -113,6 +113,13 @@ fn decode(row: &<Db as sqlx::Database>::Row, columns: usize) -> StoreResult<Usag
     })
 }
 
+/// What the reader hands over: a row (or the error that stopped it), then `Finished` once every
+/// row is out. A channel that closes without `Finished` means the reader gave up.
+enum Read {
+    Row(StoreResult<UsageRow>),
+    Finished,
+}
+
 #[async_trait::async_trait]
 impl UsageStore for This {
     async fn usage_report(&self, query: &UsageQuery) -> StoreResult<UsageRows> {
@@ -120,10 +127,26 @@ impl UsageStore for This {
         let columns = query.group_columns().len();
         let (from, to) = (query.from_ms, query.to_ms);
         let pool = self.pool().clone();
+        // Reports wait for each other here, never for the connections other requests need.
+        let permit = READERS
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Conflict("the store is shutting down".into()))?;
         let (sender, mut receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
         // The reader owns the pool handle and the statement, so the stream outlives this call;
-        // it stops at the first error, or as soon as nobody reads.
+        // it stops at the first error, as soon as nobody reads, or when nobody has taken a row
+        // for STALLED_READER (a client that stopped reading must not keep a connection).
         tokio::spawn(async move {
+            let _permit = permit;
+            let handed = |read: Read| {
+                let sender = sender.clone();
+                async move {
+                    matches!(
+                        tokio::time::timeout(STALLED_READER, sender.send(read)).await,
+                        Ok(Ok(()))
+                    )
+                }
+            };
             let mut statement = sqlx::query(&sql).bind(from).bind(to);
             for value in binds {
                 statement = statement.bind(value);
@@ -134,15 +157,35 @@ impl UsageStore for This {
                     .map_err(StoreError::from)
                     .and_then(|r| decode(&r, columns));
                 let failed = item.is_err();
-                if sender.send(item).await.is_err() || failed {
-                    break;
+                if !handed(Read::Row(item)).await || failed {
+                    return;
                 }
             }
+            handed(Read::Finished).await;
         });
-        let first = receiver.recv().await.transpose()?;
-        let rest = futures::stream::unfold(receiver, |mut receiver| async move {
-            receiver.recv().await.map(|item| (item, receiver))
-        });
+        let first = match receiver.recv().await {
+            Some(Read::Row(row)) => Some(row?),
+            Some(Read::Finished) => None,
+            None => return Err(gave_up()),
+        };
+        let finished = first.is_none();
+        let rest = futures::stream::unfold(
+            (receiver, finished),
+            |(mut receiver, finished)| async move {
+                if finished {
+                    return None;
+                }
+                match receiver.recv().await {
+                    Some(Read::Row(row)) => Some((row, (receiver, false))),
+                    Some(Read::Finished) => None,
+                    None => Some((Err(gave_up()), (receiver, true))),
+                }
+            },
+        );
         Ok(futures::stream::iter(first.map(Ok)).chain(rest).boxed())
     }
+}
+
+fn gave_up() -> StoreError {
+    StoreError::Conflict("the usage report's reader stopped before the last row".into())
 }

@@ -459,3 +459,44 @@ pub async fn usage_days_and_months_split_at_utc_midnight(store: Arc<dyn Store>) 
     assert_eq!(february[0].figures.tasks, 2);
     assert_eq!(february[0].figures.credits_held, 200);
 }
+
+/// Big reports (more rows than are read ahead) hold a connection while their client reads; at
+/// most four do at once per process, the next one waits, and one whose client went away gives
+/// its turn back. One backend is enough (the limit is the process's), and only one test may
+/// hold every turn at once, so this runs on SQLite alone.
+#[tokio::test]
+async fn big_reports_take_turns_and_give_them_back_when_dropped() {
+    crate::backend::sqlite()
+        .await
+        .run(|store: Arc<dyn Store>| async move {
+            let key = new_key(&*store, "k", "usage-turns", 1_000_000).await;
+            const DAYS: i64 = 300;
+            for day in 0..DAYS {
+                let at = JAN_FIRST_MS + day * 86_400_000;
+                let t = task_at(&key, 10, "seedance-2.0-mini", Resolution::P480, at);
+                store.create_task(&t, None).await.expect("create");
+            }
+            let by_day = query(
+                JAN_FIRST_MS,
+                JAN_FIRST_MS + DAYS * 86_400_000,
+                &[Dimension::Day],
+            );
+            let mut open = Vec::new();
+            for _ in 0..4 {
+                let mut rows = store.usage_report(&by_day).await.expect("report");
+                assert!(rows.try_next().await.expect("row").is_some());
+                open.push(rows);
+            }
+            // Every turn is taken by a reader its client is not reading: the next one waits.
+            let waiting =
+                tokio::time::timeout(Duration::from_millis(300), store.usage_report(&by_day)).await;
+            assert!(waiting.is_err(), "a fifth big report did not wait its turn");
+            drop(open);
+            let rows = tokio::time::timeout(Duration::from_secs(10), report(&*store, &by_day))
+                .await
+                .expect("the dropped readers gave their turns back");
+            assert_eq!(i64::try_from(rows.len()).expect("n"), DAYS);
+            assert_eq!(total(&rows).tasks, DAYS);
+        })
+        .await;
+}
