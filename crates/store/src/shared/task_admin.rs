@@ -225,7 +225,7 @@ impl TaskAdminStore for This {
             })?),
             _ => None,
         };
-        if !finish(
+        let Some(ended) = end_task(
             &mut tx,
             id.as_str(),
             fence.as_deref(),
@@ -235,11 +235,11 @@ impl TaskAdminStore for This {
             now,
         )
         .await?
-        {
+        else {
             return Err(StoreError::Conflict(
                 "the task changed while it was being cancelled; read it again".into(),
             ));
-        }
+        };
         let after = operator_task_in(&mut tx, id.as_str())
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -253,6 +253,8 @@ impl TaskAdminStore for This {
         )
         .await?;
         tx.commit().await?;
+        // Committed: the released hold is counted in the metrics.
+        ended.count();
         Ok(after)
     }
 
@@ -367,6 +369,7 @@ impl TaskAdminStore for This {
         )
         .await?;
         tx.commit().await?;
+        crate::observability::refunded(u64::try_from(credits).unwrap_or(0));
         Ok(ManualRefund {
             task_id: id.clone(),
             account_id: AccountId::from_string(account),
