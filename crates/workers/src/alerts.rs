@@ -227,7 +227,11 @@ impl AlertsWorker {
             for &fraction in &self.config.budget_fractions {
                 // Compared in integers (per mille) so 80% of 1000 is exactly 800.
                 let per_mille = (fraction * 1000.0).round() as u64;
-                if per_mille == 0 || spent.saturating_mul(1000) < limit.saturating_mul(per_mille) {
+                // A zero budget allows nothing: there is no fraction of it to cross.
+                if per_mille == 0
+                    || limit == 0
+                    || spent.saturating_mul(1000) < limit.saturating_mul(per_mille)
+                {
                     continue;
                 }
                 let percent = per_mille as f64 / 10.0;

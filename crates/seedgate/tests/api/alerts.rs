@@ -481,3 +481,60 @@ async fn without_a_configured_secret_one_is_generated_and_shown_by_the_cli() {
         serde_json::from_str(listed.lines().next().expect("one alert")).expect("json");
     assert_eq!(first["kind"], "balance_below", "{listed}");
 }
+
+#[tokio::test]
+async fn an_account_crossing_fractions_of_its_daily_budget_alerts_once_per_fraction() {
+    let receiver = Receiver::start(vec![]).await;
+    let secret = new_secret();
+    let app = spawn_app_with(|s| {
+        alerts_to(s, &receiver, &secret);
+        s.local.instant = true;
+    })
+    .await;
+    let account = account_id(&app).await;
+    let policy = seedgate_core::accounts::Policy {
+        limits: seedgate_core::accounts::Limits {
+            daily_budget: Some(2 * PRICE as u64),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    AdminService::new(app.store.clone(), Arc::new(SystemClock))
+        .update_account(
+            &account,
+            &seedgate_store::Changes {
+                name: None,
+                policy: Some(policy),
+            },
+            &Actor("cli".into()),
+        )
+        .await
+        .expect("budget");
+    // Half the budget: below 80 %.
+    submit(&app, "half").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(of_kind(&receiver, "budget_crossed").is_empty());
+    // The whole budget: 80 % and 100 % crossed, one alert each.
+    submit(&app, "all of it").await;
+    let got = wait_for_kind(&receiver, "budget_crossed", 2, Duration::from_secs(30)).await;
+    let mut fractions: Vec<f64> = got
+        .iter()
+        .map(|r| body(r)["figures"]["fraction"].as_f64().expect("fraction"))
+        .collect();
+    fractions.sort_by(f64::total_cmp);
+    assert_eq!(fractions, vec![0.8, 1.0]);
+    for r in &got {
+        let b = body(r);
+        assert_eq!(b["subject"], account.as_str(), "{b}");
+        assert_eq!(b["figures"]["period"], "daily", "{b}");
+        assert_eq!(b["figures"]["budget"], 2 * PRICE, "{b}");
+        assert_eq!(b["figures"]["spent"], 2 * PRICE, "{b}");
+        assert!(verifies(&secret, r));
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        of_kind(&receiver, "budget_crossed").len(),
+        2,
+        "once per fraction"
+    );
+}

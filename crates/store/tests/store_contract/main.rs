@@ -14,6 +14,7 @@
 //! every PostgreSQL test fails; none is skipped. Each test creates its own database with a random
 //! name and drops it at the end (even when it fails), so tests run in parallel.
 
+mod alerts;
 mod backend;
 mod contract;
 mod operator_tasks;
