@@ -206,28 +206,26 @@ async fn counters_move_by_exactly_the_workload_and_the_output_passes_promtool() 
         "[local]\ninstant = true\n\n[worker]\nidle_poll_ms = 50\n\n\
          [metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n"
     ));
-    // An admin token, made the way an operator makes one, before the server starts.
-    let made = Command::new(env!("CARGO_BIN_EXE_seedgate"))
-        .args([
-            "admin-tokens",
-            "create",
-            "--name",
-            "scraper",
-            "--role",
-            "viewer",
-        ])
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .env("SEEDGATE_LOG__FILTER", "warn")
-        .output()
-        .expect("admin-tokens create");
-    assert!(made.status.success(), "{made:?}");
-    let token = String::from_utf8(made.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_string();
+    // Admin tokens, made the way an operator makes them, before the server starts: a viewer
+    // for the scraper, an admin for a manual refund.
+    let admin_token = |name: &str, role: &str| {
+        let made = Command::new(env!("CARGO_BIN_EXE_seedgate"))
+            .args(["admin-tokens", "create", "--name", name, "--role", role])
+            .arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data)
+            .env("SEEDGATE_LOG__FILTER", "warn")
+            .output()
+            .expect("admin-tokens create");
+        assert!(made.status.success(), "{made:?}");
+        String::from_utf8(made.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_string()
+    };
+    let token = admin_token("scraper", "viewer");
+    let operator = admin_token("ops", "admin");
     let (_server, key) = start(&config, &data, port);
     let key = key.expect("the development key");
     let main_metrics = format!("{base}/metrics");
@@ -304,6 +302,17 @@ async fn counters_move_by_exactly_the_workload_and_the_output_passes_promtool() 
         assert!(Instant::now() < deadline, "the callback never arrived");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+
+    // An operator gives 50 credits of the first task's charge back by hand.
+    const MANUAL_REFUND: f64 = 50.0;
+    let r = client
+        .post(format!("{base}/admin/v1/tasks/{}/refund", ids[0]))
+        .bearer_auth(&operator)
+        .json(&json!({"note": "goodwill", "credits": MANUAL_REFUND as i64}))
+        .send()
+        .await
+        .expect("refund");
+    assert_eq!(r.status(), StatusCode::OK, "{:?}", r.text().await);
 
     // What the database says happened, to compare the money with.
     let store = SqliteStore::open(&data.join("seedgate.db"))
@@ -417,7 +426,8 @@ async fn counters_move_by_exactly_the_workload_and_the_output_passes_promtool() 
     );
     assert_eq!(
         delta("seedgate_credits_refunded_total", &[]),
-        credits(Some(TaskStatus::Failed))
+        credits(Some(TaskStatus::Failed)) + MANUAL_REFUND,
+        "released holds and the manual refund"
     );
     assert!(credits(Some(TaskStatus::Failed)) > 0.0);
     let local_create = |outcome| {

@@ -151,27 +151,11 @@ async fn resolve_hold(
     Ok(u64::try_from(held).unwrap_or(0))
 }
 
-/// [`end_task`], answering only whether the task ended (`false` when another writer got
-/// there first). The credits it moves are not counted in the metrics: a caller that can count
-/// them once its transaction commits calls `end_task` and [`crate::observability::Ended::count`].
-pub(super) async fn finish(
-    tx: &mut Tx,
-    id: &str,
-    fence: Option<&str>,
-    status: TaskStatus,
-    output: Option<&TaskOutput>,
-    error: Option<&TaskError>,
-    now: i64,
-) -> StoreResult<bool> {
-    Ok(end_task(tx, id, fence, status, output, error, now)
-        .await?
-        .is_some())
-}
-
 /// Ends a task in `status` and resolves its hold, inside `tx`. `fence` is the lease token a
 /// worker must still hold; without one only a queued task may end (cancel, abandon). `None`
 /// when the task was not where the transition starts (another writer got there first); else
-/// what ended, to be counted once the transaction commits.
+/// what ended, to be counted ([`crate::observability::Ended::count`]) once the transaction
+/// commits.
 pub(super) async fn end_task(
     tx: &mut Tx,
     id: &str,
