@@ -274,14 +274,10 @@ impl MediaService {
             }
             self.cache.invalidate(&cache_key).await;
         }
-        let _permit = self
-            .fetch_permits
-            .acquire(account)
-            .await
-            .map_err(|e| {
-                observability::busy(kind);
-                MediaError::from_fetch(e)
-            })?;
+        let _permit = self.fetch_permits.acquire(account).await.map_err(|e| {
+            observability::busy(kind);
+            MediaError::from_fetch(e)
+        })?;
         let started = std::time::Instant::now();
         let (bytes, etag, content_length) = match self.own_key(url) {
             Some(key) => {

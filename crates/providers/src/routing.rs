@@ -129,9 +129,9 @@ impl AccountHealth {
         BreakerView {
             state,
             consecutive_failures: b.consecutive_failures,
-            opened_at: b.opened_at.map(|at| {
-                std::time::SystemTime::now() - now.saturating_duration_since(at)
-            }),
+            opened_at: b
+                .opened_at
+                .map(|at| std::time::SystemTime::now() - now.saturating_duration_since(at)),
         }
     }
 }
@@ -141,7 +141,9 @@ impl AccountHealth {
 pub enum BreakerState {
     Closed,
     /// Keeping the account out until then (wall-clock time, for display).
-    Open { until: std::time::SystemTime },
+    Open {
+        until: std::time::SystemTime,
+    },
     /// Its open time is over: one trial request decides.
     HalfOpen,
 }

@@ -405,9 +405,7 @@ impl Application {
             )
             // Outermost, so that every answer is counted (the guard's too); a route layer, so
             // the matched route template is known.
-            .layer(axum::middleware::from_fn(
-                crate::observability::track_http,
-            ));
+            .layer(axum::middleware::from_fn(crate::observability::track_http));
 
         Ok(Self {
             listener,

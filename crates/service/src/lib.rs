@@ -12,8 +12,8 @@ pub mod auth;
 pub mod observability;
 mod submit;
 mod tasks;
-pub mod usage;
 mod timeline;
+pub mod usage;
 
 pub use accounts::{client_address, AccountView, Principal, RateReport};
 pub use submit::{MEDIA_COPY_PREFIX, RETRY_WINDOW};

@@ -257,10 +257,11 @@ impl CallbackDispatcher {
         let started_at_ms = seedgate_core::clock::now_ms();
         let clock = Instant::now();
         let span = tracing::info_span!("callback.deliver", task_id = %job.task_id, callback = job.id, attempt = job.attempts + 1);
-        let (status, retry_after, error) = match tracing::Instrument::instrument(self.attempt(job), span).await {
-            Ok((status, retry_after)) => (Some(status), retry_after, None),
-            Err(e) => (None, None, Some(e)),
-        };
+        let (status, retry_after, error) =
+            match tracing::Instrument::instrument(self.attempt(job), span).await {
+                Ok((status, retry_after)) => (Some(status), retry_after, None),
+                Err(e) => (None, None, Some(e)),
+            };
         let attempt = CallbackAttempt {
             attempt: job.attempts + 1,
             started_at_ms,

@@ -348,7 +348,10 @@ impl TaskWorkers {
         };
         let result = match outcome {
             Outcome::LostLease => {
-                let job = upstream_job.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let job = upstream_job
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
                 if !self.cancel_if_stopped(&claimed, job).await {
                     tracing::warn!("lease lost; leaving the task to its new owner");
                 }

@@ -1588,7 +1588,10 @@ pub async fn queue_gauges_count_queued_due_running_and_pending_callbacks(store: 
         "{queued:?}"
     );
     assert_eq!(queued.oldest_queued_created_at_ms, Some(now - 60_000));
-    assert_eq!(queued.callbacks_pending, 0, "reAPI tasks call back only at the end");
+    assert_eq!(
+        queued.callbacks_pending, 0,
+        "reAPI tasks call back only at the end"
+    );
     // Seen from before they were due, none is.
     let early = store.queue_gauges(now - 3_600_000).await.expect("gauges");
     assert_eq!((early.queued, early.due), (3, 0));
@@ -1601,12 +1604,19 @@ pub async fn queue_gauges_count_queued_due_running_and_pending_callbacks(store: 
     let running = store.queue_gauges(now + 1_000).await.expect("gauges");
     assert_eq!((running.queued, running.due, running.running), (2, 2, 1));
     assert!(store
-        .complete_task(&claimed.task.id, &claimed.lease_token, &TaskOutput::default())
+        .complete_task(
+            &claimed.task.id,
+            &claimed.lease_token,
+            &TaskOutput::default()
+        )
         .await
         .expect("complete"));
     let done = store.queue_gauges(now + 1_000).await.expect("gauges");
     assert_eq!((done.queued, done.running), (2, 0));
-    assert_eq!(done.callbacks_pending, 1, "the finished task's callback waits");
+    assert_eq!(
+        done.callbacks_pending, 1,
+        "the finished task's callback waits"
+    );
     if claimed.task.id != oldest.id {
         assert_eq!(done.oldest_queued_created_at_ms, Some(now - 60_000));
     }
