@@ -327,10 +327,17 @@ pub struct TimelineEntry {
     pub event: TaskEvent,
 }
 
-/// Puts entries from every source in one order: by time, then by source (a task's own event
-/// before the ledger entry of the same transaction), then by each source's own sequence.
+/// Puts entries from every source in one order: by time; within a millisecond, acceptance and
+/// its hold before anything else (a worker may claim the task the same millisecond), then by
+/// source (a task's own event before the ledger entry of the same transaction), then by each
+/// source's own sequence.
 pub fn order(entries: &mut [TimelineEntry]) {
-    entries.sort_by_key(|e| (e.at_ms, e.source, e.seq));
+    let opening = |e: &TimelineEntry| match e.event {
+        TaskEvent::Accepted { .. } => 0,
+        TaskEvent::HoldPlaced { .. } => 1,
+        _ => 2,
+    };
+    entries.sort_by_key(|e| (e.at_ms, opening(e), e.source, e.seq));
 }
 
 #[cfg(test)]
@@ -419,6 +426,40 @@ mod tests {
         order(&mut entries);
         let got: Vec<(i64, Source, i64)> =
             entries.iter().map(|e| (e.at_ms, e.source, e.seq)).collect();
+        // A claim in the millisecond of the acceptance still follows the hold.
+        let mut opening = vec![
+            TimelineEntry {
+                event: TaskEvent::Claimed {
+                    worker: "w".into(),
+                    attempt: 1,
+                    rescued: false,
+                },
+                ..entry(7, Source::Task, 5)
+            },
+            TimelineEntry {
+                event: TaskEvent::HoldPlaced {
+                    ledger_seq: 3,
+                    amount: -1,
+                },
+                ..entry(7, Source::Ledger, 3)
+            },
+            TimelineEntry {
+                event: TaskEvent::Accepted {
+                    dialect: "ark".into(),
+                    api_key_id: "key_1".into(),
+                    model: "m".into(),
+                    requested_model: "m".into(),
+                    billable_seconds: 5,
+                    credits: 1,
+                    micro_usd_per_second: 1,
+                    media: vec![],
+                },
+                ..entry(7, Source::Task, 0)
+            },
+        ];
+        order(&mut opening);
+        let kinds: Vec<&str> = opening.iter().map(|e| e.event.kind()).collect();
+        assert_eq!(kinds, ["accepted", "hold_placed", "claimed"]);
         assert_eq!(
             got,
             [

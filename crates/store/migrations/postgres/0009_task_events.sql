@@ -1,8 +1,9 @@
 -- Every task's timeline: what happened to it, in order. Events tied to a status change
--- (accepted, claimed, requeued, succeeded, failed, cancelled) are written in the transaction of
--- that change; the workers add what they saw (sent to an upstream account, its job id, status
--- changes, errors, failovers, result copies). The ledger, the callback attempts and the admin
--- audit entries of a task are not copied here: a timeline read merges them in.
+-- (claimed, requeued, waiting for an account) are written in the transaction of that change;
+-- the workers add what they saw (sent to an upstream account, its job id, status changes,
+-- errors, failovers, result copies). What the task's own row, its ledger entries, its callback
+-- attempts and the admin audit entries naming it already say (accepted with its quote, the end,
+-- the money, deliveries, operator actions) is not copied here: a timeline read merges it in.
 CREATE TABLE task_events (
     seq              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- insertion order
     task_id          TEXT NOT NULL REFERENCES tasks(id),

@@ -195,8 +195,6 @@ pub(super) async fn end_task(
     if result.rows_affected() != 1 {
         return Ok(None);
     }
-    // Its timeline records the end with it (before the ledger entry, at the same time).
-    timeline::append(tx, id, now, &timeline::ended(status, error)).await?;
     let credits = match status.hold_resolution() {
         Some(resolution) => resolve_hold(tx, id, resolution, now).await?,
         None => 0,
@@ -413,15 +411,6 @@ pub(super) async fn insert_task(
     .bind(task.created_at_ms)
     .bind(task.account_id.as_str())
     .execute(&mut **tx)
-    .await?;
-    // The first line of its timeline: the quote, written with the task (the hold placed just
-    // above is read from the ledger).
-    timeline::append(
-        tx,
-        task.id.as_str(),
-        task.created_at_ms,
-        &timeline::accepted(task),
-    )
     .await?;
     if let Some(idem) = idempotency {
         let r = sqlx::query(
