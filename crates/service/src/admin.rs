@@ -15,8 +15,8 @@ use std::sync::Arc;
 
 mod alerts;
 mod tasks;
-mod usage;
 mod timeline;
+mod usage;
 pub use alerts::MAX_ALERTS_PAGE;
 pub use tasks::{TaskSearchRequest, DEFAULT_SEARCH_LIMIT, MAX_NOTE_BYTES, MAX_SEARCH_LIMIT};
 
