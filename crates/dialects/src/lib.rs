@@ -21,10 +21,10 @@ pub mod hiapi;
 pub mod kie;
 pub mod openai;
 pub mod reapi;
-pub mod usage;
-pub mod timeline;
 #[cfg(test)]
 mod round_trip_fixtures;
+pub mod timeline;
+pub mod usage;
 
 use axum::extract::Extension;
 use axum::http::{header, HeaderValue, Uri};

@@ -1331,5 +1331,9 @@ async fn a_callback_is_sent_on_each_status_change() {
     }
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let bodies = received.lock().expect("lock").clone();
-    assert_eq!(bodies.len(), 1, "HiAPI: the final callback only: {bodies:?}");
+    assert_eq!(
+        bodies.len(),
+        1,
+        "HiAPI: the final callback only: {bodies:?}"
+    );
 }
