@@ -123,7 +123,9 @@ reads back in every other dialect of every key of the same account.",
     modifiers(&SecuritySchemes, &DialectTags),
     tags(
         (name = "Callbacks", description = "seedgate: a task's callback deliveries, and redelivery"),
-        (name = "Account", description = "seedgate: the caller's account, its balance, limits and budgets, and its usage reports"),
+        (name = "Account", description = "seedgate: the caller's account, its balance, limits and budgets"),
+        (name = "Usage", description = "seedgate: the caller's account's usage reports (JSON or CSV)"),
+        (name = "Timeline", description = "seedgate: what happened to a task, in order"),
     )
 )]
 struct ApiDoc;
@@ -410,7 +412,11 @@ mod tests {
             .filter_map(|d| d.error_schema.strip_suffix("ErrorEnvelope"))
             .chain(SEEDGATE_TAGS)
             .collect();
-        assert_eq!(prefixes.len(), DIALECTS.len() + 2, "{prefixes:?}");
+        assert_eq!(
+            prefixes.len(),
+            DIALECTS.len() + SEEDGATE_TAGS.len(),
+            "{prefixes:?}"
+        );
         let unprefixed: Vec<&String> = schemas
             .keys()
             .filter(|name| !prefixes.iter().any(|p| name.starts_with(p)))
@@ -438,7 +444,7 @@ mod tests {
     }
 
     /// seedgate's own, dialect-neutral groups of routes (their schemas start with these too).
-    const SEEDGATE_TAGS: [&str; 2] = ["Callbacks", "Account"];
+    const SEEDGATE_TAGS: [&str; 4] = ["Callbacks", "Account", "Usage", "Timeline"];
 
     /// Each operation carries its dialect's tag (from its registry entry), or one of seedgate's
     /// own; every tag an operation carries is described in the document.
@@ -448,7 +454,11 @@ mod tests {
             max_upload_bytes: 1024,
         });
         let described: Vec<String> = api.tags.iter().flatten().map(|t| t.name.clone()).collect();
-        assert_eq!(described.len(), DIALECTS.len() + 2, "{described:?}");
+        assert_eq!(
+            described.len(),
+            DIALECTS.len() + SEEDGATE_TAGS.len(),
+            "{described:?}"
+        );
         for (path, item) in &api.paths.paths {
             for operation in [&item.get, &item.post, &item.delete].into_iter().flatten() {
                 let tag = operation

@@ -32,7 +32,7 @@ pub struct TimelineObject {
 /// each attempt (worker, upstream account, upstream task id, status changes, errors with
 /// their class, failovers), the result's copy, the settle or refund with its ledger entry,
 /// every callback attempt and operator actions.
-#[utoipa::path(get, path = "/api/v1/tasks/{id}/timeline", tag = "Tasks",
+#[utoipa::path(get, path = "/api/v1/tasks/{id}/timeline", tag = "Timeline",
     params(("id" = String, Path, description = "Task id")),
     responses((status = 200, body = TimelineObject), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]

@@ -196,7 +196,7 @@ pub fn streamed(report: UsageReport, format: UsageFormat) -> Response {
 /// The caller's account's usage: credits held, charged and given back, billable seconds and
 /// task counts over a time range, grouped by any of account, key, model, resolution, mode, day
 /// or month. JSON, or CSV with `format=csv` or `Accept: text/csv`.
-#[utoipa::path(get, path = "/api/v1/usage", tag = "Account", params(MemberUsageQuery),
+#[utoipa::path(get, path = "/api/v1/usage", tag = "Usage", params(MemberUsageQuery),
     responses(
         (status = 200, description = "The report, streamed",
             content((UsageReportObject = "application/json"), (String = "text/csv"))),

@@ -78,6 +78,7 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 /// hash of the API key id). A hash collision only serialises two keys for a moment.
 const LOCK_WEBHOOK_SECRETS: i32 = 0x5347_0001;
 const LOCK_ASSET_QUOTA: i32 = 0x5347_0002;
+const LOCK_ALERT_CROSSING: i32 = 0x5347_0003;
 
 impl PgStore {
     /// Connects to `database_url` (`postgres://user:password@host:port/database`) and brings the
@@ -167,6 +168,7 @@ async fn lock_key(tx: &mut Tx, lock: KeyLock, key: &str) -> StoreResult<()> {
     let class = match lock {
         KeyLock::WebhookSecrets => LOCK_WEBHOOK_SECRETS,
         KeyLock::AssetQuota => LOCK_ASSET_QUOTA,
+        KeyLock::AlertCrossing => LOCK_ALERT_CROSSING,
     };
     sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
         .bind(class)

@@ -66,6 +66,11 @@ impl AlertStore for This {
         let dedupe_key = match &alert.dedupe {
             AlertDedupe::Once(key) => format!("{}:{}:{key}", alert.kind, alert.subject),
             AlertDedupe::WhileOpen => {
+                // Raisers of one kind and subject take turns: under READ COMMITTED a raiser
+                // could see no open alert, then count the one a racer just committed, and
+                // number a second crossing.
+                let subject_key = format!("{}:{}", alert.kind, alert.subject);
+                lock_key(&mut tx, KeyLock::AlertCrossing, &subject_key).await?;
                 let open: Option<String> = sqlx::query_scalar(
                     "SELECT id FROM alerts WHERE kind = $1 AND subject = $2 \
                      AND resolved_at_ms IS NULL",

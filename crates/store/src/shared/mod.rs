@@ -47,6 +47,8 @@ pub(super) enum KeyLock {
     WebhookSecrets,
     /// The asset quota, a sum over rows that may not exist yet.
     AssetQuota,
+    /// The open alert of one kind and subject: its crossing number is read, then written.
+    AlertCrossing,
 }
 
 fn to_i64(v: u64, what: &str) -> StoreResult<i64> {
