@@ -67,6 +67,8 @@ export SEEDGATE_LOCAL__DIRECTIVES=false
 # A key with plenty of credits, made before the server starts (so no development key either).
 SEEDGATE_SCHEMATHESIS_KEY=$("$work/seedgate" keys create --name schemathesis --credits 1000000000)
 export SEEDGATE_SCHEMATHESIS_KEY
+SEEDGATE_SCHEMATHESIS_ADMIN_TOKEN=$("$work/seedgate" admin-tokens create --name schemathesis)
+export SEEDGATE_SCHEMATHESIS_ADMIN_TOKEN
 
 "$work/seedgate" serve >"$work/server.log" 2>&1 &
 server_pid=$!

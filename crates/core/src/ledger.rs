@@ -11,6 +11,11 @@ use crate::task::{HoldResolution, TaskStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
+/// The most credits an account may hold (10^15 credits, $10^12). Grants are refused past it, so
+/// no sum of a balance and an amount can overflow a 64-bit integer in either database (SQLite
+/// would silently turn it into a float, PostgreSQL would fail the statement).
+pub const MAX_BALANCE: i64 = 1_000_000_000_000_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {

@@ -310,6 +310,12 @@ impl AdminService {
         if amount == 0 {
             return Err(AdminError::Invalid("amount: must not be 0".into()));
         }
+        if amount.unsigned_abs() > seedgate_core::ledger::MAX_BALANCE.unsigned_abs() {
+            return Err(AdminError::Invalid(format!(
+                "amount: at most {} credits either way",
+                seedgate_core::ledger::MAX_BALANCE
+            )));
+        }
         if note.trim().is_empty() {
             return Err(AdminError::Invalid("note: say why the credits move".into()));
         }

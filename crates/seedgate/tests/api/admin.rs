@@ -552,6 +552,27 @@ async fn credits_move_by_one_ledger_entry_and_never_below_zero() {
     )
     .await;
     assert_admin_error(&nobody, StatusCode::NOT_FOUND, "not_found");
+    // No balance can grow past what a 64-bit sum holds in both databases (schemathesis once
+    // found SQLite turning an overflowing balance into a float): one huge grant is 400, and
+    // grants that would add up past the cap are 409; nothing moves.
+    let max = seedgate_core::ledger::MAX_BALANCE;
+    let huge = post(
+        &app,
+        "/admin/v1/accounts/team-e/credits",
+        &token,
+        json!({"amount": max + 1, "note": "n"}),
+    )
+    .await;
+    assert_admin_error(&huge, StatusCode::BAD_REQUEST, "invalid_request");
+    let past_cap = post(
+        &app,
+        "/admin/v1/accounts/team-e/credits",
+        &token,
+        json!({"amount": max, "note": "n"}),
+    )
+    .await;
+    let message = assert_admin_error(&past_cap, StatusCode::CONFLICT, "conflict");
+    assert!(message.contains("1200"), "{message}");
 
     let dump = app.store.ledger_dump().await.expect("dump");
     assert_eq!(

@@ -481,10 +481,11 @@ impl AccountStore for This {
         // Guarded like a hold: the row lock orders racing grants, each re-checking the guard.
         let balance: Option<i64> = sqlx::query_scalar(
             "UPDATE accounts SET balance = balance + $1 WHERE id = $2 AND balance + $1 >= 0 \
-             RETURNING balance",
+             AND balance + $1 <= $3 RETURNING balance",
         )
         .bind(amount)
         .bind(account.as_str())
+        .bind(seedgate_core::ledger::MAX_BALANCE)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(balance) = balance else {
@@ -495,6 +496,10 @@ impl AccountStore for This {
                     .await?;
             return Err(match available {
                 None => StoreError::NotFound,
+                Some(available) if amount > 0 => StoreError::Conflict(format!(
+                    "the balance ({available}) would exceed the most an account may hold ({})",
+                    seedgate_core::ledger::MAX_BALANCE
+                )),
                 Some(available) => StoreError::InsufficientCredits { available },
             });
         };
