@@ -14,6 +14,24 @@
 //! every PostgreSQL test fails; none is skipped. Each test creates its own database with a random
 //! name and drops it at the end (even when it fails), so tests run in parallel.
 
+/// For each `#[attributes] name` (a function of the module it is invoked in), a test of that
+/// name in a module per backend, on a fresh store of that backend. Defined before the modules
+/// that use it: `macro_rules!` is in scope only after its definition.
+macro_rules! on_both_backends {
+    ($($(#[$attr:meta])+ $name:ident),* $(,)?) => {
+        mod sqlite {
+            $( $(#[$attr])+ async fn $name() {
+                crate::backend::sqlite().await.run(super::$name).await;
+            } )*
+        }
+        mod postgres {
+            $( $(#[$attr])+ async fn $name() {
+                crate::backend::postgres().await.run(super::$name).await;
+            } )*
+        }
+    };
+}
+
 mod alerts;
 mod backend;
 mod contract;

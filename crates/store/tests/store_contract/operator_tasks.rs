@@ -11,22 +11,6 @@ use seedgate_store::{Actor, CallbackResolution, CallbackState, Store, StoreError
 use std::sync::Arc;
 use std::time::Duration;
 
-/// For each body below, a test of the same name per backend, on a fresh store.
-macro_rules! on_both_backends {
-    ($($(#[$attr:meta])+ $name:ident),* $(,)?) => {
-        mod sqlite {
-            $( $(#[$attr])+ async fn $name() {
-                crate::backend::sqlite().await.run(super::$name).await;
-            } )*
-        }
-        mod postgres {
-            $( $(#[$attr])+ async fn $name() {
-                crate::backend::postgres().await.run(super::$name).await;
-            } )*
-        }
-    };
-}
-
 on_both_backends! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     a_manual_refund_is_written_once_even_when_raced,

@@ -15,22 +15,6 @@ use seedgate_store::{CallbackResolution, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// For each body below, a test of the same name per backend, on a fresh store.
-macro_rules! on_both_backends {
-    ($($(#[$attr:meta])+ $name:ident),* $(,)?) => {
-        mod sqlite {
-            $( $(#[$attr])+ async fn $name() {
-                crate::backend::sqlite().await.run(super::$name).await;
-            } )*
-        }
-        mod postgres {
-            $( $(#[$attr])+ async fn $name() {
-                crate::backend::postgres().await.run(super::$name).await;
-            } )*
-        }
-    };
-}
-
 on_both_backends! {
     #[tokio::test] each_status_change_writes_its_event_with_it,
     #[tokio::test] waiting_for_an_account_is_one_line_and_a_rescue_is_marked,
