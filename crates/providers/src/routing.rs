@@ -102,13 +102,6 @@ impl AccountHealth {
         b.trial_until = None;
     }
 
-    /// Whether the breaker has opened and not closed since: open, or half-open waiting for a
-    /// trial to succeed (what an operator alert calls open).
-    pub fn has_tripped(&self) -> bool {
-        let b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());
-        b.open_until.is_some()
-    }
-
     /// Whether the breaker keeps the account out right now.
     pub fn is_open(&self) -> bool {
         let b = self.breaker.lock().unwrap_or_else(|e| e.into_inner());

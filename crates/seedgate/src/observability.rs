@@ -22,7 +22,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use seedgate_core::clock::Clock;
 use seedgate_providers::routing::BreakerState;
 use seedgate_providers::Router as ProviderRouter;
-use seedgate_service::admin::{AdminError, AdminService};
+use seedgate_service::admin::AdminService;
 use seedgate_store::Store;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, OnceLock};
@@ -380,9 +380,7 @@ async fn guarded_metrics(
     State(state): State<GuardedScrape>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = seedgate_dialects::common::bearer_credential(&headers)
-        .map_err(|_| ApiError::from(AdminError::Unauthenticated))?;
-    state.admin.authenticate(&token, false).await?;
+    crate::admin_api::authorize(&state.admin, &headers, false).await?;
     Ok(text(state.scrape.render().await))
 }
 

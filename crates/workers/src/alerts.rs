@@ -14,6 +14,7 @@ use reqwest::Method;
 use seedgate_core::accounts::BudgetPeriod;
 use seedgate_core::webhook::{self, AttemptOutcome, WebhookSecret};
 use seedgate_fetch::{Fetcher, OutboundRequest};
+use seedgate_providers::routing::BreakerState;
 use seedgate_providers::Router;
 use seedgate_store::alerts::{AlertDedupe, AlertDelivery, AlertJob, NewAlert};
 use seedgate_store::{AccountRecord, Store, StoreError};
@@ -266,7 +267,8 @@ impl AlertsWorker {
     async fn check_breakers(&self) -> Result<(), StoreError> {
         for account in self.router.accounts() {
             let name = account.name().to_string();
-            if account.health.has_tripped() {
+            // Open, or half-open waiting for a trial to succeed: not closed since it opened.
+            if account.health.state().state != BreakerState::Closed {
                 let first_sight = self
                     .seen_open
                     .lock()

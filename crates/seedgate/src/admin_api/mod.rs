@@ -173,7 +173,7 @@ impl IntoResponse for ApiError {
 }
 
 /// The caller's admin token, checked; `write` requires the `admin` role.
-async fn authorize(
+pub(crate) async fn authorize(
     service: &AdminService,
     headers: &HeaderMap,
     write: bool,

@@ -259,13 +259,6 @@ impl UpstreamsState {
     }
 }
 
-async fn authorize(state: &UpstreamsState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let token = seedgate_dialects::common::bearer_credential(headers)
-        .map_err(|_| ApiError::from(AdminError::Unauthenticated))?;
-    state.admin.authenticate(&token, false).await?;
-    Ok(())
-}
-
 /// Every configured upstream account: tasks in flight (every replica), and this replica's
 /// recent success rate, latencies, breaker and last errors.
 #[utoipa::path(get, path = "/admin/v1/upstreams", tag = "Admin",
@@ -276,7 +269,7 @@ async fn list_upstreams(
     State(state): State<UpstreamsState>,
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<UpstreamList>), ApiError> {
-    authorize(&state, &headers).await?;
+    super::authorize(&state.admin, &headers, false).await?;
     // The view still helps when the database does not answer: tasks in flight are left out.
     let in_flight = match state.store.running_tasks_by_provider().await {
         Ok(counts) => Some(counts),
@@ -303,7 +296,7 @@ async fn check_upstreams(
     State(state): State<UpstreamsState>,
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<UpstreamCheckList>), ApiError> {
-    authorize(&state, &headers).await?;
+    super::authorize(&state.admin, &headers, false).await?;
     let checks = state.router.accounts().map(|account| state.check(account));
     let data = futures::future::join_all(checks).await;
     Ok((StatusCode::OK, Json(UpstreamCheckList { data })))
@@ -321,7 +314,7 @@ async fn check_upstream(
     headers: HeaderMap,
     name: Result<Path<String>, PathRejection>,
 ) -> Result<(StatusCode, Json<UpstreamCheck>), ApiError> {
-    authorize(&state, &headers).await?;
+    super::authorize(&state.admin, &headers, false).await?;
     let Path(name) = name.map_err(|e| ApiError::invalid(e.body_text()))?;
     let account = state.router.account(&name).ok_or_else(|| {
         ApiError::from(AdminError::NotFound(format!("upstream account `{name}`")))
