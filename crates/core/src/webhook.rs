@@ -11,10 +11,10 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use std::time::Duration;
 
-pub(crate) type HmacSha256 = Hmac<Sha256>;
+pub type HmacSha256 = Hmac<Sha256>;
 
 /// An HMAC-SHA256 keyed with `key`. HMAC takes keys of every length, so this cannot fail.
-pub(crate) fn hmac_sha256(key: &[u8]) -> HmacSha256 {
+pub fn hmac_sha256(key: &[u8]) -> HmacSha256 {
     match HmacSha256::new_from_slice(key) {
         Ok(mac) => mac,
         Err(_) => unreachable!("HMAC accepts every key length"),

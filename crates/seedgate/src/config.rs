@@ -99,6 +99,9 @@ pub struct AuthSettings {
     /// Proxies (CIDRs) whose `X-Forwarded-For` names the client, for IP allow-lists; from any
     /// other peer the header is ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a web console session lasts after sign-in (minutes); then the person signs in
+    /// again.
+    pub console_session_minutes: u64,
 }
 
 impl Default for AuthSettings {
@@ -106,6 +109,7 @@ impl Default for AuthSettings {
         Self {
             key_cache_seconds: 5,
             trusted_proxies: Vec::new(),
+            console_session_minutes: 12 * 60,
         }
     }
 }

@@ -64,6 +64,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
 /// The server secret that signs media links.
 const MEDIA_LINK_SECRET: &str = "media_links";
 
+/// The server secret that signs web console sessions.
+const CONSOLE_SESSION_SECRET: &str = "console_sessions";
+
 /// The server secret that keys upstream callback tokens.
 const UPSTREAM_CALLBACK_SECRET: &str = "upstream_callbacks";
 
@@ -365,6 +368,24 @@ impl Application {
                 scrape: metrics_scrape.clone(),
                 admin: upstreams_view.admin.clone(),
             });
+        // The web console: the same services the APIs and the admin API use.
+        let console = seedgate_console::router(seedgate_console::Console {
+            service: service.clone(),
+            admin: upstreams_view.admin.clone(),
+            upstreams: Arc::new(upstreams_view.clone()),
+            sessions: Arc::new(seedgate_console::SessionKeys::new(
+                store
+                    .server_secret(CONSOLE_SESSION_SECRET, &hex_secret())
+                    .await?
+                    .into_bytes(),
+                i64::try_from(settings.auth.console_session_minutes.max(1))
+                    .unwrap_or(i64::MAX / 60_000)
+                    .saturating_mul(60_000),
+                base_url.starts_with("https://"),
+            )),
+            clock: clock.clone(),
+            public_base_url: base_url.clone(),
+        });
         let (upstreams, upstreams_doc) = crate::admin_api::upstreams::routes(upstreams_view);
         let mut admin_doc = admin_doc;
         admin_doc.merge(metrics_doc);
@@ -381,6 +402,7 @@ impl Application {
                 .with_state(service),
             )
             .merge(admin)
+            .merge(console)
             .merge(metrics)
             .merge(upstreams)
             .merge(media)

@@ -339,7 +339,18 @@ impl GenerationService {
         presented: &str,
         client: Option<IpAddr>,
     ) -> Result<(Principal, RateReport), GatewayError> {
-        let principal = self.principal(presented).await?;
+        self.authenticate_digest(&crate::auth::hash_key(presented), client)
+            .await
+    }
+
+    /// [`Self::authenticate`] for a key known by its SHA-256 only (the console's session keeps
+    /// that, never the key): the same checks, the same rates.
+    pub async fn authenticate_digest(
+        &self,
+        hash: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(Principal, RateReport), GatewayError> {
+        let principal = self.principal_by_digest(hash).await?;
         let now = self.config.clock.now_ms();
         let mut report = RateReport::of(&principal);
         for (_, policy, _) in principal.policies() {
@@ -380,13 +391,17 @@ impl GenerationService {
 
     /// The key and its account, from the cache or the store.
     async fn principal(&self, presented: &str) -> Result<Principal, GatewayError> {
-        let hash = crate::auth::hash_key(presented);
-        if let Some(principal) = self.caches.keys.get(&hash) {
+        self.principal_by_digest(&crate::auth::hash_key(presented))
+            .await
+    }
+
+    async fn principal_by_digest(&self, hash: &str) -> Result<Principal, GatewayError> {
+        if let Some(principal) = self.caches.keys.get(hash) {
             return Ok(principal);
         }
         let credential = self
             .store
-            .find_credential(&hash)
+            .find_credential(hash)
             .await
             .map_err(store_error)?
             .ok_or(GatewayError::Unauthenticated(AuthFailure::Invalid))?;
@@ -401,7 +416,7 @@ impl GenerationService {
             account_policy: Arc::new(credential.account.policy),
         };
         // Only valid keys are remembered, so junk keys cannot fill the cache.
-        self.caches.keys.insert(hash, principal.clone());
+        self.caches.keys.insert(hash.to_string(), principal.clone());
         Ok(principal)
     }
 

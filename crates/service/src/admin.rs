@@ -105,16 +105,31 @@ impl AdminService {
 
     /// The admin token presented, if it is valid; a read-only token only when `write` is off.
     pub async fn authenticate(&self, presented: &str, write: bool) -> AdminResult<Actor> {
+        self.authenticate_digest(&auth::hash_key(presented), write)
+            .await
+            .map(|(actor, _)| actor)
+    }
+
+    /// [`Self::authenticate`] for a token known by its SHA-256 only (the console's session),
+    /// with the token's role.
+    pub async fn authenticate_digest(
+        &self,
+        hash: &str,
+        write: bool,
+    ) -> AdminResult<(Actor, AdminRole)> {
         let record = self
             .store
-            .find_admin_token(&auth::hash_key(presented))
+            .find_admin_token(hash)
             .await?
             .filter(|t| t.revoked_at_ms.is_none())
             .ok_or(AdminError::Unauthenticated)?;
         if write && record.role != AdminRole::Admin {
             return Err(AdminError::ReadOnly);
         }
-        Ok(Actor(format!("token:{} ({})", record.id, record.name)))
+        Ok((
+            Actor(format!("token:{} ({})", record.id, record.name)),
+            record.role,
+        ))
     }
 
     pub async fn create_admin_token(

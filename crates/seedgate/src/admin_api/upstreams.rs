@@ -235,6 +235,22 @@ impl UpstreamsState {
         }
     }
 
+    /// Every configured account as this replica sees it.
+    pub async fn accounts(&self) -> Vec<UpstreamAccount> {
+        // The view still helps when the database does not answer: tasks in flight are left out.
+        let in_flight = match self.store.running_tasks_by_provider().await {
+            Ok(counts) => Some(counts),
+            Err(e) => {
+                tracing::warn!(error = %e, "counting tasks per upstream account failed");
+                None
+            }
+        };
+        self.router
+            .accounts()
+            .map(|account| self.view(account, in_flight.as_ref()))
+            .collect()
+    }
+
     async fn check(&self, account: &Account) -> UpstreamCheck {
         let started = Instant::now();
         let report = account.provider.check().await;
@@ -270,19 +286,7 @@ async fn list_upstreams(
     headers: HeaderMap,
 ) -> Result<(StatusCode, Json<UpstreamList>), ApiError> {
     super::authorize(&state.admin, &headers, false).await?;
-    // The view still helps when the database does not answer: tasks in flight are left out.
-    let in_flight = match state.store.running_tasks_by_provider().await {
-        Ok(counts) => Some(counts),
-        Err(e) => {
-            tracing::warn!(error = %e, "counting tasks per upstream account failed");
-            None
-        }
-    };
-    let data = state
-        .router
-        .accounts()
-        .map(|account| state.view(account, in_flight.as_ref()))
-        .collect();
+    let data = state.accounts().await;
     Ok((StatusCode::OK, Json(UpstreamList { data })))
 }
 
@@ -371,5 +375,52 @@ impl UpstreamsState {
             kinds: Arc::new(kinds),
             models: Arc::new(models),
         })
+    }
+}
+
+/// The console's upstream page reads the same view.
+#[async_trait::async_trait]
+impl seedgate_console::UpstreamsSource for UpstreamsState {
+    async fn upstreams(&self) -> Vec<seedgate_console::UpstreamHealth> {
+        self.accounts()
+            .await
+            .into_iter()
+            .map(|a| seedgate_console::UpstreamHealth {
+                breaker: match a.breaker.state {
+                    BreakerStateName::Closed => "closed",
+                    BreakerStateName::Open => "open",
+                    BreakerStateName::HalfOpen => "half_open",
+                }
+                .to_string(),
+                p50_ms: a
+                    .recent
+                    .submit_latency
+                    .as_ref()
+                    .map(|l| (l.p50_seconds * 1000.0).round() as u64),
+                p95_ms: a
+                    .recent
+                    .submit_latency
+                    .as_ref()
+                    .map(|l| (l.p95_seconds * 1000.0).round() as u64),
+                recent_calls: a.recent.calls,
+                recent_successes: a.recent.successes,
+                last_errors: a
+                    .last_errors
+                    .into_iter()
+                    .map(|e| {
+                        (
+                            e.at_ms,
+                            format!("{} ({}): {}", e.operation, e.class, e.message),
+                        )
+                    })
+                    .collect(),
+                name: a.name,
+                kind: a.kind,
+                models: a.models,
+                weight: a.weight,
+                max_concurrent: a.max_concurrent,
+                in_flight: a.in_flight,
+            })
+            .collect()
     }
 }

@@ -1,0 +1,6 @@
+use crate::Console;
+use axum::Router;
+
+pub fn routes() -> Router<Console> {
+    Router::new()
+}

@@ -1,0 +1,2 @@
+// The playground page (see member/playground.rs).
+"use strict";
