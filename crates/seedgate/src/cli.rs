@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 mod alerts;
 pub use alerts::AlertsCommand;
+pub mod generate;
+pub use generate::GenerateArgs;
 mod tasks;
 pub use tasks::TasksCommand;
 mod usage;
@@ -82,6 +84,9 @@ pub enum Command {
     Alerts(AlertsCommand),
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Generate a video on any seedgate over HTTP (a client: uploads local files, waits,
+    /// downloads); the exit code says what happened (see --help).
+    Generate(GenerateArgs),
     /// Inspect the configured upstream accounts.
     #[command(subcommand)]
     Providers(ProvidersCommand),
@@ -540,6 +545,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
         Command::Tasks(cmd) => tasks::run(cmd, &settings).await,
         Command::Usage(args) => usage::run(args, &settings).await,
         Command::Alerts(cmd) => alerts::run(cmd, &settings).await,
+        Command::Generate(args) => Ok(generate::run(args).await),
         Command::Ledger(LedgerCommand::Verify) => {
             let store = open_store(&settings).await?;
             let dump = store.ledger_dump().await?;

@@ -8,6 +8,7 @@ mod apixo;
 mod ark;
 mod callbacks;
 mod cli;
+mod cli_generate;
 mod crash_recovery;
 mod credits;
 mod cross_dialect;
