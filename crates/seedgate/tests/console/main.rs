@@ -9,3 +9,4 @@ mod browser;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod signin;
+mod operator_pages;
