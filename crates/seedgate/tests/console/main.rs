@@ -9,4 +9,5 @@ mod browser;
 #[path = "../api/helpers.rs"]
 mod helpers;
 mod signin;
+mod member_pages;
 mod operator_pages;
