@@ -7,6 +7,7 @@
 //! same runtime; the load generator runs here.
 
 mod baseline;
+mod console;
 mod load;
 mod report;
 mod scenarios;
@@ -17,6 +18,9 @@ pub use baseline::serve as serve_baseline;
 use report::Report;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// Tasks stored before the console's pages are timed (the "100,000 tasks stored").
+const CONSOLE_TASKS: usize = 100_000;
 
 #[derive(Debug, Clone)]
 pub struct BenchArgs {
@@ -54,6 +58,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     report.add_all(scenarios::in_flight_memory(args.in_flight).await?);
     eprintln!("bench: callback deliveries");
     report.add_all(scenarios::callback_deliveries(2000).await?);
+    eprintln!("bench: console pages with {CONSOLE_TASKS} tasks stored");
+    report.add_all(console::console_pages(CONSOLE_TASKS).await?);
     eprintln!("bench: local renderer and probes");
     report.add_all(scenarios::renderer_speed().await?);
     report.add_all(scenarios::probe_speed().await?);
