@@ -1,6 +1,7 @@
 //! The member's pages: what one API key's account may see and do.
 
 pub mod account;
+pub mod code;
 pub mod playground;
 pub mod tasks;
 

@@ -10,4 +10,5 @@ mod browser;
 mod helpers;
 mod signin;
 mod member_pages;
+mod playground;
 mod operator_pages;
