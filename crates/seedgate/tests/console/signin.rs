@@ -136,3 +136,103 @@ async fn a_form_posted_without_its_csrf_token_is_refused() {
         .await;
     assert_eq!(status, 403);
 }
+
+#[tokio::test]
+async fn a_session_ends_when_it_expires_and_when_its_key_is_revoked() {
+    let console = ConsoleApp::spawn_with(|s| s.auth.console_session_minutes = 30).await;
+    let browser = Browser::start().await;
+    browser.sign_in(&console.app.base, &console.app.key).await;
+    browser.goto(&console.url("/console/account")).await;
+    assert_eq!(browser.path().await, "/console/account");
+    // Half an hour later the cookie is no longer accepted, whatever the browser still holds.
+    console.app.clock.advance_ms(30 * 60 * 1000 + 1);
+    browser.goto(&console.url("/console/account")).await;
+    assert_eq!(browser.path().await, "/console/sign-in");
+
+    // A fresh session (its clock half an hour on), then the key is revoked: the console stops at once (the key cache is
+    // five seconds by default; the test app's store is read after it).
+    browser.sign_in(&console.app.base, &console.app.key).await;
+    assert_eq!(browser.path().await, "/console/playground");
+    let admin = seedgate_service::admin::AdminService::new(
+        console.app.store.clone(),
+        std::sync::Arc::new(seedgate_core::clock::SystemClock),
+    );
+    admin
+        .revoke_key("development", &seedgate_store::Actor("test".into()))
+        .await
+        .expect("revoke");
+    let started = std::time::Instant::now();
+    loop {
+        browser.goto(&console.url("/console/account")).await;
+        if browser.path().await == "/console/sign-in" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "a revoked key's session still opens pages"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // And it cannot sign in again.
+    browser.sign_in(&console.app.base, &console.app.key).await;
+    assert_eq!(browser.path().await, "/console/sign-in");
+}
+
+#[tokio::test]
+async fn the_console_is_usable_by_keyboard() {
+    let console = ConsoleApp::spawn().await;
+    let browser = Browser::start().await;
+    browser.goto(&console.url("/console/sign-in")).await;
+    // The secret field has the focus; typing and Enter sign in.
+    let focused = browser.eval("return document.activeElement.id").await;
+    assert_eq!(focused, "secret");
+    let field = browser
+        .client
+        .active_element()
+        .await
+        .expect("focused element");
+    field
+        .send_keys(&format!("{}\u{E007}", console.app.key))
+        .await
+        .expect("type and press Enter");
+    browser
+        .wait_until(
+            "the playground",
+            "return location.pathname === '/console/playground'",
+            Duration::from_secs(10),
+        )
+        .await;
+    // The first Tab reaches the skip link, and following it moves the focus to the content.
+    browser
+        .client
+        .active_element()
+        .await
+        .expect("body")
+        .send_keys("\u{E004}")
+        .await
+        .expect("Tab");
+    let first = browser
+        .eval("return document.activeElement.className + ' ' + document.activeElement.getAttribute('href')")
+        .await;
+    assert_eq!(first, "skip #main");
+    browser
+        .client
+        .active_element()
+        .await
+        .expect("skip link")
+        .send_keys("\u{E007}")
+        .await
+        .expect("Enter");
+    browser
+        .wait_until(
+            "the focus on the content",
+            "return document.activeElement.id === 'main'",
+            Duration::from_secs(5),
+        )
+        .await;
+    // Every navigation entry is a link reachable by Tab.
+    let nav = browser
+        .eval("return [...document.querySelectorAll('header nav a')].every(a => a.tabIndex >= 0 && a.href)")
+        .await;
+    assert_eq!(nav, true);
+}
