@@ -43,6 +43,8 @@ pub struct ListQuery {
     size: Option<String>,
     /// Keyset cursor: tasks older than this one.
     after: Option<String>,
+    /// Keyset cursor the other way: the tasks just newer than this one.
+    before: Option<String>,
 }
 
 /// The filters read from a [`ListQuery`].
@@ -51,6 +53,7 @@ struct Filters {
     model: Option<String>,
     size: u32,
     after: Option<String>,
+    before: Option<String>,
 }
 
 fn non_empty(value: &Option<String>) -> Option<String> {
@@ -70,6 +73,8 @@ impl Filters {
                 .and_then(|s| s.parse::<u32>().ok())
                 .map_or(DEFAULT_PAGE, |s| s.clamp(1, 100)),
             after: non_empty(&query.after),
+            // One cursor at a time: `after` wins.
+            before: non_empty(&query.before).filter(|_| non_empty(&query.after).is_none()),
         }
     }
 
@@ -88,13 +93,14 @@ impl Filters {
         parts.join("&")
     }
 
-    fn link(&self, after: Option<&str>) -> String {
+    /// The list with these filters; `cursor` is `("after", id)` or `("before", id)`.
+    fn link(&self, cursor: Option<(&str, &str)>) -> String {
         let mut params = self.params();
-        if let Some(after) = after {
+        if let Some((name, id)) = cursor {
             if !params.is_empty() {
                 params.push('&');
             }
-            params.push_str(&format!("after={}", query_escape(after)));
+            params.push_str(&format!("{name}={}", query_escape(id)));
         }
         if params.is_empty() {
             "/console/tasks".to_string()
@@ -131,25 +137,44 @@ async fn tasks_page(
     Query(query): Query<ListQuery>,
 ) -> Result<Markup, ConsoleError> {
     let filters = Filters::of(&query);
+    // Going back towards the newest, the store lists oldest first from the cursor; the page
+    // is turned round to read newest first like every other.
+    let backwards = filters.before.is_some();
     let task_query = TaskQuery {
         statuses: filters.status.into_iter().collect(),
         model: filters.model.clone(),
-        after: filters.after.as_deref().map(TaskId::from_string),
+        oldest_first: backwards,
+        after: filters
+            .after
+            .as_deref()
+            .or(filters.before.as_deref())
+            .map(TaskId::from_string),
         limit: filters.size,
         ..TaskQuery::default()
     };
-    let listing = console
+    let mut listing = console
         .service
         .list_tasks(&member.principal, task_query)
         .await?;
-    let next = if listing.has_more {
-        listing
-            .tasks
-            .last()
-            .map(|t| filters.link(Some(t.id.as_str())))
+    if backwards {
+        listing.tasks.reverse();
+    }
+    let first = listing.tasks.first().map(|t| t.id.as_str());
+    let last = listing.tasks.last().map(|t| t.id.as_str());
+    // Older tasks: beyond this page going forwards; the ones we came from going back.
+    let older = if backwards || listing.has_more {
+        last.map(|id| filters.link(Some(("after", id))))
     } else {
         None
     };
+    // Newer tasks: the ones we came from going forwards; beyond this page going back.
+    let newer = if (!backwards && filters.after.is_some()) || (backwards && listing.has_more) {
+        first.map(|id| filters.link(Some(("before", id))))
+    } else {
+        None
+    };
+    // Not the newest page (a page reached going back may be it).
+    let paged = filters.after.is_some() || (backwards && listing.has_more);
     let models: Vec<String> = console
         .service
         .catalog()
@@ -203,7 +228,7 @@ async fn tasks_page(
             (grouped(i64::try_from(listing.total).unwrap_or(i64::MAX)))
             @if listing.total == 1 { " task" } @else { " tasks" }
             @if filters.status.is_some() || filters.model.is_some() { " match these filters" }
-            @if filters.after.is_some() { " (an older page)" }
+            @if paged { " (an older page)" }
         }
         div.table-wrap {
             table #tasks {
@@ -238,11 +263,14 @@ async fn tasks_page(
             }
         }
         nav.pager aria-label="Pages" {
-            @if filters.after.is_some() {
-                a #newest href=(filters.link(None)) { "← Newest" }
+            @if paged {
+                a #newest href=(filters.link(None)) { "« Newest" }
             }
-            @if let Some(next) = &next {
-                a #older href=(next) rel="next" { "Older →" }
+            @if let Some(newer) = &newer {
+                a #newer href=(newer) rel="prev" { "← Newer" }
+            }
+            @if let Some(older) = &older {
+                a #older href=(older) rel="next" { "Older →" }
             }
         }
     };
@@ -309,24 +337,24 @@ async fn task_page(
             }
         }
         div.grid.side {
-            section.panel #result aria-labelledby="result-h" {
+            section.panel #task-result aria-labelledby="result-h" {
                 h2 #result-h { "Result" }
                 (result(&task))
             }
-            section.panel #cost aria-labelledby="cost-h" {
+            section.panel #task-cost aria-labelledby="cost-h" {
                 h2 #cost-h { "Cost" }
                 (cost(&task, &timeline))
             }
         }
-        section.panel #parameters aria-labelledby="parameters-h" {
+        section.panel #task-parameters aria-labelledby="parameters-h" {
             h2 #parameters-h { "Parameters" }
             (parameters(&task))
         }
-        section.panel #timeline aria-labelledby="timeline-h" {
+        section.panel #task-timeline aria-labelledby="timeline-h" {
             h2 #timeline-h { "Timeline" }
             (timeline_table(&timeline))
         }
-        section.panel #callbacks aria-labelledby="callbacks-h" {
+        section.panel #task-callbacks aria-labelledby="callbacks-h" {
             h2 #callbacks-h { "Callback" }
             (callbacks(&task, callback.as_ref()))
         }
@@ -418,7 +446,7 @@ fn media_list(label: &str, urls: &[seedgate_core::media::MediaUrl]) -> Markup {
         @if !urls.is_empty() {
             dt { (label) }
             dd {
-                ul.plain {
+                ul.media-urls {
                     @for url in urls { li { a href=(url.as_str()) rel="noreferrer" { (url.as_str()) } } }
                 }
             }
@@ -624,7 +652,7 @@ fn timeline_table(entries: &[TimelineEntry]) -> Markup {
         @if entries.is_empty() {
             p.muted { "Nothing recorded yet." }
         } @else {
-            ol.timeline {
+            ol.task-events {
                 @for entry in entries {
                     li data-kind=(entry.event.kind()) {
                         (time_el(entry.at_ms))
@@ -718,12 +746,14 @@ mod tests {
             model: Some("seedance 2".into()),
             size: Some("5".into()),
             after: None,
+            before: Some("task_9".into()),
         };
         let filters = Filters::of(&query);
         assert_eq!(filters.status, Some(TaskStatus::Failed));
         assert_eq!(filters.size, 5);
+        assert_eq!(filters.before.as_deref(), Some("task_9"));
         assert_eq!(
-            filters.link(Some("task_1")),
+            filters.link(Some(("after", "task_1"))),
             "/console/tasks?status=failed&model=seedance+2&size=5&after=task_1"
         );
         let junk = Filters::of(&ListQuery {
@@ -731,6 +761,7 @@ mod tests {
             model: Some("  ".into()),
             size: Some("99999999999".into()),
             after: Some(String::new()),
+            before: None,
         });
         assert_eq!(junk.status, None);
         assert_eq!(junk.model, None);

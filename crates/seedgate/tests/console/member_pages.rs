@@ -218,6 +218,23 @@ async fn a_member_lists_filters_pages_and_opens_their_tasks_and_never_another_ac
         }
     }
     assert_eq!(paged, all);
+    // And back towards the newest: the same pages in reverse.
+    for expected in [&paged[2..4], &paged[0..2]] {
+        let before = browser.eval("return location.href").await;
+        browser.click("#newer").await;
+        browser
+            .wait_until(
+                "the newer page",
+                &format!("return location.href !== {before}"),
+                Duration::from_secs(10),
+            )
+            .await;
+        assert_eq!(listed(&browser).await, expected.to_vec());
+    }
+    let ends = browser
+        .eval("return [!!document.querySelector('#newer'), !!document.querySelector('#newest'), !!document.querySelector('#older')]")
+        .await;
+    assert_eq!(ends, json!([false, false, true]), "the newest page again");
 
     // A succeeded task: parameters, a playable video, the cost, the timeline.
     let done = &mine[0];
@@ -225,14 +242,14 @@ async fn a_member_lists_filters_pages_and_opens_their_tasks_and_never_another_ac
         .goto(&console.url(&format!("/console/tasks/{done}")))
         .await;
     assert!(browser
-        .text("#parameters")
+        .text("#task-parameters")
         .await
         .contains("a red fox in the snow"));
-    assert!(browser.text("#parameters").await.contains("480p"));
+    assert!(browser.text("#task-parameters").await.contains("480p"));
     browser
         .wait_until(
             "the video to load",
-            "const v = document.querySelector('#result video'); return !!v && v.readyState >= 2",
+            "const v = document.querySelector('#task-result video'); return !!v && v.readyState >= 2",
             Duration::from_secs(20),
         )
         .await;
@@ -245,7 +262,7 @@ async fn a_member_lists_filters_pages_and_opens_their_tasks_and_never_another_ac
         "{charged} vs {credits}"
     );
     let kinds = browser
-        .eval("return [...document.querySelectorAll('#timeline li')].map(l => l.dataset.kind)")
+        .eval("return [...document.querySelectorAll('#task-timeline li')].map(l => l.dataset.kind)")
         .await;
     let kinds: Vec<String> = serde_json::from_value(kinds).expect("kinds");
     for kind in ["accepted", "hold_placed", "claimed", "succeeded", "settled"] {
@@ -282,8 +299,35 @@ async fn a_member_lists_filters_pages_and_opens_their_tasks_and_never_another_ac
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(attempts.contains("200"), "attempts: {attempts:?}");
-    assert!(browser.text("#callbacks").await.contains(&hook));
+    assert!(browser.text("#task-callbacks").await.contains(&hook));
     browser.screenshots("member-task-callback").await;
+
+    // Cancelling: refused without the session's CSRF token; a finished task is not
+    // cancellable (said on its page); another account's task is not found.
+    let cancel = |id: &str, token: &str| {
+        format!(
+            "const r = await fetch('/console/tasks/{id}/cancel', {{method: 'POST', credentials: 'same-origin',
+               headers: {{'content-type': 'application/x-www-form-urlencoded'}}, body: 'csrf=' + {token}}});
+             return [r.status, r.url];"
+        )
+    };
+    let refused = browser.eval_async(&cancel(done, "'forged'")).await;
+    assert_eq!(refused[0], json!(403), "{refused}");
+    let finished = browser
+        .eval_async(&cancel(done, "document.body.dataset.csrf"))
+        .await;
+    assert_eq!(finished[0], json!(200), "{finished}");
+    assert!(
+        finished[1]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("notice=not_cancellable"),
+        "{finished}"
+    );
+    let foreign = browser
+        .eval_async(&cancel(&theirs, "document.body.dataset.csrf"))
+        .await;
+    assert_eq!(foreign[0], json!(404), "{foreign}");
 
     // Another account's task, and one that does not exist: the console's 404 page.
     for id in [theirs.as_str(), "task_does_not_exist"] {
