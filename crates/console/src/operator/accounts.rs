@@ -7,7 +7,7 @@
 
 use super::chrome;
 use crate::error::ConsoleError;
-use crate::layout::{credits, csrf_field, grouped, notice, page, query_escape, time_el};
+use crate::layout::{credits, csrf_field, grouped, notice, page, query_escape, time_el, Chrome};
 use crate::session::Operator;
 use crate::Console;
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
@@ -66,6 +66,11 @@ pub(super) fn form<T>(form: Result<Form<T>, FormRejection>) -> Result<T, Console
 pub(super) fn path(p: Result<Path<String>, PathRejection>) -> Result<String, ConsoleError> {
     p.map(|Path(p)| p)
         .map_err(|e| ConsoleError::BadRequest(e.body_text()))
+}
+
+/// An operator's page: the shell, with the operator pages' own styles scoped to the body.
+pub(super) fn op_page(chrome: &Chrome<'_>, title: &str, body: Markup) -> Markup {
+    page(chrome, title, html! { div.op-page { (body) } })
 }
 
 /// Post/Redirect/Get: back to `to`, with a notice to show there.
@@ -468,18 +473,18 @@ async fn list_markup(
             div { button type="submit" { "Filter" } }
         }
         div.table-wrap {
-            table #accounts {
+            table.cards #accounts {
                 caption.muted { (total) " accounts, newest first." }
                 thead { tr { th { "Name" } th { "Id" } th.num { "Balance" } th.num { "Keys" } th { "Created" } } }
                 tbody {
                     @for a in &shown {
                         @let (keys, live) = key_counts.get(a.id.as_str()).copied().unwrap_or_default();
                         tr {
-                            td { a href=(format!("/console/admin/accounts/{}", a.id)) { (a.name) } }
-                            td { code { (a.id) } }
-                            td.num { (credits(a.balance)) }
-                            td.num { (live) @if keys > live { span.muted { " (+" (keys - live) " revoked)" } } }
-                            td { (time_el(a.created_at_ms)) }
+                            td data-label="Name" { a href=(format!("/console/admin/accounts/{}", a.id)) { (a.name) } }
+                            td data-label="Id" { code { (a.id) } }
+                            td.num data-label="Balance" { (credits(a.balance)) }
+                            td.num data-label="Keys" { (live) @if keys > live { span.muted { " (+" (keys - live) " revoked)" } } }
+                            td data-label="Created" { (time_el(a.created_at_ms)) }
                         }
                     }
                     @if shown.is_empty() {
@@ -523,7 +528,7 @@ async fn list_markup(
             }
         }
     };
-    Ok(page(
+    Ok(op_page(
         &chrome(operator, "/console/admin/accounts"),
         "Accounts",
         body,
@@ -639,13 +644,60 @@ fn limits_table(view: &LimitsView) -> Markup {
     }
 }
 
+/// A policy in a few words: what it allows and limits.
 fn policy_summary(policy: &Policy) -> Markup {
+    let l = &policy.limits;
+    let mut items: Vec<String> = Vec::new();
+    if let Some(models) = &policy.allowed_models {
+        items.push(format!("models: {}", models.join(", ")));
+    }
+    if let Some(nets) = &policy.ip_allow {
+        let nets: Vec<String> = nets.iter().map(|n| n.to_string()).collect();
+        items.push(format!("from {}", nets.join(", ")));
+    }
+    if let Some(at) = policy.expires_at_ms {
+        items.push(format!("expires {}", crate::layout::time(at)));
+    }
+    for (k, v) in &policy.labels {
+        items.push(format!("{k}={v}"));
+    }
+    if let Some(n) = l.max_in_flight {
+        items.push(format!("≤ {n} in flight"));
+    }
+    if let Some(n) = l.max_queued {
+        items.push(format!("≤ {n} queued"));
+    }
+    if let Some(r) = l.submit_rate {
+        items.push(format!("{} submits / {} s", r.limit, r.window_seconds));
+    }
+    if let Some(r) = l.request_rate {
+        items.push(format!("{} requests / {} s", r.limit, r.window_seconds));
+    }
+    for (label, budget) in [
+        ("daily", l.daily_budget),
+        ("monthly", l.monthly_budget),
+        ("total", l.total_budget),
+    ] {
+        if let Some(b) = budget {
+            items.push(format!(
+                "{label} budget {}",
+                grouped(i64::try_from(b).unwrap_or(i64::MAX))
+            ));
+        }
+    }
+    if let Some(plan) = &policy.price_plan {
+        items.push(format!(
+            "price plan {}",
+            serde_json::to_string(plan).unwrap_or_default()
+        ));
+    }
     html! {
-        @if policy.allowed_models.is_none() && policy.ip_allow.is_none() && policy.expires_at_ms.is_none()
-            && policy.labels.is_empty() && policy.limits.is_empty() && policy.price_plan.is_none() {
+        @if items.is_empty() {
             span.muted { "none" }
         } @else {
-            code.policy { (serde_json::to_string(policy).unwrap_or_default()) }
+            ul.policy {
+                @for item in &items { li { (item) } }
+            }
         }
     }
 }
@@ -684,7 +736,7 @@ async fn account_markup(
     };
     let body = html! {
         (notice(notice_text))
-        div.grid.three {
+        div.op-stats {
             div.panel {
                 h2 { "Balance" }
                 p.stat #account-balance { (credits(account.balance)) }
@@ -747,21 +799,21 @@ async fn account_markup(
         section aria-labelledby="keys-h" {
             h2 #keys-h { "Keys" }
             div.table-wrap {
-                table #keys {
+                table.cards #keys {
                     thead { tr { th { "Name" } th { "Prefix" } th { "Created" } th { "State" } th { "Policy" } th.num { "In flight" } th.num { "Spent today" } } }
                     tbody {
                         @for k in &limits.keys {
                             tr {
-                                td { (k.key.name) br; code.muted { (k.key.id) } }
-                                td { code { (k.key.key_prefix) "…" } }
-                                td { (time_el(k.key.created_at_ms)) }
-                                td { @match k.key.revoked_at_ms {
+                                td data-label="Name" { (k.key.name) br; code.muted { (k.key.id) } }
+                                td data-label="Prefix" { code { (k.key.key_prefix) "…" } }
+                                td data-label="Created" { (time_el(k.key.created_at_ms)) }
+                                td data-label="State" { @match k.key.revoked_at_ms {
                                     Some(at) => { span.badge.revoked { "revoked" } " " (time_el(at)) },
                                     None => span.badge.ok { "live" },
                                 } }
-                                td { (policy_summary(&k.key.policy)) }
-                                td.num { (k.usage.in_flight) }
-                                td.num { (grouped(k.usage.spent_today as i64)) }
+                                td data-label="Policy" { (policy_summary(&k.key.policy)) }
+                                td.num data-label="In flight" { (k.usage.in_flight) }
+                                td.num data-label="Spent today" { (grouped(k.usage.spent_today as i64)) }
                             }
                         }
                         @if limits.keys.is_empty() {
@@ -823,7 +875,7 @@ async fn account_markup(
             }
         }
     };
-    Ok(page(
+    Ok(op_page(
         &chrome(operator, "/console/admin/accounts"),
         &format!("Account {}", account.name),
         body,
@@ -965,7 +1017,7 @@ fn secret_page(operator: &Operator, title: &str, issued: &IssuedKey) -> Markup {
             dt { "Policy" } dd { (policy_summary(&record.policy)) }
         }
     };
-    page(&chrome(operator, "/console/admin/accounts"), title, body)
+    op_page(&chrome(operator, "/console/admin/accounts"), title, body)
 }
 
 async fn create_key(

@@ -4,11 +4,11 @@
 //! timeline, and what an operator does to it: cancel, refund by hand, redeliver its callback.
 
 use super::accounts::{
-    form, form_error, is_form_error, notice_of, path, see_other, writable, NoticeQuery,
+    form, form_error, is_form_error, notice_of, op_page, path, see_other, writable, NoticeQuery,
 };
 use super::chrome;
 use crate::error::ConsoleError;
-use crate::layout::{credits, csrf_field, grouped, notice, page, query_escape, time_el};
+use crate::layout::{credits, csrf_field, grouped, notice, query_escape, time_el};
 use crate::session::Operator;
 use crate::Console;
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
@@ -195,7 +195,7 @@ async fn search_page(
                 (search_form(&f))
                 p.error #search-error role="alert" { (message) }
             };
-            return Ok((StatusCode::BAD_REQUEST, page(&chrome, "Tasks", body)).into_response());
+            return Ok((StatusCode::BAD_REQUEST, op_page(&chrome, "Tasks", body)).into_response());
         }
         Err(Ok(e)) => return Err(e.into()),
     };
@@ -203,21 +203,21 @@ async fn search_page(
     let body = html! {
         (search_form(&f))
         div.table-wrap {
-            table #task-search {
+            table.cards #task-search {
                 caption.muted { "Every account's tasks, newest first." }
                 thead { tr { th { "Task" } th { "Status" } th { "Account" } th { "Model" } th { "Created" } th.num { "Price" } th.num { "Charged" } th.num { "Refunded" } } }
                 tbody {
                     @for t in &found.tasks {
                         tr {
-                            td { a href=(format!("/console/admin/tasks/{}", t.task.id)) { code { (t.task.id) } }
+                            td data-label="Task" { a href=(format!("/console/admin/tasks/{}", t.task.id)) { code { (t.task.id) } }
                                 @if t.deleted_at_ms.is_some() { " " span.muted { "(deleted)" } } }
-                            td { (status_badge(t.task.status)) }
-                            td { a href=(format!("/console/admin/accounts/{}", t.task.account_id)) { code { (t.task.account_id) } } }
-                            td { (t.task.request.model) }
-                            td { (time_el(t.task.created_at_ms)) }
-                            td.num { (grouped(t.cost.price)) }
-                            td.num { (grouped(t.cost.charged)) }
-                            td.num { (grouped(t.cost.refunded)) }
+                            td data-label="Status" { (status_badge(t.task.status)) }
+                            td data-label="Account" { a href=(format!("/console/admin/accounts/{}", t.task.account_id)) { code { (t.task.account_id) } } }
+                            td data-label="Model" { (t.task.request.model) }
+                            td data-label="Created" { (time_el(t.task.created_at_ms)) }
+                            td.num data-label="Price" { (grouped(t.cost.price)) }
+                            td.num data-label="Charged" { (grouped(t.cost.charged)) }
+                            td.num data-label="Refunded" { (grouped(t.cost.refunded)) }
                         }
                     }
                     @if found.tasks.is_empty() {
@@ -235,7 +235,7 @@ async fn search_page(
             }
         }
     };
-    Ok(page(&chrome, "Tasks", body).into_response())
+    Ok(op_page(&chrome, "Tasks", body).into_response())
 }
 
 /// Which action's form a failure belongs to.
@@ -417,7 +417,7 @@ async fn task_markup(
             p { a href=(format!("/console/admin/audit?target={}", task.id)) { "This task in the audit log" } }
         }
     };
-    Ok(page(
+    Ok(op_page(
         &chrome(operator, "/console/admin/tasks"),
         &format!("Task {}", task.id),
         body,

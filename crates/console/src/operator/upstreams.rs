@@ -2,9 +2,10 @@
 //! router sees it (the same view as the admin API's `GET /admin/v1/upstreams`): kind, models,
 //! weight, tasks in flight, breaker, recent success rate and submit latency, last errors.
 
+use super::accounts::op_page;
 use super::chrome;
 use crate::error::ConsoleError;
-use crate::layout::{page, time_el};
+use crate::layout::time_el;
 use crate::session::Operator;
 use crate::{Console, UpstreamHealth};
 use axum::extract::State;
@@ -63,7 +64,7 @@ async fn upstreams_page(
             ". Recent figures are this replica's window; tasks in flight count every replica."
         }
         div.table-wrap {
-            table #upstreams {
+            table.cards #upstreams {
                 thead { tr {
                     th { "Account" } th { "Kind" } th { "Models" } th.num { "Weight" }
                     th.num { "In flight" } th { "Breaker" } th.num { "Success" } th.num { "Calls" }
@@ -73,19 +74,19 @@ async fn upstreams_page(
                     @for u in &upstreams {
                         tr {
                             th scope="row" { (u.name) }
-                            td { (u.kind) }
-                            td.models { (u.models.join(", ")) }
-                            td.num { (u.weight) }
-                            td.num {
+                            td data-label="Kind" { (u.kind) }
+                            td.models data-label="Models" { (u.models.join(", ")) }
+                            td.num data-label="Weight" { (u.weight) }
+                            td.num data-label="In flight" {
                                 @match u.in_flight { Some(n) => (n), None => span.muted { "?" } }
                                 " / "
                                 @match u.max_concurrent { Some(n) => (n), None => "∞" }
                             }
-                            td { (breaker(&u.breaker)) }
-                            td.num { @match success_rate(u) { Some(r) => (r), None => span.muted { "—" } } }
-                            td.num { (u.recent_calls) }
-                            td.num { (ms(u.p50_ms)) }
-                            td.num { (ms(u.p95_ms)) }
+                            td data-label="Breaker" { (breaker(&u.breaker)) }
+                            td.num data-label="Success" { @match success_rate(u) { Some(r) => (r), None => span.muted { "—" } } }
+                            td.num data-label="Calls" { (u.recent_calls) }
+                            td.num data-label="p50 submit" { (ms(u.p50_ms)) }
+                            td.num data-label="p95 submit" { (ms(u.p95_ms)) }
                         }
                     }
                     @if upstreams.is_empty() {
@@ -110,7 +111,7 @@ async fn upstreams_page(
             }
         }
     };
-    Ok(page(
+    Ok(op_page(
         &chrome(&operator, "/console/admin/upstreams"),
         "Upstreams",
         body,

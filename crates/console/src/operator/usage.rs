@@ -3,10 +3,11 @@
 //! another grouping), and the same report as CSV at `/console/admin/usage.csv`, streamed from
 //! the database by the code the admin API's `/admin/v1/usage` uses.
 
+use super::accounts::op_page;
 use super::chrome;
 use crate::charts::{bar_chart, Bar};
 use crate::error::ConsoleError;
-use crate::layout::{credits, grouped, page, query_escape};
+use crate::layout::{credits, grouped, query_escape};
 use crate::session::Operator;
 use crate::Console;
 use axum::body::Body;
@@ -195,7 +196,7 @@ async fn usage_page(
             };
             return Ok((
                 status,
-                page(&chrome(&operator, "/console/admin/usage"), "Usage", body),
+                op_page(&chrome(&operator, "/console/admin/usage"), "Usage", body),
             )
                 .into_response());
         }
@@ -205,7 +206,7 @@ async fn usage_page(
         (filters(&asked))
         (markup)
     };
-    Ok(page(&chrome(&operator, "/console/admin/usage"), "Usage", body).into_response())
+    Ok(op_page(&chrome(&operator, "/console/admin/usage"), "Usage", body).into_response())
 }
 
 fn filters(asked: &Asked) -> Markup {
@@ -315,7 +316,7 @@ async fn report_markup(console: &Console, asked: &Asked) -> Result<Markup, Conso
     };
     let csv_href = format!("/console/admin/usage.csv?{}", asked.query());
     Ok(html! {
-        div.grid.three {
+        div.op-stats {
             div.panel { h2 { "Charged" } p.stat #total-charged { (credits(totals.credits_charged)) } }
             div.panel { h2 { "Tasks" } p.stat #total-tasks { (grouped(totals.tasks)) } p.hint { (grouped(totals.succeeded)) " succeeded · " (grouped(totals.failed)) " failed · " (grouped(totals.cancelled)) " cancelled" } }
             div.panel { h2 { "Refunded by hand" } p.stat { (credits(totals.credits_refunded)) } p.hint { (grouped(totals.refunds)) " refunds" } }
