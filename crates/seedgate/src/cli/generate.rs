@@ -392,6 +392,7 @@ async fn generate(
         report.status = "estimated".into();
         report.cost = credits;
         report.estimate = Some(estimate.clone());
+        progress.finish();
         if !args.json {
             progress.note(&format!(
                 "{} credits: {} billable seconds of {} {} {} ({})",
@@ -424,6 +425,7 @@ async fn generate(
     let wait = args.wait || args.output.is_some() || args.last_frame_out.is_some();
     if !wait {
         report.cost = api.cost(&id).await.0;
+        progress.finish();
         if !args.json {
             println!("{id}");
         }
@@ -450,7 +452,7 @@ async fn generate(
             return Err(Failure::new(
                 Exit::TimedOut,
                 format!(
-                    "task {id} still processing after {} s; it goes on on the server (GET /api/v1/tasks/{id})",
+                    "{id} still processing after {} s; it goes on on the server (GET /api/v1/tasks/{id})",
                     args.timeout
                 ),
             ));
@@ -470,7 +472,7 @@ async fn generate(
                 failures += 1;
                 if failures > POLL_FAILURES_TOLERATED {
                     return Err(Failure {
-                        message: format!("polling task {id}: {}", f.message),
+                        message: format!("polling {id}: {}", f.message),
                         ..f
                     });
                 }
@@ -478,7 +480,7 @@ async fn generate(
             Err(f) => {
                 return Err(Failure {
                     exit: Exit::Unavailable,
-                    message: format!("polling task {id}: {}", f.message),
+                    message: format!("polling {id}: {}", f.message),
                     ..f
                 })
             }
@@ -500,7 +502,7 @@ async fn generate(
         report.status = "failed".into();
         return Err(Failure {
             code,
-            ..Failure::new(Exit::TaskFailed, format!("task {id} {what}: {message}"))
+            ..Failure::new(Exit::TaskFailed, format!("{id} {what}: {message}"))
         });
     }
     let output = &task["output"];
@@ -515,7 +517,7 @@ async fn generate(
         let url = video_url.ok_or_else(|| {
             Failure::new(
                 Exit::Unavailable,
-                format!("task {id} completed without a video URL"),
+                format!("{id} completed without a video URL"),
             )
         })?;
         progress.status(&format!("{id} downloading the video"));
@@ -526,20 +528,21 @@ async fn generate(
         let url = report.last_frame_url.clone().ok_or_else(|| {
             Failure::new(
                 Exit::Unavailable,
-                format!("task {id} completed without a last frame"),
+                format!("{id} completed without a last frame"),
             )
         })?;
         progress.status(&format!("{id} downloading the last frame"));
         api.download(&url, out).await?;
         report.last_frame_output = Some(out.display().to_string());
     }
+    progress.finish();
     if !args.json {
         let cost = report
             .charged
             .map(|c| format!("; {c} credits"))
             .unwrap_or_default();
         progress.note(&format!(
-            "task {id} completed in {:.1} s{cost}",
+            "{id} completed in {:.1} s{cost}",
             started.elapsed().as_secs_f64()
         ));
         match (&report.output, &report.video_url) {
@@ -829,6 +832,8 @@ async fn answer(response: reqwest::Response) -> Result<Value, Failure> {
 struct Progress {
     bar: Option<ProgressBar>,
     quiet: bool,
+    /// The spinner has been cleared: what follows is plain lines.
+    finished: std::cell::Cell<bool>,
 }
 
 impl Progress {
@@ -838,10 +843,15 @@ impl Progress {
             if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]") {
                 bar.set_style(style);
             }
+            bar.set_message("starting");
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
         });
-        Progress { bar, quiet }
+        Progress {
+            bar,
+            quiet,
+            finished: std::cell::Cell::new(false),
+        }
     }
 
     /// The current status: on the spinner only.
@@ -857,8 +867,8 @@ impl Progress {
             return;
         }
         match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
-            None => eprintln!("{line}"),
+            Some(bar) if !self.finished.get() => bar.suspend(|| eprintln!("{line}")),
+            _ => eprintln!("{line}"),
         }
     }
 
@@ -869,9 +879,11 @@ impl Progress {
         }
     }
 
+    /// Clears the spinner (before the result is printed); once is enough.
     fn finish(&self) {
-        if let Some(bar) = &self.bar {
+        if let Some(bar) = self.bar.as_ref().filter(|_| !self.finished.get()) {
             bar.finish_and_clear();
         }
+        self.finished.set(true);
     }
 }

@@ -2,6 +2,8 @@
 //! HTTP only, and its exit codes.
 
 use crate::helpers::{isolate_from_environment, spawn_app, TestApp};
+use crate::upstreams::{tasks_of, Fault, FaultProxy};
+use axum::http::Method;
 use seedgate_service::auth;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -14,12 +16,16 @@ async fn generate(app: &TestApp, args: &[&str]) -> Output {
 }
 
 async fn generate_with_key(app: &TestApp, key: &str, args: &[&str]) -> Output {
+    generate_at(&app.base, key, args).await
+}
+
+async fn generate_at(base: &str, key: &str, args: &[&str]) -> Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_seedgate"));
     isolate_from_environment(&mut command);
     command
         .arg("generate")
         .args(args)
-        .args(["--url", &app.base, "--key", key])
+        .args(["--url", base, "--key", key])
         .env_remove("SEEDGATE_URL")
         .env_remove("SEEDGATE_KEY")
         .env("SEEDGATE_LOG__FILTER", "warn")
@@ -469,4 +475,46 @@ async fn an_unreachable_server_exits_6() {
         .expect("run");
     assert_eq!(code(&out), 6, "{}", stderr(&out));
     assert_eq!(report(&out)["status"], "error");
+}
+
+#[tokio::test]
+async fn a_lost_submit_answer_is_retried_without_a_second_task() {
+    let app = spawn_app().await;
+    let key = app.create_key("cli", 10_000).await;
+    let proxy = FaultProxy::start(&app.base).await;
+    let submit = "/api/v1/videos/generations";
+    // The first submit reaches seedgate (the task is made) but its answer is lost: a 502.
+    proxy.rule(Method::POST, submit, 1, Fault::LoseAnswer(502));
+    let out = generate_at(
+        &proxy.base,
+        &key,
+        &[
+            "a red fox",
+            "--duration",
+            "4",
+            "--resolution",
+            "480p",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let r = report(&out);
+    let id = r["id"].as_str().expect("id").to_string();
+    assert!(proxy.count(Method::POST, submit) >= 2, "the client retried");
+    let tasks: Vec<String> = tasks_of(&app, &key)
+        .await
+        .iter()
+        .map(|t| t.id.to_string())
+        .collect();
+    assert_eq!(
+        tasks,
+        [id],
+        "one task, the one the client was answered with"
+    );
+    assert_eq!(
+        10_000 - app.balance_of(&key).await,
+        r["cost"].as_i64().expect("cost"),
+        "held once"
+    );
 }
