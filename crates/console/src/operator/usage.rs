@@ -256,7 +256,7 @@ async fn report_markup(console: &Console, asked: &Asked) -> Result<Markup, Conso
                 .map(charged)
                 .sum();
             Bar {
-                label: label.get(5..).unwrap_or(&label).to_string(),
+                label: label.chars().skip(5).collect(),
                 value,
             }
         })

@@ -525,3 +525,56 @@ async fn a_viewer_reads_every_operator_page_without_forms_and_a_forced_post_is_r
         "nothing moved: {after}"
     );
 }
+
+#[tokio::test]
+async fn an_operator_cancels_a_running_task_from_its_page_and_the_hold_comes_back() {
+    let console = ConsoleApp::spawn().await;
+    let before = account_of(&console, &console.app.key).await.1["balance"]
+        .as_i64()
+        .expect("balance");
+    // An hour-long render: the task stays running until it is cancelled.
+    let mut body = task_body();
+    body["prompt"] = json!("a slow fox [[seedgate:delay:3600000]]");
+    let task_id = console.app.submit_ok(&body).await;
+
+    let browser = Browser::start().await;
+    browser
+        .sign_in(&console.app.base, &console.operator_token)
+        .await;
+    // Found by status, then by its id.
+    browser
+        .goto(&console.url("/console/admin/tasks?status=running"))
+        .await;
+    browser
+        .wait_until(
+            "the task to run",
+            &format!(
+                "if (!document.body.innerText.includes('{task_id}')) {{ location.reload(); return false; }} return true;"
+            ),
+            Duration::from_secs(30),
+        )
+        .await;
+    browser.fill("#id", &task_id).await;
+    submit(&browser, "form.task-filters").await;
+    assert_eq!(
+        browser.path().await,
+        format!("/console/admin/tasks/{task_id}")
+    );
+    assert!(browser.text("#task-facts").await.contains("running"));
+    assert_eq!(
+        browser
+            .eval("return document.querySelector('#refund-task') === null")
+            .await,
+        Value::Bool(true),
+        "a running task cannot be refunded"
+    );
+    submit(&browser, "#cancel-task").await;
+    assert!(browser.text(".notice").await.contains("Task cancelled"));
+    assert!(browser.text("#task-facts").await.contains("cancelled"));
+    let timeline = browser.text("#task-timeline").await;
+    assert!(timeline.contains("task.cancel"), "{timeline}");
+    assert_eq!(
+        account_of(&console, &console.app.key).await.1["balance"],
+        json!(before)
+    );
+}
