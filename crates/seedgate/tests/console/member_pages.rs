@@ -457,3 +457,90 @@ async fn the_account_page_shows_the_balance_the_usage_chart_and_exports_csv() {
         400
     );
 }
+
+#[tokio::test]
+async fn a_queued_task_is_cancelled_from_its_page_and_refunded() {
+    let console = ConsoleApp::spawn_with(|s| s.worker.concurrency = 1).await;
+    let app = &console.app;
+    // One worker, held by a slow task: the next one waits in the queue.
+    let blocker = app
+        .submit_ok(&body("hold the worker [[seedgate:delay:15000]]"))
+        .await;
+    let browser = Browser::start().await;
+    browser.sign_in(&app.base, &app.key).await;
+    // The running task's page: running, its hold not yet charged, nothing to cancel.
+    let mut running = false;
+    for _ in 0..100 {
+        browser
+            .goto(&console.url(&format!("/console/tasks/{blocker}")))
+            .await;
+        if browser.text(".task-head").await.contains("running") {
+            running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(running, "the blocker never ran");
+    assert!(browser
+        .eval("return !document.querySelector('#cancel-task')")
+        .await
+        .as_bool()
+        .unwrap_or(false));
+    assert!(browser.text("#task-result").await.contains("Rendering"));
+    assert!(browser
+        .text("#cost-charged")
+        .await
+        .contains("when the task ends"));
+    let queued = app.submit_ok(&body("waits in the queue")).await;
+    let credits = quoted_credits(&console, &queued).await;
+    let before = app.get_json("/api/v1/account").await["balance"]
+        .as_i64()
+        .expect("balance");
+    browser
+        .goto(&console.url(&format!("/console/tasks/{queued}")))
+        .await;
+    assert!(browser.text(".task-head").await.contains("queued"));
+    assert!(browser
+        .text("#cost-charged")
+        .await
+        .contains("when the task ends"));
+    browser.screenshots("member-task-queued").await;
+    // The page asks first; the test says yes.
+    browser
+        .eval("window.confirm = () => true; return true")
+        .await;
+    browser.click("#cancel-task button").await;
+    browser
+        .wait_until(
+            "the cancelled task",
+            "return location.search.includes('notice=cancelled')",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(browser.text(".notice").await.contains("cancelled"));
+    assert!(browser.text(".task-head").await.contains("cancelled"));
+    assert!(browser
+        .eval("return !document.querySelector('#cancel-task')")
+        .await
+        .as_bool()
+        .unwrap_or(false));
+    assert!(browser.text("#cost-charged").await.starts_with("0 credits"));
+    let kinds = browser
+        .eval("return [...document.querySelectorAll('#task-timeline li')].map(l => l.dataset.kind)")
+        .await;
+    assert!(
+        kinds
+            .as_array()
+            .is_some_and(|k| k.contains(&json!("cancelled")) && k.contains(&json!("refunded"))),
+        "{kinds}"
+    );
+    let after = app.get_json("/api/v1/account").await["balance"]
+        .as_i64()
+        .expect("balance");
+    assert_eq!(after, before + credits);
+    // The list shows it cancelled, and the running one as running.
+    browser
+        .goto(&console.url("/console/tasks?status=cancelled"))
+        .await;
+    assert_eq!(listed(&browser).await, vec![queued]);
+}
