@@ -434,6 +434,9 @@
     } catch (error) {
       clearErrors();
       showError(error);
+      // Snippets of an earlier, valid form would no longer be this request.
+      $("code-tabs").replaceChildren();
+      $("code-panels").replaceChildren(el("p", { class: "muted" }, "No code until the form is valid."));
       return;
     }
     const snippets = answer.snippets;

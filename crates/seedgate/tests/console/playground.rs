@@ -362,6 +362,12 @@ async fn copy_as_code_gives_snippets_that_create_tasks_and_errors_show_in_the_pa
         .await;
     let snippets = snippets.as_array().unwrap_or_else(|| panic!("{snippets}"));
     assert_eq!(snippets.len(), 7, "one per dialect");
+    // Every dialect can express a first frame with a prompt.
+    let unavailable: Vec<&Value> = snippets
+        .iter()
+        .filter(|s| !s["unavailable"].is_null())
+        .collect();
+    assert!(unavailable.is_empty(), "{unavailable:?}");
     for s in snippets {
         let dialect = s["dialect"].as_str().expect("dialect");
         if s["unavailable"].is_string() {
@@ -419,5 +425,44 @@ async fn copy_as_code_gives_snippets_that_create_tasks_and_errors_show_in_the_pa
         balance,
         "no task was created"
     );
+    // The snippets of the earlier, valid form are gone with it.
+    assert_eq!(
+        browser
+            .eval("return document.getElementById('code-reapi-curl')")
+            .await,
+        Value::Null
+    );
+
+    // The drop zones' file inputs are real, labelled and reachable by keyboard.
+    assert_eq!(
+        browser
+            .eval(
+                "const input = document.getElementById('file-first_frame_url');
+                 return [input.type, input.tabIndex >= 0,
+                         !!document.querySelector('label[for=file-first_frame_url]')];"
+            )
+            .await,
+        json!(["file", true, true])
+    );
+
+    // Another account's task is not found through the console's API.
+    let other = app.create_key("elsewhere", 10_000).await;
+    let r = app
+        .submit_as(
+            &other,
+            &json!({"model": "seedance-2.0-mini", "prompt": "not yours", "duration": 4,
+                    "resolution": "480p", "aspect_ratio": "16:9"}),
+        )
+        .await;
+    let theirs: Value = r.json().await.expect("json");
+    let theirs = theirs["id"].as_str().unwrap_or_else(|| panic!("{theirs}"));
+    let answer = browser
+        .eval_async(&format!(
+            "const r = await fetch('/console/api/tasks/' + {id});
+             return [r.status, (await r.json()).error.code];",
+            id = json!(theirs)
+        ))
+        .await;
+    assert_eq!(answer, json!([404, "not_found"]));
     browser.screenshots("playground-invalid").await;
 }
