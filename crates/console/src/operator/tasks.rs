@@ -312,7 +312,7 @@ async fn task_markup(
         (notice(notice_text))
         div.grid.side {
             div.panel {
-                dl.facts #task-facts {
+                dl.facts #op-task-facts {
                     dt { "Status" } dd { (status_badge(task.status)) }
                     dt { "Account" } dd { a href=(format!("/console/admin/accounts/{}", task.account_id)) { code { (task.account_id) } } }
                     dt { "Key" } dd { code { (task.api_key_id) } }
@@ -333,7 +333,7 @@ async fn task_markup(
             }
             div.panel {
                 h2 { "Credits" }
-                dl.facts #task-cost {
+                dl.facts #op-task-cost {
                     dt { "Price" } dd { (credits(t.cost.price)) }
                     dt { "Held" } dd { (credits(t.cost.held)) }
                     dt { "Charged" } dd { (credits(t.cost.charged)) }
@@ -389,15 +389,15 @@ async fn task_markup(
         section aria-labelledby="timeline-h" {
             h2 #timeline-h { "Timeline" }
             div.table-wrap {
-                table #task-timeline {
+                table.cards #op-timeline {
                     thead { tr { th { "When" } th { "Source" } th { "Event" } th { "Details" } } }
                     tbody {
                         @for e in &timeline {
                             tr {
-                                td { (time_el(e.at_ms)) }
-                                td { (format!("{:?}", e.source).to_lowercase()) }
-                                td { code { (e.event.kind()) } }
-                                td.details { (details(&e.event)) }
+                                td data-label="When" { (time_el(e.at_ms)) }
+                                td data-label="Source" { (format!("{:?}", e.source).to_lowercase()) }
+                                td data-label="Event" { code { (e.event.kind()) } }
+                                td.details data-label="Details" { (details(&e.event)) }
                             }
                         }
                         @if timeline.is_empty() {
@@ -409,7 +409,7 @@ async fn task_markup(
         }
         section aria-labelledby="params-h" {
             h2 #params-h { "Parameters" }
-            pre #task-request { (pretty(&task.request)) }
+            pre #op-task-request { (pretty(&task.request)) }
             @if let Some(output) = &task.output {
                 h2 { "Output" }
                 pre { (pretty(output)) }

@@ -202,7 +202,7 @@ async fn an_operator_refunds_a_task_by_hand_its_timeline_shows_it_and_the_usage_
             WAIT,
         )
         .await;
-    assert!(browser.text("#task-facts").await.contains("succeeded"));
+    assert!(browser.text("#op-task-facts").await.contains("succeeded"));
 
     // More than was charged is refused next to the form.
     browser
@@ -221,14 +221,14 @@ async fn an_operator_refunds_a_task_by_hand_its_timeline_shows_it_and_the_usage_
         notice.contains(&format!("Refunded {} credits", grouped(charged))),
         "{notice}"
     );
-    let timeline = browser.text("#task-timeline").await;
+    let timeline = browser.text("#op-timeline").await;
     assert!(
         timeline.contains("refund") && timeline.contains("the fox came out blue"),
         "{timeline}"
     );
     assert!(
         browser
-            .text("#task-cost")
+            .text("#op-task-cost")
             .await
             .contains("Refunded by hand"),
         "the cost panel names the manual refund"
@@ -489,7 +489,7 @@ async fn a_viewer_reads_every_operator_page_without_forms_and_a_forced_post_is_r
             assert!(text.contains(&grouped(balance)), "{text}");
         }
         if name == "viewer-task" {
-            assert!(browser.text("#task-timeline").await.contains("settled"));
+            assert!(browser.text("#op-timeline").await.contains("settled"));
         }
         browser.screenshots(name).await;
     }
@@ -560,7 +560,7 @@ async fn an_operator_cancels_a_running_task_from_its_page_and_the_hold_comes_bac
         browser.path().await,
         format!("/console/admin/tasks/{task_id}")
     );
-    assert!(browser.text("#task-facts").await.contains("running"));
+    assert!(browser.text("#op-task-facts").await.contains("running"));
     assert_eq!(
         browser
             .eval("return document.querySelector('#refund-task') === null")
@@ -570,8 +570,8 @@ async fn an_operator_cancels_a_running_task_from_its_page_and_the_hold_comes_bac
     );
     submit(&browser, "#cancel-task").await;
     assert!(browser.text(".notice").await.contains("Task cancelled"));
-    assert!(browser.text("#task-facts").await.contains("cancelled"));
-    let timeline = browser.text("#task-timeline").await;
+    assert!(browser.text("#op-task-facts").await.contains("cancelled"));
+    let timeline = browser.text("#op-timeline").await;
     assert!(timeline.contains("task.cancel"), "{timeline}");
     assert_eq!(
         account_of(&console, &console.app.key).await.1["balance"],
