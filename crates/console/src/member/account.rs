@@ -49,10 +49,26 @@ struct Days {
     to: NaiveDate,
 }
 
+/// The earliest and latest days a range may name (what a usage report accepts).
+fn first_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()
+}
+
+fn last_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 30).unwrap_or_default()
+}
+
+/// The first day of the default range ending on `day` (never before 1970).
+fn back(day: NaiveDate) -> NaiveDate {
+    day.checked_sub_signed(Duration::days(DEFAULT_DAYS - 1))
+        .unwrap_or(first_day())
+        .max(first_day())
+}
+
 impl Days {
     fn default_for(today: NaiveDate) -> Self {
         Days {
-            from: today - Duration::days(DEFAULT_DAYS - 1),
+            from: back(today),
             to: today,
         }
     }
@@ -68,10 +84,14 @@ impl Days {
         {
             None => Ok(fallback),
             Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .map_err(|_| format!("`{text}` is not a date like 2026-12-01 ({name})")),
+                .ok()
+                .filter(|d| (first_day()..=last_day()).contains(d))
+                .ok_or_else(|| {
+                    format!("`{text}` is not a date like 2026-12-01 between 1970 and 9999 ({name})")
+                }),
         };
         let to = day("to", &query.to, default.to)?;
-        let from = day("from", &query.from, to - Duration::days(DEFAULT_DAYS - 1))?;
+        let from = day("from", &query.from, back(to))?;
         if from > to {
             return Err("the start of the range is after its end".into());
         }
@@ -90,7 +110,11 @@ impl Days {
         let start = |d: NaiveDate| format!("{}T00:00:00Z", d.format("%Y-%m-%d"));
         UsageParams {
             from: Some(start(self.from)),
-            to: Some(start(self.to + Duration::days(1))),
+            to: Some(start(
+                self.to
+                    .checked_add_signed(Duration::days(1))
+                    .unwrap_or(self.to),
+            )),
             group_by: Some("day".into()),
             format: format.map(str::to_string),
             ..UsageParams::default()
@@ -239,7 +263,7 @@ async fn account_page(
                 p.stat #balance-credits data-credits=(view.balance) { (grouped(view.balance)) " credits" }
                 p.muted #balance-usd { (format!("${:.3}", view.balance as f64 / 1000.0)) " · 1 credit = $0.001" }
             }
-            section.panel aria-labelledby="who-h" {
+            section.panel #account-who aria-labelledby="who-h" {
                 h2 #who-h { "Account" }
                 dl.facts {
                     dt { "Account" } dd { (view.account_name) }
@@ -248,7 +272,7 @@ async fn account_page(
                     dt { "Key id" } dd { code { (view.api_key_id.as_str()) } }
                 }
             }
-            section.panel aria-labelledby="plan-h" {
+            section.panel #account-plan aria-labelledby="plan-h" {
                 h2 #plan-h { "Prices" }
                 @match &view.price_plan {
                     Some(plan) => p { (plan) },
@@ -278,9 +302,9 @@ async fn account_page(
                 div { a.button.secondary #usage-csv href=(csv_href) download { "Download CSV" } }
             }
             (crate::charts::bar_chart("Credits charged per day (UTC)", "credits", &bars))
+            p.muted #usage-days-note { "Each day's ledger entries, newest first (days without any are left out): a hold counts on the day its task was created, a refund on the day its task ended." }
             div.table-wrap {
-                table #usage-days {
-                    caption.muted { "Each day's ledger entries: a hold counts on the day its task was created, a refund on the day its task ended." }
+                table #usage-days aria-describedby="usage-days-note" {
                     thead {
                         tr {
                             th scope="col" { "Day (UTC)" }
@@ -295,7 +319,7 @@ async fn account_page(
                         }
                     }
                     tbody {
-                        @for (day, f) in days.iter().rev() {
+                        @for (day, f) in days.iter().rev().filter(|(_, f)| *f != UsageFigures::default()) {
                             @let label = day.format("%Y-%m-%d").to_string();
                             tr data-day=(label) {
                                 th scope="row" { (label) }
@@ -309,6 +333,9 @@ async fn account_page(
                                 td.num { (grouped(f.billable_seconds)) }
                             }
                         }
+                    }
+                    @if totals == UsageFigures::default() {
+                        tbody { tr { td colspan="9" .muted { "No usage in this range." } } }
                     }
                     tfoot {
                         tr {
@@ -401,6 +428,19 @@ mod tests {
         assert!(Days::parse(&query(Some("yesterday"), None), today).is_err());
         assert!(Days::parse(&query(Some("2026-12-05"), Some("2026-12-01")), today).is_err());
         assert!(Days::parse(&query(Some("2020-01-01"), Some("2026-12-01")), today).is_err());
+        // Dates chrono reads but no report can hold are refused, not overflowed.
+        for extreme in ["-262143-01-01", "+262143-12-31", "0001-01-01", "9999-12-31"] {
+            assert!(
+                Days::parse(&query(None, Some(extreme)), today).is_err(),
+                "{extreme}"
+            );
+            assert!(
+                Days::parse(&query(Some(extreme), None), today).is_err(),
+                "{extreme}"
+            );
+        }
+        let early = Days::parse(&query(None, Some("1970-01-05")), today).expect("early");
+        assert_eq!(early.from, date("1970-01-01"));
         let one =
             Days::parse(&query(Some("2026-12-01"), Some("2026-12-01")), today).expect("one day");
         assert_eq!(one.days().count(), 1);

@@ -399,7 +399,13 @@ async fn the_account_page_shows_the_balance_the_usage_chart_and_exports_csv() {
         .await;
     assert_eq!(bars[0], json!(30));
     assert!(bars[1].as_f64().unwrap_or(0.0) > 0.0, "{bars}");
-    let label = format!("{}: ", &today[5..]);
+    let label = format!(
+        "{}: ",
+        today
+            .split_once('-')
+            .map(|(_, month_day)| month_day)
+            .unwrap_or_default()
+    );
     let title = bars[2].as_str().unwrap_or_default().replace(',', "");
     assert!(
         title.starts_with(&label) && title.contains(&format!(": {charged} credits")),
