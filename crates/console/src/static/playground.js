@@ -130,7 +130,8 @@
   // ---- errors --------------------------------------------------------------------------
 
   function clearErrors() {
-    for (const p of form.querySelectorAll(".field-error")) { p.hidden = true; p.textContent = ""; }
+    // A refused upload's message stays until the next file for that zone.
+    for (const p of form.querySelectorAll(".field-error:not([data-upload])")) { p.hidden = true; p.textContent = ""; }
     for (const input of form.querySelectorAll("[aria-invalid]")) input.removeAttribute("aria-invalid");
     $("form-error").hidden = true;
     $("form-error").textContent = "";
@@ -203,7 +204,7 @@
   async function uploadFiles(field, files) {
     touched.add(field);
     const zoneError = $("error-" + field);
-    if (zoneError) { zoneError.hidden = true; zoneError.textContent = ""; }
+    if (zoneError) { zoneError.hidden = true; zoneError.textContent = ""; delete zoneError.dataset.upload; }
     const list = Array.from(files || []);
     if (!list.length) return;
     const chosen = SINGLE.includes(field) ? list.slice(0, 1) : list;
@@ -221,7 +222,14 @@
         if (SINGLE.includes(field)) uploads[field] = [entry];
         else uploads[field].push(entry);
       } catch (error) {
-        showError(error, field);
+        // The upload's error names `file`: it belongs beside this drop zone.
+        if (zoneError) {
+          zoneError.textContent = `${file.name}: ${messageOf(error)}`;
+          zoneError.dataset.upload = "refused";
+          zoneError.hidden = false;
+        } else {
+          showError(error);
+        }
       } finally {
         uploading -= 1;
         note.remove();

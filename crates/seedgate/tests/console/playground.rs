@@ -464,5 +464,35 @@ async fn copy_as_code_gives_snippets_that_create_tasks_and_errors_show_in_the_pa
         ))
         .await;
     assert_eq!(answer, json!([404, "not_found"]));
+
+    // References: an image dropped among the reference images is priced as one.
+    set_value(&browser, "duration", "4").await;
+    browser.click("input[name=mode][value=r2v]").await;
+    drop_png(&browser, "reference_image_urls", "look.png", &png(400, 400)).await;
+    browser
+        .wait_until(
+            "the reference image's estimate",
+            "const mode = document.getElementById('estimate-mode');
+             const facts = document.querySelector('#estimate-body .media-facts');
+             return !!mode && mode.textContent === 'r2v' && !!facts
+                 && facts.textContent.includes('reference_image_urls[0]');",
+            Duration::from_secs(15),
+        )
+        .await;
+    // A file the model cannot take is refused beside its drop zone.
+    drop_png(&browser, "reference_image_urls", "tiny.png", &png(100, 100)).await;
+    browser
+        .wait_until(
+            "the refused upload's message",
+            "const e = document.getElementById('error-reference_image_urls');
+             return !e.hidden && e.textContent.includes('tiny.png');",
+            Duration::from_secs(15),
+        )
+        .await;
+    // It stays after the estimate that follows the upload.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let refused = browser.text("#error-reference_image_urls").await;
+    assert!(refused.contains("300"), "{refused}");
+    browser.screenshots("playground-references").await;
     browser.screenshots("playground-invalid").await;
 }
