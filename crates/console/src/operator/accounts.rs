@@ -1167,6 +1167,41 @@ async fn revoke_key(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::{Role, Session};
+    use seedgate_store::{Actor, AdminRole};
+
+    fn operator(role: AdminRole) -> Operator {
+        Operator {
+            actor: Actor("token:adm_1 (t)".into()),
+            role,
+            session: Session {
+                role: Role::Operator,
+                digest: "d".into(),
+                expires_ms: i64::MAX,
+                csrf: "the-token".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_form_needs_the_sessions_token_and_a_token_that_may_write() {
+        assert!(writable(&operator(AdminRole::Admin), "the-token").is_ok());
+        assert!(matches!(
+            writable(&operator(AdminRole::Admin), "another"),
+            Err(ConsoleError::Csrf)
+        ));
+        let refused = writable(&operator(AdminRole::Viewer), "the-token");
+        assert!(matches!(&refused, Err(ConsoleError::Forbidden(_))));
+        assert_eq!(
+            refused.err().map(|e| e.status()),
+            Some(StatusCode::FORBIDDEN)
+        );
+        // The token is checked first: a viewer's forged form is a CSRF failure.
+        assert!(matches!(
+            writable(&operator(AdminRole::Viewer), ""),
+            Err(ConsoleError::Csrf)
+        ));
+    }
 
     #[test]
     fn a_policy_form_reads_back_into_the_policy_it_shows() {

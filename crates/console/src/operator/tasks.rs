@@ -45,6 +45,7 @@ pub struct SearchForm {
     status: String,
     model: String,
     upstream_account: String,
+    upstream_task_id: String,
     /// First day (UTC), inclusive.
     from: String,
     /// Last day (UTC), inclusive.
@@ -85,7 +86,7 @@ impl SearchForm {
             key: given(&self.key),
             model: given(&self.model),
             upstream_account: given(&self.upstream_account),
-            upstream_task_id: None,
+            upstream_task_id: given(&self.upstream_task_id),
             created_from_ms: day_start(&self.from, "from")?,
             created_before_ms: day_start(&self.to, "to")?.map(|t| t.saturating_add(DAY_MS)),
             queued_for_min,
@@ -102,6 +103,7 @@ impl SearchForm {
             ("status", &self.status),
             ("model", &self.model),
             ("upstream_account", &self.upstream_account),
+            ("upstream_task_id", &self.upstream_task_id),
             ("from", &self.from),
             ("to", &self.to),
             ("queued_for_min", &self.queued_for_min),
@@ -143,6 +145,7 @@ fn search_form(f: &SearchForm) -> Markup {
             }
             (text("model", "Model", &f.model, "model id"))
             (text("upstream_account", "Upstream account", &f.upstream_account, "name"))
+            (text("upstream_task_id", "Upstream job id", &f.upstream_task_id, "the upstream's id"))
             div {
                 label for="from" { "Created from (UTC)" }
                 input #from type="date" name="from" value=(f.from);
