@@ -444,7 +444,7 @@ async fn list_markup(
             })
         })
         .collect();
-    accounts.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms));
+    accounts.sort_by_key(|a| std::cmp::Reverse(a.created_at_ms));
     let mut key_counts: HashMap<String, (usize, usize)> = HashMap::new();
     for key in console.admin.keys(None).await? {
         let entry = key_counts.entry(key.account_id.to_string()).or_default();

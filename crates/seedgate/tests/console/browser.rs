@@ -207,12 +207,17 @@ impl Browser {
                 .set_window_size(width, height)
                 .await
                 .expect("resize");
+            // The window's height includes the browser's own frame: add it, so the whole page
+            // fits in the viewport.
             let full = self
-                .eval("return Math.ceil(document.documentElement.scrollHeight)")
+                .eval(
+                    "return Math.ceil(document.documentElement.scrollHeight) \
+                     + Math.max(0, window.outerHeight - window.innerHeight)",
+                )
                 .await
                 .as_u64()
                 .unwrap_or(height as u64)
-                .clamp(height as u64, 6000) as u32;
+                .clamp(height as u64, 8000) as u32;
             self.client
                 .set_window_size(width, full)
                 .await

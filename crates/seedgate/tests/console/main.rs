@@ -8,7 +8,7 @@ mod browser;
 #[allow(dead_code)]
 #[path = "../api/helpers.rs"]
 mod helpers;
-mod signin;
 mod member_pages;
-mod playground;
 mod operator_pages;
+mod playground;
+mod signin;

@@ -67,21 +67,8 @@ async fn shown_secret(browser: &Browser) -> String {
     secret
 }
 
-fn grouped(n: i64) -> String {
-    let digits = n.unsigned_abs().to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if n < 0 {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
+/// Credits as the pages write them (the formatting has its own unit test in the console).
+use seedgate_console::layout::grouped;
 
 #[tokio::test]
 async fn an_operator_grants_credits_and_the_members_balance_page_shows_them() {
