@@ -81,7 +81,9 @@ pub fn bar_chart(title: &str, unit: &str, bars: &[Bar]) -> Markup {
                         title { (bar.label) ": " (grouped(bar.value)) " " (unit) }
                     }
                     @if i % label_every == 0 {
-                        text x=(format!("{:.1}", x + bar_w / 2.0)) y=(TOP + plot_h + 16.0)
+                        // Every other label is `alt`: phones, where the text is larger, hide those.
+                        text class=[((i / label_every) % 2 == 1).then_some("alt")]
+                            x=(format!("{:.1}", x + bar_w / 2.0)) y=(TOP + plot_h + 16.0)
                             text-anchor="middle" { (bar.label) }
                     }
                 }
