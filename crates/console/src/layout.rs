@@ -135,6 +135,25 @@ pub fn notice(message: Option<&str>) -> Markup {
     }
 }
 
+/// A task's status as a coloured badge.
+pub fn status_badge(status: seedgate_core::TaskStatus) -> Markup {
+    html! { span class=(format!("badge {}", status.as_str())) { (status.as_str()) } }
+}
+
+/// A form field's text, trimmed; `None` when blank.
+pub fn given(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// The start (Unix ms, UTC) of a day written `2026-12-01`.
+pub fn day_start_ms(text: &str) -> Option<i64> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
 /// Percent-encodes a value for a query string.
 pub fn query_escape(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()

@@ -12,6 +12,7 @@
 
 pub mod assets;
 pub mod charts;
+pub mod download;
 pub mod error;
 pub mod layout;
 pub mod member;

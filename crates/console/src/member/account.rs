@@ -8,9 +8,7 @@ use crate::error::ConsoleError;
 use crate::layout::{credits, grouped, page, time_el};
 use crate::session::Member;
 use crate::Console;
-use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -20,7 +18,7 @@ use maud::{html, Markup};
 use seedgate_core::usage::UsageFigures;
 use seedgate_core::GatewayError;
 use seedgate_service::accounts::LimitsView;
-use seedgate_service::usage::{UsageFormat, UsageParams};
+use seedgate_service::usage::UsageParams;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -369,28 +367,12 @@ async fn usage_csv(
         .service
         .usage_report(&member.principal, &range.params(Some("csv")))
         .await?;
-    let body = report.into_body(UsageFormat::Csv).map(|chunk| {
-        chunk.map_err(|e| {
-            tracing::error!(error = %e, "console usage CSV: reading the ledger failed mid-stream");
-            std::io::Error::other(e.to_string())
-        })
-    });
     let filename = format!(
-        "attachment; filename=\"usage-{}-to-{}.csv\"",
+        "usage-{}-to-{}.csv",
         range.from.format("%Y-%m-%d"),
         range.to.format("%Y-%m-%d")
     );
-    let mut response = Response::new(Body::from_stream(body));
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(value) = HeaderValue::from_str(&filename) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response)
+    Ok(crate::download::usage_csv(report, &filename))
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@
 
 use super::chrome;
 use crate::error::ConsoleError;
-use crate::layout::{credits, csrf_field, grouped, notice, page, query_escape, time_el};
+use crate::layout::{
+    credits, csrf_field, grouped, notice, page, query_escape, status_badge, time_el,
+};
 use crate::session::Member;
 use crate::Console;
 use axum::extract::{Path, Query, State};
@@ -117,10 +119,6 @@ const STATUSES: [TaskStatus; 5] = [
     TaskStatus::Failed,
     TaskStatus::Cancelled,
 ];
-
-fn badge(status: TaskStatus) -> Markup {
-    html! { span class=(format!("badge {}", status.as_str())) { (status.as_str()) } }
-}
 
 fn shape(request: &GenerationRequest) -> String {
     format!(
@@ -251,7 +249,7 @@ async fn tasks_page(
                             td { (time_el(task.created_at_ms)) }
                             td { (task.request.model) }
                             td { (task.request.mode.as_str()) }
-                            td { (badge(task.status)) }
+                            td { (status_badge(task.status)) }
                             td { (shape(&task.request)) }
                             td.num { (cost_cell(task)) }
                         }
@@ -325,7 +323,7 @@ async fn task_page(
     let body = html! {
         (notice(message))
         p.task-head {
-            code #task-id { (task.id.as_str()) } " " (badge(task.status))
+            code #task-id { (task.id.as_str()) } " " (status_badge(task.status))
             " · created " (time_el(task.created_at_ms))
             @if let Some(finished) = task.finished_at_ms { " · finished " (time_el(finished)) }
         }

@@ -8,7 +8,9 @@ use super::accounts::{
 };
 use super::chrome;
 use crate::error::ConsoleError;
-use crate::layout::{credits, csrf_field, grouped, notice, query_escape, time_el};
+use crate::layout::{
+    credits, csrf_field, day_start_ms, given, grouped, notice, query_escape, status_badge, time_el,
+};
 use crate::session::Operator;
 use crate::Console;
 use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
@@ -54,19 +56,12 @@ pub struct SearchForm {
     cursor: String,
 }
 
-fn given(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_string())
-}
-
 fn day_start(text: &str, field: &str) -> Result<Option<i64>, String> {
     let Some(text) = given(text) else {
         return Ok(None);
     };
-    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| Some(t.and_utc().timestamp_millis()))
+    day_start_ms(&text)
+        .map(Some)
         .ok_or_else(|| format!("{field}: `{text}` is not a date (2026-12-01)"))
 }
 
@@ -114,10 +109,6 @@ impl SearchForm {
         .collect::<Vec<_>>()
         .join("&")
     }
-}
-
-fn status_badge(status: TaskStatus) -> Markup {
-    html! { span class=(format!("badge {}", status.as_str())) { (status.as_str()) } }
 }
 
 fn search_form(f: &SearchForm) -> Markup {

@@ -7,13 +7,11 @@ use super::accounts::op_page;
 use super::chrome;
 use crate::charts::{bar_chart, Bar};
 use crate::error::ConsoleError;
-use crate::layout::{credits, grouped, query_escape};
+use crate::layout::{credits, day_start_ms, given, grouped, query_escape};
 use crate::session::Operator;
 use crate::Console;
-use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -21,7 +19,7 @@ use futures::StreamExt;
 use maud::{html, Markup};
 use seedgate_core::usage::{UsageFigures, UsageRow};
 use seedgate_service::admin::AdminError;
-use seedgate_service::usage::{UsageFormat, UsageParams, UsageQuery};
+use seedgate_service::usage::{UsageParams, UsageQuery};
 use serde::Deserialize;
 
 /// The most rows a page reads of one report (a CSV has them all).
@@ -69,18 +67,9 @@ fn day(ms: i64) -> String {
 }
 
 fn day_start(text: &str, field: &str) -> Result<i64, ConsoleError> {
-    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| t.and_utc().timestamp_millis())
-        .ok_or_else(|| {
-            ConsoleError::BadRequest(format!("{field}: `{text}` is not a date (2026-12-01)"))
-        })
-}
-
-fn given(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_string())
+    day_start_ms(text).ok_or_else(|| {
+        ConsoleError::BadRequest(format!("{field}: `{text}` is not a date (2026-12-01)"))
+    })
 }
 
 /// The range and filters asked, with defaults filled in (the last 30 days).
@@ -380,17 +369,7 @@ async fn usage_csv(
         "seedgate-usage-{}-to-{}.csv",
         asked.form.from, asked.form.to
     );
-    let mut response = Response::new(Body::from_stream(report.into_body(UsageFormat::Csv)));
-    *response.status_mut() = StatusCode::OK;
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
-    Ok(response.into_response())
+    Ok(crate::download::usage_csv(report, &filename))
 }
 
 #[cfg(test)]

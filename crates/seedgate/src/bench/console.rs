@@ -2,7 +2,6 @@
 //! fetched whole (the HTML a browser paints first; its stylesheet and script are cached for a
 //! year after the first page) on the embedded default with many tasks stored.
 
-use super::load::{self, RequestTemplate};
 use super::report::{Figure, Target};
 use super::server::Seedgate;
 use hdrhistogram::Histogram;
@@ -37,43 +36,6 @@ async fn sign_in(client: &reqwest::Client, base: &str, secret: &str) -> anyhow::
         .and_then(|v| v.split(';').next())
         .map(str::to_owned)
         .ok_or_else(|| anyhow::anyhow!("console sign-in set no session cookie"))
-}
-
-/// Submits `count` tasks (the instant renderer completes them) with 32 submitters.
-async fn fill(server: &Seedgate, count: usize) -> anyhow::Result<()> {
-    let body = json!({"model": "seedance-2.0-mini", "prompt": "history", "resolution": "480p",
-        "duration": 4});
-    let template =
-        RequestTemplate::post_json("/api/v1/videos/generations", &body).bearer(&server.key);
-    let submitters = 32;
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..submitters {
-        let template = template.clone();
-        let addr = server.addr;
-        let share = count / submitters + usize::from(i < count % submitters);
-        tasks.spawn(async move {
-            let mut accepted = 0usize;
-            for _ in 0..share {
-                if load::once(addr, &template)
-                    .await
-                    .map(|(s, _)| s == 200)
-                    .unwrap_or(false)
-                {
-                    accepted += 1;
-                }
-            }
-            accepted
-        });
-    }
-    let mut accepted = 0;
-    while let Some(n) = tasks.join_next().await {
-        accepted += n?;
-    }
-    anyhow::ensure!(
-        accepted == count,
-        "only {accepted} of {count} tasks were accepted"
-    );
-    Ok(())
 }
 
 async fn get_json(client: &reqwest::Client, url: &str, key: &str) -> anyhow::Result<Value> {
@@ -126,7 +88,9 @@ pub async fn console_pages(tasks: usize) -> anyhow::Result<Vec<Figure>> {
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let filling = Instant::now();
-    fill(&server, tasks).await?;
+    let history = json!({"model": "seedance-2.0-mini", "prompt": "history", "resolution": "480p",
+        "duration": 4});
+    super::scenarios::submit_many(&server, &history, tasks).await?;
     // Wait for the instant renderer to finish them, so the history is finished tasks.
     let deadline = Instant::now() + Duration::from_secs(1800);
     let unfinished = |status: &'static str| {

@@ -322,10 +322,10 @@ pub async fn baseline_load(
 }
 
 /// Memory of a fresh server holding `count` accepted, unfinished tasks.
-pub async fn in_flight_memory(count: usize) -> anyhow::Result<Vec<Figure>> {
-    let server = Seedgate::start("in-flight", &[("SEEDGATE_WORKER__CONCURRENCY", "2")]).await?;
-    let template = RequestTemplate::post_json(SUBMIT, &t2v("held [[seedgate:delay:3600000]]"))
-        .bearer(&server.key);
+/// Submits `count` copies of `body` (reAPI) with 32 submitters at once; every one must be
+/// accepted.
+pub async fn submit_many(server: &Seedgate, body: &Value, count: usize) -> anyhow::Result<()> {
+    let template = RequestTemplate::post_json(SUBMIT, body).bearer(&server.key);
     let submitters = 32;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..submitters {
@@ -354,6 +354,12 @@ pub async fn in_flight_memory(count: usize) -> anyhow::Result<Vec<Figure>> {
         accepted == count,
         "only {accepted} of {count} tasks were accepted"
     );
+    Ok(())
+}
+
+pub async fn in_flight_memory(count: usize) -> anyhow::Result<Vec<Figure>> {
+    let server = Seedgate::start("in-flight", &[("SEEDGATE_WORKER__CONCURRENCY", "2")]).await?;
+    submit_many(&server, &t2v("held [[seedgate:delay:3600000]]"), count).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss = server.rss_bytes()? as f64 / MB;
     Ok(vec![Figure::new(
