@@ -13,6 +13,8 @@ use std::sync::Arc;
 
 mod alerts;
 pub use alerts::AlertsCommand;
+pub mod backup;
+pub use backup::{BackupArgs, RestoreArgs};
 pub mod generate;
 pub use generate::GenerateArgs;
 mod tasks;
@@ -84,6 +86,11 @@ pub enum Command {
     Alerts(AlertsCommand),
     /// Create or upgrade the database schema, then exit.
     Migrate,
+    /// Copy the SQLite database and the media into a new backup directory while seedgate
+    /// keeps serving (embedded deployments; PostgreSQL and S3: see the README).
+    Backup(BackupArgs),
+    /// Bring a backup back into an empty data dir.
+    Restore(RestoreArgs),
     /// Generate a video on any seedgate over HTTP (a client: uploads local files, waits,
     /// downloads); the exit code says what happened (see --help).
     Generate(GenerateArgs),
@@ -543,6 +550,8 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Tasks(cmd) => tasks::run(cmd, &settings).await,
+        Command::Backup(args) => backup::backup(args, &settings).await,
+        Command::Restore(args) => backup::restore(args, &settings).await,
         Command::Usage(args) => usage::run(args, &settings).await,
         Command::Alerts(cmd) => alerts::run(cmd, &settings).await,
         Command::Generate(args) => Ok(generate::run(args).await),
