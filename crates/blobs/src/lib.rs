@@ -20,6 +20,15 @@ pub enum BlobError {
     Source(String),
 }
 
+/// An object found by [`BlobStore::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    pub key: String,
+    pub size: u64,
+    /// When it was last written, Unix ms.
+    pub modified_ms: i64,
+}
+
 /// An object being read: its total size, the byte range returned and the bytes themselves.
 pub struct BlobRead {
     pub total_size: u64,
@@ -201,6 +210,24 @@ impl BlobStore {
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Every object under `prefix` (a folder such as `refs`), read as the listing goes:
+    /// its key, size and last change (Unix ms). For retention's janitor and its disk figures.
+    pub fn list(&self, prefix: &str) -> BoxStream<'static, Result<BlobMeta, BlobError>> {
+        use futures::StreamExt;
+        let prefix = ObjectPath::from(prefix);
+        self.inner
+            .list(Some(&prefix))
+            .map(|meta| {
+                let meta = meta?;
+                Ok(BlobMeta {
+                    key: meta.location.to_string(),
+                    size: meta.size,
+                    modified_ms: meta.last_modified.timestamp_millis(),
+                })
+            })
+            .boxed()
     }
 
     /// The size of an object, `None` when absent.

@@ -42,6 +42,8 @@ pub struct Settings {
     /// Fetched-and-probed media remembered by URL.
     pub probe_cache: MediaCacheConfig,
     pub idempotency: IdempotencySettings,
+    /// How long finished tasks' media, timelines and idempotency records are kept.
+    pub retention: RetentionSettings,
     pub assets: AssetSettings,
     pub auth: AuthSettings,
     /// Callback delivery: retry schedule, timeouts, concurrency.
@@ -88,6 +90,70 @@ pub struct IdempotencySettings {
     pub retention_hours: u64,
     /// An in-progress key older than this belongs to a request that died.
     pub stale_after_seconds: u64,
+}
+
+/// `[retention]`: what the janitor deletes, and when (see `seedgate_workers::janitor`).
+/// A lifetime of 0 keeps things forever. Ledger entries are never deleted; clients' uploaded
+/// assets are left alone.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetentionSettings {
+    /// Days a finished task's media are kept after it finished. The resellers whose APIs
+    /// seedgate speaks keep result URLs about 24 h (Ark, Kie, HiAPI); 30 days is well past
+    /// anything a client built against them expects, and still keeps the disk from filling.
+    /// The files themselves go only once every link handed out has expired
+    /// (`storage.url_ttl_seconds`).
+    pub media_days: u64,
+    /// Days a finished task's timeline events are kept (its row, ledger entries and
+    /// callbacks stay: the timeline then shows acceptance, end and money only).
+    pub timeline_days: u64,
+    /// Hours Idempotency-Key records are kept; unset: `idempotency.retention_hours`.
+    pub idempotency_hours: Option<u64>,
+    /// Days of daily spend kept for the budgets; never fewer than 40 (the monthly budget
+    /// counts the current UTC month).
+    pub spend_days: u64,
+    /// Seconds between janitor passes.
+    pub interval_seconds: u64,
+    /// Rows per batch; each batch is one transaction.
+    pub batch: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            media_days: 30,
+            timeline_days: 90,
+            idempotency_hours: None,
+            spend_days: 40,
+            interval_seconds: 600,
+            batch: 500,
+        }
+    }
+}
+
+impl RetentionSettings {
+    fn days(days: u64) -> Option<std::time::Duration> {
+        (days > 0).then(|| std::time::Duration::from_secs(days.saturating_mul(86_400)))
+    }
+
+    /// How long media are kept; `None`: forever.
+    pub fn media(&self) -> Option<std::time::Duration> {
+        Self::days(self.media_days)
+    }
+
+    /// How long timelines are kept; `None`: forever.
+    pub fn timelines(&self) -> Option<std::time::Duration> {
+        Self::days(self.timeline_days)
+    }
+
+    /// How long Idempotency-Key records are kept: this section's setting, else the older
+    /// `idempotency.retention_hours`.
+    pub fn idempotency(&self, idempotency: &IdempotencySettings) -> std::time::Duration {
+        let hours = self
+            .idempotency_hours
+            .unwrap_or(idempotency.retention_hours);
+        std::time::Duration::from_secs(hours.saturating_mul(3600))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -350,6 +416,7 @@ impl Default for Settings {
             fetch: FetchConfig::default(),
             probe_cache: MediaCacheConfig::default(),
             idempotency: IdempotencySettings::default(),
+            retention: RetentionSettings::default(),
             assets: AssetSettings::default(),
             auth: AuthSettings::default(),
             callbacks: CallbackSettings::default(),

@@ -25,6 +25,32 @@ pub struct MediaState {
     pub link_secret: Option<Vec<u8>>,
     /// What "now" is when a link's expiry is checked.
     pub clock: std::sync::Arc<dyn seedgate_core::clock::Clock>,
+    /// Where a task's media expiry is read: a result file retention removed answers 410 Gone.
+    pub retention: Option<std::sync::Arc<dyn seedgate_store::Store>>,
+}
+
+/// Whether `key` is a task's result file whose media retention expired (`tasks/<id>/…`).
+async fn expired(state: &MediaState, key: &str) -> bool {
+    let Some(store) = &state.retention else {
+        return false;
+    };
+    let mut parts = key.split('/');
+    let (Some("tasks"), Some(id)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    if id.is_empty() {
+        return false;
+    }
+    let task = seedgate_core::TaskId::from_string(id.to_string());
+    matches!(store.media_expired_at(&task).await, Ok(Some(_)))
+}
+
+fn gone() -> Response {
+    (
+        StatusCode::GONE,
+        "this file expired under the server's retention policy and was deleted",
+    )
+        .into_response()
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -50,6 +76,9 @@ pub async fn serve(
         ) {
             Ok(()) => {}
             Err(seedgate_core::media_links::LinkError::Expired) => {
+                if expired(&state, &key).await {
+                    return gone();
+                }
                 return (
                     StatusCode::FORBIDDEN,
                     "this link has expired; read the task again for a fresh one",
@@ -65,9 +94,10 @@ pub async fn serve(
             }
         }
     }
-    let blobs = state.blobs;
+    let blobs = state.blobs.clone();
     let size = match blobs.size(&key).await {
         Ok(Some(size)) => size,
+        Ok(None) if expired(&state, &key).await => return gone(),
         Ok(None) => return status(StatusCode::NOT_FOUND),
         Err(e) => {
             tracing::error!(error = %e, key, "media lookup failed");

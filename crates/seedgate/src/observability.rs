@@ -94,6 +94,19 @@ pub fn recorder() -> Option<PrometheusHandle> {
 
 /// Every metric's help text and unit (rendered as `# HELP`; the README's table says the same).
 fn describe() {
+    describe_gauge!(
+        "seedgate_disk_bytes",
+        Unit::Bytes,
+        "Storage used, by category (task_media, reference_copies, assets, database), as the last retention pass measured it"
+    );
+    describe_counter!(
+        "seedgate_retention_deleted_total",
+        "What retention removed, by kind (idempotency_key, timeline_event, spend_day, media_expired, media_file, reference_copy)"
+    );
+    describe_counter!(
+        "seedgate_retention_errors_total",
+        "Retention steps that failed (retried at the next pass), by step"
+    );
     describe_counter!(
         "seedgate_http_requests_total",
         "HTTP requests answered, by dialect, method, route template and status"

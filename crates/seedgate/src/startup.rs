@@ -36,6 +36,8 @@ pub struct Application {
     workers: Arc<TaskWorkers>,
     callbacks: Arc<CallbackDispatcher>,
     alerts: Arc<seedgate_workers::alerts::AlertsWorker>,
+    /// Retention's janitor (`[retention]`).
+    janitor: Arc<seedgate_workers::janitor::Janitor>,
     settings: Settings,
     bootstrap_key: Option<String>,
     shutdown: CancellationToken,
@@ -350,12 +352,51 @@ impl Application {
             _ => None,
         };
 
+        // Retention's janitor: files go once every link handed out to them has expired (and
+        // every replica's memory of the task's media with them).
+        let retention = &settings.retention;
+        let link_ttl = Duration::from_secs(settings.storage.url_ttl_seconds)
+            .saturating_add(seedgate_service::FINISHED_CACHE_TTL);
+        let forget = service.clone();
+        let janitor = Arc::new(
+            seedgate_workers::janitor::Janitor::new(
+                store.clone(),
+                blobs.clone(),
+                seedgate_workers::janitor::JanitorConfig {
+                    media: retention.media(),
+                    timelines: retention.timelines(),
+                    idempotency: retention.idempotency(&settings.idempotency),
+                    spend_days: i64::try_from(retention.spend_days).unwrap_or(i64::MAX),
+                    link_ttl,
+                    // Links to reference copies live as long as `media_copy_ttl` above.
+                    copy_ttl: Duration::from_secs(
+                        settings
+                            .storage
+                            .url_ttl_seconds
+                            .max(settings.upstream.deadline_seconds.saturating_add(24 * 3600)),
+                    ),
+                    every: Duration::from_secs(retention.interval_seconds.max(1)),
+                    batch: retention.batch.max(1),
+                    clock: clock.clone(),
+                },
+            )
+            .with_expired_hook(Arc::new(move |ids| forget.forget_tasks(ids))),
+        );
+        let shutdown = CancellationToken::new();
+        let (retention_routes, retention_doc) =
+            crate::admin_api::retention::routes(crate::admin_api::retention::RetentionState {
+                admin: upstreams_view.admin.clone(),
+                janitor: janitor.clone(),
+                shutdown: shutdown.clone(),
+            });
+
         let media = Router::new()
             .route("/media/{*key}", get(crate::media::serve))
             .with_state(crate::media::MediaState {
                 blobs: blobs.clone(),
                 link_secret: media_links.as_ref().map(|l| l.secret.clone()),
                 clock: clock.clone(),
+                retention: Some(store.clone()),
             });
         // The admin API, under /admin/v1, documented beside the dialects in /openapi.json.
         let (admin, admin_doc) = crate::admin_api::routes(Arc::new(
@@ -390,6 +431,7 @@ impl Application {
         let mut admin_doc = admin_doc;
         admin_doc.merge(metrics_doc);
         admin_doc.merge(upstreams_doc);
+        admin_doc.merge(retention_doc);
         let router = Router::new()
             .merge(
                 seedgate_dialects::routes(
@@ -405,6 +447,7 @@ impl Application {
             .merge(console)
             .merge(metrics)
             .merge(upstreams)
+            .merge(retention_routes)
             .merge(media)
             .merge(crate::upstream_callbacks::routes(workers.clone()))
             .merge(crate::health::routes(store.clone(), blobs.clone()))
@@ -437,9 +480,10 @@ impl Application {
             workers,
             callbacks,
             alerts,
+            janitor,
             settings,
             bootstrap_key,
-            shutdown: CancellationToken::new(),
+            shutdown,
             metrics_scrape,
             metrics_listener,
         })
@@ -474,6 +518,11 @@ impl Application {
         self.store.clone()
     }
 
+    /// Retention's janitor (to run a pass now, as `POST /admin/v1/retention/run` does).
+    pub fn janitor(&self) -> Arc<seedgate_workers::janitor::Janitor> {
+        self.janitor.clone()
+    }
+
     /// The API key created on an empty development database, shown once.
     pub fn bootstrap_key(&self) -> Option<&str> {
         self.bootstrap_key.as_deref()
@@ -498,10 +547,13 @@ impl Application {
         ));
         let housekeeping = tokio::spawn(seedgate_workers::housekeeping(
             self.store.clone(),
-            Duration::from_secs(self.settings.idempotency.retention_hours * 3600),
+            self.settings
+                .retention
+                .idempotency(&self.settings.idempotency),
             Duration::from_secs(600),
             shutdown.clone(),
         ));
+        let janitor = tokio::spawn(self.janitor.clone().run(shutdown.clone()));
         tracing::info!(url = %self.base_url, listen = %self.settings.listen, "seedgate is serving");
         let result = crate::http_server::serve(
             self.listener,
@@ -517,6 +569,7 @@ impl Application {
         let _ = alerts.await;
         let _ = metrics.await;
         let _ = housekeeping.await;
+        let _ = janitor.await;
         result.context("HTTP server failed")
     }
 }

@@ -130,7 +130,8 @@ pub struct SubmitContext<'a> {
 
 /// Read caches in front of the store. Valid API keys are remembered for `key_ttl` (so a
 /// revocation takes effect within that time on every replica); finished tasks, which never
-/// change, are remembered until evicted.
+/// change, are remembered for [`FINISHED_CACHE_TTL`] (retention may expire their media; the
+/// replica that does forgets them at once, see [`GenerationService::forget_tasks`]).
 struct Caches {
     keys: moka::sync::Cache<String, Principal>,
     finished: moka::sync::Cache<String, Arc<Task>>,
@@ -143,7 +144,24 @@ impl Caches {
                 .max_capacity(100_000)
                 .time_to_live(key_ttl)
                 .build(),
-            finished: moka::sync::Cache::builder().max_capacity(100_000).build(),
+            finished: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(FINISHED_CACHE_TTL)
+                .build(),
+        }
+    }
+}
+
+/// How long a replica answers a finished task from memory: after retention marks its media
+/// expired, other replicas may sign links to them this much longer (the janitor waits this
+/// much more than the links' life before deleting the files).
+pub const FINISHED_CACHE_TTL: Duration = Duration::from_secs(600);
+
+impl GenerationService {
+    /// Forgets the cached copies of these tasks (their media just expired).
+    pub fn forget_tasks(&self, ids: &[TaskId]) {
+        for id in ids {
+            self.caches.finished.invalidate(id.as_str());
         }
     }
 }

@@ -12,6 +12,7 @@
 pub mod alerts;
 pub mod observability;
 pub mod postgres;
+pub mod retention;
 mod rows;
 pub mod sqlite;
 pub mod task_admin;
@@ -30,6 +31,7 @@ use std::time::Duration;
 /// Every capability trait, for code that uses the whole store (tests, tools).
 pub mod prelude {
     pub use crate::alerts::AlertStore;
+    pub use crate::retention::RetentionStore;
     pub use crate::task_admin::TaskAdminStore;
     pub use crate::timeline::TaskTimelines;
     pub use crate::usage::UsageStore;
@@ -555,6 +557,7 @@ impl<T> Store for T where
     T: AccountStore
         + alerts::AlertStore
         + task_admin::TaskAdminStore
+    + retention::RetentionStore
         + timeline::TaskTimelines
         + usage::UsageStore
         + AdminStore
@@ -572,4 +575,5 @@ use seedgate_core::clock::now_ms;
 
 pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+        + retention::RetentionStore
 }

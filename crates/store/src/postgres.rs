@@ -65,6 +65,9 @@ const USAGE_SQL: crate::usage::UsageSql = crate::usage::UsageSql {
     month: "to_char(to_timestamp(e.created_at_ms / 1000) AT TIME ZONE 'UTC', 'YYYY-MM')",
 };
 
+/// The database's size on disk.
+const DATABASE_BYTES: &str = "SELECT CAST(pg_database_size(current_database()) AS BIGINT)";
+
 /// A connection pool over one PostgreSQL database, which other replicas may share.
 #[derive(Clone)]
 pub struct PgStore {

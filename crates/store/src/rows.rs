@@ -21,7 +21,7 @@ pub(crate) const TASK_COLUMNS: &str =
     "id, account_id, api_key_id, requested_model, origin_dialect, request_json, status, \
      price_credits, billable_seconds, micro_usd_per_second, attempt, provider, provider_job_id, \
      output_json, error_kind, error_message, created_at_ms, updated_at_ms, started_at_ms, \
-     finished_at_ms, submit_key";
+     finished_at_ms, submit_key, media_expired_at_ms";
 
 /// The columns [`KeyRow`] reads.
 pub(crate) const KEY_COLUMNS: &str =
@@ -70,6 +70,8 @@ pub(crate) struct TaskRow {
     started_at_ms: Option<i64>,
     finished_at_ms: Option<i64>,
     pub submit_key: Option<String>,
+    /// Set once retention expired the task's media: it then reads back without them.
+    pub media_expired_at_ms: Option<i64>,
 }
 
 impl TryFrom<TaskRow> for Task {
@@ -87,6 +89,16 @@ impl TryFrom<TaskRow> for Task {
             .map(serde_json::from_str::<TaskOutput>)
             .transpose()
             .map_err(|e| json("output", e))?;
+        // Media past retention are not handed out any more (their files are deleted once
+        // every link to them has expired): the task keeps its sizes, not its files.
+        let output = match (output, row.media_expired_at_ms) {
+            (Some(mut output), Some(_)) => {
+                output.video_keys.clear();
+                output.last_frame_key = None;
+                Some(output)
+            }
+            (output, _) => output,
+        };
         let error = match row.error_kind {
             Some(kind) => Some(TaskError {
                 kind: FailureKind::parse(&kind)

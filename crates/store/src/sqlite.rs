@@ -29,6 +29,10 @@ const USAGE_SQL: crate::usage::UsageSql = crate::usage::UsageSql {
     month: "strftime('%Y-%m', e.created_at_ms / 1000, 'unixepoch')",
 };
 
+/// The database's size on disk (its pages; the WAL is transient).
+const DATABASE_BYTES: &str =
+    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()";
+
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,

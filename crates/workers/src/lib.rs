@@ -14,6 +14,7 @@
 pub mod alerts;
 pub mod callbacks;
 mod housekeeping;
+pub mod janitor;
 pub mod observability;
 pub mod polling;
 pub mod rehost;

@@ -10,6 +10,7 @@
 
 mod alerts;
 mod handlers;
+pub mod retention;
 mod tasks;
 mod timeline;
 pub mod upstreams;

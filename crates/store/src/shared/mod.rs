@@ -33,6 +33,7 @@ mod gauges;
 mod idempotency;
 mod ledger;
 mod queue;
+mod retention;
 mod task_admin;
 mod tasks;
 mod timeline;

@@ -37,6 +37,7 @@ mod backend;
 mod contract;
 mod operator_tasks;
 mod postgres_only;
+mod retention;
 mod sqlite_only;
 mod support;
 mod timeline;
