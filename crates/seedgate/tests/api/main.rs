@@ -34,6 +34,7 @@ mod reference_media;
 mod replicas;
 mod s3_storage;
 mod sdk_retries;
+mod retention;
 mod tasks;
 mod timeline;
 mod traces;
