@@ -6,6 +6,7 @@ mod admin_upstreams;
 mod alerts;
 mod apixo;
 mod ark;
+mod backup;
 mod callbacks;
 mod cli;
 mod cli_generate;
