@@ -94,6 +94,29 @@ async fn expired_media_read_back_without_urls_and_their_files_go_after_the_links
     let again = app.get_json(&format!("/api/v1/tasks/{id}")).await;
     let urls = again["output"]["video_urls"].as_array().cloned();
     assert!(urls.is_none_or(|u| u.is_empty()), "{again}");
+    // In every dialect: read back fine, and no link to the file any more.
+    for path in [
+        format!("/api/v1/tasks/{id}"),
+        format!("/v1/tasks/{id}"),
+        format!("/api/v1/statusTask/seedance-2-0-mini?taskId={id}"),
+        format!("/api/v1/client/job/TaskInfo?task_id={id}"),
+        format!("/api/v1/jobs/recordInfo?taskId={id}"),
+        format!("/api/v3/contents/generations/tasks/{id}"),
+        format!("/v1/videos/{id}"),
+    ] {
+        let r = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(&app.key)
+            .header("x-api-key", &app.key)
+            .send()
+            .await
+            .expect("read");
+        let status = r.status();
+        let text = r.text().await.expect("text");
+        assert_eq!(status, StatusCode::OK, "{path}: {text}");
+        assert!(!text.contains("/media/tasks/"), "{path}: {text}");
+    }
     // The old link has expired by now: the file is gone for good, and says so.
     assert_eq!(
         app.client.get(&url).send().await.expect("media").status(),
