@@ -29,6 +29,26 @@ pub struct BlobMeta {
     pub modified_ms: i64,
 }
 
+impl BlobError {
+    /// A write refused by a full disk (`ENOSPC`) or a disk quota (`EDQUOT`), found anywhere in
+    /// the error's chain of sources.
+    pub fn is_storage_full(&self) -> bool {
+        let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(e) = next {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if matches!(
+                    io.kind(),
+                    std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+                ) {
+                    return true;
+                }
+            }
+            next = e.source();
+        }
+        false
+    }
+}
+
 /// An object being read: its total size, the byte range returned and the bytes themselves.
 pub struct BlobRead {
     pub total_size: u64,

@@ -43,7 +43,7 @@ impl GenerationService {
         let blobs = self.media.blobs();
         blobs.put(&object_key, bytes).await.map_err(|e| {
             tracing::error!(error = %e, "storing an asset failed");
-            GatewayError::Unavailable("storage unavailable".into())
+            crate::blob_write_error(&e)
         })?;
         if let Err(e) = self
             .store

@@ -180,6 +180,19 @@ pub struct GenerationService {
     delivery: Option<Arc<dyn DeliveryCheck>>,
 }
 
+/// What a write refused by a full disk (the database's or the media's) answers, as a retryable
+/// "unavailable" in each dialect.
+pub const STORAGE_FULL: &str = "storage is full; retry later";
+
+/// A media write that failed: a full disk says so; anything else is the storage unavailable.
+fn blob_write_error(e: &seedgate_blobs::BlobError) -> GatewayError {
+    GatewayError::Unavailable(if e.is_storage_full() {
+        STORAGE_FULL.into()
+    } else {
+        "storage unavailable".into()
+    })
+}
+
 fn store_error(e: StoreError) -> GatewayError {
     match e {
         StoreError::NotFound => GatewayError::NotFound,
@@ -189,6 +202,10 @@ fn store_error(e: StoreError) -> GatewayError {
         },
         StoreError::Limited(refusal) => {
             GatewayError::limited(refusal, seedgate_core::clock::now_ms())
+        }
+        full if full.is_storage_full() => {
+            tracing::error!(error = %full, "the database's disk is full");
+            GatewayError::Unavailable(STORAGE_FULL.into())
         }
         other => {
             tracing::error!(error = %other, "store error");

@@ -272,7 +272,7 @@ impl GenerationService {
         );
         let unavailable = |e: seedgate_blobs::BlobError| {
             tracing::error!(error = %e, "storing a reference medium failed");
-            GatewayError::Unavailable("storage unavailable".into())
+            blob_write_error(&e)
         };
         let mut copies = std::collections::BTreeMap::new();
         for medium in media {

@@ -71,6 +71,24 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The disk holding the database is full: nothing was written, and the same write
+    /// succeeds once space is freed.
+    #[error("storage is full")]
+    StorageFull,
+}
+
+impl StoreError {
+    /// A full disk: SQLite's `SQLITE_FULL` (13, what it answers when a write meets `ENOSPC`)
+    /// or PostgreSQL's `disk_full` (53100), or [`StoreError::StorageFull`] itself.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            StoreError::StorageFull => true,
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                matches!(db.code().as_deref(), Some("13" | "53100"))
+            }
+            _ => false,
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

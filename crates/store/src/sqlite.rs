@@ -53,6 +53,7 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .min_connections(1)
+            .before_acquire(|conn, _| Box::pin(still_usable(conn)))
             .connect_with(options)
             .await?;
         let (creates, jobs) = tokio::sync::mpsc::channel(4 * MAX_GROUP);
@@ -124,6 +125,20 @@ impl SqliteStore {
     }
 }
 
+/// Whether a pooled connection may be handed out. A full disk (`SQLITE_FULL`) can make SQLite
+/// roll a transaction back by itself; sqlx's own ROLLBACK then fails and the connection keeps
+/// believing it is inside a transaction, refusing every later `BEGIN`. Such a connection is
+/// closed (the pool opens a fresh one) so that writes work again once space is freed. The ping
+/// waits for a rollback still queued from the transaction's drop.
+async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    use sqlx::Connection;
+    if !conn.is_in_transaction() {
+        return Ok(true);
+    }
+    conn.ping().await?;
+    Ok(!conn.is_in_transaction())
+}
+
 /// Writers are serial already (`BEGIN IMMEDIATE`): nothing more to take.
 async fn lock_key(_tx: &mut Tx, _lock: KeyLock, _key: &str) -> StoreResult<()> {
     Ok(())
@@ -160,10 +175,13 @@ async fn group_writer(pool: SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<Cr
             }
             Err(e) => {
                 tracing::error!(error = %e, tasks = batch.len(), "committing new tasks failed");
+                let full = e.is_storage_full();
                 for job in batch {
-                    let _ = job.reply.send(Err(StoreError::Conflict(format!(
-                        "could not store the task: {e}"
-                    ))));
+                    let _ = job.reply.send(Err(if full {
+                        StoreError::StorageFull
+                    } else {
+                        StoreError::Conflict(format!("could not store the task: {e}"))
+                    }));
                 }
             }
         }
@@ -179,6 +197,10 @@ async fn write_group(
     for job in batch {
         sqlx::query("SAVEPOINT new_task").execute(&mut *tx).await?;
         let result = shared::insert_task(&mut tx, &job.task, job.idempotency.clone()).await;
+        if result.as_ref().is_err_and(StoreError::is_storage_full) {
+            // SQLite may have rolled the whole transaction back: no task of the group is kept.
+            return Err(StoreError::StorageFull);
+        }
         if result.is_err() {
             sqlx::query("ROLLBACK TO SAVEPOINT new_task")
                 .execute(&mut *tx)

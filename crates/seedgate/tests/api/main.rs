@@ -15,6 +15,7 @@ mod credits;
 mod cross_dialect;
 mod crun;
 mod fairness;
+mod full_disk;
 mod hardening;
 mod helpers;
 mod hiapi;
