@@ -1,9 +1,10 @@
 //! A full disk, for real: the binary serves from a data dir on a small tmpfs mounted in a mount
 //! namespace of its own (`unshare`; as root, or in a user namespace otherwise), which the test
 //! fills on purpose through `/proc/<pid>/root`. While it is full every dialect's submit answers
-//! its own retryable "unavailable" with `Retry-After` and "storage is full; retry later", no
-//! hold is taken and no task is made; what was acknowledged before stays readable (media
-//! included) and finishes; once space is freed submits work again and the ledger is clean.
+//! its own retryable "unavailable" with `Retry-After` and "storage is full; retry later" (an
+//! upload too), no hold is taken and no task is made; what was acknowledged before stays
+//! readable (media included) and finishes; once space is freed submits work again and the
+//! ledger is clean.
 
 use crate::crash_recovery::{free_port, Server};
 use crate::helpers::{error_code, ledger_verify, wait_for_task, Call};
@@ -327,6 +328,25 @@ async fn a_full_disk_refuses_submits_retryably_in_every_dialect_and_loses_nothin
     eprintln!(
         "full disk: {} submits fitted before every dialect was refused (round {refused_round})",
         acknowledged.len() - 1
+    );
+
+    // An upload while full: the media write meets ENOSPC, answered the same retryable way.
+    let png = crate::media_server::make_image(640, 480, image::ImageFormat::Png);
+    let r = client
+        .post(format!("{base}/api/v1/assets"))
+        .bearer_auth(&key)
+        .header("content-type", "image/png")
+        .body(png)
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.headers().contains_key("retry-after"));
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], 70002, "{body}");
+    assert!(
+        body.to_string().contains("storage is full; retry later"),
+        "{body}"
     );
 
     // While full, what was acknowledged is still readable, media included.
