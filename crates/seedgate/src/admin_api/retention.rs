@@ -10,7 +10,7 @@ use super::ApiError;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use seedgate_service::admin::AdminService;
+use seedgate_service::admin::{AdminError, AdminService};
 use seedgate_workers::janitor::{DiskUsage, Janitor, PassReport};
 use serde::Serialize;
 use std::sync::Arc;
@@ -51,7 +51,7 @@ pub struct DiskCategory {
 /// What a pass did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RetentionPass {
-    /// Another replica's pass held the lease: this one deleted nothing.
+    /// Always false here (a pass another replica holds is answered 409).
     pub skipped: bool,
     /// Shutdown came before the pass was over; the next pass carries on.
     pub interrupted: bool,
@@ -124,10 +124,11 @@ async fn get_disk(
 
 /// Runs a janitor pass now: deletes what the `[retention]` settings say has expired (never a
 /// ledger entry, never a file a live link or an unfinished task needs) and measures the disk.
+/// 409 while another replica's pass holds the lease.
 #[utoipa::path(post, path = "/admin/v1/retention/run", tag = "Admin",
     responses((status = 200, body = RetentionPass),
         (status = 401, body = AdminErrorEnvelope), (status = 403, body = AdminErrorEnvelope),
-        (status = 503, body = AdminErrorEnvelope)),
+        (status = 409, body = AdminErrorEnvelope), (status = 503, body = AdminErrorEnvelope)),
     security(("admin_token" = [])))]
 async fn run_pass(
     State(state): State<RetentionState>,
@@ -135,6 +136,11 @@ async fn run_pass(
 ) -> Result<(StatusCode, Json<RetentionPass>), ApiError> {
     super::authorize(&state.admin, &headers, true).await?;
     let report: PassReport = state.janitor.pass(&state.shutdown).await;
+    if report.skipped {
+        return Err(ApiError::from(AdminError::Conflict(
+            "another replica's retention pass is running; try again when it is over".into(),
+        )));
+    }
     let usage = report.disk.clone().or_else(|| state.janitor.disk_usage());
     Ok((
         StatusCode::OK,

@@ -769,6 +769,8 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("get", "/admin/v1/upstreams"),
     ("post", "/admin/v1/upstreams/check"),
     ("post", "/admin/v1/upstreams/{name}/check"),
+    ("get", "/admin/v1/disk"),
+    ("post", "/admin/v1/retention/run"),
 ];
 
 #[tokio::test]
@@ -815,6 +817,10 @@ async fn every_admin_route_is_in_openapi_json_with_its_errors() {
         // writes nothing and any admin token may run it.
         if *method != "get" && !path.ends_with("/check") {
             for status in ["400", "403", "409"] {
+                // A retention pass takes no input.
+                if status == "400" && path.ends_with("/retention/run") {
+                    continue;
+                }
                 assert!(responses.contains_key(status), "{method} {path} {status}");
             }
         }
