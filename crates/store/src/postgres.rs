@@ -121,6 +121,10 @@ impl PgStore {
 
     /// Applies the PostgreSQL migrations. Replicas starting together are serialised by the
     /// migrator's own advisory lock.
+    /// Applies the pending migrations, forward only, each in its own transaction. sqlx's
+    /// migrator holds a PostgreSQL advisory lock (keyed by the database's name) for the whole
+    /// run, so replicas starting together migrate once: the others wait, then find nothing
+    /// pending (`tests/upgrades` starts three at once).
     pub async fn migrate(&self) -> StoreResult<()> {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)

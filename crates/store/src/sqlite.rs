@@ -64,11 +64,27 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Applies the pending migrations, each in its own transaction (forward only).
+    ///
+    /// sqlx takes no lock on SQLite, so processes opening one file at once (a restart
+    /// overlapping the old process, several replicas on one volume) can each find a migration
+    /// pending and run it. SQLite's one writer orders them: the first commits, the others'
+    /// transactions fail whole (the table or column exists by then) and leave nothing. So a
+    /// failed run is tried again, a few times, a moment later: it then finds the migration
+    /// applied and goes on; a migration that is really broken still fails, after the last try.
     pub async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/sqlite")
-            .run(&self.pool)
-            .await?;
-        Ok(())
+        let migrator = sqlx::migrate!("./migrations/sqlite");
+        let mut tries: u64 = 0;
+        loop {
+            match migrator.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(_) if tries < 4 => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Asserts the durability settings took effect, so a misconfigured pool fails loudly.
