@@ -349,6 +349,10 @@ async fn a_full_disk_refuses_submits_retryably_in_every_dialect_and_loses_nothin
         "{body}"
     );
 
+    // Full long enough for the task still rendering to finish its attempt: its result cannot
+    // be written, and the attempt is retried rather than the task lost.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
     // While full, what was acknowledged is still readable, media included.
     for (id, size) in &finished {
         let r = client
