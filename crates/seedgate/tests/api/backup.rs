@@ -250,6 +250,8 @@ async fn backup_under_load_restores_everything() {
         dir.path().join("backup"),
         dir.path().join("restored"),
     );
+    // Media enough that the backup lasts a while, so the load runs through it.
+    fill_media(&data, 100, 1 << 20);
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let (server, key) = start(&config, &data, port);
@@ -366,7 +368,7 @@ async fn sigterm_during_a_backup_leaves_nothing_and_a_later_backup_works() {
             break;
         }
     }
-    std::thread::sleep(Duration::from_millis(100));
+    // (Its signal handlers are installed before it starts copying.)
     // SAFETY: sending a signal to our own child.
     let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert_eq!(rc, 0, "kill");
