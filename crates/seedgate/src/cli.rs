@@ -112,6 +112,10 @@ pub enum Command {
         visible_samples: usize,
         #[arg(long, default_value = "BENCHMARKS.md")]
         out: PathBuf,
+        /// Run one scenario only (`console`: the web console's pages with 100,000 tasks
+        /// stored); by default, all of them.
+        #[arg(long)]
+        only: Option<crate::bench::Only>,
     },
     /// The benchmark's baseline server (used by `bench`).
     #[command(hide = true)]
@@ -315,6 +319,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
             in_flight,
             visible_samples,
             out,
+            only,
         } => {
             crate::bench::run(crate::bench::BenchArgs {
                 seconds,
@@ -322,6 +327,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<i32> {
                 in_flight,
                 visible_samples,
                 out,
+                only,
             })
             .await?;
             Ok(0)

@@ -30,6 +30,7 @@ const MAX_DAYS: i64 = 366;
 pub fn routes() -> Router<Console> {
     Router::new()
         .route("/console/account", get(account_page))
+        .route("/console/account/usage", get(usage_report))
         .route("/console/account/usage.csv", get(usage_csv))
 }
 
@@ -241,18 +242,7 @@ async fn account_page(
         Err(e) => (Days::default_for(today), Some(e)),
     };
     let view = console.service.account_view(&member.principal).await?;
-    let days = usage_by_day(&console, &member, range).await?;
-    let bars: Vec<crate::charts::Bar> = days
-        .iter()
-        .map(|(d, f)| crate::charts::Bar {
-            label: d.format("%m-%d").to_string(),
-            value: f.credits_charged,
-        })
-        .collect();
-    let mut totals = UsageFigures::default();
-    for (_, f) in &days {
-        totals.add(f);
-    }
+    let report_href = format!("/console/account/usage?{}", range.query_string());
     let csv_href = format!("/console/account/usage.csv?{}", range.query_string());
     let body = html! {
         div.grid.three {
@@ -299,61 +289,91 @@ async fn account_page(
                 div { button type="submit" { "Show" } }
                 div { a.button.secondary #usage-csv href=(csv_href) download { "Download CSV" } }
             }
-            (crate::charts::bar_chart("Credits charged per day (UTC)", "credits", &bars))
-            p.muted #usage-days-note { "Each day's ledger entries, newest first (days without any are left out): a hold counts on the day its task was created, a refund on the day its task ended." }
-            div.table-wrap {
-                table #usage-days aria-describedby="usage-days-note" {
-                    thead {
-                        tr {
-                            th scope="col" { "Day (UTC)" }
-                            th.num scope="col" { "Tasks" }
-                            th.num scope="col" { "Succeeded" }
-                            th.num scope="col" { "Failed" }
-                            th.num scope="col" { "Cancelled" }
-                            th.num scope="col" { "Held" }
-                            th.num scope="col" { "Returned" }
-                            th.num scope="col" { "Charged" }
-                            th.num scope="col" { "Billable s" }
-                        }
-                    }
-                    tbody {
-                        @for (day, f) in days.iter().rev().filter(|(_, f)| *f != UsageFigures::default()) {
-                            @let label = day.format("%Y-%m-%d").to_string();
-                            tr data-day=(label) {
-                                th scope="row" { (label) }
-                                td.num { (grouped(f.tasks)) }
-                                td.num { (grouped(f.succeeded)) }
-                                td.num { (grouped(f.failed)) }
-                                td.num { (grouped(f.cancelled)) }
-                                td.num { (grouped(f.credits_held)) }
-                                td.num { (grouped(f.credits_returned.saturating_add(f.credits_refunded))) }
-                                td.num.charged { (grouped(f.credits_charged)) }
-                                td.num { (grouped(f.billable_seconds)) }
-                            }
-                        }
-                    }
-                    @if totals == UsageFigures::default() {
-                        tbody { tr { td colspan="9" .muted { "No usage in this range." } } }
-                    }
-                    tfoot {
-                        tr {
-                            th scope="row" { "Total" }
-                            td.num { (grouped(totals.tasks)) }
-                            td.num { (grouped(totals.succeeded)) }
-                            td.num { (grouped(totals.failed)) }
-                            td.num { (grouped(totals.cancelled)) }
-                            td.num { (grouped(totals.credits_held)) }
-                            td.num { (grouped(totals.credits_returned.saturating_add(totals.credits_refunded))) }
-                            td.num #usage-total-charged { (grouped(totals.credits_charged)) }
-                            td.num { (grouped(totals.billable_seconds)) }
-                        }
-                    }
-                }
+            // The report reads the ledger over the whole range: the page paints first, and
+            // the report follows (console.js loads `data-fragment`), so a long history never
+            // holds the page back.
+            div #usage-report data-fragment=(report_href) aria-live="polite" {
+                p.muted { "Loading the usage report… " a href=(report_href) { "open it on its own" } }
             }
             p.hint { "Figures are credits (1 credit = $0.001). The CSV has the same rows and every figure of the API's usage report." }
         }
     };
     Ok(page(&chrome(&member, "/console/account"), "Account", body))
+}
+
+/// The usage section of the account page: credits charged per day as a chart and a table
+/// (an HTML fragment the page loads after it paints).
+async fn usage_report(
+    State(console): State<Console>,
+    member: Member,
+    Query(query): Query<RangeQuery>,
+) -> Result<Markup, ConsoleError> {
+    let range = Days::parse(&query, today(&console)).map_err(ConsoleError::BadRequest)?;
+    let days = usage_by_day(&console, &member, range).await?;
+    let bars: Vec<crate::charts::Bar> = days
+        .iter()
+        .map(|(d, f)| crate::charts::Bar {
+            label: d.format("%m-%d").to_string(),
+            value: f.credits_charged,
+        })
+        .collect();
+    let mut totals = UsageFigures::default();
+    for (_, f) in &days {
+        totals.add(f);
+    }
+    Ok(html! {
+        (crate::charts::bar_chart("Credits charged per day (UTC)", "credits", &bars))
+        p.muted #usage-days-note { "Each day's ledger entries, newest first (days without any are left out): a hold counts on the day its task was created, a refund on the day its task ended." }
+        div.table-wrap {
+            table #usage-days aria-describedby="usage-days-note" {
+                thead {
+                    tr {
+                        th scope="col" { "Day (UTC)" }
+                        th.num scope="col" { "Tasks" }
+                        th.num scope="col" { "Succeeded" }
+                        th.num scope="col" { "Failed" }
+                        th.num scope="col" { "Cancelled" }
+                        th.num scope="col" { "Held" }
+                        th.num scope="col" { "Returned" }
+                        th.num scope="col" { "Charged" }
+                        th.num scope="col" { "Billable s" }
+                    }
+                }
+                tbody {
+                    @for (day, f) in days.iter().rev().filter(|(_, f)| *f != UsageFigures::default()) {
+                        @let label = day.format("%Y-%m-%d").to_string();
+                        tr data-day=(label) {
+                            th scope="row" { (label) }
+                            td.num { (grouped(f.tasks)) }
+                            td.num { (grouped(f.succeeded)) }
+                            td.num { (grouped(f.failed)) }
+                            td.num { (grouped(f.cancelled)) }
+                            td.num { (grouped(f.credits_held)) }
+                            td.num { (grouped(f.credits_returned.saturating_add(f.credits_refunded))) }
+                            td.num.charged { (grouped(f.credits_charged)) }
+                            td.num { (grouped(f.billable_seconds)) }
+                        }
+                    }
+                }
+                @if totals == UsageFigures::default() {
+                    tbody { tr { td colspan="9" .muted { "No usage in this range." } } }
+                }
+                tfoot {
+                    tr {
+                        th scope="row" { "Total" }
+                        td.num { (grouped(totals.tasks)) }
+                        td.num { (grouped(totals.succeeded)) }
+                        td.num { (grouped(totals.failed)) }
+                        td.num { (grouped(totals.cancelled)) }
+                        td.num { (grouped(totals.credits_held)) }
+                        td.num { (grouped(totals.credits_returned.saturating_add(totals.credits_refunded))) }
+                        td.num #usage-total-charged { (grouped(totals.credits_charged)) }
+                        td.num { (grouped(totals.billable_seconds)) }
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// The range's report as CSV, one row per day with activity, streamed from the database.

@@ -11,7 +11,7 @@ use crate::layout::{credits, day_start_ms, given, grouped, query_escape};
 use crate::session::Operator;
 use crate::Console;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -45,6 +45,7 @@ const GROUPINGS: &[(&str, &str)] = &[
 pub fn routes() -> Router<Console> {
     Router::new()
         .route("/console/admin/usage", get(usage_page))
+        .route("/console/admin/usage/report", get(usage_report))
         .route("/console/admin/usage.csv", get(usage_csv))
 }
 
@@ -168,34 +169,49 @@ async fn usage_page(
     State(console): State<Console>,
     operator: Operator,
     query: Result<Query<UsageForm>, QueryRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ConsoleError> {
     let form = query
         .map_err(|e| ConsoleError::BadRequest(e.body_text()))?
         .0;
     let asked = asked(form, console.clock.now_ms())?;
-    let markup = match report_markup(&console, &asked).await {
-        Ok(report) => report,
+    // The report reads the ledger over the whole range: the page paints first and the report
+    // follows (console.js loads `data-fragment`), so a long history never holds the page back.
+    let report_href = format!("/console/admin/usage/report?{}", raw.unwrap_or_default());
+    let body = html! {
+        (filters(&asked))
+        div #usage-report data-fragment=(report_href) aria-live="polite" {
+            p.muted { "Loading the usage report… " a href=(report_href) { "open it on its own" } }
+        }
+    };
+    Ok(op_page(&chrome(&operator, "/console/admin/usage"), "Usage", body).into_response())
+}
+
+/// The report part of the usage page (an HTML fragment the page loads after it paints): totals,
+/// the charts, the table. A range or filter the service refuses is a 400 with its message.
+async fn usage_report(
+    State(console): State<Console>,
+    _operator: Operator,
+    query: Result<Query<UsageForm>, QueryRejection>,
+) -> Result<Response, ConsoleError> {
+    let form = query
+        .map_err(|e| ConsoleError::BadRequest(e.body_text()))?
+        .0;
+    let asked = asked(form, console.clock.now_ms())?;
+    match report_markup(&console, &asked).await {
+        Ok(report) => Ok(report.into_response()),
         Err(ConsoleError::Admin(e))
             if matches!(e, AdminError::Invalid(_) | AdminError::NotFound(_)) =>
         {
             let status = ConsoleError::Admin(AdminError::Invalid(String::new())).status();
-            let body = html! {
-                (filters(&asked))
-                p.error #usage-error role="alert" { (e.to_string()) }
-            };
-            return Ok((
+            Ok((
                 status,
-                op_page(&chrome(&operator, "/console/admin/usage"), "Usage", body),
+                html! { p.error #usage-error role="alert" { (e.to_string()) } },
             )
-                .into_response());
+                .into_response())
         }
-        Err(e) => return Err(e),
-    };
-    let body = html! {
-        (filters(&asked))
-        (markup)
-    };
-    Ok(op_page(&chrome(&operator, "/console/admin/usage"), "Usage", body).into_response())
+        Err(e) => Err(e),
+    }
 }
 
 fn filters(asked: &Asked) -> Markup {

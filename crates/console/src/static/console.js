@@ -55,3 +55,34 @@
 
   window.seedgate = { api, csrf };
 })();
+
+// Sections marked data-fragment="<url>" are filled with that page fragment once the page has
+// painted (reports that read a long history come after the page, never before it). The fragment
+// is markup this server rendered and escaped; it carries no scripts.
+(function () {
+  async function load(el) {
+    try {
+      const response = await fetch(el.dataset.fragment, { credentials: "same-origin" });
+      const text = await response.text();
+      // A refusal the fragment explains itself (a bad range) is shown as it came; a whole error
+      // page (signed out, a failure) is reduced to its words.
+      const fragment = !/<html[\s>]/i.test(text);
+      if (!response.ok && !fragment) {
+        throw new Error(text.replace(/<[^>]*>/g, " ").replace(/\s+/g, " ").trim() || response.statusText);
+      }
+      el.innerHTML = text;
+      el.dataset.loaded = response.ok ? "true" : "error";
+    } catch (error) {
+      el.textContent = "";
+      const p = document.createElement("p");
+      p.className = "error";
+      p.setAttribute("role", "alert");
+      p.textContent = "The report could not be loaded: " + error.message;
+      el.appendChild(p);
+      el.dataset.loaded = "error";
+    }
+  }
+  const start = () => document.querySelectorAll("[data-fragment]").forEach(load);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

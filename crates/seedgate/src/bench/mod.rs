@@ -32,12 +32,24 @@ pub struct BenchArgs {
     /// Samples of completion-to-visible latency.
     pub visible_samples: usize,
     pub out: PathBuf,
+    pub only: Option<Only>,
+}
+
+/// A scenario `--only` can pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    Console,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut report = Report::new(&args);
     let duration = Duration::from_secs(args.seconds);
     let warmup = Duration::from_secs(1);
+    if args.only == Some(Only::Console) {
+        eprintln!("bench: console pages with {CONSOLE_TASKS} tasks stored");
+        report.add_all(console::console_pages(CONSOLE_TASKS).await?);
+        return write(&args, &report);
+    }
 
     eprintln!("bench: starting seedgate (instant renderer)");
     let main = server::Seedgate::start("main", &[("SEEDGATE_WORKER__CONCURRENCY", "4")]).await?;
@@ -64,6 +76,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     report.add_all(scenarios::renderer_speed().await?);
     report.add_all(scenarios::probe_speed().await?);
 
+    write(&args, &report)
+}
+
+fn write(args: &BenchArgs, report: &Report) -> anyhow::Result<()> {
     let markdown = report.markdown();
     std::fs::write(&args.out, &markdown)?;
     println!("{}", report.summary());
