@@ -83,7 +83,7 @@ pub async fn serve(
                     StatusCode::FORBIDDEN,
                     "this link has expired; read the task again for a fresh one",
                 )
-                    .into_response()
+                    .into_response();
             }
             Err(seedgate_core::media_links::LinkError::Invalid) => {
                 return (

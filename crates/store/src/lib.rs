@@ -557,6 +557,7 @@ pub trait ServerSecrets: Send + Sync + 'static {
 pub trait Store:
     AccountStore
     + alerts::AlertStore
+    + retention::RetentionStore
     + task_admin::TaskAdminStore
     + timeline::TaskTimelines
     + usage::UsageStore
@@ -574,8 +575,8 @@ pub trait Store:
 impl<T> Store for T where
     T: AccountStore
         + alerts::AlertStore
+        + retention::RetentionStore
         + task_admin::TaskAdminStore
-    + retention::RetentionStore
         + timeline::TaskTimelines
         + usage::UsageStore
         + AdminStore
@@ -593,5 +594,4 @@ use seedgate_core::clock::now_ms;
 
 pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-        + retention::RetentionStore
 }
