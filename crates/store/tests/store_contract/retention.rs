@@ -123,7 +123,7 @@ pub async fn retention_expires_finished_media_only_and_keeps_the_ledger(store: A
         vec![o.video_keys[0].clone(), o.last_frame_key.expect("frame")]
     });
     store
-        .media_purged(&[done.clone()], later + 1)
+        .media_purged(std::slice::from_ref(&done), later + 1)
         .await
         .expect("purged");
     assert!(store
