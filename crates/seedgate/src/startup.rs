@@ -545,14 +545,6 @@ impl Application {
             self.settings.http.clone(),
             shutdown.clone(),
         ));
-        let housekeeping = tokio::spawn(seedgate_workers::housekeeping(
-            self.store.clone(),
-            self.settings
-                .retention
-                .idempotency(&self.settings.idempotency),
-            Duration::from_secs(600),
-            shutdown.clone(),
-        ));
         let janitor = tokio::spawn(self.janitor.clone().run(shutdown.clone()));
         tracing::info!(url = %self.base_url, listen = %self.settings.listen, "seedgate is serving");
         let result = crate::http_server::serve(
@@ -568,7 +560,6 @@ impl Application {
         let _ = callbacks.await;
         let _ = alerts.await;
         let _ = metrics.await;
-        let _ = housekeeping.await;
         let _ = janitor.await;
         result.context("HTTP server failed")
     }

@@ -380,8 +380,6 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     ) -> StoreResult<IdempotencyClaim>;
     /// Drops an in-progress claim whose request ended without creating anything.
     async fn release_idempotency_key(&self, api_key: &ApiKeyId, key: &str) -> StoreResult<()>;
-    /// Deletes records older than `retention`; returns how many.
-    async fn prune_idempotency_keys(&self, retention: Duration) -> StoreResult<u64>;
 }
 
 /// Tasks as their owners see them: created, read, listed, cancelled, deleted.

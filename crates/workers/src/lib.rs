@@ -9,11 +9,10 @@
 //! polling the same account); polls go through the account's [`polling::Poller`]; an upstream
 //! callback only makes the next poll due now. Worker slots bound submits and local renders;
 //! tasks waiting at an upstream hold no slot.
-//! [`housekeeping`] prunes expired idempotency keys.
+//! [`janitor`] applies the retention lifetimes (media, timelines, idempotency keys, daily spend).
 
 pub mod alerts;
 pub mod callbacks;
-mod housekeeping;
 pub mod janitor;
 pub mod observability;
 pub mod polling;
@@ -21,8 +20,6 @@ pub mod rehost;
 mod stopped;
 mod timeline;
 mod upstream;
-
-pub use housekeeping::housekeeping;
 
 use polling::{Poller, PollerConfig};
 use rehost::Rehoster;

@@ -82,12 +82,4 @@ impl IdempotencyStore for This {
         .await?;
         Ok(())
     }
-
-    async fn prune_idempotency_keys(&self, retention: Duration) -> StoreResult<u64> {
-        let r = sqlx::query("DELETE FROM idempotency_keys WHERE created_at_ms < $1")
-            .bind(now_ms() - millis(retention))
-            .execute(self.pool())
-            .await?;
-        Ok(r.rows_affected())
-    }
 }

@@ -1075,9 +1075,11 @@ pub async fn old_idempotency_records_are_pruned(store: Arc<dyn Store>) {
             .await
             .expect("claim");
     }
+    // The janitor's batched prune (retention's only way to remove them).
+    let now = seedgate_core::clock::now_ms();
     assert_eq!(
         store
-            .prune_idempotency_keys(Duration::from_secs(3600))
+            .prune_idempotency_batch(now - 3_600_000, 500)
             .await
             .expect("prune"),
         0
@@ -1085,7 +1087,7 @@ pub async fn old_idempotency_records_are_pruned(store: Arc<dyn Store>) {
     tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(
         store
-            .prune_idempotency_keys(Duration::ZERO)
+            .prune_idempotency_batch(seedgate_core::clock::now_ms(), 500)
             .await
             .expect("prune"),
         3
