@@ -260,11 +260,10 @@ impl Application {
                     clock: clock.clone(),
                     trusted_proxies: settings.auth.trusted_proxies.clone(),
                 },
-                wake.clone(),
-                callback_wake.clone(),
             )
             .with_delivery_check(router.clone()),
         );
+        follow_changes(&*store, &service, &wake, &callback_wake);
         // Callback URLs go through the same SSRF-safe fetcher (and address policy) as media.
         let callbacks = Arc::new(CallbackDispatcher::new(
             store.clone(),
@@ -357,31 +356,27 @@ impl Application {
         let retention = &settings.retention;
         let link_ttl = Duration::from_secs(settings.storage.url_ttl_seconds)
             .saturating_add(seedgate_service::FINISHED_CACHE_TTL);
-        let forget = service.clone();
-        let janitor = Arc::new(
-            seedgate_workers::janitor::Janitor::new(
-                store.clone(),
-                blobs.clone(),
-                seedgate_workers::janitor::JanitorConfig {
-                    media: retention.media(),
-                    timelines: retention.timelines(),
-                    idempotency: retention.idempotency(&settings.idempotency),
-                    spend_days: i64::try_from(retention.spend_days).unwrap_or(i64::MAX),
-                    link_ttl,
-                    // Links to reference copies live as long as `media_copy_ttl` above.
-                    copy_ttl: Duration::from_secs(
-                        settings
-                            .storage
-                            .url_ttl_seconds
-                            .max(settings.upstream.deadline_seconds.saturating_add(24 * 3600)),
-                    ),
-                    every: Duration::from_secs(retention.interval_seconds.max(1)),
-                    batch: retention.batch.max(1),
-                    clock: clock.clone(),
-                },
-            )
-            .with_expired_hook(Arc::new(move |ids| forget.forget_tasks(ids))),
-        );
+        let janitor = Arc::new(seedgate_workers::janitor::Janitor::new(
+            store.clone(),
+            blobs.clone(),
+            seedgate_workers::janitor::JanitorConfig {
+                media: retention.media(),
+                timelines: retention.timelines(),
+                idempotency: retention.idempotency(&settings.idempotency),
+                spend_days: i64::try_from(retention.spend_days).unwrap_or(i64::MAX),
+                link_ttl,
+                // Links to reference copies live as long as `media_copy_ttl` above.
+                copy_ttl: Duration::from_secs(
+                    settings
+                        .storage
+                        .url_ttl_seconds
+                        .max(settings.upstream.deadline_seconds.saturating_add(24 * 3600)),
+                ),
+                every: Duration::from_secs(retention.interval_seconds.max(1)),
+                batch: retention.batch.max(1),
+                clock: clock.clone(),
+            },
+        ));
         let shutdown = CancellationToken::new();
         let (retention_routes, retention_doc) =
             crate::admin_api::retention::routes(crate::admin_api::retention::RetentionState {
@@ -563,4 +558,30 @@ impl Application {
         let _ = janitor.await;
         result.context("HTTP server failed")
     }
+}
+
+/// Subscribes this replica to the store's change feed: a task that changed (here or, on
+/// PostgreSQL, on any replica) is dropped from the task cache, and workers and the callback
+/// dispatcher wake as soon as a commit gives them work instead of on their next tick.
+fn follow_changes(
+    store: &dyn Store,
+    service: &Arc<GenerationService>,
+    wake: &Arc<Notify>,
+    callback_wake: &Arc<Notify>,
+) {
+    use seedgate_store::changes::Change;
+    // Weak: the feed lives in the store, which the service holds.
+    let service = Arc::downgrade(service);
+    let (wake, callback_wake) = (wake.clone(), callback_wake.clone());
+    store
+        .changes()
+        .subscribe(Box::new(move |change| match change {
+            Change::TasksDue => wake.notify_one(),
+            Change::CallbacksDue => callback_wake.notify_one(),
+            Change::Task(_) | Change::Resync => {
+                if let Some(service) = service.upgrade() {
+                    service.task_changed(change);
+                }
+            }
+        }));
 }

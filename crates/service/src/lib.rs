@@ -11,6 +11,7 @@ mod assets;
 pub mod auth;
 pub mod observability;
 mod submit;
+mod task_cache;
 mod tasks;
 mod timeline;
 pub mod usage;
@@ -37,7 +38,6 @@ use seedgate_media::{MediaError, MediaService};
 use seedgate_store::{IdempotencyClaim, IdempotencyCompletion, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 
 /// A priced request and what was measured of its media.
 #[derive(Debug, Clone)]
@@ -129,12 +129,11 @@ pub struct SubmitContext<'a> {
 }
 
 /// Read caches in front of the store. Valid API keys are remembered for `key_ttl` (so a
-/// revocation takes effect within that time on every replica); finished tasks, which never
-/// change, are remembered for [`FINISHED_CACHE_TTL`] (retention may expire their media; the
-/// replica that does forgets them at once, see [`GenerationService::forget_tasks`]).
+/// revocation takes effect within that time on every replica); tasks that were read are
+/// remembered until the store's change feed says they changed (see [`task_cache`]).
 struct Caches {
     keys: moka::sync::Cache<String, Principal>,
-    finished: moka::sync::Cache<String, Arc<Task>>,
+    tasks: task_cache::TaskCache<Task>,
 }
 
 impl Caches {
@@ -144,27 +143,29 @@ impl Caches {
                 .max_capacity(100_000)
                 .time_to_live(key_ttl)
                 .build(),
-            finished: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(FINISHED_CACHE_TTL)
-                .build(),
+            tasks: task_cache::TaskCache::new(),
         }
     }
 }
-
-/// How long a replica answers a finished task from memory: after retention marks its media
-/// expired, other replicas may sign links to them this much longer (the janitor waits this
-/// much more than the links' life before deleting the files).
-pub const FINISHED_CACHE_TTL: Duration = Duration::from_secs(600);
 
 impl GenerationService {
-    /// Forgets the cached copies of these tasks (their media just expired).
-    pub fn forget_tasks(&self, ids: &[TaskId]) {
-        for id in ids {
-            self.caches.finished.invalidate(id.as_str());
+    /// A change committed to the store (heard through its change feed): copies of the tasks
+    /// it touched are dropped. The binary's change follower calls this for every change.
+    pub fn task_changed(&self, change: &seedgate_store::changes::Change) {
+        use seedgate_store::changes::Change;
+        match change {
+            Change::Task(id) => self.caches.tasks.forget(id.as_str()),
+            Change::Resync => self.caches.tasks.forget_all(),
+            Change::TasksDue | Change::CallbacksDue => {}
         }
     }
 }
+
+/// The longest a replica answers a task from memory, whatever the change feed says: after
+/// retention marks a task's media expired, a replica that missed the change may sign links to
+/// them this much longer (the janitor waits this much more than the links' life before
+/// deleting the files).
+pub const FINISHED_CACHE_TTL: Duration = Duration::from_secs(600);
 
 pub struct GenerationService {
     links: MediaLinkMaker,
@@ -174,8 +175,6 @@ pub struct GenerationService {
     catalog: Arc<Catalog>,
     media: MediaService,
     config: ServiceConfig,
-    wake: Arc<Notify>,
-    callback_wake: Arc<Notify>,
     /// Whether some account can carry a request as asked; `None` accepts everything.
     delivery: Option<Arc<dyn DeliveryCheck>>,
 }
@@ -220,8 +219,6 @@ impl GenerationService {
         catalog: Arc<Catalog>,
         media: MediaService,
         config: ServiceConfig,
-        wake: Arc<Notify>,
-        callback_wake: Arc<Notify>,
     ) -> Self {
         let links = MediaLinkMaker::new(
             &config.public_base_url,
@@ -235,8 +232,6 @@ impl GenerationService {
             catalog,
             media,
             config,
-            wake,
-            callback_wake,
             delivery: None,
         }
     }

@@ -211,7 +211,6 @@ impl GenerationService {
                 StoreError::Limited(refusal) => GatewayError::limited(refusal, now),
                 other => store_error(other),
             })?;
-        self.wake.notify_one();
         tracing::info!(task = %task.id, credits = price.credits, billable_seconds = price.billable_seconds, "task accepted");
         Ok(SubmitOutcome::Created {
             task: Box::new(task),

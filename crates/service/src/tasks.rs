@@ -5,25 +5,27 @@ use super::*;
 impl GenerationService {
     /// A task of the caller's, with its result URLs filled in. Another key's task is not found.
     pub async fn get_task(&self, principal: &Principal, id: &str) -> Result<Task, GatewayError> {
-        if let Some(task) = self.caches.finished.get(id) {
-            if task.account_id == principal.account_id {
-                return Ok(self.with_urls((*task).clone()));
+        // Copies are trusted only while every change reaches this replica's feed.
+        let cached = self.store.changes().is_live();
+        if cached {
+            if let Some(task) = self.caches.tasks.get(id) {
+                if task.account_id == principal.account_id {
+                    return Ok(self.with_urls((*task).clone()));
+                }
+                return Err(GatewayError::NotFound);
             }
-            return Err(GatewayError::NotFound);
         }
+        let ticket = self.caches.tasks.begin_read();
         let task = self
             .store
             .get_task(&TaskId::from_string(id), &principal.account_id)
             .await
             .map_err(store_error)?
             .ok_or(GatewayError::NotFound)?;
-        // A finished task never changes again: later polls are answered from memory. It is
-        // kept unsigned; its media links are signed afresh on every read, so they never
-        // expire in the cache.
-        if task.status.is_terminal() {
-            self.caches
-                .finished
-                .insert(task.id.to_string(), Arc::new(task.clone()));
+        // Later polls are answered from memory until the task changes. It is kept unsigned:
+        // its media links are signed afresh on every read, so they never expire in the cache.
+        if cached {
+            self.caches.tasks.insert(ticket, id, Arc::new(task.clone()));
         }
         Ok(self.with_urls(task))
     }
@@ -63,7 +65,7 @@ impl GenerationService {
             .delete_task(&task.id, &principal.account_id)
             .await
         {
-            Ok(()) => self.caches.finished.invalidate(id),
+            Ok(()) => {}
             Err(StoreError::Conflict(_)) => return Err(GatewayError::NotDeletable),
             Err(e) => return Err(store_error(e)),
         }
@@ -135,7 +137,6 @@ impl GenerationService {
             }
             Err(e) => return Err(store_error(e)),
         }
-        self.callback_wake.notify_one();
         self.callbacks(principal, task_id).await
     }
 }

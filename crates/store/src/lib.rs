@@ -10,6 +10,7 @@
 //! what truly differs (connections, transactions and locks, group commit, migrations).
 
 pub mod alerts;
+pub mod changes;
 pub mod observability;
 pub mod postgres;
 pub mod retention;
@@ -31,6 +32,7 @@ use std::time::Duration;
 /// Every capability trait, for code that uses the whole store (tests, tools).
 pub mod prelude {
     pub use crate::alerts::AlertStore;
+    pub use crate::changes::ChangeSource;
     pub use crate::retention::RetentionStore;
     pub use crate::task_admin::TaskAdminStore;
     pub use crate::timeline::TaskTimelines;
@@ -555,6 +557,7 @@ pub trait ServerSecrets: Send + Sync + 'static {
 pub trait Store:
     AccountStore
     + alerts::AlertStore
+    + changes::ChangeSource
     + retention::RetentionStore
     + task_admin::TaskAdminStore
     + timeline::TaskTimelines
@@ -573,6 +576,7 @@ pub trait Store:
 impl<T> Store for T where
     T: AccountStore
         + alerts::AlertStore
+        + changes::ChangeSource
         + retention::RetentionStore
         + task_admin::TaskAdminStore
         + timeline::TaskTimelines

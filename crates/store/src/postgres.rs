@@ -43,6 +43,7 @@ use shared::{KeyLock, Tx};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool};
 use std::str::FromStr;
+use std::sync::Arc;
 
 // Compiled once per backend on purpose: the same queries, each against its own `Db`.
 #[allow(clippy::duplicate_mod)]
@@ -72,6 +73,96 @@ const DATABASE_BYTES: &str = "SELECT CAST(pg_database_size(current_database()) A
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Every replica's commits, heard through `LISTEN` (see [`crate::changes`]).
+    feed: crate::changes::ChangeFeed,
+    /// Stops the listener when the last clone of this store is dropped.
+    _listening: Arc<ListenerGuard>,
+}
+
+impl crate::changes::ChangeSource for PgStore {
+    fn changes(&self) -> &crate::changes::ChangeFeed {
+        &self.feed
+    }
+}
+
+/// The channel migration 0015's triggers notify on.
+const CHANGES_CHANNEL: &str = "seedgate_changes";
+
+/// Dropped with the last clone of a [`PgStore`]: its listener then lets go of its connection.
+struct ListenerGuard {
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Hears every replica's commits on one dedicated connection and publishes them to `feed`.
+/// While the connection is down the feed is not live; once it is back, `Resync` tells
+/// subscribers that changes made meanwhile went unheard.
+async fn listen_for_changes(
+    pool: PgPool,
+    feed: crate::changes::ChangeFeed,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    use crate::changes::{Change, ChangeFeed};
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let connected = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener.listen(CHANGES_CHANNEL).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = tokio::select! {
+            _ = &mut stop => return,
+            connected = connected => match connected {
+                Ok(listener) => listener,
+                Err(e) if pool.is_closed() => {
+                    tracing::debug!(error = %e, "the pool closed: no more changes to hear");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for other replicas' changes failed; retrying");
+                    feed.set_live(false);
+                    tokio::select! {
+                        _ = &mut stop => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            },
+        };
+        backoff = Duration::from_millis(100);
+        // Listening again: whatever was committed while nobody listened is unknown.
+        feed.set_live(true);
+        feed.publish([Change::Resync]);
+        // Without eager reconnection a lost connection returns at once, and the next pass
+        // builds a fresh listener (and resyncs) only once it is really listening again.
+        listener.eager_reconnect(false);
+        loop {
+            let received = tokio::select! {
+                _ = &mut stop => return,
+                received = listener.try_recv() => received,
+            };
+            match received {
+                Ok(Some(notification)) => {
+                    if let Some(change) = ChangeFeed::parse_notification(notification.payload()) {
+                        feed.publish([change]);
+                    }
+                }
+                Ok(None) => {
+                    tracing::warn!("lost the connection that hears other replicas' changes");
+                    break;
+                }
+                Err(e) => {
+                    if pool.is_closed() {
+                        return;
+                    }
+                    tracing::warn!(error = %e, "hearing other replicas' changes failed");
+                    break;
+                }
+            }
+        }
+        feed.set_live(false);
+        feed.publish([Change::Resync]);
+    }
 }
 
 /// Connections per pool, per replica, unless told otherwise.
@@ -100,7 +191,8 @@ impl PgStore {
         // server's or the role's default (under SERIALIZABLE the same statements could fail
         // with serialization errors instead of waiting).
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
+            // The change listener keeps one connection for itself: one more than asked for.
+            .max_connections(max_connections.max(1).saturating_add(1))
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(|conn, _meta| {
@@ -114,8 +206,19 @@ impl PgStore {
             })
             .connect_with(options)
             .await?;
-        let store = Self { pool };
+        let feed = crate::changes::ChangeFeed::new(false);
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let store = Self {
+            pool,
+            feed,
+            _listening: Arc::new(ListenerGuard { _stop: stop }),
+        };
         store.migrate().await?;
+        tokio::spawn(listen_for_changes(
+            store.pool.clone(),
+            store.feed.clone(),
+            stopped,
+        ));
         Ok(store)
     }
 

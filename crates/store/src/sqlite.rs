@@ -38,6 +38,14 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// New tasks go through the group writer.
     creates: tokio::sync::mpsc::Sender<CreateJob>,
+    /// This process makes every commit to its file, so the feed hears them all.
+    feed: crate::changes::ChangeFeed,
+}
+
+impl crate::changes::ChangeSource for SqliteStore {
+    fn changes(&self) -> &crate::changes::ChangeFeed {
+        &self.feed
+    }
 }
 
 impl SqliteStore {
@@ -58,7 +66,11 @@ impl SqliteStore {
             .await?;
         let (creates, jobs) = tokio::sync::mpsc::channel(4 * MAX_GROUP);
         tokio::spawn(group_writer(pool.clone(), jobs));
-        let store = Self { pool, creates };
+        let store = Self {
+            pool,
+            creates,
+            feed: crate::changes::ChangeFeed::new(true),
+        };
         store.migrate().await?;
         store.check_settings().await?;
         Ok(store)

@@ -23,7 +23,6 @@
 use futures::StreamExt;
 use seedgate_blobs::BlobStore;
 use seedgate_core::clock::Clock;
-use seedgate_core::ids::TaskId;
 use seedgate_store::Store;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -118,10 +117,6 @@ impl DiskUsage {
     }
 }
 
-/// Called with the tasks whose media were just marked expired (a replica forgets its cached
-/// copies of them).
-pub type ExpiredHook = Arc<dyn Fn(&[TaskId]) + Send + Sync>;
-
 pub struct Janitor {
     store: Arc<dyn Store>,
     blobs: BlobStore,
@@ -131,7 +126,6 @@ pub struct Janitor {
     last_disk: Mutex<Option<DiskUsage>>,
     /// One pass at a time in this process (a pass asked for by an operator waits).
     running: tokio::sync::Mutex<()>,
-    on_expired: Option<ExpiredHook>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -159,13 +153,7 @@ impl Janitor {
             holder: format!("janitor-{}", ulid::Ulid::new()),
             last_disk: Mutex::new(None),
             running: tokio::sync::Mutex::new(()),
-            on_expired: None,
         }
-    }
-
-    pub fn with_expired_hook(mut self, hook: ExpiredHook) -> Self {
-        self.on_expired = Some(hook);
-        self
     }
 
     /// The storage as the last pass measured it.
@@ -314,11 +302,9 @@ impl Janitor {
                 Ok(ids) => {
                     let n = ids.len() as u64;
                     report.media_expired += n;
-                    // This replica forgets what it cached of them at once; others within
-                    // the link lifetime, before any file is deleted.
-                    if let (Some(hook), false) = (&self.on_expired, ids.is_empty()) {
-                        hook(&ids);
-                    }
+                    // Every replica's cached copy of them is dropped through the store's
+                    // change feed; one that missed the change drops it within the cache's
+                    // lifetime, which the file deletion waits for.
                     if n < u64::from(batch) || !self.hold().await {
                         break;
                     }

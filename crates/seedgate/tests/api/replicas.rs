@@ -602,3 +602,81 @@ async fn a_budget_raced_across_replicas_is_never_exceeded() {
     let (code, out) = cluster.ledger_verify();
     assert_eq!(code, 0, "ledger verify: {out}");
 }
+
+/// Replica B answers polls of a task from memory; replica A cancels it. B hears of the write
+/// through PostgreSQL's `LISTEN/NOTIFY` and its next poll says so: no replica serves a status
+/// another has overwritten. (`seedgate bench` measures how soon; this checks that it does.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_written_by_another_replica_is_what_the_next_poll_sees() {
+    use crate::helpers::spawn_app_with;
+    use seedgate_store::{Actor, AdminRole};
+    let database = fresh_postgres_database().await;
+    let url = database.url.clone();
+    let a = spawn_app_with(|s| s.database_url = Some(url.clone())).await;
+    let b = spawn_app_with(|s| s.database_url = Some(url.clone())).await;
+    let admin = seedgate_service::admin::AdminService::new(
+        a.store.clone(),
+        std::sync::Arc::new(seedgate_core::clock::SystemClock),
+    )
+    .create_admin_token("ops", AdminRole::Admin, &Actor("cli".into()))
+    .await
+    .expect("admin token")
+    .token;
+    let poll_b = |id: String| {
+        let b = &b;
+        let key = a.key.clone();
+        async move {
+            let r = b.get_task_as(&key, &id).await;
+            assert_eq!(r.status(), reqwest::StatusCode::OK);
+            r.json::<Value>().await.expect("json")["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    // Long enough to still be running whoever's worker took it.
+    let id = a
+        .submit_ok(
+            &json!({"model": "seedance-2.0-mini", "prompt": "held [[seedgate:delay:20000]]",
+            "duration": 4, "resolution": "480p", "aspect_ratio": "16:9"}),
+        )
+        .await;
+    // B reads it (and keeps it) a few times.
+    for _ in 0..5 {
+        assert_eq!(poll_b(id.clone()).await, "processing");
+    }
+    let r = a
+        .client
+        .post(a.url(&format!("/admin/v1/tasks/{id}/cancel")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(
+        r.status(),
+        reqwest::StatusCode::OK,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
+    let cancelled_at = Instant::now();
+    let status = loop {
+        let status = poll_b(id.clone()).await;
+        if status != "processing" || cancelled_at.elapsed() > Duration::from_secs(5) {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert_ne!(
+        status, "processing",
+        "replica B still served the old status 5 s after replica A's write"
+    );
+    // Both replicas say the same.
+    assert_eq!(
+        a.get_task_as(&a.key, &id)
+            .await
+            .json::<Value>()
+            .await
+            .expect("json")["status"],
+        json!(status)
+    );
+}

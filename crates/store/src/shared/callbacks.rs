@@ -234,7 +234,9 @@ impl CallbackOutbox for This {
     }
 
     async fn redeliver_callback(&self, task_id: &TaskId, account: &AccountId) -> StoreResult<()> {
-        redeliver_final_callback(self.pool(), task_id.as_str(), Some(account.as_str())).await
+        redeliver_final_callback(self.pool(), task_id.as_str(), Some(account.as_str())).await?;
+        self.feed.publish([Change::CallbacksDue]);
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@
 //! SQLite, `BEGIN IMMEDIATE` makes every write transaction run alone.
 
 use super::{lock_key, Db, This, ROW_LOCK, SKIP_LOCKED};
+use crate::changes::Change;
 use crate::rows::{
     AssetRow, AttemptRow, BalanceRow, CallbackJobRow, CallbackRow, IdempotencyRow, KeyRow,
     LedgerRow, TaskFactsRow, TaskRow, ASSET_COLUMNS, KEY_COLUMNS, TASK_COLUMNS,
@@ -474,8 +475,16 @@ impl This {
         let Some(ended) = ended else {
             return Ok(false);
         };
-        ended.count();
+        self.task_ended(id.as_str(), ended);
         Ok(true)
+    }
+
+    /// A task's ending committed: counted in the metrics, and published, since copies of the
+    /// task are stale and its final callback is due.
+    fn task_ended(&self, id: &str, ended: crate::observability::Ended) {
+        ended.count();
+        self.feed.task_str(id);
+        self.feed.publish([Change::CallbacksDue]);
     }
 
     /// A fenced statement (`… WHERE id = $n AND lease_token = $m`) ran: whether it applied.

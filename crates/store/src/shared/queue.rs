@@ -168,7 +168,7 @@ impl TaskQueue for This {
                     )));
                 };
                 tx.commit().await?;
-                ended.count();
+                self.task_ended(&id, ended);
                 continue;
             }
             let token = ulid::Ulid::new().to_string();
@@ -203,7 +203,7 @@ impl TaskQueue for This {
                     .await?;
                     tx.commit().await?;
                     if let Some(ended) = ended {
-                        ended.count();
+                        self.task_ended(&id, ended);
                     }
                     continue;
                 }
@@ -225,6 +225,8 @@ impl TaskQueue for This {
                 queue_callback(&mut tx, &id, CallbackEvent::Running, now).await?;
             }
             tx.commit().await?;
+            self.feed.task_str(&id);
+            self.feed.publish([Change::CallbacksDue]);
             return Ok(Some(ClaimedTask {
                 task,
                 lease_token: token,
@@ -252,6 +254,11 @@ impl TaskQueue for This {
             .bind(lease_token),
         )
         .await
+        .inspect(|applied| {
+            if *applied {
+                self.feed.task(id);
+            }
+        })
     }
 
     async fn record_provider_job(
@@ -273,6 +280,11 @@ impl TaskQueue for This {
             .bind(lease_token),
         )
         .await
+        .inspect(|applied| {
+            if *applied {
+                self.feed.task(id);
+            }
+        })
     }
 
     async fn record_submit_intent(
@@ -297,6 +309,11 @@ impl TaskQueue for This {
             .bind(lease_token),
         )
         .await
+        .inspect(|applied| {
+            if *applied {
+                self.feed.task(id);
+            }
+        })
     }
 
     async fn running_tasks_by_provider(&self) -> StoreResult<HashMap<String, u64>> {
@@ -338,6 +355,10 @@ impl TaskQueue for This {
             timeline::note_waiting(&mut tx, id.as_str(), due, now).await?;
         }
         tx.commit().await?;
+        if deferred {
+            self.feed.task(id);
+            self.feed.publish([Change::TasksDue]);
+        }
         Ok(deferred)
     }
 
@@ -381,6 +402,10 @@ impl TaskQueue for This {
             timeline::append(&mut tx, id.as_str(), now, &event).await?;
         }
         tx.commit().await?;
+        if released {
+            self.feed.task(id);
+            self.feed.publish([Change::TasksDue]);
+        }
         Ok(released)
     }
 
@@ -414,6 +439,10 @@ impl TaskQueue for This {
             timeline::append(&mut tx, id.as_str(), now, &event).await?;
         }
         tx.commit().await?;
+        if retried {
+            self.feed.task(id);
+            self.feed.publish([Change::TasksDue]);
+        }
         Ok(retried)
     }
 }

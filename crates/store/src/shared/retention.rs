@@ -89,7 +89,10 @@ impl RetentionStore for This {
             .bind(limit(limit_rows))
             .fetch_all(self.pool())
             .await?;
-        Ok(ids.into_iter().map(TaskId::from_string).collect())
+        let ids: Vec<TaskId> = ids.into_iter().map(TaskId::from_string).collect();
+        self.feed
+            .publish(ids.iter().map(|id| Change::Task(id.clone())));
+        Ok(ids)
     }
 
     async fn media_to_purge(
@@ -130,6 +133,8 @@ impl RetentionStore for This {
         }
         q.push(")");
         q.build().execute(self.pool()).await?;
+        self.feed
+            .publish(tasks.iter().map(|id| Change::Task(id.clone())));
         Ok(())
     }
 

@@ -254,7 +254,7 @@ impl TaskAdminStore for This {
         .await?;
         tx.commit().await?;
         // Committed: the released hold is counted in the metrics.
-        ended.count();
+        self.task_ended(id.as_str(), ended);
         Ok(after)
     }
 
@@ -392,6 +392,7 @@ impl TaskAdminStore for This {
         )
         .await?;
         tx.commit().await?;
+        self.feed.publish([Change::CallbacksDue]);
         Ok(())
     }
 }

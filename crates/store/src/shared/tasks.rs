@@ -21,6 +21,11 @@ impl TaskStore for This {
         let admission = self.commit_new_task(task, idempotency).await?;
         // Committed (SQLite's group writer answers after its commit): the hold is placed.
         crate::observability::hold_placed(task.price.credits);
+        self.feed.task(&task.id);
+        self.feed.publish([Change::TasksDue]);
+        if task.request.callback_url.is_some() {
+            self.feed.publish([Change::CallbacksDue]);
+        }
         Ok(admission)
     }
 
@@ -130,6 +135,7 @@ impl TaskStore for This {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.feed.task(id);
         Ok(())
     }
 
@@ -184,7 +190,7 @@ impl TaskStore for This {
             .await?;
         let task = task_from(row)?;
         tx.commit().await?;
-        ended.count();
+        self.task_ended(id.as_str(), ended);
         Ok(task)
     }
 
