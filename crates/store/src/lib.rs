@@ -516,7 +516,19 @@ pub trait CallbackOutbox: Send + Sync + 'static {
         job: &CallbackJob,
         attempt: &CallbackAttempt,
         resolution: CallbackResolution,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<bool> {
+        let recorded = self
+            .record_callback_attempts(&[(job, attempt, resolution)])
+            .await?;
+        Ok(recorded.first().copied().unwrap_or(false))
+    }
+    /// Logs several attempts in one transaction (one commit, one sync to disk, however many),
+    /// each fenced by its own lease as [`Self::record_callback_attempt`] fences one; for each,
+    /// whether it was recorded.
+    async fn record_callback_attempts(
+        &self,
+        attempts: &[(&CallbackJob, &CallbackAttempt, CallbackResolution)],
+    ) -> StoreResult<Vec<bool>>;
     /// Hands a leased callback back without an attempt, due again at `at_ms`.
     async fn defer_callback(&self, job: &CallbackJob, at_ms: i64) -> StoreResult<bool>;
     async fn callback_record(

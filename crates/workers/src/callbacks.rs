@@ -27,6 +27,57 @@ const DEFER_STEP_MS: i64 = 250;
 /// The most steps a deferral takes (10 s).
 const MAX_DEFER_STEPS: u64 = 40;
 
+/// The most attempts written down in one transaction.
+const MAX_RECORD_BATCH: usize = 256;
+
+/// One finished attempt waiting to be written down, and who waits for the answer.
+struct PendingRecord {
+    job: CallbackJob,
+    attempt: CallbackAttempt,
+    resolution: CallbackResolution,
+    reply: tokio::sync::oneshot::Sender<Result<bool, seedgate_store::StoreError>>,
+}
+
+/// Writes attempts down in groups: whatever deliveries finished while the previous group was
+/// being committed go in the next one, in one transaction. Each delivery still waits for its
+/// own record to commit before it gives up its slot, so nothing is acknowledged early, and
+/// each record is still fenced by its own lease; only the sync to disk is shared, which is
+/// what bounded deliveries per second when every attempt had a transaction of its own.
+async fn record_attempts(
+    store: Arc<dyn Store>,
+    mut pending: tokio::sync::mpsc::Receiver<PendingRecord>,
+) {
+    let mut group = Vec::with_capacity(MAX_RECORD_BATCH);
+    while pending.recv_many(&mut group, MAX_RECORD_BATCH).await > 0 {
+        let attempts: Vec<_> = group
+            .iter()
+            .map(|p| (&p.job, &p.attempt, p.resolution))
+            .collect();
+        let result = store.record_callback_attempts(&attempts).await;
+        drop(attempts);
+        match result {
+            Ok(recorded) => {
+                for (p, recorded) in group.drain(..).zip(recorded) {
+                    let _ = p.reply.send(Ok(recorded));
+                }
+            }
+            Err(e) => {
+                // Nothing of the group was written: each delivery's lease expires and it is
+                // sent again (the receiver may hear it twice, never not at all).
+                let message = e.to_string();
+                for p in group.drain(..) {
+                    let _ = p
+                        .reply
+                        .send(Err(seedgate_store::StoreError::Conflict(format!(
+                            "recording the attempt failed: {message}"
+                        ))));
+                }
+            }
+        }
+        group.clear();
+    }
+}
+
 /// In-flight bounds keyed by a name (a host, an account), each `limit` deliveries.
 struct Shares {
     limit: usize,
@@ -142,6 +193,7 @@ pub struct CallbackDispatcher {
     hosts: Shares,
     accounts: Shares,
     wake: Arc<Notify>,
+    records: tokio::sync::mpsc::Sender<PendingRecord>,
 }
 
 impl CallbackDispatcher {
@@ -155,6 +207,8 @@ impl CallbackDispatcher {
         let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
         let hosts = Shares::new(config.per_host);
         let accounts = Shares::new(config.per_account);
+        let (records, pending) = tokio::sync::mpsc::channel(config.concurrency.max(1) * 2);
+        tokio::spawn(record_attempts(store.clone(), pending));
         Self {
             store,
             fetcher,
@@ -165,6 +219,7 @@ impl CallbackDispatcher {
             hosts,
             accounts,
             wake,
+            records,
         }
     }
 
@@ -292,10 +347,16 @@ impl CallbackDispatcher {
                 None => CallbackResolution::Exhausted,
             },
         };
-        let recorded = self
-            .store
-            .record_callback_attempt(job, &attempt, resolution)
-            .await?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let pending = PendingRecord {
+            job: job.clone(),
+            attempt,
+            resolution,
+            reply,
+        };
+        let closed = || seedgate_store::StoreError::Conflict("the dispatcher is stopping".into());
+        self.records.send(pending).await.map_err(|_| closed())?;
+        let recorded = answer.await.map_err(|_| closed())??;
         if !recorded {
             tracing::warn!(
                 callback = job.id,

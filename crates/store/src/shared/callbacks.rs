@@ -138,58 +138,20 @@ impl CallbackOutbox for This {
         Ok(jobs)
     }
 
-    async fn record_callback_attempt(
+    async fn record_callback_attempts(
         &self,
-        job: &CallbackJob,
-        attempt: &CallbackAttempt,
-        resolution: CallbackResolution,
-    ) -> StoreResult<bool> {
-        let now = now_ms();
-        let (state, next, delivered) = match resolution {
-            CallbackResolution::Delivered => (CallbackState::Delivered, now, Some(now)),
-            CallbackResolution::RetryAt(at) => (CallbackState::Pending, at, None),
-            CallbackResolution::Exhausted => (CallbackState::Failed, now, None),
-            CallbackResolution::Gone => (CallbackState::Gone, now, None),
-        };
-        let mut tx = self.write_tx().await?;
-        // Fenced by the lease; the row stays locked until the attempt is logged, so attempt
-        // numbers cannot collide.
-        let updated = sqlx::query(
-            "UPDATE callbacks SET state = $1, attempts = attempts + 1, next_attempt_at_ms = $2, \
-             delivered_at_ms = COALESCE($3, delivered_at_ms), lease_token = NULL, \
-             lease_expires_at_ms = NULL \
-             WHERE id = $4 AND lease_token = $5 AND state = 'pending'",
-        )
-        .bind(state.as_str())
-        .bind(next)
-        .bind(delivered)
-        .bind(&job.id)
-        .bind(&job.lease_token)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() != 1 {
-            return Ok(false);
+        attempts: &[(&CallbackJob, &CallbackAttempt, CallbackResolution)],
+    ) -> StoreResult<Vec<bool>> {
+        if attempts.is_empty() {
+            return Ok(Vec::new());
         }
-        let number: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(attempt), 0) + 1 FROM callback_attempts WHERE callback_id = $1",
-        )
-        .bind(&job.id)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO callback_attempts (callback_id, attempt, started_at_ms, status, \
-             latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&job.id)
-        .bind(number)
-        .bind(attempt.started_at_ms)
-        .bind(attempt.status.map(i64::from))
-        .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
-        .bind(attempt.error.as_deref())
-        .execute(&mut *tx)
-        .await?;
+        let mut tx = self.write_tx().await?;
+        let mut recorded = Vec::with_capacity(attempts.len());
+        for (job, attempt, resolution) in attempts {
+            recorded.push(record_attempt(&mut tx, job, attempt, *resolution).await?);
+        }
         tx.commit().await?;
-        Ok(true)
+        Ok(recorded)
     }
 
     async fn defer_callback(&self, job: &CallbackJob, at_ms: i64) -> StoreResult<bool> {
@@ -238,6 +200,59 @@ impl CallbackOutbox for This {
         self.feed.publish([Change::CallbacksDue]);
         Ok(())
     }
+}
+
+/// Logs one attempt and applies its resolution inside `tx`; `false` when the lease was lost.
+async fn record_attempt(
+    tx: &mut Tx,
+    job: &CallbackJob,
+    attempt: &CallbackAttempt,
+    resolution: CallbackResolution,
+) -> StoreResult<bool> {
+    let now = now_ms();
+    let (state, next, delivered) = match resolution {
+        CallbackResolution::Delivered => (CallbackState::Delivered, now, Some(now)),
+        CallbackResolution::RetryAt(at) => (CallbackState::Pending, at, None),
+        CallbackResolution::Exhausted => (CallbackState::Failed, now, None),
+        CallbackResolution::Gone => (CallbackState::Gone, now, None),
+    };
+    // Fenced by the lease; the row stays locked until the attempt is logged, so attempt
+    // numbers cannot collide.
+    let updated = sqlx::query(
+        "UPDATE callbacks SET state = $1, attempts = attempts + 1, next_attempt_at_ms = $2, \
+         delivered_at_ms = COALESCE($3, delivered_at_ms), lease_token = NULL, \
+         lease_expires_at_ms = NULL \
+         WHERE id = $4 AND lease_token = $5 AND state = 'pending'",
+    )
+    .bind(state.as_str())
+    .bind(next)
+    .bind(delivered)
+    .bind(&job.id)
+    .bind(&job.lease_token)
+    .execute(&mut **tx)
+    .await?;
+    if updated.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let number: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(attempt), 0) + 1 FROM callback_attempts WHERE callback_id = $1",
+    )
+    .bind(&job.id)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO callback_attempts (callback_id, attempt, started_at_ms, status, \
+         latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&job.id)
+    .bind(number)
+    .bind(attempt.started_at_ms)
+    .bind(attempt.status.map(i64::from))
+    .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))
+    .bind(attempt.error.as_deref())
+    .execute(&mut **tx)
+    .await?;
+    Ok(true)
 }
 
 /// Makes a task's final callback due now, whatever its state; only when the task is

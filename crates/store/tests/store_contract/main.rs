@@ -34,6 +34,7 @@ macro_rules! on_both_backends {
 
 mod alerts;
 mod backend;
+mod changes;
 mod contract;
 mod operator_tasks;
 mod postgres_only;

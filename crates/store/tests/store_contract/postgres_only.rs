@@ -572,3 +572,66 @@ async fn racing_uploads_and_secrets_keep_their_per_key_invariants() {
     );
     assert!(current[0].starts_with("whsec_rot"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The change feed across replicas.
+// ---------------------------------------------------------------------------------------------
+
+/// A replica hears another's commits through `LISTEN/NOTIFY` (migration 0015's triggers): a
+/// task created, claimed and finished on A reaches B's feed, with the work it made due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_hears_another_replicas_commits() {
+    use seedgate_store::changes::Change;
+    use seedgate_store::prelude::*;
+    let db = TestDb::create().await;
+    let a = db.store().await;
+    let b = db.replica().await;
+    let heard: std::sync::Arc<std::sync::Mutex<Vec<Change>>> = Default::default();
+    let sink = heard.clone();
+    b.changes().subscribe(Box::new(move |change| {
+        if let Ok(mut heard) = sink.lock() {
+            heard.push(change.clone());
+        }
+    }));
+    // B is listening once its feed is live.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !b.changes().is_live() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B never started listening"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let key = new_key(&a, "k", "h", 10_000).await;
+    let t = task_with_callback(&key, 10, Some(HOOK));
+    a.create_task(&t, None).await.expect("create");
+    let claimed = a
+        .claim_task("w", Duration::from_secs(30), 3)
+        .await
+        .expect("claim")
+        .expect("task");
+    assert!(a
+        .complete_task(
+            &t.id,
+            &claimed.lease_token,
+            &seedgate_core::task::TaskOutput::default()
+        )
+        .await
+        .expect("complete"));
+    let wanted = [
+        Change::Task(t.id.clone()),
+        Change::TasksDue,
+        Change::CallbacksDue,
+    ];
+    loop {
+        let now = heard.lock().expect("lock").clone();
+        if wanted.iter().all(|w| now.contains(w)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "B heard only {now:?} of A's commits"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
