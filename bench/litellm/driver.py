@@ -19,6 +19,7 @@ import datetime as dt
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import signal
@@ -469,6 +470,7 @@ async def sweep(front: Front, ids: list[str], seconds: float, concurrency: int =
     until every one was finished (None: not within `seconds`)."""
     t0 = time.monotonic()
     final: dict[str, str] = {}
+    why_failed: list[str] = []
     pending = list(ids)
     deadline = time.monotonic() + seconds
     clients = [Client("127.0.0.1", front.port) for _ in range(concurrency)]
@@ -481,7 +483,10 @@ async def sweep(front: Front, ids: list[str], seconds: float, concurrency: int =
                 vid = queue.pop()
                 try:
                     status, body = await client.send(raw_get(front.port, f"/v1/videos/{vid}", front.key), 30)
-                    st = json.loads(body).get("status") if status == 200 else f"http {status}"
+                    video = json.loads(body) if status == 200 else {}
+                    st = video.get("status") if status == 200 else f"http {status}"
+                    if st == "failed" and len(why_failed) < 3:
+                        why_failed.append(f"{vid}: {video.get('error')}")
                 except (OSError, asyncio.TimeoutError, ValueError):
                     st = "unreachable"
                 if st in TERMINAL:
@@ -497,6 +502,8 @@ async def sweep(front: Front, ids: list[str], seconds: float, concurrency: int =
     for c in clients:
         c.close()
     took = None if pending else time.monotonic() - t0
+    for line in why_failed:
+        log(f"  {front.name}: failed video {line}")
     return Counter(final.get(v, "unknown") for v in ids), took
 
 
@@ -505,6 +512,7 @@ async def phase_visible(front: Front, upstream_port: int, args) -> list[float]:
     the upstream's own completion time to the front's first `completed` answer."""
     results: list[float] = []
     failures: list[str] = []
+    rng = random.Random(args.seed)
 
     async def one(i: int) -> None:
         await asyncio.sleep(i / args.visible_rate)
@@ -518,8 +526,11 @@ async def phase_visible(front: Front, upstream_port: int, args) -> list[float]:
             raw = raw_get(front.port, f"/v1/videos/{vid}", front.key)
             # The upstream cannot finish sooner than its render delay after the create: polling
             # from a little before that on sees every completion, and keeps the pollers few
-            # enough that neither front is measured saturated.
-            next_at = time.monotonic() + args.visible_poll_after_ms / 1000
+            # enough that neither front is measured saturated. The poll schedule's phase is
+            # drawn at random: with a fixed render delay, a fixed phase would put every sample
+            # at the same point of the 100 ms cycle and measure the phase, not the front.
+            next_at = (time.monotonic() + args.visible_poll_after_ms / 1000
+                       + rng.uniform(0, args.visible_interval_ms / 1000))
             deadline = next_at + 60
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             while time.monotonic() < deadline:
@@ -636,6 +647,9 @@ max_concurrent = 100000
 poll_min_ms = {args.front_poll_min_ms}
 poll_max_ms = {args.front_poll_max_ms}
 breaker_open_seconds = {args.front_breaker_open_seconds}
+# Tries per result copy, 1 s apart and doubling. seedgate's default, 3, gives up after 3 s: a
+# video the upstream finished just before a 3 s outage can then fail (and be refunded).
+rehost_attempts = {args.front_rehost_attempts}
 [log]
 filter = "warn"
 """)
@@ -897,7 +911,7 @@ async def run(args) -> int:
             f"- Upstream: seedgate on its local renderer (instant clip, {args.render_delay_ms} ms render "
             f"delay, callback dispatcher idle poll {args.upstream_callback_poll_ms} ms); LiteLLM calls its `/v1` as an OpenAI deployment, seedgate as an "
             f"`{args.seedgate_upstream_kind}` account (poll {args.front_poll_min_ms}–{args.front_poll_max_ms} ms, "
-            f"`public_base_url` set)",
+            f"`public_base_url` set, `rehost_attempts = {args.front_rehost_attempts}`)",
             f"- Clients speak the OpenAI videos API to both. Load: {args.seconds:g} s measured after "
             f"{args.warmup:g} s warm-up per scenario, one client (raw HTTP/1.1 keep-alive, asyncio) "
             f"on the same machine",
@@ -947,6 +961,7 @@ def main() -> int:
     ap.add_argument("--drain-seconds", type=float, default=150.0)
     ap.add_argument("--visible-poll-after-ms", type=float, default=None,
                     help="when each completion poller starts (default: the render delay - 500)")
+    ap.add_argument("--seed", type=int, default=1, help="seeds the completion pollers' phases")
     ap.add_argument("--outage-rate", type=float, default=20.0)
     ap.add_argument("--outage-stream-seconds", type=float, default=12.0)
     ap.add_argument("--outage-kill-after", type=float, default=5.0)
@@ -959,6 +974,8 @@ def main() -> int:
     ap.add_argument("--front-poll-min-ms", type=int, default=2000)
     ap.add_argument("--front-poll-max-ms", type=int, default=15000)
     ap.add_argument("--front-breaker-open-seconds", type=int, default=30)
+    ap.add_argument("--front-rehost-attempts", type=int, default=5,
+                    help="the front's upstream.rehost_attempts (seedgate's default: 3)")
     ap.add_argument("--work-root", default=os.environ.get("TMPDIR", "/tmp"))
     ap.add_argument("--out", default="")
     ap.add_argument("--keep", action="store_true", help="keep the work dir (configs, logs, data)")
