@@ -221,6 +221,10 @@ pub struct TaskOutput {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// When retention expired the task's media (Unix ms): from then on the task reads back
+    /// without its files (no keys, so no URLs), and each dialect says they expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_expired_at_ms: Option<i64>,
 }
 
 /// A task as dialects see it.

@@ -90,11 +90,13 @@ impl TryFrom<TaskRow> for Task {
             .transpose()
             .map_err(|e| json("output", e))?;
         // Media past retention are not handed out any more (their files are deleted once
-        // every link to them has expired): the task keeps its sizes, not its files.
+        // every link to them has expired): the task keeps its sizes, not its files, and says
+        // when they expired (each dialect renders that in its own terms).
         let output = match (output, row.media_expired_at_ms) {
-            (Some(mut output), Some(_)) => {
+            (Some(mut output), Some(expired_at_ms)) => {
                 output.video_keys.clear();
                 output.last_frame_key = None;
+                output.media_expired_at_ms = Some(expired_at_ms);
                 Some(output)
             }
             (output, _) => output,

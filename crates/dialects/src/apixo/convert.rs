@@ -242,6 +242,15 @@ pub fn fail_code(kind: FailureKind, message: &str) -> &'static str {
     }
 }
 
+/// `failMsg` of a succeeded task whose media expired at `at_ms` (its `resultUrls` are empty).
+pub fn media_expired_message(at_ms: i64) -> String {
+    format!(
+        "Task succeeded, but its result expired at {} under this gateway's retention policy and \
+         was deleted; generate it again for a new video",
+        seedgate_core::usage::rfc3339(at_ms)
+    )
+}
+
 /// The APIXO view of a task.
 pub fn status_data(task: &Task) -> StatusData {
     let terminal = task.status.is_terminal();
@@ -274,6 +283,13 @@ pub fn status_data(task: &Task) -> StatusData {
                 .unwrap_or_default();
             data.result_json = serde_json::to_string(&ResultJson { result_urls: urls }).ok();
             data.cost_time = complete_time.map(|c| (c - task.created_at_ms).max(0));
+            // Media expired under retention: still `success`, no URLs, no `failCode`; the
+            // message says why.
+            data.fail_msg = task
+                .output
+                .as_ref()
+                .and_then(|o| o.media_expired_at_ms)
+                .map(media_expired_message);
         }
         TaskStatus::Failed => {
             let (code, message) = match &task.error {

@@ -32,6 +32,10 @@
 //! are never answered synchronously: seedgate talks to the upstream after the submit answer, so
 //! upstream errors and timeouts show in the task's `failCode` (see [`fail_code`]).
 //!
+//! Expired media (retention): "Result URLs are temporary" (seed 004) and APIXO has no expiry
+//! field, so such a task stays `success` with `resultJson` `{"resultUrls":[]}`, no `failCode`,
+//! and `failMsg` saying when its result expired.
+//!
 //! `statusTask/{model}` answers only for tasks of that model (aliases resolved): a task polled
 //! under another model's path is 404 "task not found", exactly like an unknown `taskId`.
 

@@ -34,6 +34,11 @@
 //! ([`FailureKind::Expired`]) has status `expired` and `error.code` `TaskExpired`. A cancelled
 //! task has `error: null`.
 //!
+//! Expired media (retention): Ark's `content.video_url` "expires 24 h after generation" and Ark
+//! keeps records 7 days (§1.7), with no expiry field; a task whose media seedgate's retention
+//! expired stays `succeeded` (with `usage`), has no `content`, and `error` says so:
+//! `{"code":"MediaExpired","message":"… expired at <time> …"}`.
+//!
 //! Decisions where Ark and seedgate differ (all refused with `InvalidParameter` naming the
 //! field, before anything is charged):
 //! - Several `text` items are refused (`content[i]`), not joined: Ark documents one prompt.

@@ -20,6 +20,19 @@ pub fn failure_code(kind: FailureKind) -> &'static str {
     }
 }
 
+/// `error.code` of a succeeded task whose media expired under the gateway's retention (it then
+/// has no `content`): seedgate's, Ark has none.
+pub const MEDIA_EXPIRED_CODE: &str = "MediaExpired";
+
+/// `error.message` of a succeeded task whose media expired at `at_ms`.
+pub fn media_expired_message(at_ms: i64) -> String {
+    format!(
+        "The task succeeded, but its video expired at {} under this gateway's retention policy \
+         and was deleted; create the task again for a new video.",
+        seedgate_core::usage::rfc3339(at_ms)
+    )
+}
+
 /// Ark's status for a canonical task: a failure of kind `Expired` is `expired`.
 pub fn status_name(task: &Task) -> &'static str {
     match task.status {
@@ -83,6 +96,14 @@ pub fn task_object(task: &Task, catalog: &Catalog) -> TaskObject {
         _ => None,
     };
     let error = match task.status {
+        TaskStatus::Succeeded => task
+            .output
+            .as_ref()
+            .and_then(|o| o.media_expired_at_ms)
+            .map(|at_ms| TaskFailure {
+                code: MEDIA_EXPIRED_CODE.into(),
+                message: media_expired_message(at_ms),
+            }),
         TaskStatus::Failed => Some(match &task.error {
             Some(e) => TaskFailure {
                 code: failure_code(e.kind).into(),

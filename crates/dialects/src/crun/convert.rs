@@ -227,6 +227,16 @@ fn list(urls: &[seedgate_core::media::MediaUrl]) -> Option<Vec<String>> {
     (!urls.is_empty()).then(|| urls.iter().map(|u| u.as_str().to_string()).collect())
 }
 
+/// `result.message` of a succeeded task whose media expired at `at_ms` (its `media_urls` are
+/// empty).
+pub fn media_expired_message(at_ms: i64) -> String {
+    format!(
+        "media expired at {} under this gateway's retention policy and were deleted; create \
+         the task again for a new video",
+        seedgate_core::usage::rfc3339(at_ms)
+    )
+}
+
 /// The CRUN view of a task.
 pub fn task_info(task: &Task) -> TaskInfo {
     let r = &task.request;
@@ -267,7 +277,12 @@ pub fn task_info(task: &Task) -> TaskInfo {
     let result = match task.status {
         TaskStatus::Succeeded => Some(TaskResult {
             code: None,
-            message: None,
+            // Media expired under retention: no URLs, and the result's message says why.
+            message: task
+                .output
+                .as_ref()
+                .and_then(|o| o.media_expired_at_ms)
+                .map(media_expired_message),
             media_urls: task
                 .output
                 .as_ref()

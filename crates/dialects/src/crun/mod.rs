@@ -24,6 +24,10 @@
 //! defaults are the catalog's (720p, 16:9, 5 s, no audio). `asset://<AssetId>` references are
 //! resolved by the gateway to the caller's own assets.
 //!
+//! Expired media (retention): CRUN's `result` is `{code?, message?, media_urls}`
+//! (upstream-contracts §3.4) and has no expiry field, so such a task stays `success` with
+//! `result: {"message":"media expired at <time> …","media_urls":[]}` (no `code`: 501 is a failure).
+//!
 //! Credits are seedgate credits (1 credit = $0.001), both in `estimate-credits` and in a task's
 //! `credits`, not CRUN's own unit.
 

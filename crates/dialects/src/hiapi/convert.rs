@@ -119,6 +119,18 @@ fn output(task: &Task) -> Option<Vec<OutputItem>> {
     let (TaskStatus::Succeeded, Some(o)) = (task.status, &task.output) else {
         return None;
     };
+    if let Some(expired_at_ms) = o.media_expired_at_ms {
+        // Retention expired the media: the items the task had, without a URL, `expireAt` the
+        // (past) moment they expired.
+        let expire_at = common::unix_seconds(expired_at_ms);
+        let item = |kind: &'static str| OutputItem {
+            url: String::new(),
+            kind: kind.into(),
+            expire_at,
+        };
+        let last_frame = task.request.return_last_frame.then(|| item("last_frame"));
+        return Some(std::iter::once(item("video")).chain(last_frame).collect());
+    }
     let finished_ms = task.finished_at_ms.unwrap_or(task.updated_at_ms);
     let expire_at = common::unix_seconds(finished_ms) + RESULT_TTL_SECONDS;
     let videos = o.video_urls.iter().map(|url| OutputItem {

@@ -22,8 +22,11 @@
 //! → `fail`. `archiving` is never reported: seedgate stores the result before a task counts as
 //! succeeded, so there is no visible "done, output being prepared" phase.
 //!
-//! `expireAt`: seedgate keeps results (it has no result-retention setting), so the value is the
-//! promise HiAPI's clients plan around: the task's finish time + 24 h, in Unix seconds.
+//! `expireAt`: while the media are kept, the promise HiAPI's clients plan around: the task's
+//! finish time + 24 h, in Unix seconds. Once retention expired them (`output[]` items
+//! `{url, type, expireAt}`, upstream-contracts §3.2), the task stays `success` and keeps its items
+//! (`video`, and `last_frame` when asked for) with `url: ""` and `expireAt` the moment they
+//! expired, in the past; no `error` (HiAPI's is only on `fail`).
 //!
 //! A failed task's `error.code`, by failure kind: moderation `CONTENT_MODERATION`, invalid input
 //! `INVALID_INPUT`, upstream rate limiting `UPSTREAM_RATE_LIMITED`, upstream failure

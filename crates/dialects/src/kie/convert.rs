@@ -108,6 +108,15 @@ fn param_body(task: &Task) -> ParamBody<'_> {
     }
 }
 
+/// `failMsg` of a succeeded task whose media expired at `at_ms` (its `resultUrls` are empty).
+pub fn media_expired_message(at_ms: i64) -> String {
+    format!(
+        "result expired at {} under this gateway's retention policy and was deleted; create \
+         the task again for a new video",
+        seedgate_core::usage::rfc3339(at_ms)
+    )
+}
+
 /// The Kie view of a task (`data` of recordInfo).
 pub fn record(task: &Task) -> Record {
     let result_json = match (task.status, &task.output) {
@@ -126,6 +135,12 @@ pub fn record(task: &Task) -> Record {
             CANCELLED_FAIL_CODE,
             "task was cancelled; credits refunded".into(),
         ),
+        // Media expired under retention: still `success` (no `failCode`), no URLs; the
+        // message says why.
+        TaskStatus::Succeeded => match task.output.as_ref().and_then(|o| o.media_expired_at_ms) {
+            Some(at_ms) => ("", media_expired_message(at_ms)),
+            None => ("", String::new()),
+        },
         _ => ("", String::new()),
     };
     let complete_time = task

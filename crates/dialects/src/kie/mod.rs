@@ -14,7 +14,12 @@
 //! `updateTime`, `completeTime` and `costTime`. Times are Unix **milliseconds**. `completeTime`
 //! and `costTime` are `null` until the task is terminal; `costTime` is then the time from
 //! creation to completion. `resultJson` is a JSON **string**: `{"resultUrls":[…]}` on success,
-//! `""` otherwise. `failCode` and `failMsg` are `""` unless the task failed.
+//! `""` otherwise. `failCode` and `failMsg` are `""` unless the task failed, or (`failMsg` only)
+//! its media expired.
+//!
+//! Expired media (retention): Kie's result URLs "typically expire after 24 hours"
+//! (upstream-contracts §3.5) and Kie has no expiry field, so such a task stays `success` with
+//! `resultJson` `{"resultUrls":[]}`, `failCode` `""` and `failMsg` saying when its result expired.
 //!
 //! `param` is a JSON **string** of the create body. seedgate does not keep request bodies, so it
 //! is a reconstruction from the validated request: `model` as the client sent it, `callBackUrl`

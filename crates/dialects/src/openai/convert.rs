@@ -327,7 +327,11 @@ pub fn video_object(task: &Task, now_ms: i64) -> OpenAiVideo {
         .then(|| task.finished_at_ms.unwrap_or(task.updated_at_ms))
         .map(common::unix_seconds);
     let expires_at = match task.status {
-        TaskStatus::Succeeded => completed_at.map(|t| t + CONTENT_RETENTION_SECONDS),
+        TaskStatus::Succeeded => match task.output.as_ref().and_then(|o| o.media_expired_at_ms) {
+            // Retention expired the content: when it did (in the past).
+            Some(at_ms) => Some(common::unix_seconds(at_ms)),
+            None => completed_at.map(|t| t + CONTENT_RETENTION_SECONDS),
+        },
         _ => None,
     };
     let (width, height) = video_size(task);

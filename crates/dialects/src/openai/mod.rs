@@ -33,8 +33,13 @@
 //! completed, 0 when failed; while running an estimate from the elapsed time against
 //! [`expected_render_ms`], from 5 up to at most 95. `completed_at`: when the task finished
 //! (completed or failed). `expires_at`: `completed_at` + 24 h for a completed video
-//! ([`CONTENT_RETENTION_SECONDS`]; seedgate keeps the files until the video is deleted, so this is
-//! a promise, not a deletion schedule), else null. `size` is the size actually produced once
+//! ([`CONTENT_RETENTION_SECONDS`]; seedgate keeps the files until retention expires them, later,
+//! so this is a promise, not a deletion schedule), else null.
+//!
+//! Expired media (retention): OpenAI's `expires_at` is "when the downloadable assets expire"
+//! (upstream-contracts §3.6), so such a video stays `completed` (`error: null`) with `expires_at`
+//! the (past) moment its files expired, and `GET /v1/videos/{id}/content` answers 404
+//! `video_expired` ("the video's content has expired…") for either variant instead of bytes. `size` is the size actually produced once
 //! known, else the planned one. Task failure codes: see [`failure_code`].
 //!
 //! Polling: every non-terminal video object (on create and on retrieve) comes with
@@ -52,7 +57,7 @@
 //! |---|---|---|---|
 //! | 400 | invalid_request_error | `missing_required_parameter`, `invalid_value`, `unknown_parameter`, `invalid_json`, `model_not_found`, `string_above_max_length`, `media_unavailable`, `invalid_idempotency_key`, `unsupported_value` | the request; `param` names the field |
 //! | 401 | invalid_request_error | `invalid_api_key` | missing, malformed, unknown or revoked key |
-//! | 404 | invalid_request_error | `not_found`, `thumbnail_not_available`, `content_not_found`, `unknown_url` | |
+//! | 404 | invalid_request_error | `not_found`, `thumbnail_not_available`, `content_not_found`, `video_expired`, `unknown_url` | |
 //! | 405 | invalid_request_error | `method_not_allowed` | |
 //! | 409 | invalid_request_error | `video_in_progress`, `video_not_ready`, `video_failed`, `idempotency_key_in_use` | |
 //! | 413 | invalid_request_error | `request_too_large`, `upload_quota_exceeded` | |

@@ -240,6 +240,18 @@ async fn download_content(
         }
     }
     let output = task.output.as_ref();
+    if let Some(at_ms) = output.and_then(|o| o.media_expired_at_ms) {
+        return Err(Failure::Own(ErrorParts::request(
+            StatusCode::NOT_FOUND,
+            "video_expired",
+            format!(
+                "the video's content has expired: video {video_id}'s files expired at {} \
+                 (its expires_at) under this gateway's retention policy and were deleted; \
+                 create the video again",
+                seedgate_core::usage::rfc3339(at_ms)
+            ),
+        )));
+    }
     let key = if thumbnail {
         output
             .and_then(|o| o.last_frame_key.clone())

@@ -162,7 +162,12 @@ pub fn task_object(task: &Task) -> TaskObject {
         }),
         _ => None,
     };
+    let expired_at_ms = task.output.as_ref().and_then(|o| o.media_expired_at_ms);
     let error = match task.status {
+        TaskStatus::Succeeded => expired_at_ms.map(|at_ms| TaskFailure {
+            code: MEDIA_EXPIRED_CODE,
+            message: media_expired_message(at_ms),
+        }),
         TaskStatus::Failed => Some(match &task.error {
             Some(e) => TaskFailure {
                 code: failure_code(e.kind),
@@ -194,8 +199,22 @@ pub fn task_object(task: &Task) -> TaskObject {
     }
 }
 
-/// Task-failure codes (8xxxx), reported only inside a failed task's `error.code`. 80007 is
-/// reAPI's documented content rejection; the others are seedgate's.
+/// `error.code` of a completed task whose media expired under the gateway's retention (its
+/// `output.video_urls` is then empty): seedgate's, like every 8xxxx code but 80007.
+pub const MEDIA_EXPIRED_CODE: u32 = 80008;
+
+/// `error.message` of a completed task whose media expired at `at_ms`.
+pub fn media_expired_message(at_ms: i64) -> String {
+    format!(
+        "the task completed, but its media expired at {} under this gateway's retention \
+         policy and were deleted; submit it again for a new video",
+        seedgate_core::usage::rfc3339(at_ms)
+    )
+}
+
+/// Task-failure codes (8xxxx), reported inside a failed task's `error.code` (and 80008, a
+/// completed task's expired media: [`MEDIA_EXPIRED_CODE`]). 80007 is reAPI's documented
+/// content rejection; the others are seedgate's.
 pub fn failure_code(kind: FailureKind) -> u32 {
     match kind {
         FailureKind::UpstreamError => 80001,

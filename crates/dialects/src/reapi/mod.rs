@@ -4,6 +4,10 @@
 //! five-digit code whose first digit is its category, and the HTTP status of that category.
 //! Codes seedgate adds (reAPI does not enforce Idempotency-Key): 20008 (409, key in use by a
 //! request still in flight) and 20009 (422, key reused with a different body).
+//!
+//! Expired media (retention): reAPI has no expiry field and surfaces what went wrong with a task
+//! under `error` (seed 000, "Output"/"Errors"), so such a task stays `completed` with
+//! `output.video_urls: []` and `error: {code: 80008, message: "… media expired at <time> …"}`.
 
 mod convert;
 mod errors;

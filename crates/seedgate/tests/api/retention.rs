@@ -3,11 +3,12 @@
 //! replica that had it cached), its files are deleted only once every link handed out has
 //! expired, and its old link answers 410 Gone; Idempotency-Key records go by their own
 //! lifetime; no ledger entry is touched; the disk by category is in the admin API and the
-//! metrics.
+//! metrics. A task whose media expired reads back as expired in each dialect's own terms.
 
 use crate::helpers::{spawn_app_with, TestApp};
 use reqwest::StatusCode;
-use seedgate_core::clock::SystemClock;
+use seedgate_core::clock::{Clock, SystemClock};
+use seedgate_core::TaskId;
 use seedgate_service::admin::AdminService;
 use seedgate_store::{Actor, AdminRole};
 use serde_json::{json, Value};
@@ -192,6 +193,209 @@ async fn expired_media_read_back_without_urls_and_their_files_go_after_the_links
         .await
         .expect("disk");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// GET `path` with the key in both places a dialect reads it; the status and the JSON body.
+async fn read(app: &TestApp, path: &str) -> (StatusCode, Value) {
+    let r = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(&app.key)
+        .header("x-api-key", &app.key)
+        .send()
+        .await
+        .expect("read");
+    let status = r.status();
+    let text = r.text().await.expect("text");
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"));
+    (status, json)
+}
+
+#[tokio::test]
+async fn a_task_whose_media_expired_reads_back_as_expired_in_every_dialect() {
+    let app = spawn_app_with(|s| {
+        s.storage.url_ttl_seconds = 3600;
+        s.retention.interval_seconds = 24 * 3600;
+    })
+    .await;
+    let token = admin_token(&app).await;
+    // Created through the videos API, which always asks for the last frame.
+    let r = app
+        .client
+        .post(app.url("/v1/videos"))
+        .bearer_auth(&app.key)
+        .json(
+            &json!({"model": "seedance-2.0-mini", "prompt": "a red fox", "seconds": "4",
+            "size": "864x496"}),
+        )
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), StatusCode::OK);
+    let id = r.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    app.wait_for_task(&id).await;
+
+    // While kept: the expiry fields are today's promises, finish + 24 h, and the content is
+    // served.
+    let (_, video) = read(&app, &format!("/v1/videos/{id}")).await;
+    let completed_at = video["completed_at"].as_i64().expect("completed_at");
+    assert_eq!(video["expires_at"], completed_at + 86_400, "{video}");
+    let (_, hiapi) = read(&app, &format!("/v1/tasks/{id}")).await;
+    let items = hiapi["data"]["output"].as_array().expect("output").clone();
+    assert_eq!(items.len(), 2, "{hiapi}");
+    for item in &items {
+        assert!(
+            item["url"]
+                .as_str()
+                .is_some_and(|u| u.contains("/media/tasks/")),
+            "{hiapi}"
+        );
+        assert_eq!(item["expireAt"], completed_at + 86_400, "{hiapi}");
+    }
+    let content = app
+        .client
+        .get(app.url(&format!("/v1/videos/{id}/content")))
+        .bearer_auth(&app.key)
+        .send()
+        .await
+        .expect("content");
+    assert_eq!(content.status(), StatusCode::OK);
+
+    // 31 days on, a retention pass expires the media.
+    app.clock.advance_ms(31 * DAY_MS);
+    let pass = run_pass(&app, &token).await;
+    assert_eq!(pass["media_expired"], 1, "{pass}");
+    let at_ms = app
+        .store
+        .media_expired_at(&TaskId::from_string(id.clone()))
+        .await
+        .expect("read")
+        .expect("marked expired");
+    assert!(at_ms <= app.clock.now_ms());
+    let at_s = at_ms.div_euclid(1000);
+    assert!(at_s > completed_at + 30 * 86_400);
+    let when = seedgate_core::usage::rfc3339(at_ms);
+    let says_expired = |message: &Value| {
+        message
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("expired at {when}")))
+    };
+
+    // reAPI: still completed, no URL, `error` says the media expired (seedgate's 80008).
+    let (status, t) = read(&app, &format!("/api/v1/tasks/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["status"], "completed", "{t}");
+    assert_eq!(t["output"], json!({"video_urls": []}), "{t}");
+    assert_eq!(t["error"]["code"], 80008, "{t}");
+    assert!(says_expired(&t["error"]["message"]), "{t}");
+
+    // Ark: still succeeded (with its usage), no `content`, `error` MediaExpired.
+    let (status, t) = read(&app, &format!("/api/v3/contents/generations/tasks/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["status"], "succeeded", "{t}");
+    assert!(t.get("content").is_none(), "{t}");
+    assert!(
+        t["usage"]["completion_tokens"].as_u64().unwrap_or(0) > 0,
+        "{t}"
+    );
+    assert_eq!(t["error"]["code"], "MediaExpired", "{t}");
+    assert!(says_expired(&t["error"]["message"]), "{t}");
+
+    // HiAPI: still success, the same items without URLs, `expireAt` when they expired.
+    let (status, t) = read(&app, &format!("/v1/tasks/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(
+        (&t["code"], &t["message"]),
+        (&json!(200), &json!("success")),
+        "{t}"
+    );
+    assert_eq!(t["data"]["status"], "success", "{t}");
+    assert_eq!(
+        t["data"]["output"],
+        json!([{"url": "", "type": "video", "expireAt": at_s},
+               {"url": "", "type": "last_frame", "expireAt": at_s}]),
+        "{t}"
+    );
+    assert!(t["data"].get("error").is_none(), "{t}");
+
+    // APIXO: still success, no result URLs, no failCode, failMsg says why.
+    let (status, t) = read(
+        &app,
+        &format!("/api/v1/statusTask/seedance-2-0-mini?taskId={id}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["data"]["state"], "success", "{t}");
+    assert_eq!(t["data"]["resultJson"], r#"{"resultUrls":[]}"#, "{t}");
+    assert!(t["data"].get("failCode").is_none(), "{t}");
+    assert!(says_expired(&t["data"]["failMsg"]), "{t}");
+
+    // CRUN: still success, `result` with no media and a message (no failure code).
+    let (status, t) = read(&app, &format!("/api/v1/client/job/TaskInfo?task_id={id}")).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["data"]["status"], "success", "{t}");
+    let result = t["data"]["result"].as_object().expect("result");
+    assert_eq!(result["media_urls"], json!([]), "{t}");
+    assert!(says_expired(&result["message"]), "{t}");
+    assert!(
+        !result.contains_key("code") && !result.contains_key("last_frame_url"),
+        "{t}"
+    );
+
+    // Kie: still success, no result URLs, failCode empty, failMsg says why.
+    let (status, t) = read(&app, &format!("/api/v1/jobs/recordInfo?taskId={id}")).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["data"]["state"], "success", "{t}");
+    assert_eq!(t["data"]["resultJson"], r#"{"resultUrls":[]}"#, "{t}");
+    assert_eq!(t["data"]["failCode"], "", "{t}");
+    assert!(says_expired(&t["data"]["failMsg"]), "{t}");
+
+    // OpenAI-style: still completed, `expires_at` when the files expired (in the past), no error.
+    let (status, t) = read(&app, &format!("/v1/videos/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["status"], "completed", "{t}");
+    assert_eq!(t["progress"], 100, "{t}");
+    assert_eq!(t["completed_at"], completed_at, "{t}");
+    assert_eq!(t["expires_at"], at_s, "{t}");
+    assert!(at_s <= app.clock.now_ms() / 1000);
+    assert!(t["error"].is_null(), "{t}");
+    // …and its content answers 404 `video_expired` in OpenAI's error shape, both variants.
+    for variant in ["", "?variant=thumbnail"] {
+        let r = app
+            .client
+            .get(app.url(&format!("/v1/videos/{id}/content{variant}")))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .expect("content");
+        let status = r.status();
+        let body: Value = r.json().await.expect("an error body");
+        assert_eq!(status, StatusCode::NOT_FOUND, "{variant}: {body}");
+        assert_eq!(body["error"]["code"], "video_expired", "{body}");
+        assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
+        let message = body["error"]["message"].as_str().expect("message");
+        assert!(
+            message.starts_with("the video's content has expired"),
+            "{body}"
+        );
+        assert!(message.contains(&when), "{body}");
+    }
+    // No file link in any of them.
+    for path in [
+        format!("/api/v1/tasks/{id}"),
+        format!("/v1/tasks/{id}"),
+        format!("/api/v1/statusTask/seedance-2-0-mini?taskId={id}"),
+        format!("/api/v1/client/job/TaskInfo?task_id={id}"),
+        format!("/api/v1/jobs/recordInfo?taskId={id}"),
+        format!("/api/v3/contents/generations/tasks/{id}"),
+        format!("/v1/videos/{id}"),
+    ] {
+        let (_, t) = read(&app, &path).await;
+        assert!(!t.to_string().contains("/media/"), "{path}: {t}");
+    }
 }
 
 #[tokio::test]
