@@ -118,6 +118,19 @@ def tree_pids(root: int) -> list[int]:
     return out
 
 
+def cpu_seconds(root: int) -> float:
+    """User + system CPU time of the live processes of the tree."""
+    ticks = 0
+    for pid in tree_pids(root):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def memory_kb(root: int) -> tuple[int, int, int]:
     """(RSS summed over the process tree, PSS summed over it, processes), in kB."""
     rss = pss = n = 0
@@ -305,6 +318,7 @@ class LoadResult:
     latencies_ms: list = field(default_factory=list)
     statuses: Counter = field(default_factory=Counter)
     bodies: list = field(default_factory=list)
+    cpu_ms_per_request: float = float("nan")
 
     @property
     def rps(self) -> float:
@@ -435,11 +449,16 @@ async def phase_polls(front: Front, args) -> dict:
     wait_status(front, running_id, {"in_progress"}, 30)
     for label, vid in (("completed", done_id), ("running", running_id)):
         raw = raw_get(front.port, f"/v1/videos/{vid}", front.key)
+        cpu0 = cpu_seconds(front.proc.pid)
         res = await closed_loop(front.port, raw, args.connections, args.seconds, args.warmup,
                                 keep_bodies=False)
+        # CPU per request over the whole scenario, warm-up included.
+        res.cpu_ms_per_request = (cpu_seconds(front.proc.pid) - cpu0) * 1000 / max(
+            1, sum(res.statuses.values()) * (args.seconds + args.warmup) / args.seconds)
         out[label] = res
         log(f"  {front.name} poll {label}: {res.rps:.0f} req/s, p50 {pct(res.latencies_ms, 50):.2f} ms, "
-            f"p99 {pct(res.latencies_ms, 99):.2f} ms, errors {res.errors} {dict(res.statuses)}")
+            f"p99 {pct(res.latencies_ms, 99):.2f} ms, errors {res.errors} {dict(res.statuses)}, "
+            f"CPU {res.cpu_ms_per_request:.3f} ms per request")
     # The running task must still have been running throughout.
     status, video = http("GET", front.url(f"/v1/videos/{running_id}"), front.key)
     if video.get("status") != "in_progress":
@@ -861,7 +880,9 @@ async def run(args) -> int:
             rows.append(row(f"{title}, {args.connections} conns: throughput", a.rps, b.rps, "req/s", True))
             rows.append(row(f"{title}: latency p50", pct(a.latencies_ms, 50), pct(b.latencies_ms, 50), "ms", False))
             rows.append(row(f"{title}: latency p99", pct(a.latencies_ms, 99), pct(b.latencies_ms, 99), "ms", False))
-            checks.append(f"{title}: errors (non-200 or no answer): seedgate {a.errors}, LiteLLM {b.errors}")
+            checks.append(f"{title}: errors (non-200 or no answer): seedgate {a.errors}, LiteLLM {b.errors}; "
+                          f"the front's CPU time per request (its process tree): seedgate "
+                          f"{a.cpu_ms_per_request:.3f} ms, LiteLLM {b.cpu_ms_per_request:.1f} ms")
         a, b = creates[S], creates[L]
         rows.append(row(f"create, {args.create_connections} conns: throughput", a.rps, b.rps, "req/s", True))
         rows.append(row("create: latency p50", pct(a.latencies_ms, 50), pct(b.latencies_ms, 50), "ms", False))
