@@ -112,8 +112,10 @@ pub enum Command {
         visible_samples: usize,
         #[arg(long, default_value = "BENCHMARKS.md")]
         out: PathBuf,
-        /// Run one scenario only (`console`: the web console's pages with 100,000 tasks
-        /// stored); by default, all of them.
+        /// Run one group of scenarios only (`api`: polls, submits and completion → visible
+        /// beside the baseline; `callbacks`: deliveries per second and commit → callback;
+        /// `console`: the web console's pages with 100,000 tasks stored) and write only its
+        /// figures to `--out`; by default, all of them.
         #[arg(long)]
         only: Option<crate::bench::Only>,
     },

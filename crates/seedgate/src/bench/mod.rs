@@ -12,6 +12,7 @@ mod load;
 mod report;
 mod scenarios;
 mod server;
+mod wake;
 
 pub use baseline::serve as serve_baseline;
 
@@ -38,19 +39,59 @@ pub struct BenchArgs {
 /// A scenario `--only` can pick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Only {
+    /// The console's pages with 100,000 tasks stored.
     Console,
+    /// Callback deliveries per second and commit → callback latency.
+    Callbacks,
+    /// Completion → visible, and poll and submit load beside the bare baseline.
+    Api,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut report = Report::new(&args);
-    let duration = Duration::from_secs(args.seconds);
-    let warmup = Duration::from_secs(1);
-    if args.only == Some(Only::Console) {
-        eprintln!("bench: console pages with {CONSOLE_TASKS} tasks stored");
-        report.add_all(console::console_pages(CONSOLE_TASKS).await?);
-        return write(&args, &report);
+    match args.only {
+        Some(Only::Console) => {
+            eprintln!("bench: console pages with {CONSOLE_TASKS} tasks stored");
+            report.add_all(console::console_pages(CONSOLE_TASKS).await?);
+            return write(&args, &report);
+        }
+        Some(Only::Callbacks) => {
+            callbacks(&mut report).await?;
+            return write(&args, &report);
+        }
+        Some(Only::Api) => {
+            api(&args, &mut report).await?;
+            return write(&args, &report);
+        }
+        None => {}
     }
 
+    api(&args, &mut report).await?;
+    eprintln!("bench: memory with {} tasks in flight", args.in_flight);
+    report.add_all(scenarios::in_flight_memory(args.in_flight).await?);
+    callbacks(&mut report).await?;
+    eprintln!("bench: console pages with {CONSOLE_TASKS} tasks stored");
+    report.add_all(console::console_pages(CONSOLE_TASKS).await?);
+    eprintln!("bench: local renderer and probes");
+    report.add_all(scenarios::renderer_speed().await?);
+    report.add_all(scenarios::probe_speed().await?);
+
+    write(&args, &report)
+}
+
+/// Callback deliveries per second, and how soon a commit's callback is sent.
+async fn callbacks(report: &mut Report) -> anyhow::Result<()> {
+    eprintln!("bench: callback deliveries");
+    report.add_all(scenarios::callback_deliveries(2000).await?);
+    eprintln!("bench: commit → callback latency");
+    report.add_all(wake::callback_wake(200).await?);
+    Ok(())
+}
+
+/// Idle memory, completion → visible, and the load scenarios beside the baseline.
+async fn api(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
+    let duration = Duration::from_secs(args.seconds);
+    let warmup = Duration::from_secs(1);
     eprintln!("bench: starting seedgate (instant renderer)");
     let main = server::Seedgate::start("main", &[("SEEDGATE_WORKER__CONCURRENCY", "4")]).await?;
     report.add_all(scenarios::idle_memory(&main).await?);
@@ -64,19 +105,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         scenarios::baseline_load(&bodies, args.connections, warmup, duration).await?;
     report.add_compared(seedgate_figures, &baseline_figures);
     report.add_all(baseline_figures);
-    drop(main);
-
-    eprintln!("bench: memory with {} tasks in flight", args.in_flight);
-    report.add_all(scenarios::in_flight_memory(args.in_flight).await?);
-    eprintln!("bench: callback deliveries");
-    report.add_all(scenarios::callback_deliveries(2000).await?);
-    eprintln!("bench: console pages with {CONSOLE_TASKS} tasks stored");
-    report.add_all(console::console_pages(CONSOLE_TASKS).await?);
-    eprintln!("bench: local renderer and probes");
-    report.add_all(scenarios::renderer_speed().await?);
-    report.add_all(scenarios::probe_speed().await?);
-
-    write(&args, &report)
+    Ok(())
 }
 
 fn write(args: &BenchArgs, report: &Report) -> anyhow::Result<()> {

@@ -702,6 +702,16 @@ impl AdminStore for This {
 #[async_trait::async_trait]
 impl ServerSecrets for This {
     async fn server_secret(&self, name: &str, candidate: &str) -> StoreResult<String> {
+        // Read first: once a secret exists (almost always), asking for it takes no write lock,
+        // so a command-line tool asking while the server writes does not queue behind it.
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_optional(self.pool())
+                .await?;
+        if let Some(value) = existing {
+            return Ok(value);
+        }
         sqlx::query(
             "INSERT INTO server_secrets (name, value, created_at_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO NOTHING",
