@@ -376,6 +376,30 @@ mod tests {
     }
 
     #[test]
+    fn expired_media_keep_their_items_without_urls_expiring_when_they_did() {
+        let mut t = sample_task(TaskStatus::Succeeded);
+        t.output = Some(seedgate_core::TaskOutput {
+            media_expired_at_ms: Some(1_702_592_009_250),
+            ..Default::default()
+        });
+        let v = serde_json::to_value(task_data(&t)).expect("json");
+        assert_eq!(v["status"], "success");
+        assert_eq!(
+            v["output"],
+            serde_json::json!([{"url": "", "type": "video", "expireAt": 1_702_592_009}])
+        );
+        assert!(v.get("error").is_none(), "{v}");
+        // A task that asked for its last frame had that item too.
+        t.request.return_last_frame = true;
+        let v = serde_json::to_value(listed_task(&t)).expect("json");
+        assert_eq!(
+            v["output"],
+            serde_json::json!([{"url": "", "type": "video", "expireAt": 1_702_592_009},
+                {"url": "", "type": "last_frame", "expireAt": 1_702_592_009}])
+        );
+    }
+
+    #[test]
     fn paging_falls_back_to_defaults() {
         let q = |pairs: &[(&str, &str)]| {
             paging(

@@ -267,6 +267,24 @@ mod tests {
     }
 
     #[test]
+    fn expired_media_read_back_as_success_without_urls_and_say_so() {
+        let mut t = sample_task(TaskStatus::Succeeded);
+        t.output = Some(seedgate_core::TaskOutput {
+            media_expired_at_ms: Some(1_702_592_009_250),
+            ..Default::default()
+        });
+        let v = serde_json::to_value(record(&t)).expect("json");
+        assert_eq!(v["state"], "success");
+        assert_eq!(v["resultJson"], r#"{"resultUrls":[]}"#);
+        assert_eq!(v["failCode"], "");
+        assert_eq!(
+            v["failMsg"],
+            "result expired at 2023-12-14T22:13:29.250Z under this gateway's retention policy \
+             and was deleted; create the task again for a new video"
+        );
+    }
+
+    #[test]
     fn record_views() {
         let mut t = sample_task(TaskStatus::Succeeded);
         t.output = Some(seedgate_core::TaskOutput {

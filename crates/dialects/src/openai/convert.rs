@@ -513,4 +513,51 @@ mod tests {
             assert_eq!(e.field().map(|f| f.to_string()).as_deref(), Some(field));
         }
     }
+
+    /// A task that succeeded and whose media retention expired 30 days on, at
+    /// 1_702_592_009_250 (2023-12-14T22:13:29.250Z), as the store reads it back: no keys, so no
+    /// URLs.
+    fn expired_task() -> Task {
+        Task {
+            id: seedgate_core::TaskId::generate(),
+            account_id: seedgate_core::AccountId::generate(),
+            api_key_id: seedgate_core::ApiKeyId::generate(),
+            request: crate::round_trip_fixtures::request(seedgate_core::Mode::T2v),
+            requested_model: "seedance-2.0-mini".into(),
+            origin_dialect: "reapi".into(),
+            status: TaskStatus::Succeeded,
+            price: seedgate_core::pricing::Price {
+                billable_seconds: 5,
+                credits: 513,
+                micro_usd_per_second: 102_500,
+            },
+            attempt: 1,
+            created_at_ms: 1_700_000_000_500,
+            updated_at_ms: 1_700_000_009_900,
+            started_at_ms: Some(1_700_000_001_000),
+            finished_at_ms: Some(1_700_000_009_900),
+            output: Some(seedgate_core::TaskOutput {
+                width: Some(1280),
+                height: Some(720),
+                media_expired_at_ms: Some(1_702_592_009_250),
+                ..Default::default()
+            }),
+            error: None,
+            provider: None,
+        }
+    }
+
+    #[test]
+    fn expired_media_read_back_completed_expiring_when_they_did() {
+        let mut t = expired_task();
+        let v = serde_json::to_value(video_object(&t, 1_702_600_000_000)).expect("json");
+        assert_eq!(v["status"], "completed");
+        assert_eq!(v["completed_at"], 1_700_000_009);
+        assert_eq!(v["expires_at"], 1_702_592_009);
+        assert!(v["error"].is_null(), "{v}");
+        // Kept media: the promise of 24 h after completion, as before.
+        t.output = Some(seedgate_core::TaskOutput::default());
+        let v = serde_json::to_value(video_object(&t, 1_702_600_000_000)).expect("json");
+        assert_eq!(v["expires_at"], 1_700_000_009 + CONTENT_RETENTION_SECONDS);
+    }
 }
