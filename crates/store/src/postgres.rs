@@ -64,6 +64,8 @@ const USAGE_SQL: crate::usage::UsageSql = crate::usage::UsageSql {
     mode: "(CAST(t.request_json AS json) ->> 'mode')",
     day: "to_char(to_timestamp(e.created_at_ms / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
     month: "to_char(to_timestamp(e.created_at_ms / 1000) AT TIME ZONE 'UTC', 'YYYY-MM')",
+    rollup_day: "to_char(to_timestamp(r.day * 86400) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    rollup_month: "to_char(to_timestamp(r.day * 86400) AT TIME ZONE 'UTC', 'YYYY-MM')",
 };
 
 /// The database's size on disk.

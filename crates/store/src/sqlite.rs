@@ -27,6 +27,8 @@ const USAGE_SQL: crate::usage::UsageSql = crate::usage::UsageSql {
     mode: "json_extract(t.request_json, '$.mode')",
     day: "strftime('%Y-%m-%d', e.created_at_ms / 1000, 'unixepoch')",
     month: "strftime('%Y-%m', e.created_at_ms / 1000, 'unixepoch')",
+    rollup_day: "strftime('%Y-%m-%d', r.day * 86400, 'unixepoch')",
+    rollup_month: "strftime('%Y-%m', r.day * 86400, 'unixepoch')",
 };
 
 /// The database's size on disk (its pages; the WAL is transient).

@@ -33,6 +33,9 @@ pub(crate) struct UsageSql {
     /// The entry's UTC day (`YYYY-MM-DD`) and month (`YYYY-MM`).
     pub day: &'static str,
     pub month: &'static str,
+    /// The same over a daily sum `r` (its `day`: Unix ms / 86,400,000).
+    pub rollup_day: &'static str,
+    pub rollup_month: &'static str,
 }
 
 /// Rows read ahead of the reader: enough to keep the database busy, small enough to matter

@@ -1,5 +1,10 @@
-//! Usage reports: the ledger entries written in a range, joined to their tasks, grouped and
-//! summed in the database and streamed out row by row.
+//! Usage reports. Finished tasks' ledger entries are also kept summed per UTC day and per
+//! grouping value (`usage_daily`, migration 0016), written in the transaction that ends the
+//! task (or refunds it by hand); a report reads those sums for the whole days of its range and
+//! the entries themselves only where they are not summed yet: its range's partial first and
+//! last days, and the holds of tasks still under way. One statement reads all three, so the
+//! three agree with each other (one snapshot), and a month over a million tasks reads some
+//! thousands of rows instead of millions.
 
 use super::super::USAGE_SQL;
 use super::*;
@@ -8,81 +13,243 @@ use futures::StreamExt;
 use seedgate_core::usage::{Dimension, UsageFigures, UsageQuery, UsageRow};
 use sqlx::Row;
 
-/// The SQL of each grouping column of `dimension`, in [`Dimension::columns`] order.
-fn dimension_sql(dimension: Dimension) -> &'static [&'static str] {
+const DAY_MS: i64 = 86_400_000;
+
+/// What of a task's entries is summed now.
+pub(super) enum RolledUp {
+    /// The task ended: its hold and its resolution.
+    Ended,
+    /// An operator refunded it by hand (at most once per task).
+    Refund,
+}
+
+/// Adds a task's entries to the daily sums, inside the transaction that wrote the last of them.
+/// Each entry counts under its own UTC day and under the task's final grouping values (its
+/// upstream account is known only once it ended, hence summing at the end).
+pub(super) async fn roll_up(tx: &mut Tx, task_id: &str, what: RolledUp) -> StoreResult<()> {
+    static ENDED: LazyLock<String> =
+        LazyLock::new(|| roll_up_sql("e.kind IN ('hold', 'settle', 'release')"));
+    static REFUND: LazyLock<String> = LazyLock::new(|| roll_up_sql("e.kind = 'refund'"));
+    let sql = match what {
+        RolledUp::Ended => &ENDED,
+        RolledUp::Refund => &REFUND,
+    };
+    sqlx::query(sql).bind(task_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Sums the entries of task `$1` that `kinds` picks into `usage_daily`, a row per UTC day.
+fn roll_up_sql(kinds: &str) -> String {
+    let values = format!(
+        "t.account_id, t.api_key_id, t.model, COALESCE({res}, ''), COALESCE({mode}, ''), \
+         COALESCE(t.provider, '')",
+        res = USAGE_SQL.resolution,
+        mode = USAGE_SQL.mode,
+    );
+    let names: Vec<&str> = ENTRY_FIGURES.iter().map(|(name, _)| *name).collect();
+    let sums: Vec<String> = ENTRY_FIGURES
+        .iter()
+        .map(|(_, expr)| format!("CAST(SUM({expr}) AS BIGINT)"))
+        .collect();
+    let adds: Vec<String> = names
+        .iter()
+        .map(|name| format!("{name} = usage_daily.{name} + excluded.{name}"))
+        .collect();
+    format!(
+        "INSERT INTO usage_daily (day, account_id, api_key_id, model, resolution, mode, \
+         provider, {names}) \
+         SELECT e.created_at_ms / {DAY_MS}, {values}, {sums} \
+         FROM ledger_entries e JOIN tasks t ON t.id = e.task_id \
+         WHERE e.task_id = $1 AND {kinds} \
+         GROUP BY e.created_at_ms / {DAY_MS}, {values} \
+         ON CONFLICT (day, account_id, api_key_id, model, resolution, mode, provider) \
+         DO UPDATE SET {adds}",
+        names = names.join(", "),
+        sums = sums.join(", "),
+        adds = adds.join(", "),
+    )
+}
+
+/// Each summed figure: its column in `usage_daily` and what one ledger entry `e` of task `t`
+/// adds to it. `refunded` counts tasks given credits back: the ledger allows a task one
+/// release or one manual refund, never both, so each such entry is one task.
+const ENTRY_FIGURES: [(&str, &str); 10] = [
+    ("tasks", "CASE WHEN e.kind = 'hold' THEN 1 ELSE 0 END"),
+    ("succeeded", "CASE WHEN e.kind = 'settle' THEN 1 ELSE 0 END"),
+    (
+        "failed",
+        "CASE WHEN e.kind = 'release' AND t.status = 'failed' THEN 1 ELSE 0 END",
+    ),
+    (
+        "cancelled",
+        "CASE WHEN e.kind = 'release' AND t.status = 'cancelled' THEN 1 ELSE 0 END",
+    ),
+    (
+        "refunded",
+        "CASE WHEN e.kind IN ('release', 'refund') THEN 1 ELSE 0 END",
+    ),
+    ("refunds", "CASE WHEN e.kind = 'refund' THEN 1 ELSE 0 END"),
+    (
+        "credits_held",
+        "CASE WHEN e.kind = 'hold' THEN -e.amount ELSE 0 END",
+    ),
+    (
+        "credits_returned",
+        "CASE WHEN e.kind IN ('settle', 'release') THEN e.amount ELSE 0 END",
+    ),
+    (
+        "credits_refunded",
+        "CASE WHEN e.kind = 'refund' THEN e.amount ELSE 0 END",
+    ),
+    // What the reader computes as `credits_charged`: held less returned less refunded.
+    (
+        "billable_seconds",
+        "CASE WHEN e.kind = 'settle' THEN t.billable_seconds ELSE 0 END",
+    ),
+];
+
+fn figures() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    ENTRY_FIGURES.iter()
+}
+
+/// Each grouping column of `dimension`, in [`Dimension::columns`] order: over the entries (`e`
+/// joined to their task `t`) and over the daily sums (`r`). Missing values are stored as `''`
+/// in the sums (a key column cannot be NULL) and read back as NULL.
+fn dimension_sql(dimension: Dimension) -> (&'static [&'static str], &'static [&'static str]) {
     match dimension {
-        Dimension::Account => &["t.account_id", "a.name"],
-        Dimension::Key => &["t.api_key_id", "k.name"],
-        Dimension::Model => &["t.model"],
-        Dimension::Resolution => std::slice::from_ref(&USAGE_SQL.resolution),
-        Dimension::Mode => std::slice::from_ref(&USAGE_SQL.mode),
-        Dimension::UpstreamAccount => &["t.provider"],
-        Dimension::Day => std::slice::from_ref(&USAGE_SQL.day),
-        Dimension::Month => std::slice::from_ref(&USAGE_SQL.month),
+        Dimension::Account => (&["t.account_id", "a.name"], &["r.account_id", "a.name"]),
+        Dimension::Key => (&["t.api_key_id", "k.name"], &["r.api_key_id", "k.name"]),
+        Dimension::Model => (&["t.model"], &["r.model"]),
+        Dimension::Resolution => (
+            std::slice::from_ref(&USAGE_SQL.resolution),
+            &["NULLIF(r.resolution, '')"],
+        ),
+        Dimension::Mode => (
+            std::slice::from_ref(&USAGE_SQL.mode),
+            &["NULLIF(r.mode, '')"],
+        ),
+        Dimension::UpstreamAccount => (&["t.provider"], &["NULLIF(r.provider, '')"]),
+        Dimension::Day => (
+            std::slice::from_ref(&USAGE_SQL.day),
+            std::slice::from_ref(&USAGE_SQL.rollup_day),
+        ),
+        Dimension::Month => (
+            std::slice::from_ref(&USAGE_SQL.month),
+            std::slice::from_ref(&USAGE_SQL.rollup_month),
+        ),
     }
 }
 
-/// The figures, in [`UsageFigures::COLUMNS`] order. Sums are cast back to BIGINT (PostgreSQL
-/// sums BIGINTs as NUMERIC) and a sum over no rows is 0, not NULL. `refunded` counts tasks,
-/// not entries: the ledger allows a task one release or one refund, never both, but the
-/// count says what it means either way.
-const FIGURES_SQL: &str = "\
-    CAST(COALESCE(SUM(CASE WHEN e.kind = 'hold' THEN 1 ELSE 0 END), 0) AS BIGINT) AS tasks, \
-    CAST(COALESCE(SUM(CASE WHEN e.kind = 'settle' THEN 1 ELSE 0 END), 0) AS BIGINT) AS succeeded, \
-    CAST(COALESCE(SUM(CASE WHEN e.kind = 'release' AND t.status = 'failed' THEN 1 ELSE 0 END), 0) \
-        AS BIGINT) AS failed, \
-    CAST(COALESCE(SUM(CASE WHEN e.kind = 'release' AND t.status = 'cancelled' THEN 1 ELSE 0 END), 0) \
-        AS BIGINT) AS cancelled, \
-    CAST(COUNT(DISTINCT CASE WHEN e.kind IN ('release', 'refund') THEN e.task_id END) AS BIGINT) \
-        AS refunded, \
-    CAST(COALESCE(SUM(CASE WHEN e.kind = 'refund' THEN 1 ELSE 0 END), 0) AS BIGINT) AS refunds, \
-    CAST(COALESCE(SUM(CASE WHEN e.kind = 'hold' THEN -e.amount ELSE 0 END), 0) AS BIGINT) \
-        AS credits_held, \
-    CAST(COALESCE(SUM(CASE WHEN e.kind IN ('settle', 'release') THEN e.amount ELSE 0 END), 0) \
-        AS BIGINT) AS credits_returned, \
-    CAST(COALESCE(SUM(CASE WHEN e.kind = 'refund' THEN e.amount ELSE 0 END), 0) AS BIGINT) \
-        AS credits_refunded, \
-    CAST(COALESCE(-SUM(e.amount), 0) AS BIGINT) AS credits_charged, \
-    CAST(COALESCE(SUM(CASE WHEN e.kind = 'settle' THEN t.billable_seconds ELSE 0 END), 0) AS BIGINT) \
-        AS billable_seconds";
+/// The whole UTC days inside `[from, to)`, as day numbers `[first, end)` (empty when none).
+fn whole_days(from_ms: i64, to_ms: i64) -> (i64, i64) {
+    let first = from_ms.div_euclid(DAY_MS) + i64::from(from_ms.rem_euclid(DAY_MS) != 0);
+    let end = to_ms.div_euclid(DAY_MS);
+    if first < end {
+        (first, end)
+    } else {
+        (first, first)
+    }
+}
 
-/// The report's statement and its text parameters after `$1` (from) and `$2` (to).
+/// The report's statement and its parameters after `$1`..`$4` (the range's start and end in
+/// ms, and its whole days' first and end day numbers): the filters' values.
 fn report_sql(query: &UsageQuery) -> (String, Vec<String>) {
-    let group: Vec<&str> = query
+    let (entry_group, sum_group): (Vec<&str>, Vec<&str>) = query
         .group_by
         .iter()
-        .flat_map(|d| dimension_sql(*d).iter().copied())
-        .collect();
-    let aliases: Vec<String> = (0..group.len()).map(|i| format!("g{i}")).collect();
-    let mut select: Vec<String> = group
-        .iter()
-        .zip(&aliases)
-        .map(|(expr, alias)| format!("{expr} AS {alias}"))
-        .collect();
-    select.push(FIGURES_SQL.to_string());
-    let mut sql = format!(
-        "SELECT {} FROM ledger_entries e JOIN tasks t ON t.id = e.task_id",
-        select.join(", ")
-    );
-    if query.group_by.contains(&Dimension::Account) {
-        sql.push_str(" LEFT JOIN accounts a ON a.id = t.account_id");
-    }
-    if query.group_by.contains(&Dimension::Key) {
-        sql.push_str(" LEFT JOIN api_keys k ON k.id = t.api_key_id");
-    }
+        .flat_map(|d| {
+            let (entries, sums) = dimension_sql(*d);
+            entries.iter().copied().zip(sums.iter().copied())
+        })
+        .unzip();
+    let aliases: Vec<String> = (0..entry_group.len()).map(|i| format!("g{i}")).collect();
+    let named = |exprs: &[&str]| -> Vec<String> {
+        exprs
+            .iter()
+            .zip(&aliases)
+            .map(|(expr, alias)| format!("{expr} AS {alias}"))
+            .collect()
+    };
+    let joins = |account: &str, key: &str| {
+        let mut sql = String::new();
+        if query.group_by.contains(&Dimension::Account) {
+            sql.push_str(&format!(" LEFT JOIN accounts a ON a.id = {account}"));
+        }
+        if query.group_by.contains(&Dimension::Key) {
+            sql.push_str(&format!(" LEFT JOIN api_keys k ON k.id = {key}"));
+        }
+        sql
+    };
     // Only the filters asked for are written, so each can use its index.
-    sql.push_str(" WHERE e.task_id IS NOT NULL AND e.created_at_ms >= $1 AND e.created_at_ms < $2");
     let mut binds = Vec::new();
-    for (column, value) in [
-        ("e.account_id", &query.account),
-        ("t.api_key_id", &query.key),
-        ("t.model", &query.model),
+    let mut entry_filters = String::new();
+    let mut sum_filters = String::new();
+    for (entry_column, sum_column, value) in [
+        ("e.account_id", "r.account_id", &query.account),
+        ("t.api_key_id", "r.api_key_id", &query.key),
+        ("t.model", "r.model", &query.model),
     ] {
         if let Some(value) = value {
             binds.push(value.clone());
-            sql.push_str(&format!(" AND {column} = ${}", binds.len() + 2));
+            let n = binds.len() + 4;
+            entry_filters.push_str(&format!(" AND {entry_column} = ${n}"));
+            sum_filters.push_str(&format!(" AND {sum_column} = ${n}"));
         }
     }
+    let entry_select = {
+        let mut select = named(&entry_group);
+        select.extend(figures().map(|(name, expr)| format!("{expr} AS {name}")));
+        select.join(", ")
+    };
+    let sum_select = {
+        let mut select = named(&sum_group);
+        select.extend(figures().map(|(name, _)| format!("r.{name} AS {name}")));
+        select.join(", ")
+    };
+    let entry_joins = joins("t.account_id", "t.api_key_id");
+    let whole_from = format!("$3 * {DAY_MS}");
+    let whole_to = format!("$4 * {DAY_MS}");
+    let sources = [
+        // The whole days' sums.
+        format!(
+            "SELECT {sum_select} FROM usage_daily r{} WHERE r.day >= $3 AND r.day < $4{sum_filters}",
+            joins("r.account_id", "r.api_key_id")
+        ),
+        // Every entry of the partial first and last days.
+        format!(
+            "SELECT {entry_select} FROM ledger_entries e JOIN tasks t ON t.id = e.task_id{entry_joins} \
+             WHERE e.task_id IS NOT NULL AND e.created_at_ms >= $1 \
+             AND e.created_at_ms < {whole_from}{entry_filters}"
+        ),
+        format!(
+            "SELECT {entry_select} FROM ledger_entries e JOIN tasks t ON t.id = e.task_id{entry_joins} \
+             WHERE e.task_id IS NOT NULL AND e.created_at_ms >= {whole_to} \
+             AND e.created_at_ms < $2{entry_filters}"
+        ),
+        // Within the whole days, tasks still under way (not summed yet), whose one entry is
+        // their hold.
+        format!(
+            "SELECT {entry_select} FROM tasks t JOIN ledger_entries e ON e.task_id = t.id{entry_joins} \
+             WHERE t.status IN ('queued', 'running') AND e.kind = 'hold' \
+             AND e.created_at_ms >= {whole_from} AND e.created_at_ms < {whole_to}{entry_filters}"
+        ),
+    ];
+    let mut outer: Vec<String> = aliases.clone();
+    for (name, _) in figures() {
+        outer.push(format!(
+            "CAST(COALESCE(SUM(x.{name}), 0) AS BIGINT) AS {name}"
+        ));
+    }
+    outer.push(
+        "CAST(COALESCE(SUM(x.credits_held) - SUM(x.credits_returned) - SUM(x.credits_refunded), 0) \
+         AS BIGINT) AS credits_charged"
+            .into(),
+    );
+    let mut sql = format!(
+        "SELECT {} FROM ({}) x",
+        outer.join(", "),
+        sources.join(" UNION ALL ")
+    );
     if !aliases.is_empty() {
         let list = aliases.join(", ");
         sql.push_str(&format!(" GROUP BY {list} ORDER BY {list}"));
@@ -126,6 +293,7 @@ impl UsageStore for This {
         let (sql, binds) = report_sql(query);
         let columns = query.group_columns().len();
         let (from, to) = (query.from_ms, query.to_ms);
+        let (first_day, end_day) = whole_days(from, to);
         let pool = self.pool().clone();
         // Reports wait for each other here, never for the connections other requests need.
         let permit = READERS
@@ -147,7 +315,11 @@ impl UsageStore for This {
                     )
                 }
             };
-            let mut statement = sqlx::query(&sql).bind(from).bind(to);
+            let mut statement = sqlx::query(&sql)
+                .bind(from)
+                .bind(to)
+                .bind(first_day)
+                .bind(end_day);
             for value in binds {
                 statement = statement.bind(value);
             }

@@ -166,6 +166,37 @@ macro_rules! seed_old_schema {
 /// What must hold once the old data went through migration 0008.
 async fn check_upgraded(store: &dyn Store, old: &OldData) {
     assert_ledger_clean(store).await;
+    // The daily usage sums were filled from the history (migration 0016): a report whose whole
+    // days include today reads the ended tasks from them, and agrees with the ledger.
+    {
+        use futures::TryStreamExt;
+        let day = 86_400_000;
+        let today = seedgate_core::clock::now_ms().div_euclid(day) * day;
+        let rows: Vec<seedgate_core::usage::UsageRow> = store
+            .usage_report(&seedgate_core::usage::UsageQuery {
+                from_ms: 0,
+                to_ms: today + 2 * day,
+                group_by: vec![],
+                account: None,
+                key: None,
+                model: None,
+            })
+            .await
+            .expect("report")
+            .try_collect()
+            .await
+            .expect("rows");
+        let dump = store.ledger_dump().await.expect("dump");
+        let task_entries = dump.entries.iter().filter(|e| e.task_id.is_some());
+        let holds = task_entries
+            .clone()
+            .filter(|e| e.kind == seedgate_core::ledger::EntryKind::Hold)
+            .count();
+        let charged: i64 = -task_entries.map(|e| e.amount).sum::<i64>();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].figures.tasks, i64::try_from(holds).expect("n"));
+        assert_eq!(rows[0].figures.credits_charged, charged);
+    }
     let alice = acct(&old.alice);
     let account = store
         .find_account(alice.as_str())

@@ -387,6 +387,43 @@ pub async fn usage_report_totals_equal_the_ledger_after_a_mixed_run(store: Arc<d
     assert_eq!(rows[0].figures.tasks, 4);
     assert_eq!(rows[0].figures.refunds, 1);
 
+    // Ranges whose whole days come from the daily sums and whose ends from the entries, cut
+    // at and between midnights, today included as a whole day: each agrees with the ledger,
+    // grouped by day or not.
+    let day = 86_400_000;
+    let today = now.div_euclid(day) * day;
+    for (from, to) in [
+        (JAN_FIRST_MS, FEB_FIRST_MS + day),
+        (JAN_LAST_MS - 10, MAR_FIRST_MS + 5),
+        (FEB_FIRST_MS + 1, now),
+        (0, today),
+        (today, today + day),
+        (today - 1, today + 2 * day),
+        (0, today + 2 * day),
+        (MAR_FIRST_MS, today + day + 7),
+    ] {
+        let whole = report(&*store, &query(from, to, &[])).await;
+        let expected = ledger_figures(&*store, &seconds, from, to, None).await;
+        assert_eq!(whole[0].figures, expected, "[{from}, {to})");
+        let by_day = report(
+            &*store,
+            &query(from, to, &[Dimension::Day, Dimension::Account]),
+        )
+        .await;
+        assert_eq!(total(&by_day), expected, "[{from}, {to}) by day");
+        for row in &by_day {
+            let label = row.group[0].clone().expect("day");
+            let start = chrono_free_day_start(&label);
+            let (lo, hi) = (start.max(from), (start + day).min(to));
+            let account = row.group[1].clone().expect("account");
+            assert_eq!(
+                row.figures,
+                ledger_figures(&*store, &seconds, lo, hi, Some(&account)).await,
+                "{label} of {account} in [{from}, {to})"
+            );
+        }
+    }
+
     // A range with no entries: one row of zeros without grouping, no rows with it.
     let empty = report(&*store, &query(1, 2, &[])).await;
     assert_eq!(
@@ -499,4 +536,14 @@ async fn big_reports_take_turns_and_give_them_back_when_dropped() {
             assert_eq!(total(&rows).tasks, DAYS);
         })
         .await;
+}
+
+/// The start (Unix ms) of the UTC day a report labels `YYYY-MM-DD`, found through core's own
+/// labels (no date library in the tests).
+fn chrono_free_day_start(label: &str) -> i64 {
+    let day = 86_400_000;
+    (0..30_000)
+        .map(|n| n * day)
+        .find(|start| bucket_label(Dimension::Day, *start).as_deref() == Some(label))
+        .expect("a day label")
 }

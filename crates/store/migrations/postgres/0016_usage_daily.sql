@@ -1,0 +1,49 @@
+-- Usage reports over long histories (crates/store/src/shared/usage.rs): finished tasks' ledger
+-- entries summed per UTC day (day = Unix ms / 86,400,000) and per grouping value, so a report
+-- reads its range's whole days here instead of every entry. The task's end (or its manual
+-- refund) adds its entries in the same transaction; a missing value is '' (a key column
+-- cannot be NULL) and reads back as NULL. Entries of tasks still under way are not summed:
+-- a report reads those from the ledger.
+CREATE TABLE usage_daily (
+    day              BIGINT NOT NULL,
+    account_id       TEXT NOT NULL,
+    api_key_id       TEXT NOT NULL,
+    model            TEXT NOT NULL,
+    resolution       TEXT NOT NULL,
+    mode             TEXT NOT NULL,
+    provider         TEXT NOT NULL,
+    tasks            BIGINT NOT NULL,
+    succeeded        BIGINT NOT NULL,
+    failed           BIGINT NOT NULL,
+    cancelled        BIGINT NOT NULL,
+    refunded         BIGINT NOT NULL,
+    refunds          BIGINT NOT NULL,
+    credits_held     BIGINT NOT NULL,
+    credits_returned BIGINT NOT NULL,
+    credits_refunded BIGINT NOT NULL,
+    billable_seconds BIGINT NOT NULL,
+    PRIMARY KEY (day, account_id, api_key_id, model, resolution, mode, provider)
+);
+-- A member's report reads one account's days.
+CREATE INDEX usage_daily_by_account ON usage_daily(account_id, day);
+
+-- The history so far: every entry of every task that has ended.
+INSERT INTO usage_daily (day, account_id, api_key_id, model, resolution, mode, provider,
+    tasks, succeeded, failed, cancelled, refunded, refunds, credits_held, credits_returned,
+    credits_refunded, billable_seconds)
+SELECT e.created_at_ms / 86400000, t.account_id, t.api_key_id, t.model,
+    COALESCE((CAST(t.request_json AS json) ->> 'resolution'), ''), COALESCE((CAST(t.request_json AS json) ->> 'mode'), ''), COALESCE(t.provider, ''),
+    CAST(SUM(CASE WHEN e.kind = 'hold' THEN 1 ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN e.kind = 'settle' THEN 1 ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN e.kind = 'release' AND t.status = 'failed' THEN 1 ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN e.kind = 'release' AND t.status = 'cancelled' THEN 1 ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN e.kind IN ('release', 'refund') THEN 1 ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN e.kind = 'refund' THEN 1 ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN e.kind = 'hold' THEN -e.amount ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN e.kind IN ('settle', 'release') THEN e.amount ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN e.kind = 'refund' THEN e.amount ELSE 0 END) AS BIGINT),
+    CAST(SUM(CASE WHEN e.kind = 'settle' THEN t.billable_seconds ELSE 0 END) AS BIGINT)
+FROM ledger_entries e JOIN tasks t ON t.id = e.task_id
+WHERE t.status IN ('succeeded', 'failed', 'cancelled')
+GROUP BY e.created_at_ms / 86400000, t.account_id, t.api_key_id, t.model,
+    COALESCE((CAST(t.request_json AS json) ->> 'resolution'), ''), COALESCE((CAST(t.request_json AS json) ->> 'mode'), ''), COALESCE(t.provider, '');
