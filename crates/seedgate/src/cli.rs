@@ -114,7 +114,8 @@ pub enum Command {
         out: PathBuf,
         /// Run one group of scenarios only (`api`: polls, submits and completion → visible
         /// beside the baseline; `callbacks`: deliveries per second and commit → callback;
-        /// `console`: the web console's pages with 100,000 tasks stored) and write only its
+        /// `console`: the web console's pages with 100,000 tasks stored; `media`: a 50 MB MP4 beside
+        /// nginx; `drain`: 10,000 queued tasks drained to an upstream) and write only its
         /// figures to `--out`; by default, all of them.
         #[arg(long)]
         only: Option<crate::bench::Only>,

@@ -8,7 +8,9 @@
 
 mod baseline;
 mod console;
+mod drain;
 mod load;
+mod media;
 mod report;
 mod scenarios;
 mod server;
@@ -45,6 +47,10 @@ pub enum Only {
     Callbacks,
     /// Completion → visible, and poll and submit load beside the bare baseline.
     Api,
+    /// A 50 MB MP4 downloaded whole and by Range, beside nginx serving the same file.
+    Media,
+    /// 10,000 queued tasks drained through a front to an instant upstream.
+    Drain,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -63,6 +69,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             api(&args, &mut report).await?;
             return write(&args, &report);
         }
+        Some(Only::Media) => {
+            media(&args, &mut report).await?;
+            return write(&args, &report);
+        }
+        Some(Only::Drain) => {
+            drain(&mut report).await?;
+            return write(&args, &report);
+        }
         None => {}
     }
 
@@ -75,8 +89,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     eprintln!("bench: local renderer and probes");
     report.add_all(scenarios::renderer_speed().await?);
     report.add_all(scenarios::probe_speed().await?);
+    media(&args, &mut report).await?;
+    drain(&mut report).await?;
 
     write(&args, &report)
+}
+
+/// Whole-file and Range downloads of a 50 MB MP4, seedgate beside nginx.
+async fn media(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
+    eprintln!("bench: media downloads beside nginx");
+    report.add_all(
+        media::media_downloads(Duration::from_secs(1), Duration::from_secs(args.seconds)).await?,
+    );
+    Ok(())
+}
+
+/// A front draining a backlog of queued tasks to an instant upstream.
+async fn drain(report: &mut Report) -> anyhow::Result<()> {
+    eprintln!("bench: draining {} queued tasks", drain::TASKS);
+    report.add_all(drain::drain_backlog().await?);
+    Ok(())
 }
 
 /// Callback deliveries per second, and how soon a commit's callback is sent.

@@ -38,11 +38,20 @@ async fn wait_for_port(addr: SocketAddr) -> anyhow::Result<()> {
 impl Seedgate {
     /// `seedgate serve` on a fresh data dir with the instant renderer; `env` adds settings.
     pub async fn start(name: &str, env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        Self::start_at(name, free_addr()?, env).await
+    }
+
+    /// As [`Seedgate::start`], listening on `addr` (known beforehand, e.g. for a config file
+    /// naming the server's own URL, passed as `SEEDGATE_CONFIG` in `env`).
+    pub async fn start_at(
+        name: &str,
+        addr: SocketAddr,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let data_dir =
             std::env::temp_dir().join(format!("seedgate-bench-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);
-        let addr = free_addr()?;
         let mut command = Command::new(&exe);
         command
             .arg("serve")
@@ -94,6 +103,11 @@ impl Seedgate {
 
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {
         rss_bytes(self.child.id())
+    }
+
+    /// The server process's id (to stop and continue it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 

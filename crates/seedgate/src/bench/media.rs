@@ -1,0 +1,550 @@
+//! Media downloads beside nginx: a finished task's 50 MB MP4 fetched through the signed result
+//! link a client is given (`/media/{key}?expires=…&signature=…`), whole and by random 1 MB
+//! `Range`s, against Debian's nginx serving the very same file from the same directory in the
+//! same run, driven by the same client.
+//!
+//! The task is real (submitted and completed by the instant renderer); its stored result is
+//! then replaced by a 50 MB MP4: the rendered clip followed by a `free` box of pseudo-random
+//! bytes, so the file still plays.
+
+use super::report::{Figure, Target};
+use super::server::{free_addr, Seedgate};
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::SendRequest;
+use hyper::{header, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MB: f64 = 1024.0 * 1024.0;
+/// The file's size: the issue's 50 MB MP4.
+const FILE_BYTES: u64 = 50 * 1024 * 1024;
+/// Bytes asked for by each Range request.
+const RANGE_BYTES: u64 = 1024 * 1024;
+/// Downloads in flight at once (one per keep-alive connection).
+const CONNECTIONS: usize = 8;
+/// Where Debian's package puts the binary.
+const NGINX: &str = "/usr/sbin/nginx";
+
+/// One download target: a server and the path (with query) that names the file there.
+#[derive(Clone)]
+struct Source {
+    addr: SocketAddr,
+    path: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Whole,
+    Ranges,
+}
+
+impl Mode {
+    fn key(self) -> &'static str {
+        match self {
+            Mode::Whole => "whole",
+            Mode::Ranges => "range",
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Mode::Whole => format!("whole {:.0} MB MP4", FILE_BYTES as f64 / MB),
+            Mode::Ranges => format!(
+                "random {:.0} MB Ranges of a {:.0} MB MP4",
+                RANGE_BYTES as f64 / MB,
+                FILE_BYTES as f64 / MB
+            ),
+        }
+    }
+}
+
+/// A small xorshift: each connection's Range starts, the same sequence for both servers.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+}
+
+/// The MP4 to serve: `clip` (a complete MP4) and a `free` box filling it up to `FILE_BYTES`.
+fn padded_mp4(clip: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let pad = FILE_BYTES
+        .checked_sub(clip.len() as u64)
+        .filter(|p| *p >= 8)
+        .ok_or_else(|| anyhow::anyhow!("the rendered clip is larger than {FILE_BYTES} bytes"))?;
+    let mut out = Vec::with_capacity(FILE_BYTES as usize);
+    out.extend_from_slice(clip);
+    out.extend_from_slice(&u32::try_from(pad)?.to_be_bytes());
+    out.extend_from_slice(b"free");
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    while (out.len() as u64) < FILE_BYTES {
+        let word = rng.next().to_le_bytes();
+        let room = (FILE_BYTES - out.len() as u64).min(8) as usize;
+        out.extend_from_slice(&word[..room]);
+    }
+    Ok(out)
+}
+
+/// Debian's nginx in a child process, serving `root` on a free port with a generated config.
+struct Nginx {
+    child: Child,
+    addr: SocketAddr,
+    prefix: PathBuf,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM to the master: it stops its workers (a SIGKILL would orphan them).
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: signalling our own child process by its id.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.prefix);
+    }
+}
+
+impl Nginx {
+    async fn start(root: &Path) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            Path::new(NGINX).exists(),
+            "{NGINX} not found: the media scenario measures seedgate against nginx; install \
+             Debian's `nginx` package (apt-get install -y nginx)"
+        );
+        let prefix =
+            std::env::temp_dir().join(format!("seedgate-bench-{}-nginx", std::process::id()));
+        let _ = std::fs::remove_dir_all(&prefix);
+        std::fs::create_dir_all(&prefix)?;
+        let addr = free_addr()?;
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        // SAFETY: geteuid has no preconditions.
+        let root_user = unsafe { libc::geteuid() } == 0;
+        let p = prefix.display();
+        let config = format!(
+            "# Generated by `seedgate bench` (media scenario).\n\
+             {user}\
+             daemon off;\n\
+             worker_processes {workers};\n\
+             pid {p}/nginx.pid;\n\
+             error_log {p}/error.log warn;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{\n\
+             \x20   access_log off;\n\
+             \x20   sendfile on;\n\
+             \x20   keepalive_requests 1000000;\n\
+             \x20   types {{ video/mp4 mp4; }}\n\
+             \x20   default_type application/octet-stream;\n\
+             \x20   client_body_temp_path {p}/body;\n\
+             \x20   proxy_temp_path {p}/proxy;\n\
+             \x20   fastcgi_temp_path {p}/fastcgi;\n\
+             \x20   uwsgi_temp_path {p}/uwsgi;\n\
+             \x20   scgi_temp_path {p}/scgi;\n\
+             \x20   server {{\n\
+             \x20       listen {addr};\n\
+             \x20       root {root};\n\
+             \x20   }}\n\
+             }}\n",
+            user = if root_user { "user root;\n" } else { "" },
+            root = root.display(),
+        );
+        let conf = prefix.join("nginx.conf");
+        std::fs::write(&conf, config)?;
+        let mut child = Command::new(NGINX)
+            .arg("-p")
+            .arg(&prefix)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-e")
+            .arg(prefix.join("error.log"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            let exited = child.try_wait()?;
+            if exited.is_some() || Instant::now() > deadline {
+                let log = std::fs::read_to_string(prefix.join("error.log")).unwrap_or_default();
+                let _ = child.kill();
+                let _ = child.wait();
+                anyhow::bail!("nginx did not start on {addr} ({exited:?}): {}", log.trim());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Self {
+            child,
+            addr,
+            prefix,
+        })
+    }
+}
+
+async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Empty<Bytes>>> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+fn request(target: &Source, range: Option<(u64, u64)>) -> anyhow::Result<Request<Empty<Bytes>>> {
+    let mut builder = Request::get(&target.path).header(header::HOST, target.addr.to_string());
+    if let Some((start, end)) = range {
+        builder = builder.header(header::RANGE, format!("bytes={start}-{end}"));
+    }
+    Ok(builder.body(Empty::new())?)
+}
+
+/// The first answer of each kind is read whole and compared with the file, headers included.
+async fn verify(target: &Source, file: &[u8]) -> anyhow::Result<()> {
+    let mut sender = connect(target.addr).await?;
+    let size = file.len() as u64;
+    let response = sender.send_request(request(target, None)?).await?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await?.to_bytes();
+    anyhow::ensure!(
+        parts.status == StatusCode::OK,
+        "GET {} answered {}",
+        target.path,
+        parts.status
+    );
+    let length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    anyhow::ensure!(
+        length == Some(size),
+        "GET {} gave Content-Length {length:?}, not {size}",
+        target.path
+    );
+    anyhow::ensure!(
+        body.as_ref() == file,
+        "GET {} answered {} bytes that are not the file",
+        target.path,
+        body.len()
+    );
+    let (start, end) = (size / 3, size / 3 + RANGE_BYTES - 1);
+    sender.ready().await?;
+    let response = sender
+        .send_request(request(target, Some((start, end)))?)
+        .await?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await?.to_bytes();
+    anyhow::ensure!(
+        parts.status == StatusCode::PARTIAL_CONTENT,
+        "a Range GET of {} answered {}",
+        target.path,
+        parts.status
+    );
+    let content_range = parts
+        .headers
+        .get(header::CONTENT_RANGE)
+        .and_then(|v| v.to_str().ok());
+    let expected = format!("bytes {start}-{end}/{size}");
+    anyhow::ensure!(
+        content_range == Some(expected.as_str()),
+        "a Range GET of {} gave Content-Range {content_range:?}, not {expected}",
+        target.path
+    );
+    let slice = usize::try_from(start)?..usize::try_from(end + 1)?;
+    anyhow::ensure!(
+        body.as_ref() == &file[slice],
+        "a Range GET of {} answered {} bytes that are not the range asked for",
+        target.path,
+        body.len()
+    );
+    Ok(())
+}
+
+struct Downloads {
+    requests: u64,
+    bytes: u64,
+    errors: u64,
+    elapsed: Duration,
+    histogram: Histogram<u64>,
+}
+
+impl Downloads {
+    fn mb_per_second(&self) -> f64 {
+        self.bytes as f64 / MB / self.elapsed.as_secs_f64()
+    }
+
+    fn requests_per_second(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn quantile_ms(&self, q: f64) -> f64 {
+        self.histogram.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+/// `CONNECTIONS` keep-alive connections downloading back to back for `warmup + duration`;
+/// only what completes after the warm-up counts. Bodies are counted frame by frame, never
+/// kept. An answer with the wrong status or length is an error.
+async fn download(
+    target: &Source,
+    mode: Mode,
+    warmup: Duration,
+    duration: Duration,
+) -> anyhow::Result<Downloads> {
+    let start = Instant::now();
+    let measure_from = start + warmup;
+    let stop_at = measure_from + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..CONNECTIONS {
+        let target = target.clone();
+        tasks.spawn(async move {
+            let mut sender = connect(target.addr).await?;
+            let mut rng = Rng(0x2545_F491_4F6C_DD1D ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9));
+            let mut histogram = Histogram::<u64>::new(3)?;
+            let (mut requests, mut bytes, mut errors) = (0u64, 0u64, 0u64);
+            loop {
+                let sent = Instant::now();
+                if sent >= stop_at {
+                    break;
+                }
+                let (range, expected_status, expected_len) = match mode {
+                    Mode::Whole => (None, StatusCode::OK, FILE_BYTES),
+                    Mode::Ranges => {
+                        let first = rng.next() % (FILE_BYTES - RANGE_BYTES + 1);
+                        (
+                            Some((first, first + RANGE_BYTES - 1)),
+                            StatusCode::PARTIAL_CONTENT,
+                            RANGE_BYTES,
+                        )
+                    }
+                };
+                sender.ready().await?;
+                let response = sender.send_request(request(&target, range)?).await?;
+                let status = response.status();
+                let mut body = response.into_body();
+                let mut received = 0u64;
+                while let Some(frame) = body.frame().await {
+                    if let Some(data) = frame?.data_ref() {
+                        received += data.len() as u64;
+                    }
+                }
+                let done = Instant::now();
+                if sent >= measure_from {
+                    requests += 1;
+                    bytes += received;
+                    if status != expected_status || received != expected_len {
+                        errors += 1;
+                    }
+                    histogram.record(
+                        u64::try_from(done.duration_since(sent).as_micros()).unwrap_or(u64::MAX),
+                    )?;
+                }
+            }
+            anyhow::Ok((requests, bytes, errors, histogram))
+        });
+    }
+    let mut total = Downloads {
+        requests: 0,
+        bytes: 0,
+        errors: 0,
+        elapsed: duration,
+        histogram: Histogram::new(3)?,
+    };
+    while let Some(done) = tasks.join_next().await {
+        let (requests, bytes, errors, histogram) = done??;
+        total.requests += requests;
+        total.bytes += bytes;
+        total.errors += errors;
+        total.histogram.add(histogram)?;
+    }
+    Ok(total)
+}
+
+fn figures(server: &str, mode: Mode, d: &Downloads, baseline: Option<&str>) -> Vec<Figure> {
+    let prefix = format!("media.{server}.{}", mode.key());
+    let scenario = format!("{server}, {} ({CONNECTIONS} conns)", mode.label());
+    let mut out = vec![
+        Figure::new(
+            &format!("{prefix}.mbps"),
+            &scenario,
+            "throughput",
+            d.mb_per_second(),
+            "MB/s",
+        ),
+        Figure::new(
+            &format!("{prefix}.rps"),
+            &scenario,
+            "requests",
+            d.requests_per_second(),
+            "req/s",
+        ),
+        Figure::new(
+            &format!("{prefix}.p50"),
+            &scenario,
+            "latency p50",
+            d.quantile_ms(0.5),
+            "ms",
+        ),
+        Figure::new(
+            &format!("{prefix}.p99"),
+            &scenario,
+            "latency p99",
+            d.quantile_ms(0.99),
+            "ms",
+        ),
+    ];
+    if d.errors > 0 {
+        out.push(
+            Figure::new(
+                &format!("{prefix}.errors"),
+                &scenario,
+                "wrong status or length",
+                d.errors as f64,
+                "",
+            )
+            .target(Target::Max(0.0)),
+        );
+    }
+    if let Some(b) = baseline {
+        for f in &mut out {
+            let metric = f.key.rsplit('.').next().unwrap_or_default().to_string();
+            let mut g = f
+                .clone()
+                .against(&format!("media.{b}.{}.{metric}", mode.key()));
+            if metric == "mbps" {
+                g = g.target(Target::FractionOfBaseline(0.8));
+            }
+            *f = g;
+        }
+    }
+    out
+}
+
+/// A finished task's signed result link, as a client reads it from `GET /api/v1/tasks/{id}`.
+async fn result_link(server: &Seedgate) -> anyhow::Result<url::Url> {
+    let client = reqwest::Client::new();
+    let base = format!("http://{}", server.addr);
+    let created: Value = client
+        .post(format!("{base}/api/v1/videos/generations"))
+        .bearer_auth(&server.key)
+        .json(
+            &json!({"model": "seedance-2.0-mini", "prompt": "a 50 MB download",
+                      "resolution": "480p", "duration": 4}),
+        )
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let id = created["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the submit answered no id: {created}"))?;
+    let started = Instant::now();
+    loop {
+        let task: Value = client
+            .get(format!("{base}/api/v1/tasks/{id}"))
+            .bearer_auth(&server.key)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if task["status"] == "completed" {
+            let link = task["output"]["video_urls"][0]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("the completed task has no video URL: {task}"))?;
+            return Ok(url::Url::parse(link)?);
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "task {id} did not complete: {task}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whole-file and Range downloads of a 50 MB MP4 from seedgate (a signed result link) and from
+/// nginx (the same file), each with `CONNECTIONS` connections for `duration` after `warmup`.
+pub async fn media_downloads(warmup: Duration, duration: Duration) -> anyhow::Result<Vec<Figure>> {
+    let server = Seedgate::start("media", &[("SEEDGATE_WORKER__CONCURRENCY", "2")]).await?;
+    let link = result_link(&server).await?;
+    let key = link
+        .path()
+        .strip_prefix("/media/")
+        .ok_or_else(|| anyhow::anyhow!("the result link {link} is not under /media/"))?
+        .to_string();
+    anyhow::ensure!(
+        link.query().is_some_and(|q| q.contains("signature=")),
+        "the result link {link} is not signed"
+    );
+    // Local storage keeps each object at `<data_dir>/media/<key>`.
+    let root = server.data_dir.join("media");
+    let stored = root.join(&key);
+    let clip = std::fs::read(&stored)
+        .map_err(|e| anyhow::anyhow!("the result {} is not on disk: {e}", stored.display()))?;
+    let file = padded_mp4(&clip)?;
+    let staged = stored.with_extension("mp4.bench");
+    std::fs::write(&staged, &file)?;
+    std::fs::rename(&staged, &stored)?;
+
+    let seedgate = Source {
+        addr: link
+            .socket_addrs(|| None)?
+            .first()
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("the result link {link} names no address"))?,
+        path: format!("{}?{}", link.path(), link.query().unwrap_or_default()),
+    };
+    anyhow::ensure!(
+        seedgate.addr == server.addr,
+        "the result link points at {}, not at the server ({})",
+        seedgate.addr,
+        server.addr
+    );
+    let nginx = Nginx::start(&root).await?;
+    let baseline = Source {
+        addr: nginx.addr,
+        path: format!("/{key}"),
+    };
+    verify(&seedgate, &file).await?;
+    verify(&baseline, &file).await?;
+    drop(file);
+
+    let mut seedgate_figures = Vec::new();
+    let mut nginx_figures = Vec::new();
+    for mode in [Mode::Whole, Mode::Ranges] {
+        let ours = download(&seedgate, mode, warmup, duration).await?;
+        let theirs = download(&baseline, mode, warmup, duration).await?;
+        seedgate_figures.extend(figures("seedgate", mode, &ours, Some("nginx")));
+        nginx_figures.extend(figures("nginx", mode, &theirs, None));
+    }
+    drop(nginx);
+    drop(server);
+    for f in &mut seedgate_figures {
+        if let Some(key) = &f.baseline_key {
+            f.baseline_value = nginx_figures
+                .iter()
+                .find(|b| &b.key == key)
+                .map(|b| b.value);
+        }
+    }
+    seedgate_figures.extend(nginx_figures);
+    Ok(seedgate_figures)
+}
