@@ -24,8 +24,11 @@ impl ArrivalLog {
             let log = log.clone();
             async move {
                 let at = seedgate_core::clock::now_ms();
+                // Ark also reports `queued` and `running`: the result's callback is the one
+                // the commit that finished the task made due.
                 let id = serde_json::from_slice::<Value>(&body)
                     .ok()
+                    .filter(|v| v["status"] == "succeeded")
                     .and_then(|v| v["id"].as_str().map(str::to_owned));
                 if let (Some(id), Ok(mut log)) = (id, log.lock()) {
                     log.entry(id).or_insert(at);
@@ -57,12 +60,14 @@ pub async fn callback_wake(samples: usize) -> anyhow::Result<Vec<Figure>> {
     let mut ids = Vec::with_capacity(samples);
     for i in 0..samples {
         let r = client
-            .post(format!("http://{}/api/v1/videos/generations", server.addr))
+            .post(format!(
+                "http://{}/api/v3/contents/generations/tasks",
+                server.addr
+            ))
             .bearer_auth(&server.key)
-            .json(
-                &json!({"model": "seedance-2.0-mini", "prompt": format!("wake {i}"),
-                "resolution": "480p", "duration": 4, "callback_url": receiver.url}),
-            )
+            .json(&json!({"model": "dreamina-seedance-2-0-mini-260615",
+                "content": [{"type": "text", "text": format!("wake {i}")}],
+                "resolution": "480p", "duration": 4, "callback_url": receiver.url}))
             .send()
             .await?;
         anyhow::ensure!(r.status().is_success(), "submit answered {}", r.status());
