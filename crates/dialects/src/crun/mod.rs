@@ -26,7 +26,8 @@
 //!
 //! Expired media (retention): CRUN's `result` is `{code?, message?, media_urls}`
 //! (upstream-contracts §3.4) and has no expiry field, so such a task stays `success` with
-//! `result: {"message":"media expired at <time> …","media_urls":[]}` (no `code`: 501 is a failure).
+//! `result: {"message":"media expired at <time> …","media_urls":[]}` (no `code`: 501 is a
+//! failure).
 //!
 //! Credits are seedgate credits (1 credit = $0.001), both in `estimate-credits` and in a task's
 //! `credits`, not CRUN's own unit.

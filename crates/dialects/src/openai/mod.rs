@@ -34,13 +34,13 @@
 //! [`expected_render_ms`], from 5 up to at most 95. `completed_at`: when the task finished
 //! (completed or failed). `expires_at`: `completed_at` + 24 h for a completed video
 //! ([`CONTENT_RETENTION_SECONDS`]; seedgate keeps the files until retention expires them, later,
-//! so this is a promise, not a deletion schedule), else null.
+//! so this is a promise, not a deletion schedule), else null. `size` is the size actually
+//! produced once known, else the planned one. Task failure codes: see [`failure_code`].
 //!
 //! Expired media (retention): OpenAI's `expires_at` is "when the downloadable assets expire"
 //! (upstream-contracts §3.6), so such a video stays `completed` (`error: null`) with `expires_at`
 //! the (past) moment its files expired, and `GET /v1/videos/{id}/content` answers 404
-//! `video_expired` ("the video's content has expired…") for either variant instead of bytes. `size` is the size actually produced once
-//! known, else the planned one. Task failure codes: see [`failure_code`].
+//! `video_expired` ("the video's content has expired…") for either variant instead of bytes.
 //!
 //! Polling: every non-terminal video object (on create and on retrieve) comes with
 //! `openai-poll-after-ms: 1000` ([`POLL_AFTER_MS`], the SDK's own default: seedgate has no better
