@@ -115,8 +115,9 @@ pub enum Command {
         /// Run one group of scenarios only (`api`: polls, submits and completion → visible
         /// beside the baseline; `callbacks`: deliveries per second and commit → callback;
         /// `console`: the web console's pages with 100,000 tasks stored; `media`: a 50 MB MP4 beside
-        /// nginx; `drain`: 10,000 queued tasks drained to an upstream) and write only its
-        /// figures to `--out`; by default, all of them.
+        /// nginx; `drain`: 10,000 queued tasks drained to an upstream; `history`: an empty
+        /// database against 1,000,000 stored tasks) and write only its figures to `--out`; by
+        /// default, all of them.
         #[arg(long)]
         only: Option<crate::bench::Only>,
     },

@@ -6,7 +6,6 @@ use super::report::{Figure, Target};
 use super::server::Seedgate;
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Ark's task list, which filters by status and counts.
@@ -115,15 +114,25 @@ pub async fn console_pages(tasks: usize) -> anyhow::Result<Vec<Figure>> {
         "bench: {tasks} tasks stored in {:.0} s",
         filling.elapsed().as_secs_f64()
     );
-    let token = Command::new(std::env::current_exe()?)
-        .args(["admin-tokens", "create", "--name", "bench", "--data-dir"])
-        .arg(&server.data_dir)
-        .stderr(Stdio::null())
-        .output()?;
-    anyhow::ensure!(token.status.success(), "creating an admin token failed");
-    let token = String::from_utf8(token.stdout)?.trim().to_string();
+    let token = super::history::admin_token(&server)?;
+    measure_pages(&server, &token, &format!("{tasks} tasks"), "").await
+}
+
+/// Times every console page (and the reports two of them load after painting) on `server`,
+/// signed in with its development key and the admin token `token`; `history` names what is
+/// stored, `prefix` starts the figures' keys.
+pub async fn measure_pages(
+    server: &Seedgate,
+    token: &str,
+    history: &str,
+    prefix: &str,
+) -> anyhow::Result<Vec<Figure>> {
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
     let member = sign_in(&client, &base, &server.key).await?;
-    let operator = sign_in(&client, &base, &token).await?;
+    let operator = sign_in(&client, &base, token).await?;
 
     let account = get_json(&client, &format!("{base}/api/v1/account"), &server.key).await?;
     let account_id = account["account_id"]
@@ -194,17 +203,17 @@ pub async fn console_pages(tasks: usize) -> anyhow::Result<Vec<Figure>> {
     for (name, cookie, path) in &pages {
         let (p50, p99) = time_page(&client, &base, cookie, path).await?;
         figures.push(Figure::new(
-            &format!("console.{name}.p50"),
+            &format!("{prefix}console.{name}.p50"),
             "console",
-            &format!("{path} with {tasks} tasks, p50"),
+            &format!("{path} with {history}, p50"),
             p50,
             "ms",
         ));
         figures.push(
             Figure::new(
-                &format!("console.{name}.p99"),
+                &format!("{prefix}console.{name}.p99"),
                 "console",
-                &format!("{path} with {tasks} tasks, p99"),
+                &format!("{path} with {history}, p99"),
                 p99,
                 "ms",
             )
@@ -215,9 +224,9 @@ pub async fn console_pages(tasks: usize) -> anyhow::Result<Vec<Figure>> {
         let (p50, p99) = time_page(&client, &base, cookie, path).await?;
         for (quantile, value) in [("p50", p50), ("p99", p99)] {
             figures.push(Figure::new(
-                &format!("console.{name}.{quantile}"),
+                &format!("{prefix}console.{name}.{quantile}"),
                 "console",
-                &format!("{path} (loaded after the page) with {tasks} tasks, {quantile}"),
+                &format!("{path} (loaded after the page) with {history}, {quantile}"),
                 value,
                 "ms",
             ));

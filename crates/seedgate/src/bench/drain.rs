@@ -120,6 +120,27 @@ async fn start(
     Seedgate::start_at(name, addr, &env).await
 }
 
+/// CPU seconds (user and system, all threads) a process has used, from /proc.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow::anyhow!("unreadable /proc/{pid}/stat"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5); `rest` starts at field 3.
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i - 3)
+            .ok_or_else(|| anyhow::anyhow!("short /proc/{pid}/stat"))?
+            .parse::<f64>()?)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok((ticks(14)? + ticks(15)?) / hz)
+}
+
 /// Tasks by status.
 async fn counts(store: &SqliteStore) -> anyhow::Result<BTreeMap<String, i64>> {
     let rows: Vec<(String, i64)> =
@@ -197,6 +218,7 @@ pub async fn drain_backlog() -> anyhow::Result<Vec<Figure>> {
         "tasks succeeded while the upstream was stopped: {before:?}"
     );
 
+    let cpu_before = (cpu_seconds(front.pid())?, cpu_seconds(upstream.pid())?);
     signal(&upstream, libc::SIGCONT)?;
     let started = Instant::now();
     let (mut all_created, mut all_rendered) = (None, None);
@@ -224,6 +246,8 @@ pub async fn drain_backlog() -> anyhow::Result<Vec<Figure>> {
     };
     let (end, finished) = last;
     let elapsed = finished.duration_since(started).as_secs_f64();
+    let front_cpu = cpu_seconds(front.pid())? - cpu_before.0;
+    let upstream_cpu = cpu_seconds(upstream.pid())? - cpu_before.1;
     let succeeded = count(&end, "succeeded");
     let not_succeeded = tasks - succeeded;
     if not_succeeded > 0 {
@@ -238,7 +262,7 @@ pub async fn drain_backlog() -> anyhow::Result<Vec<Figure>> {
              the commonest reasons: {reasons:?}"
         );
     }
-    let scenario = format!("drain {TASKS} queued tasks → instant upstream (ark, callbacks)");
+    let scenario = format!("drain {TASKS} queued tasks → instant upstream (ark)");
     let configured = format!(
         "{scenario}; front: {}; upstream: {}",
         describe(&front_settings),
@@ -275,6 +299,20 @@ pub async fn drain_backlog() -> anyhow::Result<Vec<Figure>> {
             "upstream finished every job after",
             since(started, all_rendered),
             "s",
+        ),
+        Figure::new(
+            "drain.front_cpu",
+            &scenario,
+            "front's CPU time per task (user + system)",
+            front_cpu * 1000.0 / TASKS as f64,
+            "ms",
+        ),
+        Figure::new(
+            "drain.upstream_cpu",
+            &scenario,
+            "upstream's CPU time per task (user + system)",
+            upstream_cpu * 1000.0 / TASKS as f64,
+            "ms",
         ),
         Figure::new(
             "drain.submit",

@@ -9,6 +9,7 @@
 mod baseline;
 mod console;
 mod drain;
+mod history;
 mod load;
 mod media;
 mod report;
@@ -51,6 +52,9 @@ pub enum Only {
     Media,
     /// 10,000 queued tasks drained through a front to an instant upstream.
     Drain,
+    /// Submits, polls, lists, a month's usage report and the console, on an empty database
+    /// and again with 1,000,000 finished tasks stored.
+    History,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -77,6 +81,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             drain(&mut report).await?;
             return write(&args, &report);
         }
+        Some(Only::History) => {
+            history(&args, &mut report).await?;
+            return write(&args, &report);
+        }
         None => {}
     }
 
@@ -91,8 +99,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     report.add_all(scenarios::probe_speed().await?);
     media(&args, &mut report).await?;
     drain(&mut report).await?;
+    history(&args, &mut report).await?;
 
     write(&args, &report)
+}
+
+/// Tasks written for the history scenario (issue 18's "1,000,000 tasks").
+const HISTORY_TASKS: usize = 1_000_000;
+
+/// The same server on an empty database and with a long history.
+async fn history(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
+    eprintln!("bench: history of {HISTORY_TASKS} tasks");
+    let figures = history::history(HISTORY_TASKS, args.connections).await?;
+    report.add_all(figures);
+    Ok(())
 }
 
 /// Whole-file and Range downloads of a 50 MB MP4, seedgate beside nginx.

@@ -8,6 +8,8 @@ pub enum Target {
     Max(f64),
     /// At least this fraction of the baseline's figure.
     FractionOfBaseline(f64),
+    /// At most this multiple of the baseline's figure (a latency).
+    MultipleOfBaseline(f64),
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +62,7 @@ impl Figure {
             Target::Min(t) => self.value >= t,
             Target::Max(t) => self.value <= t,
             Target::FractionOfBaseline(f) => self.ratio()? >= f,
+            Target::MultipleOfBaseline(f) => self.ratio()? <= f,
         })
     }
 
@@ -69,6 +72,7 @@ impl Figure {
             Some(Target::Min(t)) => format!("≥ {} {}", fmt(t), self.unit),
             Some(Target::Max(t)) => format!("≤ {} {}", fmt(t), self.unit),
             Some(Target::FractionOfBaseline(f)) => format!("≥ {:.0}% of baseline", f * 100.0),
+            Some(Target::MultipleOfBaseline(f)) => format!("≤ {f:.2}× baseline"),
         }
     }
 }

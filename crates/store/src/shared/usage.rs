@@ -28,8 +28,9 @@ pub(super) enum RolledUp {
 /// upstream account is known only once it ended, hence summing at the end).
 pub(super) async fn roll_up(tx: &mut Tx, task_id: &str, what: RolledUp) -> StoreResult<()> {
     static ENDED: LazyLock<String> =
-        LazyLock::new(|| roll_up_sql("e.kind IN ('hold', 'settle', 'release')"));
-    static REFUND: LazyLock<String> = LazyLock::new(|| roll_up_sql("e.kind = 'refund'"));
+        LazyLock::new(|| roll_up_sql("e.task_id = $1 AND e.kind IN ('hold', 'settle', 'release')"));
+    static REFUND: LazyLock<String> =
+        LazyLock::new(|| roll_up_sql("e.task_id = $1 AND e.kind = 'refund'"));
     let sql = match what {
         RolledUp::Ended => &ENDED,
         RolledUp::Refund => &REFUND,
@@ -38,8 +39,25 @@ pub(super) async fn roll_up(tx: &mut Tx, task_id: &str, what: RolledUp) -> Store
     Ok(())
 }
 
-/// Sums the entries of task `$1` that `kinds` picks into `usage_daily`, a row per UTC day.
-fn roll_up_sql(kinds: &str) -> String {
+impl This {
+    /// Sums the whole ledger into `usage_daily` afresh. The store's own writes keep the sums
+    /// current; this is for tools that write a history in bulk (`seedgate bench`).
+    pub async fn rebuild_usage_sums(&self) -> StoreResult<()> {
+        static REBUILD: LazyLock<String> =
+            LazyLock::new(|| roll_up_sql("t.status IN ('succeeded', 'failed', 'cancelled')"));
+        let mut tx = self.write_tx().await?;
+        sqlx::query("DELETE FROM usage_daily")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(&REBUILD).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Sums the ledger entries that `filter` picks (over `e`, the entry, and `t`, its task) into
+/// `usage_daily`, a row per UTC day and grouping value.
+fn roll_up_sql(filter: &str) -> String {
     let values = format!(
         "t.account_id, t.api_key_id, t.model, COALESCE({res}, ''), COALESCE({mode}, ''), \
          COALESCE(t.provider, '')",
@@ -60,7 +78,7 @@ fn roll_up_sql(kinds: &str) -> String {
          provider, {names}) \
          SELECT e.created_at_ms / {DAY_MS}, {values}, {sums} \
          FROM ledger_entries e JOIN tasks t ON t.id = e.task_id \
-         WHERE e.task_id = $1 AND {kinds} \
+         WHERE e.task_id IS NOT NULL AND {filter} \
          GROUP BY e.created_at_ms / {DAY_MS}, {values} \
          ON CONFLICT (day, account_id, api_key_id, model, resolution, mode, provider) \
          DO UPDATE SET {adds}",
