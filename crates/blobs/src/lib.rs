@@ -63,6 +63,56 @@ fn storage_error(e: std::io::Error) -> BlobError {
     })
 }
 
+/// Reads a local file, or a range of it, in [`LOCAL_READ_CHUNK`]s; `None` when it is missing.
+/// A range is cut at the file's end, and one starting past it is an error, as object_store
+/// has them.
+async fn read_local(
+    local: &LocalFileSystem,
+    path: &ObjectPath,
+    range: Option<Range<u64>>,
+) -> Result<Option<BlobRead>, BlobError> {
+    use futures::StreamExt;
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let file_path = local.path_to_filesystem(path)?;
+    let mut file = match tokio::fs::File::open(&file_path).await {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(storage_error(e)),
+    };
+    let meta = file.metadata().await.map_err(storage_error)?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let total_size = meta.len();
+    let range = match range {
+        None => 0..total_size,
+        Some(r) if r.start < r.end && r.start < total_size => r.start..r.end.min(total_size),
+        Some(r) => {
+            return Err(storage_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("range {r:?} is outside a file of {total_size} bytes"),
+            )))
+        }
+    };
+    file.seek(std::io::SeekFrom::Start(range.start))
+        .await
+        .map_err(storage_error)?;
+    let body = file.take(range.end - range.start);
+    let stream = tokio_util::io::ReaderStream::with_capacity(body, LOCAL_READ_CHUNK)
+        .map(|chunk| {
+            chunk.map_err(|e| object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(e),
+            })
+        })
+        .boxed();
+    Ok(Some(BlobRead {
+        total_size,
+        range,
+        stream,
+    }))
+}
+
 /// An S3-compatible bucket (AWS S3, MinIO, Ceph, R2, moto…). Credentials and region left out
 /// here come from the standard AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 /// `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`).
@@ -88,21 +138,31 @@ pub struct BlobStore {
     /// The directory of a local-disk store, whose writes are flushed to disk before `put`
     /// returns (object_store renames its staging file without syncing it).
     local_root: Option<std::path::PathBuf>,
+    /// The same local store, for reading files directly (see [`LOCAL_READ_CHUNK`]).
+    local: Option<Arc<LocalFileSystem>>,
 }
+
+/// How much of a local file one read takes. object_store's local reader hands each 8 KiB to
+/// the blocking pool on its own, a thread hop per 8 KiB: a 50 MB video took 6,400 of them and
+/// was served at a quarter of nginx's speed. Read directly, it takes 200.
+const LOCAL_READ_CHUNK: usize = 256 * 1024;
 
 impl BlobStore {
     pub fn new(inner: Arc<dyn ObjectStore>) -> Self {
         Self {
             inner,
             local_root: None,
+            local: None,
         }
     }
 
     /// Files under `dir`, created if missing.
     pub fn local(dir: &std::path::Path) -> Result<Self, BlobError> {
         std::fs::create_dir_all(dir).map_err(storage_error)?;
-        let mut store = Self::new(Arc::new(LocalFileSystem::new_with_prefix(dir)?));
+        let local = Arc::new(LocalFileSystem::new_with_prefix(dir)?);
+        let mut store = Self::new(local.clone());
         store.local_root = Some(dir.to_path_buf());
+        store.local = Some(local);
         Ok(store)
     }
 
@@ -217,6 +277,9 @@ impl BlobStore {
             Ok(p) => p,
             Err(_) => return Ok(None),
         };
+        if let Some(local) = &self.local {
+            return read_local(local, &path, range).await;
+        }
         let options = GetOptions {
             range: range.map(GetRange::Bounded),
             ..Default::default()

@@ -98,3 +98,47 @@ async fn a_streamed_put_stores_every_chunk_and_a_broken_stream_stores_nothing() 
         "no partial object is left behind"
     );
 }
+
+/// A file of several read chunks, whole and by ranges across chunk boundaries: every byte in
+/// place, the range and size reported as read, a range cut at the file's end, and one starting
+/// past it refused.
+#[tokio::test]
+async fn large_files_read_back_exactly_in_any_range() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let blobs = BlobStore::local(dir.path()).expect("store");
+    let data: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let key = "tasks/big/1/0.mp4";
+    blobs
+        .put(key, Bytes::from(data.clone()))
+        .await
+        .expect("put");
+    assert_eq!(read(&blobs, key, None).await, Some(data.clone()));
+    for (start, end) in [
+        (0, 1),
+        (262_143, 262_145),
+        (100_000, 2_900_000),
+        (2_999_999, 3_000_000),
+    ] {
+        let got = blobs
+            .get(key, Some(start..end))
+            .await
+            .expect("get")
+            .expect("found");
+        assert_eq!((got.range.clone(), got.total_size), (start..end, 3_000_000));
+        let bytes: Vec<Bytes> = got.stream.try_collect().await.expect("stream");
+        assert_eq!(bytes.concat(), data[start as usize..end as usize].to_vec());
+    }
+    let cut = blobs
+        .get(key, Some(2_999_000..4_000_000))
+        .await
+        .expect("get")
+        .expect("found");
+    assert_eq!(cut.range, 2_999_000..3_000_000);
+    assert!(blobs.get(key, Some(3_000_000..3_000_010)).await.is_err());
+    assert!(
+        blobs.get("tasks/big", None).await.expect("get").is_none(),
+        "a folder is no file"
+    );
+}

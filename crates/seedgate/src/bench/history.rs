@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 const DAY_MS: i64 = 86_400_000;
 /// How far back the history goes.
 const HISTORY_DAYS: i64 = 90;
+/// The default media lifetime (`retention.media_days`), which the history is written as having
+/// already gone through.
+const MEDIA_DAYS: i64 = 30;
 /// Accounts the history is spread over (the development key's and nine more).
 const ACCOUNTS: usize = 10;
 /// Requests timed per list or report.
@@ -243,6 +246,8 @@ async fn write_history(store: &SqliteStore, count: usize) -> anyhow::Result<()> 
     let now = seedgate_core::clock::now_ms();
     let start = now - HISTORY_DAYS * DAY_MS;
     let step = (HISTORY_DAYS * DAY_MS) / i64::try_from(count.max(1)).unwrap_or(1);
+    let kept = MEDIA_DAYS * DAY_MS;
+    let kept_since = now - kept - DAY_MS;
     let values: Vec<String> = columns
         .iter()
         .map(|c| match c.as_str() {
@@ -262,10 +267,18 @@ async fn write_history(store: &SqliteStore, count: usize) -> anyhow::Result<()> 
             "created_at_ms" | "next_run_at_ms" => format!("{start} + n.i * {step}"),
             "started_at_ms" => format!("{start} + n.i * {step} + 1000"),
             "updated_at_ms" | "finished_at_ms" => format!("{start} + n.i * {step} + 30000"),
+            // As retention (30 days by default) would have left them: the media of tasks that
+            // succeeded longer ago expired and their files went; the janitor has nothing to do.
+            "media_expired_at_ms" => format!(
+                "CASE WHEN n.i % 10 <> 0 AND {start} + n.i * {step} + 30000 < {kept_since} \
+                 THEN {start} + n.i * {step} + 30000 + {kept} END"
+            ),
+            "media_purged_at_ms" => format!(
+                "CASE WHEN n.i % 10 <> 0 AND {start} + n.i * {step} + 30000 < {kept_since} \
+                 THEN {start} + n.i * {step} + 30000 + {kept} + {DAY_MS} END"
+            ),
             "callback_url"
             | "deleted_at_ms"
-            | "media_expired_at_ms"
-            | "media_purged_at_ms"
             | "lease_token"
             | "lease_owner"
             | "lease_expires_at_ms"
