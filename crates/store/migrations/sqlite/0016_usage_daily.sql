@@ -29,6 +29,9 @@ CREATE INDEX usage_daily_by_account ON usage_daily(account_id, day);
 -- A task's end sums its entries: found by task, not by scanning the ledger (the partial
 -- unique indexes on task_id each cover one kind only).
 CREATE INDEX ledger_by_task ON ledger_entries(task_id);
+-- An operator's task search by status across accounts, newest first (0.5 s a page among a
+-- million tasks without it).
+CREATE INDEX tasks_by_status ON tasks(status, id);
 
 -- The history so far: every entry of every task that has ended.
 INSERT INTO usage_daily (day, account_id, api_key_id, model, resolution, mode, provider,
