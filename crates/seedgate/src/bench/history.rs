@@ -257,7 +257,9 @@ async fn write_history(store: &SqliteStore, count: usize) -> anyhow::Result<()> 
             "account_id" => "o.account_id".to_string(),
             "model" => "CASE WHEN n.i % 3 = 0 THEN 'seedance-2.5' ELSE src.model END".to_string(),
             "status" => "CASE WHEN n.i % 10 = 0 THEN 'failed' ELSE 'succeeded' END".to_string(),
-            "error_kind" => "CASE WHEN n.i % 10 = 0 THEN 'upstream' ELSE NULL END".to_string(),
+            "error_kind" => {
+                "CASE WHEN n.i % 10 = 0 THEN 'upstream_error' ELSE NULL END".to_string()
+            }
             "error_message" => {
                 "CASE WHEN n.i % 10 = 0 THEN 'the upstream failed' ELSE NULL END".to_string()
             }

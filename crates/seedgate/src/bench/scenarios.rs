@@ -588,8 +588,10 @@ pub async fn callback_deliveries(count: usize) -> anyhow::Result<Vec<Figure>> {
             ("SEEDGATE_WORKER__CONCURRENCY", "4"),
             ("SEEDGATE_CALLBACKS__IDLE_POLL_MS", "10"),
             ("SEEDGATE_CALLBACKS__CONCURRENCY", concurrency),
-            // One receiver host: the per-host bound would otherwise be the figure.
+            // One receiver host and one account: their bounds (a quarter of the slots, for
+            // an account) would otherwise be the figure.
             ("SEEDGATE_CALLBACKS__PER_HOST_CONCURRENCY", concurrency),
+            ("SEEDGATE_CALLBACKS__PER_ACCOUNT_CONCURRENCY", concurrency),
         ],
     )
     .await?;
