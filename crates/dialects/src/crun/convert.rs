@@ -368,38 +368,7 @@ mod tests {
         parse_create(body.as_bytes(), &Catalog::builtin()).map(|(d, _, _)| d)
     }
 
-    /// A task that succeeded and whose media retention expired 30 days on, at
-    /// 1_702_592_009_250 (2023-12-14T22:13:29.250Z), as the store reads it back: no keys, so no
-    /// URLs.
-    fn expired_task() -> Task {
-        Task {
-            id: seedgate_core::TaskId::generate(),
-            account_id: seedgate_core::AccountId::generate(),
-            api_key_id: seedgate_core::ApiKeyId::generate(),
-            request: crate::round_trip_fixtures::request(seedgate_core::Mode::T2v),
-            requested_model: "seedance-2.0-mini".into(),
-            origin_dialect: "reapi".into(),
-            status: TaskStatus::Succeeded,
-            price: seedgate_core::pricing::Price {
-                billable_seconds: 5,
-                credits: 513,
-                micro_usd_per_second: 102_500,
-            },
-            attempt: 1,
-            created_at_ms: 1_700_000_000_500,
-            updated_at_ms: 1_700_000_009_900,
-            started_at_ms: Some(1_700_000_001_000),
-            finished_at_ms: Some(1_700_000_009_900),
-            output: Some(seedgate_core::TaskOutput {
-                width: Some(1280),
-                height: Some(720),
-                media_expired_at_ms: Some(1_702_592_009_250),
-                ..Default::default()
-            }),
-            error: None,
-            provider: None,
-        }
-    }
+    use crate::round_trip_fixtures::expired_task;
 
     #[test]
     fn expired_media_read_back_as_success_with_a_message_and_no_urls() {
