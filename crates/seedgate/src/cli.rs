@@ -116,8 +116,9 @@ pub enum Command {
         /// beside the baseline; `callbacks`: deliveries per second and commit → callback;
         /// `console`: the web console's pages with 100,000 tasks stored; `media`: a 50 MB MP4 beside
         /// nginx; `drain`: 10,000 queued tasks drained to an upstream; `history`: an empty
-        /// database against 1,000,000 stored tasks) and write only its figures to `--out`; by
-        /// default, all of them.
+        /// database against 1,000,000 stored tasks; `postgres`: submits and polls on the
+        /// PostgreSQL server `SEEDGATE_BENCH_DATABASE_URL` names) and write only its figures to
+        /// `--out`; by default, all of them (PostgreSQL when that variable is set).
         #[arg(long)]
         only: Option<crate::bench::Only>,
     },

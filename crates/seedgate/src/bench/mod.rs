@@ -12,6 +12,7 @@ mod drain;
 mod history;
 mod load;
 mod media;
+mod postgres;
 mod report;
 mod scenarios;
 mod server;
@@ -55,6 +56,8 @@ pub enum Only {
     /// Submits, polls, lists, a month's usage report and the console, on an empty database
     /// and again with 1,000,000 finished tasks stored.
     History,
+    /// Submits and polls on PostgreSQL (`SEEDGATE_BENCH_DATABASE_URL`) beside the baseline.
+    Postgres,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -85,6 +88,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             history(&args, &mut report).await?;
             return write(&args, &report);
         }
+        Some(Only::Postgres) => {
+            postgres(&args, &mut report).await?;
+            return write(&args, &report);
+        }
         None => {}
     }
 
@@ -100,8 +107,27 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     media(&args, &mut report).await?;
     drain(&mut report).await?;
     history(&args, &mut report).await?;
+    if std::env::var_os("SEEDGATE_BENCH_DATABASE_URL").is_some() {
+        postgres(&args, &mut report).await?;
+    } else {
+        eprintln!("bench: PostgreSQL not measured: SEEDGATE_BENCH_DATABASE_URL is not set");
+    }
 
     write(&args, &report)
+}
+
+/// Submits and polls with the store on PostgreSQL.
+async fn postgres(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
+    eprintln!("bench: submits and polls on PostgreSQL");
+    report.add_all(
+        postgres::postgres_load(
+            args.connections,
+            Duration::from_secs(1),
+            Duration::from_secs(args.seconds),
+        )
+        .await?,
+    );
+    Ok(())
 }
 
 /// Tasks written for the history scenario (issue 18's "1,000,000 tasks").

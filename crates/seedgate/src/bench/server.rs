@@ -89,6 +89,8 @@ impl Seedgate {
                 "--data-dir",
             ])
             .arg(&data_dir)
+            .env_remove("SEEDGATE_CONFIG")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()?;
