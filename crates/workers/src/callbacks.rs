@@ -74,7 +74,6 @@ async fn record_attempts(
                 }
             }
         }
-        group.clear();
     }
 }
 

@@ -55,19 +55,30 @@ async fn time_page(
     cookie: &str,
     path: &str,
 ) -> anyhow::Result<(f64, f64)> {
-    let mut histogram = Histogram::<u64>::new(3)?;
-    for i in 0..=SAMPLES {
-        let started = Instant::now();
-        let answer = client
+    time_requests(path, SAMPLES, || {
+        client
             .get(format!("{base}{path}"))
             .header(reqwest::header::COOKIE, cookie)
-            .send()
-            .await?;
+    })
+    .await
+}
+
+/// p50 and p99 (ms) of `samples` requests made by `request` (after one warm-up), each read
+/// whole and answered 2xx.
+pub async fn time_requests(
+    what: &str,
+    samples: usize,
+    request: impl Fn() -> reqwest::RequestBuilder,
+) -> anyhow::Result<(f64, f64)> {
+    let mut histogram = Histogram::<u64>::new(3)?;
+    for i in 0..=samples {
+        let started = Instant::now();
+        let answer = request().send().await?;
         let status = answer.status();
         let body = answer.bytes().await?;
         anyhow::ensure!(
             status.is_success(),
-            "{path} answered {status}: {}",
+            "{what} answered {status}: {}",
             String::from_utf8_lossy(&body)
         );
         if i > 0 {

@@ -11,7 +11,6 @@
 
 use super::report::{Figure, Target};
 use super::server::Seedgate;
-use hdrhistogram::Histogram;
 use seedgate_store::{AccountStore, SqliteStore};
 use std::time::{Duration, Instant};
 
@@ -170,41 +169,20 @@ pub fn admin_token(server: &Seedgate) -> anyhow::Result<String> {
     Ok(String::from_utf8(token.stdout)?.trim().to_string())
 }
 
-/// p50 and p99 (ms) of `samples` GETs of `url` (after one warm-up), each answered 200.
+/// p50 and p99 (ms) of `samples` GETs of `url` with `secret`.
 async fn time_get(
     client: &reqwest::Client,
     url: &str,
     secret: &str,
     samples: usize,
 ) -> anyhow::Result<(f64, f64)> {
-    let mut histogram = Histogram::<u64>::new(3)?;
-    for i in 0..=samples {
-        let started = Instant::now();
-        let answer = client.get(url).bearer_auth(secret).send().await?;
-        let status = answer.status();
-        let body = answer.bytes().await?;
-        anyhow::ensure!(
-            status.is_success(),
-            "{url} answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        );
-        if i > 0 {
-            histogram.record(started.elapsed().as_micros() as u64)?;
-        }
-    }
-    Ok((
-        histogram.value_at_quantile(0.5) as f64 / 1000.0,
-        histogram.value_at_quantile(0.99) as f64 / 1000.0,
-    ))
+    super::console::time_requests(url, samples, || client.get(url).bearer_auth(secret)).await
 }
 
+/// The database's size on disk, as retention's disk figures measure it.
 async fn database_bytes(store: &SqliteStore) -> anyhow::Result<u64> {
-    let bytes: i64 = sqlx::query_scalar(
-        "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
-    )
-    .fetch_one(store.pool())
-    .await?;
-    Ok(u64::try_from(bytes).unwrap_or(0))
+    use seedgate_store::retention::RetentionStore;
+    Ok(store.database_bytes().await?.unwrap_or(0))
 }
 
 /// Writes `count` finished tasks, copies of the newest succeeded task, over [`HISTORY_DAYS`]

@@ -126,10 +126,6 @@ const ENTRY_FIGURES: [(&str, &str); 10] = [
     ),
 ];
 
-fn figures() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    ENTRY_FIGURES.iter()
-}
-
 /// Each grouping column of `dimension`, in [`Dimension::columns`] order: over the entries (`e`
 /// joined to their task `t`) and over the daily sums (`r`). Missing values are stored as `''`
 /// in the sums (a key column cannot be NULL) and read back as NULL.
@@ -216,12 +212,20 @@ fn report_sql(query: &UsageQuery) -> (String, Vec<String>) {
     }
     let entry_select = {
         let mut select = named(&entry_group);
-        select.extend(figures().map(|(name, expr)| format!("{expr} AS {name}")));
+        select.extend(
+            ENTRY_FIGURES
+                .iter()
+                .map(|(name, expr)| format!("{expr} AS {name}")),
+        );
         select.join(", ")
     };
     let sum_select = {
         let mut select = named(&sum_group);
-        select.extend(figures().map(|(name, _)| format!("r.{name} AS {name}")));
+        select.extend(
+            ENTRY_FIGURES
+                .iter()
+                .map(|(name, _)| format!("r.{name} AS {name}")),
+        );
         select.join(", ")
     };
     let entry_joins = joins("t.account_id", "t.api_key_id");
@@ -253,7 +257,7 @@ fn report_sql(query: &UsageQuery) -> (String, Vec<String>) {
         ),
     ];
     let mut outer: Vec<String> = aliases.clone();
-    for (name, _) in figures() {
+    for (name, _) in ENTRY_FIGURES {
         outer.push(format!(
             "CAST(COALESCE(SUM(x.{name}), 0) AS BIGINT) AS {name}"
         ));
