@@ -1,7 +1,8 @@
 //! `seedgate backup` / `restore` on the real binary: a backup taken under load restores into a
 //! working seedgate (ledger clean, every acknowledged task there with its media, balances equal
-//! to the ledger); SIGTERM mid-backup leaves nothing; restore refuses what it must; and the
-//! PostgreSQL procedure (`pg_dump` → `pg_restore`) round-trips with the same checks.
+//! to the ledger); SIGTERM mid-backup leaves nothing, and stops even a running `VACUUM INTO` at
+//! once; restore refuses what it must; and the PostgreSQL procedure (`pg_dump` → `pg_restore`)
+//! round-trips with the same checks.
 
 use crate::crash_recovery::{free_port, start};
 use crate::helpers::{fresh_postgres_database, ledger_verify_on, wait_for_task};
@@ -403,6 +404,171 @@ async fn sigterm_during_a_backup_leaves_nothing_and_a_later_backup_works() {
     );
     let (code, out) = ledger_verify_on(&restored, None);
     assert_eq!(code, 0, "{out}");
+}
+
+/// Megabytes of throw-away rows put into the database, so that `VACUUM INTO` takes long enough
+/// (about a second or more) to be caught in the middle.
+const FILLER_MB: u32 = 512;
+
+/// Adds a throw-away table of `megabytes` of 8 KiB rows to the database at `db`, quickly.
+async fn fill_database(db: &Path, megabytes: u32) {
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .synchronous(sqlx::sqlite::SqliteSynchronous::Off)
+        .connect()
+        .await
+        .expect("open the database");
+    sqlx::query("CREATE TABLE backup_test_filler (b BLOB NOT NULL)")
+        .execute(&mut conn)
+        .await
+        .expect("filler table");
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+         INSERT INTO backup_test_filler SELECT zeroblob(8192) FROM n",
+    )
+    .bind(megabytes * 128)
+    .execute(&mut conn)
+    .await
+    .expect("filler rows");
+    // The last connection to close checkpoints the WAL into the file.
+    conn.close().await.expect("close");
+}
+
+/// How long one uninterrupted `VACUUM INTO` of `db` takes, the statement the backup runs.
+async fn time_vacuum_into(db: &Path, copy: &Path) -> Duration {
+    use sqlx::{ConnectOptions, Connection};
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .create_if_missing(false)
+        .connect()
+        .await
+        .expect("open the database");
+    let started = Instant::now();
+    sqlx::query("VACUUM INTO ?")
+        .bind(copy.to_str().expect("utf-8"))
+        .execute(&mut conn)
+        .await
+        .expect("VACUUM INTO");
+    let took = started.elapsed();
+    conn.close().await.expect("close");
+    took
+}
+
+fn sha256_of(path: &Path) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path).expect("open"), &mut hasher).expect("read");
+    hex::encode(hasher.finalize())
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+#[tokio::test]
+async fn sigterm_during_the_database_snapshot_stops_it_at_once_and_leaves_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("seedgate.toml");
+    std::fs::write(&config, CONFIG).expect("config");
+    let (data, backup_dir) = (dir.path().join("data"), dir.path().join("backup"));
+    let out = run(&mut seedgate(&["migrate"], &config, &data));
+    assert!(out.status.success(), "migrate: {}", stderr(&out));
+    let db = data.join("seedgate.db");
+    fill_database(&db, FILLER_MB).await;
+    let source_size = file_len(&db);
+    let source_sha = sha256_of(&db);
+
+    // What an uninterrupted snapshot costs on this machine, now.
+    let scratch = dir.path().join("uninterrupted.db");
+    let vacuum = time_vacuum_into(&db, &scratch).await;
+    std::fs::remove_file(&scratch).expect("remove the scratch copy");
+
+    let mut child = seedgate(&["backup", "--to"], &config, &data)
+        .arg(&backup_dir)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start backup");
+    let copy = backup_dir
+        .join(format!(".partial-{}", child.id()))
+        .join("seedgate.db");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("backup ended before copying the database")
+            .expect("line");
+        if line.contains("copying the database") {
+            break;
+        }
+    }
+    // Caught in the middle of VACUUM INTO: its copy exists and is growing, still far from the
+    // source's size, and the command has not moved on (it prints "copying media" next).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = 0;
+    let caught_at = loop {
+        let len = file_len(&copy);
+        if seen > 0 && len > seen {
+            break len;
+        }
+        seen = len;
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "the backup ended before its snapshot was seen growing"
+        );
+        assert!(Instant::now() < deadline, "the snapshot never grew");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    assert!(
+        caught_at < source_size / 2,
+        "caught early in the copy: {caught_at} of {source_size} bytes"
+    );
+    let signalled = Instant::now();
+    // SAFETY: sending a signal to our own child.
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(rc, 0, "kill");
+    let status = child.wait().expect("wait");
+    let stopped_after = signalled.elapsed();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+
+    assert_eq!(status.code(), Some(130), "interrupted: {rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("backup interrupted")),
+        "it says so: {rest:?}"
+    );
+    assert!(
+        !rest.iter().any(|l| l.contains("copying media")),
+        "stopped inside the snapshot, not after it: {rest:?}"
+    );
+    // Within milliseconds, not when the copy would have been done.
+    eprintln!("uninterrupted VACUUM INTO: {vacuum:?}; stopped {stopped_after:?} after SIGTERM");
+    assert!(
+        stopped_after < vacuum / 4,
+        "stopped {stopped_after:?} after SIGTERM; an uninterrupted VACUUM INTO takes {vacuum:?}"
+    );
+    let left: Vec<PathBuf> = std::fs::read_dir(&backup_dir)
+        .expect("backup dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert!(left.is_empty(), "nothing half done is left: {left:?}");
+    // The source is as it was, and its ledger is clean.
+    assert_eq!(sha256_of(&db), source_sha, "the source database changed");
+    let (code, out) = ledger_verify_on(&data, None);
+    assert_eq!(code, 0, "{out}");
+
+    // A later backup into the same directory works (and changes nothing of the source either).
+    let source_sha = sha256_of(&db);
+    let out = run(seedgate(&["backup", "--to"], &config, &data).arg(&backup_dir));
+    assert!(out.status.success(), "second backup: {}", stderr(&out));
+    let manifest: Value = serde_json::from_str(
+        &std::fs::read_to_string(backup_dir.join("manifest.json")).expect("manifest"),
+    )
+    .expect("json");
+    assert!(
+        manifest["database"]["bytes"].as_u64().expect("bytes") >= u64::from(FILLER_MB) << 20,
+        "{manifest}"
+    );
+    assert_eq!(sha256_of(&db), source_sha, "the source database changed");
 }
 
 #[tokio::test]
