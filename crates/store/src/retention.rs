@@ -58,7 +58,8 @@ pub trait RetentionStore: Send + Sync + 'static {
     /// Deletes up to `limit` Idempotency-Key records created before `before_ms`; how many.
     async fn prune_idempotency_batch(&self, before_ms: i64, limit: u32) -> StoreResult<u64>;
     /// Deletes up to `limit` daily-spend rows of UTC days before `before_day` (days since
-    /// 1970-01-01); how many.
+    /// 1970-01-01), carrying their credits into one row per owner that only the total budget
+    /// counts (it sums every day); how many were deleted.
     async fn prune_spend_days(&self, before_day: i64, limit: u32) -> StoreResult<u64>;
     /// The reference copies (`refs/…` keys) that a task not finished yet, or a task created
     /// at or after `created_since_ms` (whose links may still be fetched), points at.

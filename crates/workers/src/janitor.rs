@@ -2,9 +2,10 @@
 //! the database, renewed between batches, see `seedgate_store::retention`). A pass
 //!
 //! 1. prunes Idempotency-Key records past their lifetime, timeline events of tasks finished
-//!    longer ago than theirs, and daily-spend rows of days no budget counts any more (the
-//!    daily budget counts today, the monthly one the current UTC month: at least
-//!    [`MIN_SPEND_DAYS`] are kept);
+//!    longer ago than theirs, and daily-spend rows of days the daily and monthly budgets no
+//!    longer count (the daily budget counts today, the monthly one the current UTC month: at
+//!    least [`MIN_SPEND_DAYS`] are kept); their credits are carried into one row per owner,
+//!    which the total budget (every day's spend) still counts;
 //! 2. marks the media of tasks finished longer ago than the media lifetime expired (from then
 //!    on they read back without media, and no new link to them is signed), and deletes the
 //!    files of tasks marked at least one link lifetime ago (so no link handed out before the

@@ -8,6 +8,10 @@ use std::collections::HashSet;
 /// The one lease every replica's janitor competes for.
 const JANITOR_LEASE: &str = "retention";
 
+/// The `spend_daily` day an owner's pruned days are carried into: before every real day, so
+/// only the total budget (the sum of all of an owner's rows) counts it.
+const CARRIED_DAY: i64 = i64::MIN;
+
 fn limit(n: u32) -> i64 {
     i64::from(n.max(1))
 }
@@ -176,15 +180,38 @@ impl RetentionStore for This {
     }
 
     async fn prune_spend_days(&self, before_day: i64, limit_rows: u32) -> StoreResult<u64> {
-        let r = sqlx::query(
+        // The total budget sums every row an owner has: the old days' credits are carried into
+        // the owner's one `CARRIED_DAY` row, in the transaction that deletes them (the values
+        // deleted, as `RETURNING` gives them, are the ones carried).
+        let mut tx = self.write_tx().await?;
+        let folded: Vec<(String, i64)> = sqlx::query_as(
             "DELETE FROM spend_daily WHERE (owner_id, day) IN (\
-             SELECT owner_id, day FROM spend_daily WHERE day < $1 ORDER BY day LIMIT $2)",
+             SELECT owner_id, day FROM spend_daily WHERE day < $1 AND day <> $2 \
+             ORDER BY day LIMIT $3) RETURNING owner_id, credits",
         )
         .bind(before_day)
+        .bind(CARRIED_DAY)
         .bind(limit(limit_rows))
-        .execute(self.pool())
+        .fetch_all(&mut *tx)
         .await?;
-        Ok(r.rows_affected())
+        let mut carried = std::collections::BTreeMap::<&str, i64>::new();
+        for (owner, credits) in &folded {
+            *carried.entry(owner.as_str()).or_default() += credits;
+        }
+        for (owner, credits) in carried {
+            sqlx::query(
+                "INSERT INTO spend_daily (owner_id, day, credits) VALUES ($1, $2, $3) \
+                 ON CONFLICT (owner_id, day) \
+                 DO UPDATE SET credits = spend_daily.credits + excluded.credits",
+            )
+            .bind(owner)
+            .bind(CARRIED_DAY)
+            .bind(credits)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(folded.len() as u64)
     }
 
     async fn media_copies_in_use(&self, created_since_ms: i64) -> StoreResult<HashSet<String>> {
