@@ -53,6 +53,11 @@ impl crate::changes::ChangeSource for SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database file and brings its schema up to date.
     pub async fn open(path: &Path) -> StoreResult<Self> {
+        // Processes opening one file at once (replicas starting together on one volume, a
+        // restart overlapping the old process) take turns at the lock: switching a restored
+        // or upgraded file to WAL and applying pending migrations are then done by one at a
+        // time, and the next finds them done. A process already serving never takes it.
+        let _migrating = MigrationLock::acquire(path).await?;
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(path)
             .create_if_missing(true)
@@ -80,12 +85,13 @@ impl SqliteStore {
 
     /// Applies the pending migrations, each in its own transaction (forward only).
     ///
-    /// sqlx takes no lock on SQLite, so processes opening one file at once (a restart
-    /// overlapping the old process, several replicas on one volume) can each find a migration
-    /// pending and run it. SQLite's one writer orders them: the first commits, the others'
-    /// transactions fail whole (the table or column exists by then) and leave nothing. So a
-    /// failed run is tried again, a few times, a moment later: it then finds the migration
-    /// applied and goes on; a migration that is really broken still fails, after the last try.
+    /// sqlx takes no lock on SQLite; `open` holds the migration lock file around this, so
+    /// processes on one machine migrate one at a time. Where that lock cannot hold (a network
+    /// filesystem that ignores it), SQLite's one writer still orders them: the first commits,
+    /// the others' transactions fail whole (the table or column exists by then) and leave
+    /// nothing. So a failed run is tried again, a few times, a moment later: it then finds the
+    /// migration applied and goes on; a migration that is really broken still fails, after
+    /// the last try.
     pub async fn migrate(&self) -> StoreResult<()> {
         let migrator = sqlx::migrate!("./migrations/sqlite");
         let mut tries: u64 = 0;
@@ -169,6 +175,59 @@ async fn still_usable(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::E
     Ok(!conn.is_in_transaction())
 }
 
+/// An exclusive lock on `<database>.migrate-lock`, held while a process opens the database
+/// and brings its schema up to date; released when dropped (or when the process dies: the
+/// operating system drops a dead holder's lock, so a crash never leaves it stuck).
+struct MigrationLock(std::fs::File);
+
+impl MigrationLock {
+    /// How long a process waits for another's migrations before giving up.
+    const PATIENCE: Duration = Duration::from_secs(600);
+
+    async fn acquire(database: &Path) -> StoreResult<Self> {
+        let mut name = database.as_os_str().to_owned();
+        name.push(".migrate-lock");
+        let path = std::path::PathBuf::from(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| lock_error(format!("cannot open {}: {e}", path.display())))?;
+        let deadline = tokio::time::Instant::now() + Self::PATIENCE;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Self(file)),
+                Err(std::fs::TryLockError::WouldBlock)
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(lock_error(format!(
+                        "another process has held {} for {} s (migrating the database?)",
+                        path.display(),
+                        Self::PATIENCE.as_secs()
+                    )))
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(lock_error(format!("cannot lock {}: {e}", path.display())))
+                }
+            }
+        }
+    }
+}
+
+fn lock_error(message: String) -> StoreError {
+    StoreError::Database(sqlx::Error::Io(std::io::Error::other(message)))
+}
+
+impl Drop for MigrationLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
 /// Writers are serial already (`BEGIN IMMEDIATE`): nothing more to take.
 async fn lock_key(_tx: &mut Tx, _lock: KeyLock, _key: &str) -> StoreResult<()> {
     Ok(())
@@ -243,4 +302,37 @@ async fn write_group(
     }
     tx.commit().await?;
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process opening the file while another holds the migration lock waits for it, and
+    /// then opens normally: the holder's migrations are not raced.
+    #[tokio::test]
+    async fn opening_waits_while_another_holds_the_migration_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("seedgate.db");
+        let held = MigrationLock::acquire(&path).await.expect("lock");
+        let opener = {
+            let path = path.clone();
+            tokio::spawn(async move { SqliteStore::open(&path).await.map(drop) })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !opener.is_finished(),
+            "the store opened while another process held the migration lock"
+        );
+        assert!(
+            !path.exists(),
+            "the database was created under another's lock"
+        );
+        drop(held);
+        tokio::time::timeout(Duration::from_secs(30), opener)
+            .await
+            .expect("opened once the lock was released")
+            .expect("join")
+            .expect("open");
+    }
 }
