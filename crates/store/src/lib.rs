@@ -406,6 +406,9 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn delete_task(&self, id: &TaskId, account: &AccountId) -> StoreResult<()>;
     /// A task by id whoever owns it, deleted or not: for callback delivery only.
     async fn load_task(&self, id: &TaskId) -> StoreResult<Option<Task>>;
+    /// The tasks of these ids that exist, in no particular order, in one read: for a batch of
+    /// callbacks.
+    async fn load_tasks(&self, ids: &[TaskId]) -> StoreResult<Vec<Task>>;
 }
 
 /// The work queue: tasks claimed under leases, every later write fenced by the lease token.

@@ -27,6 +27,10 @@ const DEFER_STEP_MS: i64 = 250;
 /// The most steps a deferral takes (10 s).
 const MAX_DEFER_STEPS: u64 = 40;
 
+/// The longest a busy dispatcher waits for a batch's worth of free slots before it claims
+/// for whatever is free.
+const REFILL_WAIT: Duration = Duration::from_millis(20);
+
 /// The most attempts written down in one transaction.
 const MAX_RECORD_BATCH: usize = 256;
 
@@ -73,6 +77,36 @@ async fn record_attempts(
                         ))));
                 }
             }
+        }
+    }
+}
+
+/// What one delivery needs besides its job, read for its whole batch: its task (`None` if
+/// it no longer exists) and its key's signing secrets, or why either could not be read.
+struct DeliveryInput {
+    task: Result<Option<Arc<seedgate_core::task::Task>>, String>,
+    secrets: Result<Arc<Vec<WebhookSecret>>, String>,
+}
+
+/// The inputs of a batch of claimed callbacks, by task id and by key id.
+struct BatchInputs {
+    tasks: Result<HashMap<String, Arc<seedgate_core::task::Task>>, String>,
+    secrets: HashMap<String, Result<Arc<Vec<WebhookSecret>>, String>>,
+}
+
+impl BatchInputs {
+    fn for_job(&self, job: &CallbackJob) -> DeliveryInput {
+        DeliveryInput {
+            task: self
+                .tasks
+                .as_ref()
+                .map(|tasks| tasks.get(job.task_id.as_str()).cloned())
+                .map_err(Clone::clone),
+            secrets: self
+                .secrets
+                .get(job.api_key_id.as_str())
+                .cloned()
+                .unwrap_or_else(|| Err("the key's signing secrets were not read".into())),
         }
     }
 }
@@ -231,6 +265,7 @@ impl CallbackDispatcher {
             if shutdown.is_cancelled() {
                 break;
             }
+            self.await_refill(&shutdown).await;
             let free = self.slots.available_permits();
             let claimed = if free == 0 {
                 Ok(Vec::new())
@@ -254,11 +289,13 @@ impl CallbackDispatcher {
                 }
                 continue;
             }
+            let inputs = self.read_inputs(&jobs).await;
             // Deferred callbacks of one host or account are spread out, a share's worth per
             // step, so a large backlog of them does not come due again all at once.
             let mut deferred: HashMap<(bool, String), u64> = HashMap::new();
             for job in jobs {
-                self.clone().start(job, &mut deferred).await;
+                let input = inputs.for_job(&job);
+                self.clone().start(job, input, &mut deferred).await;
             }
         }
         // Wait for the deliveries in flight.
@@ -270,7 +307,59 @@ impl CallbackDispatcher {
         .await;
     }
 
-    async fn start(self: Arc<Self>, job: CallbackJob, deferred: &mut HashMap<(bool, String), u64>) {
+    /// While deliveries are in flight, waits (briefly) until a batch's worth of slots is free
+    /// before the next claim. Claiming whenever one slot freed made every delivery cost a claim
+    /// transaction of its own beside its record, and those commits, not the receivers, bounded
+    /// deliveries per second. An idle dispatcher has every slot free and claims at once.
+    async fn await_refill(&self, shutdown: &CancellationToken) {
+        let all = self.config.concurrency.max(1);
+        let batch = (all / 4).max(1);
+        if self.slots.available_permits() >= batch {
+            return;
+        }
+        let batch = u32::try_from(batch).unwrap_or(u32::MAX);
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = tokio::time::sleep(REFILL_WAIT) => {}
+            // The permits are only counted, not kept: `start` takes its own per delivery.
+            _ = self.slots.acquire_many(batch) => {}
+        }
+    }
+
+    /// Reads what a batch of claimed callbacks needs, once for the batch: their tasks (one
+    /// statement) and each key's signing secrets. Reading them per delivery made each one
+    /// two round trips to the database beside its record, which bounded deliveries per second.
+    async fn read_inputs(&self, jobs: &[CallbackJob]) -> BatchInputs {
+        let mut ids: Vec<_> = jobs.iter().map(|j| j.task_id.clone()).collect();
+        ids.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        ids.dedup();
+        let tasks = match self.store.load_tasks(&ids).await {
+            Ok(tasks) => Ok(tasks
+                .into_iter()
+                .map(|t| (t.id.as_str().to_owned(), Arc::new(t)))
+                .collect()),
+            Err(e) => Err(format!("reading the task failed: {e}")),
+        };
+        let mut secrets = HashMap::new();
+        for job in jobs {
+            let key = job.api_key_id.as_str();
+            if !secrets.contains_key(key) {
+                let read = signing_secrets(&*self.store, &job.api_key_id)
+                    .await
+                    .map(Arc::new)
+                    .map_err(|e| format!("reading the signing secret failed: {e}"));
+                secrets.insert(key.to_owned(), read);
+            }
+        }
+        BatchInputs { tasks, secrets }
+    }
+
+    async fn start(
+        self: Arc<Self>,
+        job: CallbackJob,
+        input: DeliveryInput,
+        deferred: &mut HashMap<(bool, String), u64>,
+    ) {
         // The account's share first, then the host's: both are taken or neither is.
         let (saturated, share) = match self.accounts.try_acquire(job.account_id.as_str()) {
             None => (
@@ -285,7 +374,7 @@ impl CallbackDispatcher {
                     };
                     tokio::spawn(async move {
                         let _permits = (slot, account_permit, host_permit);
-                        if let Err(e) = self.deliver(&job).await {
+                        if let Err(e) = self.deliver(&job, input).await {
                             tracing::warn!(error = %e, callback = job.id, "recording a callback attempt failed");
                         }
                     });
@@ -307,12 +396,16 @@ impl CallbackDispatcher {
         }
     }
 
-    async fn deliver(&self, job: &CallbackJob) -> Result<(), seedgate_store::StoreError> {
+    async fn deliver(
+        &self,
+        job: &CallbackJob,
+        input: DeliveryInput,
+    ) -> Result<(), seedgate_store::StoreError> {
         let started_at_ms = seedgate_core::clock::now_ms();
         let clock = Instant::now();
         let span = tracing::info_span!("callback.deliver", task_id = %job.task_id, callback = job.id, attempt = job.attempts + 1);
         let (status, retry_after, error) =
-            match tracing::Instrument::instrument(self.attempt(job), span).await {
+            match tracing::Instrument::instrument(self.attempt(job, input), span).await {
                 Ok((status, retry_after)) => (Some(status), retry_after, None),
                 Err(e) => (None, None, Some(e)),
             };
@@ -368,20 +461,17 @@ impl CallbackDispatcher {
     }
 
     /// One HTTP attempt: the receiver's status and `Retry-After`, or why there was no answer.
-    async fn attempt(&self, job: &CallbackJob) -> Result<(u16, Option<Duration>), String> {
-        let task = self
-            .store
-            .load_task(&job.task_id)
-            .await
-            .map_err(|e| format!("reading the task failed: {e}"))?
-            .ok_or("the task no longer exists")?;
+    async fn attempt(
+        &self,
+        job: &CallbackJob,
+        input: DeliveryInput,
+    ) -> Result<(u16, Option<Duration>), String> {
+        let task = input.task?.ok_or("the task no longer exists")?;
         let rendered = self
             .renderer
             .render(&job.dialect, &job.event.view(&task))
             .ok_or_else(|| format!("the {} dialect has no callbacks", job.dialect))?;
-        let secrets = signing_secrets(&*self.store, &job.api_key_id)
-            .await
-            .map_err(|e| format!("reading the signing secret failed: {e}"))?;
+        let secrets = input.secrets?;
         let timestamp = seedgate_core::clock::now_ms() / 1000;
         let mut headers = HeaderMap::new();
         let mut put = |name: &'static str, value: String| {

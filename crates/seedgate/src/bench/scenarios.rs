@@ -575,10 +575,11 @@ impl Receiver {
 }
 
 /// Callback deliveries per second. `count` tasks with a callback are run and delivered once
-/// (not timed); then every callback is made due again at once in the database, and the time
-/// until the receiver has them all again is the dispatcher's own throughput (leasing, rendering
-/// the dialect body, signing, POSTing, recording the attempt durably). The baseline POSTs the
-/// same number of bodies of the same size from a bare client with the same concurrency.
+/// (timed apart: the renderer's pace); then every final callback is made due again at once in
+/// the database, a few rounds over, and the time until the receiver has each round is the
+/// dispatcher's own throughput (leasing, reading the tasks, rendering the dialect body,
+/// signing, POSTing, recording the attempt durably). The baseline POSTs as many bodies of the
+/// same size from a bare client with the same concurrency.
 pub async fn callback_deliveries(count: usize) -> anyhow::Result<Vec<Figure>> {
     let receiver = Receiver::start().await?;
     let concurrency = "64";
@@ -605,6 +606,7 @@ pub async fn callback_deliveries(count: usize) -> anyhow::Result<Vec<Figure>> {
         }),
     )
     .bearer(&server.key);
+    let store = SqliteStore::open(&server.data_dir.join("seedgate.db")).await?;
     let submitters = 16;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..submitters {
@@ -621,42 +623,64 @@ pub async fn callback_deliveries(count: usize) -> anyhow::Result<Vec<Figure>> {
     while let Some(done) = tasks.join_next().await {
         done??;
     }
+    // The first round ends when every task's final callback is delivered and nothing else
+    // is still pending or leased (Ark also reports `queued` and `running`; those the result
+    // overtook stay `superseded`, which is settled too). Counting receiver hits would end it
+    // early: the status callbacks arrive long before the last task finishes.
     let first_round = Instant::now();
-    receiver
-        .wait_for(count as u64, Duration::from_secs(300))
-        .await?;
-    let first_round = first_round.elapsed();
-
-    // Every callback due again at once, once the first round is recorded (the receiver counts
-    // a delivery before the dispatcher has written it down).
-    let store = SqliteStore::open(&server.data_dir.join("seedgate.db")).await?;
-    let settle = Instant::now() + Duration::from_secs(60);
+    let settle = first_round + Duration::from_secs(300);
     loop {
-        let open: i64 = sqlx::query_scalar(
-            // Ark also reports `queued` and `running`; those the result overtook stay
-            // `superseded`, which is settled too.
-            "SELECT COUNT(*) FROM callbacks WHERE state = 'pending' OR lease_token IS NOT NULL",
+        let (delivered, open): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(event = 'final' AND state = 'delivered'), 0), \
+             COALESCE(SUM(state = 'pending' OR lease_token IS NOT NULL), 0) FROM callbacks",
         )
         .fetch_one(store.pool())
         .await?;
-        if open == 0 {
+        if delivered as usize >= count && open == 0 {
             break;
         }
-        anyhow::ensure!(Instant::now() < settle, "{open} callbacks never settled");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        anyhow::ensure!(
+            Instant::now() < settle,
+            "{delivered} of {count} final callbacks delivered, {open} still open"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let before = receiver.hits();
-    let started = Instant::now();
-    sqlx::query(
-        "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = 0, lease_token = NULL, \
-         lease_expires_at_ms = NULL WHERE event = 'final'",
-    )
-    .execute(store.pool())
-    .await?;
-    receiver
-        .wait_for(before + count as u64, Duration::from_secs(120))
+    let first_round = first_round.elapsed();
+
+    // Every final callback due again at once, ROUNDS times: now the dispatcher alone is
+    // measured. Between rounds (not timed) every attempt is written down, so each round starts
+    // from settled rows.
+    const ROUNDS: usize = 5;
+    let mut elapsed = 0.0;
+    for _ in 0..ROUNDS {
+        let before = receiver.hits();
+        let started = Instant::now();
+        sqlx::query(
+            "UPDATE callbacks SET state = 'pending', next_attempt_at_ms = 0, lease_token = NULL, \
+             lease_expires_at_ms = NULL WHERE event = 'final'",
+        )
+        .execute(store.pool())
         .await?;
-    let elapsed = started.elapsed().as_secs_f64();
+        receiver
+            .wait_for(before + count as u64, Duration::from_secs(120))
+            .await?;
+        elapsed += started.elapsed().as_secs_f64();
+        let settle = Instant::now() + Duration::from_secs(60);
+        loop {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM callbacks WHERE state = 'pending' OR lease_token IS NOT NULL",
+            )
+            .fetch_one(store.pool())
+            .await?;
+            if open == 0 {
+                break;
+            }
+            anyhow::ensure!(Instant::now() < settle, "{open} callbacks never settled");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let per_round = count;
+    let count = count * ROUNDS;
     let rate = count as f64 / elapsed;
     drop(server);
 
@@ -688,11 +712,13 @@ pub async fn callback_deliveries(count: usize) -> anyhow::Result<Vec<Figure>> {
         Figure::new(
             "callbacks.deliveries",
             "callbacks",
-            &format!("deliveries per second ({count} due at once, 64 in flight)"),
+            &format!(
+                "deliveries per second ({per_round} due at once, {ROUNDS} rounds, 64 in flight)"
+            ),
             rate,
             "/s",
         )
-        .target(Target::Min(1000.0))
+        .target(Target::Min(5000.0))
         .against("callbacks.baseline"),
         Figure::new(
             "callbacks.baseline",
@@ -704,7 +730,7 @@ pub async fn callback_deliveries(count: usize) -> anyhow::Result<Vec<Figure>> {
         Figure::new(
             "callbacks.end_to_end",
             "callbacks",
-            &format!("{count} tasks submitted → all their callbacks received"),
+            &format!("{per_round} tasks submitted → every final callback delivered"),
             first_round.as_secs_f64(),
             "s",
         ),

@@ -234,18 +234,14 @@ async fn record_attempt(
     if updated.rows_affected() != 1 {
         return Ok(false);
     }
-    let number: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(attempt), 0) + 1 FROM callback_attempts WHERE callback_id = $1",
-    )
-    .bind(&job.id)
-    .fetch_one(&mut **tx)
-    .await?;
+    // The attempt's number is read in the same statement: one round trip per attempt.
     sqlx::query(
         "INSERT INTO callback_attempts (callback_id, attempt, started_at_ms, status, \
-         latency_ms, error) VALUES ($1, $2, $3, $4, $5, $6)",
+         latency_ms, error) \
+         SELECT $1, COALESCE(MAX(attempt), 0) + 1, $2, $3, $4, $5 \
+         FROM callback_attempts WHERE callback_id = $1",
     )
     .bind(&job.id)
-    .bind(number)
     .bind(attempt.started_at_ms)
     .bind(attempt.status.map(i64::from))
     .bind(i64::try_from(attempt.latency_ms).unwrap_or(i64::MAX))

@@ -201,4 +201,25 @@ impl TaskStore for This {
             .await?;
         row.map(task_from).transpose()
     }
+
+    async fn load_tasks(&self, ids: &[TaskId]) -> StoreResult<Vec<Task>> {
+        // Well under SQLite's and PostgreSQL's limits on bound parameters per statement.
+        const CHUNK: usize = 500;
+        let mut tasks = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let placeholders = (1..=chunk.len())
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id IN ({placeholders})");
+            let mut query = sqlx::query_as::<_, TaskRow>(&sql);
+            for id in chunk {
+                query = query.bind(id.as_str());
+            }
+            for row in query.fetch_all(self.pool()).await? {
+                tasks.push(task_from(row)?);
+            }
+        }
+        Ok(tasks)
+    }
 }

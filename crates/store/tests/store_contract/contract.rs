@@ -1624,3 +1624,33 @@ pub async fn queue_gauges_count_queued_due_running_and_pending_callbacks(store: 
     }
     assert_ledger_clean(&*store).await;
 }
+
+/// `load_tasks` reads every existing task of a batch, whoever owns it, and leaves out ids
+/// that match nothing; each task reads as `load_task` reads it.
+pub async fn tasks_are_loaded_in_one_batch_and_unknown_ids_are_left_out(store: Arc<dyn Store>) {
+    let key = new_key(&*store, "k", "batch-a", 10_000).await;
+    let other = new_key(&*store, "k2", "batch-b", 10_000).await;
+    let mut created = Vec::new();
+    for owner in [&key, &other, &key] {
+        let t = task(owner, 100);
+        store.create_task(&t, None).await.expect("create");
+        created.push(t.id.clone());
+    }
+    let missing = TaskId::generate();
+    let mut asked = created.clone();
+    asked.push(missing.clone());
+    let loaded = store.load_tasks(&asked).await.expect("load a batch");
+    let mut ids: Vec<_> = loaded.iter().map(|t| t.id.as_str().to_owned()).collect();
+    ids.sort();
+    let mut expected: Vec<_> = created.iter().map(|id| id.as_str().to_owned()).collect();
+    expected.sort();
+    assert_eq!(
+        ids, expected,
+        "the missing id is left out, the others all read"
+    );
+    for t in &loaded {
+        let one = store.load_task(&t.id).await.expect("load").expect("task");
+        assert_eq!(&one, t, "a batch reads each task as a single read does");
+    }
+    assert!(store.load_tasks(&[]).await.expect("empty batch").is_empty());
+}

@@ -98,4 +98,5 @@ contract_tests! {
     #[tokio::test] queued_work_is_claimed_round_the_accounts,
     #[tokio::test] ark_tasks_queue_a_callback_per_status_change_once,
     #[tokio::test] queue_gauges_count_queued_due_running_and_pending_callbacks,
+    #[tokio::test] tasks_are_loaded_in_one_batch_and_unknown_ids_are_left_out,
 }
