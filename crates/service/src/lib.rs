@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod admin;
 mod assets;
 pub mod auth;
+mod links;
 pub mod observability;
 mod submit;
 mod task_cache;
@@ -168,7 +169,7 @@ impl GenerationService {
 pub const FINISHED_CACHE_TTL: Duration = Duration::from_secs(600);
 
 pub struct GenerationService {
-    links: MediaLinkMaker,
+    links: links::SignedLinks,
     caches: Caches,
     request_limiters: accounts::RequestLimiters,
     store: Arc<dyn Store>,
@@ -225,7 +226,7 @@ impl GenerationService {
             config.media_links.as_ref().map(|l| l.secret.clone()),
         );
         Self {
-            links,
+            links: links::SignedLinks::new(links),
             caches: Caches::new(config.key_cache_ttl),
             request_limiters: accounts::RequestLimiters::new(),
             store,

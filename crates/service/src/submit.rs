@@ -291,9 +291,10 @@ impl GenerationService {
             if blobs.size(&key).await.map_err(unavailable)?.is_none() {
                 blobs.put(&key, medium.bytes).await.map_err(unavailable)?;
             }
-            let url = MediaUrl::parse(&self.links.url_until(&key, expires)).map_err(|e| {
-                GatewayError::Internal(format!("a link to a stored medium is not a URL: {e}"))
-            })?;
+            let url =
+                MediaUrl::parse(&self.links.maker().url_until(&key, expires)).map_err(|e| {
+                    GatewayError::Internal(format!("a link to a stored medium is not a URL: {e}"))
+                })?;
             copies.insert(
                 medium.field.to_string(),
                 MediaCopy {
