@@ -407,8 +407,9 @@ async fn sigterm_during_a_backup_leaves_nothing_and_a_later_backup_works() {
 }
 
 /// Megabytes of throw-away rows put into the database, so that `VACUUM INTO` takes long enough
-/// (about a second or more) to be caught in the middle.
-const FILLER_MB: u32 = 512;
+/// (half a second or more) to be caught in the middle; the test's temp dir holds about three
+/// times this at its peak.
+const FILLER_MB: u32 = 256;
 
 /// Adds a throw-away table of `megabytes` of 8 KiB rows to the database at `db`, quickly.
 async fn fill_database(db: &Path, megabytes: u32) {
