@@ -223,6 +223,41 @@ async fn video_of(client: &reqwest::Client, task: &Value) -> usize {
     bytes.len()
 }
 
+/// A task through reAPI's status call, which must answer 200 (reads work while the disk is
+/// full).
+async fn read_task(client: &reqwest::Client, base: &str, key: &str, id: &str) -> Value {
+    let r = client
+        .get(format!("{base}/api/v1/tasks/{id}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK, "{id} is readable");
+    r.json().await.expect("json")
+}
+
+/// Once there is room again: every dialect's submit works, and everything acknowledged
+/// (those submits included) completes with its video.
+async fn submit_again_and_finish_all(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    mut acknowledged: Vec<String>,
+) {
+    for call in creates("after space was freed") {
+        let r = send(client, base, key, &call).await;
+        let status = r.status();
+        let body: Value = r.json().await.expect("json");
+        assert!(status.is_success(), "{}: {status} {body}", call.dialect);
+        acknowledged.push(created_id(&body).unwrap_or_else(|| panic!("no id: {body}")));
+    }
+    for id in &acknowledged {
+        let task = wait_for_task(client, base, key, id, Duration::from_secs(120)).await;
+        assert_eq!(task["status"], "completed", "{id}: {task}");
+        video_of(client, &task).await;
+    }
+}
+
 /// Submits in every dialect, round after round, until a round has every dialect refused in its
 /// own retryable terms ("storage is full; retry later", `Retry-After`) with no hold taken and
 /// no task made; submits that still fitted are added to `acknowledged`. Returns that round.
@@ -366,41 +401,17 @@ async fn a_full_disk_refuses_submits_retryably_in_every_dialect_and_loses_nothin
 
     // While full, what was acknowledged is still readable, media included.
     for (id, size) in &finished {
-        let r = client
-            .get(format!("{base}/api/v1/tasks/{id}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .expect("get");
-        assert_eq!(r.status(), StatusCode::OK);
-        let task: Value = r.json().await.expect("json");
+        let task = read_task(&client, &base, &key, id).await;
         assert_eq!(task["status"], "completed", "{task}");
         assert_eq!(video_of(&client, &task).await, *size);
     }
     for id in &acknowledged {
-        let r = client
-            .get(format!("{base}/api/v1/tasks/{id}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .expect("get");
-        assert_eq!(r.status(), StatusCode::OK, "{id} is readable");
+        read_task(&client, &base, &key, id).await;
     }
 
     // Space freed: every dialect's submit works again, and everything acknowledged finishes.
     std::fs::remove_file(&filler).expect("free the space");
-    for call in creates("after space was freed") {
-        let r = send(&client, &base, &key, &call).await;
-        let status = r.status();
-        let body: Value = r.json().await.expect("json");
-        assert!(status.is_success(), "{}: {status} {body}", call.dialect);
-        acknowledged.push(created_id(&body).unwrap_or_else(|| panic!("no id: {body}")));
-    }
-    for id in &acknowledged {
-        let task = wait_for_task(&client, &base, &key, id, Duration::from_secs(120)).await;
-        assert_eq!(task["status"], "completed", "{id}: {task}");
-        video_of(&client, &task).await;
-    }
+    submit_again_and_finish_all(&client, &base, &key, acknowledged).await;
 
     let (code, out) = ledger_verify(&seen);
     assert_eq!(code, 0, "ledger verify: {out}");
@@ -494,25 +505,11 @@ async fn postgres_answering_disk_full_refuses_submits_retryably_and_loses_nothin
 
     // Full long enough for the rendering task's result to meet the fault.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let r = client
-        .get(format!("{base}/api/v1/tasks/{finished}"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(r.status(), StatusCode::OK);
-    let task: Value = r.json().await.expect("json");
+    let task = read_task(client, base, key, &finished).await;
     assert_eq!(task["status"], "completed", "{task}");
     assert_eq!(video_of(client, &task).await, size);
     for id in &acknowledged {
-        let r = client
-            .get(format!("{base}/api/v1/tasks/{id}"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .expect("get");
-        assert_eq!(r.status(), StatusCode::OK, "{id} is readable");
-        let task: Value = r.json().await.expect("json");
+        let task = read_task(client, base, key, id).await;
         assert_ne!(
             task["status"], "failed",
             "{id} was not failed by the fault: {task}"
@@ -525,18 +522,7 @@ async fn postgres_answering_disk_full_refuses_submits_retryably_and_loses_nothin
         .await
         .expect("free the space");
     admin.close().await;
-    for call in creates("after space was freed") {
-        let r = send(client, base, key, &call).await;
-        let status = r.status();
-        let body: Value = r.json().await.expect("json");
-        assert!(status.is_success(), "{}: {status} {body}", call.dialect);
-        acknowledged.push(created_id(&body).unwrap_or_else(|| panic!("no id: {body}")));
-    }
-    for id in &acknowledged {
-        let task = wait_for_task(client, base, key, id, Duration::from_secs(120)).await;
-        assert_eq!(task["status"], "completed", "{id}: {task}");
-        video_of(client, &task).await;
-    }
+    submit_again_and_finish_all(client, base, key, acknowledged).await;
     let (code, out) = app.ledger_verify();
     assert_eq!(code, 0, "ledger verify: {out}");
 }
