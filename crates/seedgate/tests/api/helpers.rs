@@ -379,3 +379,20 @@ pub fn error_code(dialect: &str, body: &Value) -> Value {
         _ => body["code"].clone(),
     }
 }
+
+/// Makes `accounts` the app's only upstreams and routes `model` to them, tried in their order.
+pub fn route_only_through(
+    s: &mut Settings,
+    model: &str,
+    accounts: Vec<seedgate::config::ProviderSettings>,
+) {
+    let names = accounts.iter().map(|a| a.name.clone()).collect();
+    s.providers = accounts;
+    s.routing = std::collections::BTreeMap::from([(
+        model.to_string(),
+        seedgate_providers::Route {
+            strategy: seedgate_providers::RoutingStrategy::Priority,
+            providers: names,
+        },
+    )]);
+}

@@ -9,7 +9,6 @@ use seedgate::config::ProviderSettings;
 use seedgate_core::accounts::Policy;
 use seedgate_core::clock::SystemClock;
 use seedgate_core::records::TaskQuery;
-use seedgate_providers::{Route, RoutingStrategy};
 use seedgate_service::admin::AdminService;
 use seedgate_store::{Actor, Changes};
 use serde_json::{json, Value};
@@ -175,14 +174,7 @@ async fn app_whose_tasks_stay_in_flight() -> TestApp {
     spawn_app_with(move |s| {
         // Two workers, each soon stuck on a hanging task: later tasks stay queued.
         s.worker.concurrency = 2;
-        s.providers = vec![upstream];
-        s.routing = BTreeMap::from([(
-            "seedance-2.0-mini".to_string(),
-            Route {
-                strategy: RoutingStrategy::Priority,
-                providers: vec!["hanging".into()],
-            },
-        )]);
+        crate::helpers::route_only_through(s, "seedance-2.0-mini", vec![upstream]);
         s.upstream.callbacks = Some(false);
     })
     .await

@@ -12,7 +12,6 @@ use reqwest::{Method, StatusCode};
 use seedgate::config::ProviderSettings;
 use seedgate_core::clock::SystemClock;
 use seedgate_core::ledger::EntryKind;
-use seedgate_providers::{Route, RoutingStrategy};
 use seedgate_service::admin::AdminService;
 use seedgate_service::auth;
 use seedgate_store::{Actor, AdminRole};
@@ -484,14 +483,7 @@ async fn front_and_upstream() -> (TestApp, FaultProxy, TestApp, String) {
         ..Default::default()
     };
     let front = spawn_app_with(move |s| {
-        s.providers = vec![account];
-        s.routing = BTreeMap::from([(
-            MODEL.to_string(),
-            Route {
-                strategy: RoutingStrategy::Priority,
-                providers: vec!["ark-main".into()],
-            },
-        )]);
+        crate::helpers::route_only_through(s, MODEL, vec![account]);
         s.upstream.poll_min_ms = 100;
         s.upstream.poll_max_ms = 500;
         s.upstream.callbacks = Some(false);

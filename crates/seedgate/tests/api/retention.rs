@@ -18,7 +18,6 @@ use seedgate_core::records::TaskQuery;
 use seedgate_core::task::TaskStatus;
 use seedgate_core::usage::UsageFigures;
 use seedgate_core::{AccountId, TaskId};
-use seedgate_providers::{Route, RoutingStrategy};
 use seedgate_service::admin::AdminService;
 use seedgate_store::{Actor, AdminRole};
 use serde_json::{json, Value};
@@ -567,14 +566,7 @@ async fn a_reference_copy_an_unfinished_task_needs_outlives_its_lifetime_until_t
     let upstream = HeldUpstream::start().await;
     let account = upstream.account();
     let app = spawn_app_with(move |s| {
-        s.providers = vec![account];
-        s.routing = BTreeMap::from([(
-            MODEL.to_string(),
-            Route {
-                strategy: RoutingStrategy::Priority,
-                providers: vec!["held".into()],
-            },
-        )]);
+        crate::helpers::route_only_through(s, MODEL, vec![account]);
         s.upstream.poll_min_ms = 50;
         s.upstream.poll_max_ms = 200;
         s.upstream.callbacks = Some(false);
@@ -745,25 +737,7 @@ async fn usage_and_ledger(
         .expect("usage");
     assert_eq!(r.status(), StatusCode::OK);
     let report: Value = r.json().await.expect("json");
-    let totals = &report["totals"];
-    let n = |name: &str| {
-        totals[name]
-            .as_i64()
-            .unwrap_or_else(|| panic!("{name} in {report}"))
-    };
-    let reported = UsageFigures {
-        tasks: n("tasks"),
-        succeeded: n("succeeded"),
-        failed: n("failed"),
-        cancelled: n("cancelled"),
-        refunded: n("refunded"),
-        refunds: n("refunds"),
-        credits_held: n("credits_held"),
-        credits_returned: n("credits_returned"),
-        credits_refunded: n("credits_refunded"),
-        credits_charged: n("credits_charged"),
-        billable_seconds: n("billable_seconds"),
-    };
+    let reported = crate::usage::figures_of(&report["totals"]);
     let facts: HashMap<String, (TaskStatus, i64)> = tasks_of(app, account)
         .await
         .into_iter()

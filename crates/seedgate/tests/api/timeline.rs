@@ -11,7 +11,6 @@ use crate::upstreams::tasks_of;
 use reqwest::StatusCode;
 use seedgate::config::ProviderSettings;
 use seedgate_core::clock::SystemClock;
-use seedgate_providers::{Route, RoutingStrategy};
 use seedgate_service::admin::AdminService;
 use seedgate_store::{Actor, AdminRole};
 use serde_json::{json, Value};
@@ -112,17 +111,14 @@ async fn a_failed_over_task_whose_result_cannot_be_copied_shows_every_step_in_or
         let live = upstream.base.clone();
         let upstream_key = upstream_key.clone();
         move |s| {
-            s.providers = vec![
-                ark_account("ark-dead", &dead, "sk-dead"),
-                ark_account("ark-live", &live, &upstream_key),
-            ];
-            s.routing = BTreeMap::from([(
-                MODEL.to_string(),
-                Route {
-                    strategy: RoutingStrategy::Priority,
-                    providers: vec!["ark-dead".into(), "ark-live".into()],
-                },
-            )]);
+            crate::helpers::route_only_through(
+                s,
+                MODEL,
+                vec![
+                    ark_account("ark-dead", &dead, "sk-dead"),
+                    ark_account("ark-live", &live, &upstream_key),
+                ],
+            );
             s.upstream.poll_min_ms = 100;
             s.upstream.poll_max_ms = 500;
             s.upstream.callbacks = Some(false);
@@ -454,14 +450,11 @@ async fn each_upstream_status_change_is_one_line_however_many_polls() {
         let base = upstream.base.clone();
         let key = upstream_key.clone();
         move |s| {
-            s.providers = vec![ark_account("ark-main", &base, &key)];
-            s.routing = BTreeMap::from([(
-                MODEL.to_string(),
-                Route {
-                    strategy: RoutingStrategy::Priority,
-                    providers: vec!["ark-main".into()],
-                },
-            )]);
+            crate::helpers::route_only_through(
+                s,
+                MODEL,
+                vec![ark_account("ark-main", &base, &key)],
+            );
             s.upstream.poll_min_ms = 100;
             s.upstream.poll_max_ms = 200;
             s.upstream.callbacks = Some(false);

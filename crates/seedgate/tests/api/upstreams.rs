@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use seedgate::config::{ProviderSettings, RunMode, Settings};
 use seedgate_core::task::{Task, TaskStatus};
 use seedgate_core::TaskId;
-use seedgate_providers::{Route, RoutingStrategy};
+use seedgate_providers::RoutingStrategy;
 use seedgate_service::auth;
 use seedgate_store::prelude::*;
 use seedgate_store::{SqliteStore, TaskQuery};
@@ -149,16 +149,8 @@ struct Front {
 }
 
 async fn front(accounts: Vec<ProviderSettings>, configure: impl FnOnce(&mut Settings)) -> Front {
-    let names: Vec<String> = accounts.iter().map(|a| a.name.clone()).collect();
     let app = spawn_app_with(move |s| {
-        s.providers = accounts;
-        s.routing = BTreeMap::from([(
-            MODEL.to_string(),
-            Route {
-                strategy: RoutingStrategy::Priority,
-                providers: names,
-            },
-        )]);
+        crate::helpers::route_only_through(s, MODEL, accounts);
         s.upstream.poll_min_ms = 100;
         s.upstream.poll_max_ms = 500;
         s.upstream.callbacks = Some(false);

@@ -60,7 +60,8 @@ async fn get_json(app: &TestApp, path: &str, token: &str) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
-fn figures_of(json: &Value) -> UsageFigures {
+/// A report's figures (its `totals`, or one of its rows) as `UsageFigures`.
+pub(crate) fn figures_of(json: &Value) -> UsageFigures {
     let n = |name: &str| {
         json[name]
             .as_i64()
