@@ -11,7 +11,6 @@ use seedgate_core::clock::SystemClock;
 use seedgate_service::admin::AdminService;
 use seedgate_store::{Actor, AdminRole};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,19 +96,7 @@ async fn a_failing_account_shows_its_open_breaker_last_error_and_lower_success_r
         s.upstream.breaker_failures = 2;
         s.upstream.breaker_open_seconds = 600.0;
         s.providers = vec![
-            ProviderSettings {
-                name: "dead".into(),
-                kind: "ark".into(),
-                base_url: Some(dead_base.clone()),
-                api_key: Some("ark-key".into()),
-                models: BTreeMap::from([(
-                    MODEL.to_string(),
-                    "dreamina-seedance-2-0-mini-260615".to_string(),
-                )]),
-                timeout_seconds: 5.0,
-                connect_timeout_seconds: 2.0,
-                ..Default::default()
-            },
+            crate::helpers::ark_account("dead", &dead_base, "ark-key"),
             ProviderSettings {
                 name: "live".into(),
                 kind: "local".into(),

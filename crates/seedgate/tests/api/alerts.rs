@@ -6,13 +6,12 @@ use crate::callbacks::{Received, Receiver, Reply};
 use crate::helpers::{spawn_app_with, TestApp};
 use axum::http::StatusCode as AxumStatus;
 use reqwest::StatusCode;
-use seedgate::config::{ProviderSettings, Settings};
+use seedgate::config::Settings;
 use seedgate_core::clock::SystemClock;
 use seedgate_service::admin::AdminService;
 use seedgate_service::auth;
 use seedgate_store::{Actor, AdminRole};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -131,19 +130,7 @@ async fn admin_alerts(app: &TestApp) -> Value {
 /// An upstream account every request to which is answered 503, and the settings that send
 /// every task to it (the breaker opens at its first failure, for a minute).
 fn dead_upstream(s: &mut Settings, base: &str) {
-    s.providers = vec![ProviderSettings {
-        name: "dead".into(),
-        kind: "ark".into(),
-        base_url: Some(base.to_string()),
-        api_key: Some("upstream-key".into()),
-        models: BTreeMap::from([(
-            MODEL.to_string(),
-            "dreamina-seedance-2-0-mini-260615".to_string(),
-        )]),
-        timeout_seconds: 5.0,
-        connect_timeout_seconds: 2.0,
-        ..Default::default()
-    }];
+    s.providers = vec![crate::helpers::ark_account("dead", base, "upstream-key")];
     s.upstream.breaker_failures = 1;
     s.upstream.breaker_open_seconds = 60.0;
     s.upstream.callbacks = Some(false);

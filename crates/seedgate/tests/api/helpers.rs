@@ -396,3 +396,21 @@ pub fn route_only_through(
         },
     )]);
 }
+
+/// An Ark upstream account `name` at `base_url` with `key`, carrying `seedance-2.0-mini` as
+/// Ark's Seedance 2.0 Mini, with short timeouts.
+pub fn ark_account(name: &str, base_url: &str, key: &str) -> seedgate::config::ProviderSettings {
+    seedgate::config::ProviderSettings {
+        name: name.into(),
+        kind: "ark".into(),
+        base_url: Some(base_url.into()),
+        api_key: Some(key.into()),
+        models: std::collections::BTreeMap::from([(
+            "seedance-2.0-mini".to_string(),
+            "dreamina-seedance-2-0-mini-260615".to_string(),
+        )]),
+        timeout_seconds: 5.0,
+        connect_timeout_seconds: 2.0,
+        ..Default::default()
+    }
+}

@@ -12,7 +12,6 @@ use seedgate_core::records::TaskQuery;
 use seedgate_service::admin::AdminService;
 use seedgate_store::{Actor, Changes};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A 4 s 480p text-only create in each dialect.
@@ -155,17 +154,8 @@ async fn hanging_upstream() -> ProviderSettings {
         }
     });
     ProviderSettings {
-        name: "hanging".into(),
-        kind: "ark".into(),
-        base_url: Some(format!("http://{addr}")),
-        api_key: Some("k".into()),
-        models: BTreeMap::from([(
-            "seedance-2.0-mini".to_string(),
-            "dreamina-seedance-2-0-mini-260615".to_string(),
-        )]),
         timeout_seconds: 120.0,
-        connect_timeout_seconds: 2.0,
-        ..Default::default()
+        ..crate::helpers::ark_account("hanging", &format!("http://{addr}"), "k")
     }
 }
 

@@ -9,14 +9,12 @@ use crate::helpers::{spawn_app_with, TestApp};
 use crate::upstreams::FaultProxy;
 use axum::http::Method as HttpMethod;
 use reqwest::{Method, StatusCode};
-use seedgate::config::ProviderSettings;
 use seedgate_core::clock::SystemClock;
 use seedgate_core::ledger::EntryKind;
 use seedgate_service::admin::AdminService;
 use seedgate_service::auth;
 use seedgate_store::{Actor, AdminRole};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -469,19 +467,7 @@ async fn front_and_upstream() -> (TestApp, FaultProxy, TestApp, String) {
     })
     .await;
     let upstream_key = upstream.create_key("front service", 10_000).await;
-    let account = ProviderSettings {
-        name: "ark-main".into(),
-        kind: "ark".into(),
-        base_url: Some(proxy.base.clone()),
-        api_key: Some(upstream_key),
-        models: BTreeMap::from([(
-            MODEL.to_string(),
-            "dreamina-seedance-2-0-mini-260615".to_string(),
-        )]),
-        timeout_seconds: 5.0,
-        connect_timeout_seconds: 2.0,
-        ..Default::default()
-    };
+    let account = crate::helpers::ark_account("ark-main", &proxy.base, &upstream_key);
     let front = spawn_app_with(move |s| {
         crate::helpers::route_only_through(s, MODEL, vec![account]);
         s.upstream.poll_min_ms = 100;

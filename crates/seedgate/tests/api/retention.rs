@@ -21,7 +21,7 @@ use seedgate_core::{AccountId, TaskId};
 use seedgate_service::admin::AdminService;
 use seedgate_store::{Actor, AdminRole};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -499,19 +499,7 @@ impl HeldUpstream {
     }
 
     fn account(&self) -> ProviderSettings {
-        ProviderSettings {
-            name: "held".into(),
-            kind: "ark".into(),
-            base_url: Some(self.base.clone()),
-            api_key: Some("ark-key".into()),
-            models: BTreeMap::from([(
-                MODEL.to_string(),
-                "dreamina-seedance-2-0-mini-260615".to_string(),
-            )]),
-            timeout_seconds: 5.0,
-            connect_timeout_seconds: 2.0,
-            ..Default::default()
-        }
+        crate::helpers::ark_account("held", &self.base, "ark-key")
     }
 
     /// The reference-copy links in the create bodies whose prompt contains `prompt`.

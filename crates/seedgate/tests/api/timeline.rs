@@ -6,15 +6,13 @@
 
 use crate::callbacks::{quick_callbacks, submit_with_callback, wait_settled, Receiver, Reply};
 use crate::crash_recovery::free_port;
-use crate::helpers::{spawn_app, spawn_app_with, wait_for_task, TestApp};
+use crate::helpers::{ark_account, spawn_app, spawn_app_with, wait_for_task, TestApp};
 use crate::upstreams::tasks_of;
 use reqwest::StatusCode;
-use seedgate::config::ProviderSettings;
 use seedgate_core::clock::SystemClock;
 use seedgate_service::admin::AdminService;
 use seedgate_store::{Actor, AdminRole};
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,22 +20,6 @@ const MODEL: &str = "seedance-2.0-mini";
 /// 480p × 4 s at $0.0475/s.
 const PRICE: i64 = 190;
 const CLIENT_CREDITS: i64 = 10_000;
-
-fn ark_account(name: &str, base_url: &str, key: &str) -> ProviderSettings {
-    ProviderSettings {
-        name: name.into(),
-        kind: "ark".into(),
-        base_url: Some(base_url.into()),
-        api_key: Some(key.into()),
-        models: BTreeMap::from([(
-            MODEL.to_string(),
-            "dreamina-seedance-2-0-mini-260615".to_string(),
-        )]),
-        timeout_seconds: 5.0,
-        connect_timeout_seconds: 2.0,
-        ..Default::default()
-    }
-}
 
 /// `GET path` with `token`: the status and the JSON answer.
 async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
