@@ -574,6 +574,33 @@ impl Receiver {
     }
 }
 
+/// Waits until `count` final callbacks are delivered and none is pending or leased (Ark also
+/// reports `queued` and `running`; those the result overtook stay `superseded`, which is
+/// settled too).
+async fn wait_until_settled(
+    store: &SqliteStore,
+    count: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let (delivered, open): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(event = 'final' AND state = 'delivered'), 0), \
+             COALESCE(SUM(state = 'pending' OR lease_token IS NOT NULL), 0) FROM callbacks",
+        )
+        .fetch_one(store.pool())
+        .await?;
+        if delivered as usize >= count && open == 0 {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{delivered} of {count} final callbacks delivered, {open} still open"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Callback deliveries per second. `count` tasks with a callback are run and delivered once
 /// (timed apart: the renderer's pace); then every final callback is made due again at once in
 /// the database, a few rounds over, and the time until the receiver has each round is the
@@ -624,27 +651,10 @@ pub async fn callback_deliveries(count: usize) -> anyhow::Result<Vec<Figure>> {
         done??;
     }
     // The first round ends when every task's final callback is delivered and nothing else
-    // is still pending or leased (Ark also reports `queued` and `running`; those the result
-    // overtook stay `superseded`, which is settled too). Counting receiver hits would end it
-    // early: the status callbacks arrive long before the last task finishes.
+    // is open. Counting receiver hits would end it early: the status callbacks arrive long
+    // before the last task finishes.
     let first_round = Instant::now();
-    let settle = first_round + Duration::from_secs(300);
-    loop {
-        let (delivered, open): (i64, i64) = sqlx::query_as(
-            "SELECT COALESCE(SUM(event = 'final' AND state = 'delivered'), 0), \
-             COALESCE(SUM(state = 'pending' OR lease_token IS NOT NULL), 0) FROM callbacks",
-        )
-        .fetch_one(store.pool())
-        .await?;
-        if delivered as usize >= count && open == 0 {
-            break;
-        }
-        anyhow::ensure!(
-            Instant::now() < settle,
-            "{delivered} of {count} final callbacks delivered, {open} still open"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until_settled(&store, count, Duration::from_secs(300)).await?;
     let first_round = first_round.elapsed();
 
     // Every final callback due again at once, ROUNDS times: now the dispatcher alone is
@@ -665,19 +675,7 @@ pub async fn callback_deliveries(count: usize) -> anyhow::Result<Vec<Figure>> {
             .wait_for(before + count as u64, Duration::from_secs(120))
             .await?;
         elapsed += started.elapsed().as_secs_f64();
-        let settle = Instant::now() + Duration::from_secs(60);
-        loop {
-            let open: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM callbacks WHERE state = 'pending' OR lease_token IS NOT NULL",
-            )
-            .fetch_one(store.pool())
-            .await?;
-            if open == 0 {
-                break;
-            }
-            anyhow::ensure!(Instant::now() < settle, "{open} callbacks never settled");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until_settled(&store, count, Duration::from_secs(60)).await?;
     }
     let per_round = count;
     let count = count * ROUNDS;
