@@ -40,6 +40,29 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// A temp dir with the test config, a migrated data dir and a path for a backup.
+struct Scratch {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    data: PathBuf,
+    backup_dir: PathBuf,
+}
+
+fn migrated_scratch() -> Scratch {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("seedgate.toml");
+    std::fs::write(&config, CONFIG).expect("config");
+    let (data, backup_dir) = (dir.path().join("data"), dir.path().join("backup"));
+    let out = run(&mut seedgate(&["migrate"], &config, &data));
+    assert!(out.status.success(), "migrate: {}", stderr(&out));
+    Scratch {
+        dir,
+        config,
+        data,
+        backup_dir,
+    }
+}
+
 /// The reAPI status order: a restored task may have moved on, never back.
 fn same_or_later(before: &str, after: &str) -> bool {
     before == after || before == "processing"
@@ -344,12 +367,12 @@ fn fill_media(data: &Path, files: usize, size: usize) {
 
 #[tokio::test]
 async fn sigterm_during_a_backup_leaves_nothing_and_a_later_backup_works() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("seedgate.toml");
-    std::fs::write(&config, CONFIG).expect("config");
-    let (data, backup_dir) = (dir.path().join("data"), dir.path().join("backup"));
-    let out = run(&mut seedgate(&["migrate"], &config, &data));
-    assert!(out.status.success(), "migrate: {}", stderr(&out));
+    let Scratch {
+        dir,
+        config,
+        data,
+        backup_dir,
+    } = migrated_scratch();
     fill_media(&data, 400, 1 << 20);
 
     let mut child = seedgate(&["backup", "--to"], &config, &data)
@@ -469,12 +492,12 @@ fn file_len(path: &Path) -> u64 {
 
 #[tokio::test]
 async fn sigterm_during_the_database_snapshot_stops_it_at_once_and_leaves_nothing() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("seedgate.toml");
-    std::fs::write(&config, CONFIG).expect("config");
-    let (data, backup_dir) = (dir.path().join("data"), dir.path().join("backup"));
-    let out = run(&mut seedgate(&["migrate"], &config, &data));
-    assert!(out.status.success(), "migrate: {}", stderr(&out));
+    let Scratch {
+        dir,
+        config,
+        data,
+        backup_dir,
+    } = migrated_scratch();
     let db = data.join("seedgate.db");
     fill_database(&db, FILLER_MB).await;
     let source_size = file_len(&db);
@@ -575,13 +598,12 @@ async fn sigterm_during_the_database_snapshot_stops_it_at_once_and_leaves_nothin
 #[tokio::test]
 async fn restore_refuses_a_used_data_dir_a_damaged_or_incomplete_backup_and_backup_refuses_postgres(
 ) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("seedgate.toml");
-    std::fs::write(&config, CONFIG).expect("config");
-    let (data, backup_dir) = (dir.path().join("data"), dir.path().join("backup"));
-    assert!(run(&mut seedgate(&["migrate"], &config, &data))
-        .status
-        .success());
+    let Scratch {
+        dir,
+        config,
+        data,
+        backup_dir,
+    } = migrated_scratch();
     fill_media(&data, 3, 1000);
     let out = run(seedgate(&["backup", "--to"], &config, &data).arg(&backup_dir));
     assert!(out.status.success(), "backup: {}", stderr(&out));
