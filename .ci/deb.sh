@@ -84,7 +84,9 @@ as_service() {
 }
 
 echo "== an API key, made as $user with the installed config"
-key=$(as_service /usr/bin/seedgate keys create --name deb-ci --credits 100000)
+# A name of this run's own: the machine may keep /var/lib/seedgate from an earlier install (the
+# package never deletes it, purge included), and its accounts with it.
+key=$(as_service /usr/bin/seedgate keys create --name "deb-ci-$(date +%s)-$$" --credits 100000)
 case "$key" in sg_*) ;; *) echo "keys create printed: $key" >&2; exit 1 ;; esac
 
 echo "== $exec_start, as $user, on $base"
