@@ -11,6 +11,7 @@
 
 pub mod alerts;
 pub mod changes;
+mod group_commit;
 pub mod observability;
 pub mod postgres;
 pub mod retention;
@@ -422,7 +423,21 @@ pub trait TaskQueue: Send + Sync + 'static {
         worker: &str,
         lease: Duration,
         max_attempts: u32,
-    ) -> StoreResult<Option<ClaimedTask>>;
+    ) -> StoreResult<Option<ClaimedTask>> {
+        Ok(self
+            .claim_tasks(worker, lease, max_attempts, 1)
+            .await?
+            .pop())
+    }
+    /// Claims up to `limit` runnable tasks in one transaction, in the order `claim_task` would
+    /// take them one by one (rescues first, then the accounts in turn); fewer when fewer are due.
+    async fn claim_tasks(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_attempts: u32,
+        limit: usize,
+    ) -> StoreResult<Vec<ClaimedTask>>;
     /// Extends a lease; `false` when the lease was lost (fenced).
     async fn renew_lease(
         &self,

@@ -39,7 +39,7 @@
 //! commits concurrently on its own).
 
 use crate::*;
-use shared::{KeyLock, Tx};
+use shared::KeyLock;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Executor, PgPool};
 use std::str::FromStr;
@@ -52,6 +52,7 @@ mod shared;
 
 type Db = sqlx::Postgres;
 type This = PgStore;
+type Tx = sqlx::Transaction<'static, Db>;
 
 /// What a `SELECT` that decides a write locks: the rows it read, until the transaction ends.
 const ROW_LOCK: &str = " FOR UPDATE";
@@ -250,6 +251,14 @@ impl PgStore {
         Ok(self.pool.begin().await?)
     }
 
+    /// One write statement: on its own, as PostgreSQL commits concurrently by itself.
+    async fn write_one<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
+    ) -> StoreResult<sqlx::postgres::PgQueryResult> {
+        Ok(query.execute(&self.pool).await?)
+    }
+
     /// A read-only snapshot: several reads that must agree with each other (a page and its
     /// total, the ledger audit) while other replicas keep writing.
     async fn read_tx(&self) -> StoreResult<Tx> {
@@ -257,21 +266,6 @@ impl PgStore {
             .pool
             .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?)
-    }
-
-    /// Every new task is one plain transaction: the balance guard and hold, the task row and
-    /// the Idempotency-Key completion commit together or not at all (no group commit:
-    /// PostgreSQL commits concurrently on its own).
-    async fn commit_new_task(
-        &self,
-        task: &Task,
-        idempotency: Option<IdempotencyCompletion>,
-    ) -> StoreResult<Admission> {
-        let mut tx = self.write_tx().await?;
-        // On error the transaction is dropped, and rolled back: nothing of the submit remains.
-        let admission = shared::insert_task(&mut tx, task, idempotency).await?;
-        tx.commit().await?;
-        Ok(admission)
     }
 }
 

@@ -2,8 +2,9 @@
 //! power loss; this is money), `busy_timeout` on every connection, and every write transaction
 //! opened with `BEGIN IMMEDIATE` so that a read-then-write never fails on lock upgrade.
 
+use crate::group_commit::{WriteTx, Writer};
 use crate::*;
-use shared::{KeyLock, Tx};
+use shared::KeyLock;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use std::path::Path;
@@ -37,11 +38,55 @@ const DATABASE_BYTES: &str =
 
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Reads: several connections, each reading its own snapshot while writes go on.
     pool: SqlitePool,
-    /// New tasks go through the group writer.
-    creates: tokio::sync::mpsc::Sender<CreateJob>,
+    /// Every write transaction: one connection, with group commit (`group_commit.rs`).
+    writer: Writer,
     /// This process makes every commit to its file, so the feed hears them all.
     feed: crate::changes::ChangeFeed,
+}
+
+/// A transaction of either kind; both read as the connection they run on.
+pub(crate) enum Tx {
+    /// A snapshot on a read connection.
+    Read(sqlx::Transaction<'static, Db>),
+    /// A member of the writer's group.
+    Write(WriteTx),
+}
+
+impl Tx {
+    pub(crate) async fn commit(self) -> StoreResult<()> {
+        match self {
+            Tx::Read(tx) => Ok(tx.commit().await?),
+            Tx::Write(tx) => tx.commit().await,
+        }
+    }
+
+    pub(crate) async fn rollback(self) -> StoreResult<()> {
+        match self {
+            Tx::Read(tx) => Ok(tx.rollback().await?),
+            Tx::Write(tx) => tx.rollback().await,
+        }
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &sqlx::SqliteConnection {
+        match self {
+            Tx::Read(tx) => tx,
+            Tx::Write(tx) => tx,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut sqlx::SqliteConnection {
+        match self {
+            Tx::Read(tx) => tx,
+            Tx::Write(tx) => tx,
+        }
+    }
 }
 
 impl crate::changes::ChangeSource for SqliteStore {
@@ -69,13 +114,12 @@ impl SqliteStore {
             .max_connections(8)
             .min_connections(1)
             .before_acquire(|conn, _| Box::pin(still_usable(conn)))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        let (creates, jobs) = tokio::sync::mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(group_writer(pool.clone(), jobs));
+        let writer = Writer::open(&options).await?;
         let store = Self {
             pool,
-            creates,
+            writer,
             feed: crate::changes::ChangeFeed::new(true),
         };
         store.migrate().await?;
@@ -127,33 +171,23 @@ impl SqliteStore {
     }
 
     async fn write_tx(&self) -> StoreResult<Tx> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(Tx::Write(self.writer.begin().await?))
+    }
+
+    /// One write statement, as a member of the writer's group.
+    async fn write_one<'q>(
+        &self,
+        query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
+    ) -> StoreResult<sqlx::sqlite::SqliteQueryResult> {
+        let mut tx = self.write_tx().await?;
+        let result = query.execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(result)
     }
 
     /// A read transaction: in WAL mode, one consistent snapshot while writers carry on.
     async fn read_tx(&self) -> StoreResult<Tx> {
-        Ok(self.pool.begin().await?)
-    }
-
-    /// Hands a new task to the group writer and waits for its commit.
-    async fn commit_new_task(
-        &self,
-        task: &Task,
-        idempotency: Option<IdempotencyCompletion>,
-    ) -> StoreResult<Admission> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = CreateJob {
-            task: task.clone(),
-            idempotency,
-            reply,
-        };
-        self.creates
-            .send(job)
-            .await
-            .map_err(|_| StoreError::Conflict("the store is shutting down".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Conflict("the store is shutting down".into()))?
+        Ok(Tx::Read(self.pool.begin().await?))
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -231,77 +265,6 @@ impl Drop for MigrationLock {
 /// Writers are serial already (`BEGIN IMMEDIATE`): nothing more to take.
 async fn lock_key(_tx: &mut Tx, _lock: KeyLock, _key: &str) -> StoreResult<()> {
     Ok(())
-}
-
-/// A task to insert, waiting for the group writer.
-struct CreateJob {
-    task: Task,
-    idempotency: Option<IdempotencyCompletion>,
-    reply: tokio::sync::oneshot::Sender<StoreResult<Admission>>,
-}
-
-/// Most submits folded into one transaction: one fsync then covers all of them.
-const MAX_GROUP: usize = 128;
-
-/// Group commit for new tasks. With `synchronous = FULL` every commit waits for the disk, so
-/// submits arriving together are written in one transaction, each inside its own savepoint: a
-/// submit that fails (insufficient credits) is rolled back alone, and every reply is sent only
-/// after the commit, so nothing is acknowledged before it is durable.
-async fn group_writer(pool: SqlitePool, mut jobs: tokio::sync::mpsc::Receiver<CreateJob>) {
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_GROUP {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        match write_group(&pool, &batch).await {
-            Ok(results) => {
-                for (job, result) in batch.into_iter().zip(results) {
-                    let _ = job.reply.send(result);
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, tasks = batch.len(), "committing new tasks failed");
-                let full = e.is_storage_full();
-                for job in batch {
-                    let _ = job.reply.send(Err(if full {
-                        StoreError::StorageFull
-                    } else {
-                        StoreError::Conflict(format!("could not store the task: {e}"))
-                    }));
-                }
-            }
-        }
-    }
-}
-
-async fn write_group(
-    pool: &SqlitePool,
-    batch: &[CreateJob],
-) -> StoreResult<Vec<StoreResult<Admission>>> {
-    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        sqlx::query("SAVEPOINT new_task").execute(&mut *tx).await?;
-        let result = shared::insert_task(&mut tx, &job.task, job.idempotency.clone()).await;
-        if result.as_ref().is_err_and(StoreError::is_storage_full) {
-            // SQLite may have rolled the whole transaction back: no task of the group is kept.
-            return Err(StoreError::StorageFull);
-        }
-        if result.is_err() {
-            sqlx::query("ROLLBACK TO SAVEPOINT new_task")
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query("RELEASE SAVEPOINT new_task")
-            .execute(&mut *tx)
-            .await?;
-        results.push(result);
-    }
-    tx.commit().await?;
-    Ok(results)
 }
 
 #[cfg(test)]

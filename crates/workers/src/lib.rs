@@ -124,6 +124,10 @@ pub struct TaskWorkers {
     pollers: Mutex<HashMap<String, Poller>>,
     /// Tasks this process follows at an upstream: account and upstream job id.
     tracked: Mutex<HashMap<TaskId, (String, String)>>,
+    /// Callbacks that came before their task was followed (an upstream that finishes at once
+    /// can call back before the job's id is recorded here), and when: following the task then
+    /// polls it at once instead of on the schedule.
+    early_callbacks: Mutex<HashMap<TaskId, std::time::Instant>>,
     /// Stops the pollers when the workers stop.
     stopping: CancellationToken,
 }
@@ -151,6 +155,9 @@ enum Outcome {
     /// or deadline, until the upstream job is known.
     InDoubt(ProviderError),
 }
+
+/// Most tasks one claim takes (at most the free worker slots).
+const MAX_CLAIM_BATCH: usize = 64;
 
 /// How long a task past its deadline, whose submit is in doubt, is given to find its upstream
 /// job (and cancel it) before it goes back to the queue, still in flight.
@@ -198,6 +205,7 @@ impl TaskWorkers {
             id,
             pollers: Mutex::default(),
             tracked: Mutex::default(),
+            early_callbacks: Mutex::default(),
             stopping: CancellationToken::new(),
         })
     }
@@ -225,20 +233,34 @@ impl TaskWorkers {
                 },
                 _ = shutdown.cancelled() => break,
             };
+            // Every free slot is filled in one claim: one transaction takes them all.
+            let mut permits = vec![permit];
+            while permits.len() < MAX_CLAIM_BATCH {
+                match slots.clone().try_acquire_owned() {
+                    Ok(permit) => permits.push(permit),
+                    Err(_) => break,
+                }
+            }
+            let wanted = permits.len();
             match self
                 .store
-                .claim_task(&worker, self.config.lease, self.config.max_attempts)
+                .claim_tasks(&worker, self.config.lease, self.config.max_attempts, wanted)
                 .await
             {
-                Ok(Some(claimed)) => {
-                    let me = self.clone();
-                    let shutdown = shutdown.clone();
-                    running.spawn(async move { me.process(claimed, permit, shutdown).await });
-                    continue;
+                Ok(claimed) => {
+                    let all = claimed.len() == wanted;
+                    for (claimed, permit) in claimed.into_iter().zip(permits) {
+                        let me = self.clone();
+                        let shutdown = shutdown.clone();
+                        running.spawn(async move { me.process(claimed, permit, shutdown).await });
+                    }
+                    // Fewer than asked for: the queue is empty for now.
+                    if all {
+                        continue;
+                    }
                 }
-                Ok(None) => drop(permit),
                 Err(e) => {
-                    drop(permit);
+                    drop(permits);
                     tracing::error!(error = %e, "claiming a task failed");
                 }
             }

@@ -347,6 +347,14 @@ impl TaskWorkers {
                 job.task_id.clone(),
                 (account.name().to_string(), job_id.to_string()),
             );
+        // The upstream called back before the job was followed: it has news now.
+        let called_back = self
+            .early_callbacks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&job.task_id)
+            .is_some();
+        let first = if called_back { Duration::ZERO } else { first };
         let mut interval = first.clamp(Duration::ZERO, upstream.poll_max);
         // What the polls said last: the timeline gets a line when it changes, not per poll.
         // A job taken just now is known to be pending (its first status, when the upstream
@@ -401,6 +409,44 @@ impl TaskWorkers {
         }
     }
 
+    /// Keeps a callback for a task not followed yet, for `follow` to find. Bounded: entries
+    /// older than a minute (a task another replica follows) make room for new ones.
+    fn remember_early_callback(&self, task: &TaskId) {
+        const KEPT: Duration = Duration::from_secs(60);
+        const MOST: usize = 10_000;
+        let now = std::time::Instant::now();
+        {
+            let mut early = self
+                .early_callbacks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if early.len() >= MOST {
+                early.retain(|_, at| now.duration_since(*at) < KEPT);
+            }
+            if early.len() < MOST {
+                early.insert(task.clone(), now);
+            }
+        }
+        // `follow` may have started between the look at `tracked` and now: nudge it instead.
+        let tracked = self
+            .tracked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(task)
+            .cloned();
+        if let Some((account_name, _)) = tracked {
+            let taken = self
+                .early_callbacks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(task)
+                .is_some();
+            if let (true, Some(account)) = (taken, self.router.account(&account_name)) {
+                self.poller(account).nudge(task);
+            }
+        }
+    }
+
     pub(crate) fn untrack(&self, task: &TaskId) {
         self.tracked
             .lock()
@@ -431,9 +477,15 @@ impl TaskWorkers {
             .get(task)
             .cloned();
         let Some((account_name, job_id)) = tracked else {
-            // Followed by another replica (which polls it on its own schedule) or finished.
+            // Not followed here (yet): its job id may not be recorded yet, or another replica
+            // follows it (and polls it on its own schedule), or it has finished.
             return match self.store.load_task(task).await {
-                Ok(Some(t)) if t.provider.is_some() => CallbackVerdict::Accepted,
+                Ok(Some(t)) if t.provider.is_some() => {
+                    if t.status == seedgate_core::task::TaskStatus::Running {
+                        self.remember_early_callback(task);
+                    }
+                    CallbackVerdict::Accepted
+                }
                 _ => CallbackVerdict::Unknown,
             };
         };

@@ -1,14 +1,15 @@
-//! Draining a backlog: a front seedgate whose only account is an upstream seedgate (instant
-//! renderer) speaking Ark, which calls the front back. The upstream is stopped (SIGSTOP), the
-//! front is given `TASKS` tasks, then the upstream is continued (SIGCONT) and the time until
-//! the front holds every task as succeeded is the end-to-end rate: claim, upstream create,
-//! the upstream's render and callbacks, the front's poll, the result copy, the settlement.
+//! Draining a backlog: a front seedgate whose only account is an instant upstream speaking Ark
+//! (`instant_ark`, in this process: every job has succeeded when its create is answered, and it
+//! calls the front back at once). The upstream is held shut while the front is given `TASKS`
+//! tasks, then opened; the time until the front holds every task as succeeded is the end-to-end
+//! rate: claim, upstream create, the callback, the front's poll, the result copy, the
+//! settlement.
 //!
-//! Settings for either server can be added from the environment for experiments:
+//! Settings for the front can be added from the environment for experiments:
 //! `SEEDGATE_BENCH_FRONT_WORKER__CONCURRENCY=32` gives the front
-//! `SEEDGATE_WORKER__CONCURRENCY=32` (likewise `SEEDGATE_BENCH_UPSTREAM_…`); the report names
-//! every setting used.
+//! `SEEDGATE_WORKER__CONCURRENCY=32`; the report names every setting used.
 
+use super::instant_ark::InstantArk;
 use super::report::{Figure, Target};
 use super::server::{free_addr, Seedgate};
 use seedgate_store::SqliteStore;
@@ -30,15 +31,6 @@ const FRONT_DEFAULTS: &[(&str, &str)] = &[
     ("SEEDGATE_UPSTREAM__POLL_MIN_MS", "2000"),
     ("SEEDGATE_UPSTREAM__POLL_MAX_MS", "15000"),
     ("SEEDGATE_UPSTREAM__POLL_CONCURRENCY", "16"),
-];
-
-/// The upstream stands in for a fast provider: renders at once, calls back without queueing
-/// behind its per-host limit.
-const UPSTREAM_DEFAULTS: &[(&str, &str)] = &[
-    ("SEEDGATE_WORKER__CONCURRENCY", "16"),
-    ("SEEDGATE_CALLBACKS__CONCURRENCY", "64"),
-    ("SEEDGATE_CALLBACKS__PER_HOST_CONCURRENCY", "64"),
-    ("SEEDGATE_CALLBACKS__PER_ACCOUNT_CONCURRENCY", "64"),
 ];
 
 /// Defaults, then `SEEDGATE_BENCH_<who>_<SETTING>` from this process's environment.
@@ -92,18 +84,6 @@ impl Drop for ConfigFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
-}
-
-fn signal(server: &Seedgate, sig: libc::c_int) -> anyhow::Result<()> {
-    let pid = libc::pid_t::try_from(server.pid())?;
-    // SAFETY: signalling our own child process by its id.
-    let rc = unsafe { libc::kill(pid, sig) };
-    anyhow::ensure!(
-        rc == 0,
-        "signalling {pid}: {}",
-        std::io::Error::last_os_error()
-    );
-    Ok(())
 }
 
 async fn start(
@@ -162,18 +142,21 @@ fn since(from: Instant, at: Option<Instant>) -> f64 {
 
 pub async fn drain_backlog() -> anyhow::Result<Vec<Figure>> {
     let front_settings = settings(FRONT_DEFAULTS, "FRONT");
-    let upstream_settings = settings(UPSTREAM_DEFAULTS, "UPSTREAM");
-    let upstream_config = ConfigFile::write(
-        "drain-upstream",
-        "mode = \"development\"\n[fetch]\nallow_private = [\"127.0.0.0/8\"]\n",
-    )?;
-    let upstream = start(
-        "drain-upstream",
-        free_addr()?,
-        &upstream_config,
-        &upstream_settings,
-    )
-    .await?;
+    // What the instant upstream hands back: a real clip of the size and length asked for.
+    let video = tokio::task::spawn_blocking(|| {
+        seedgate_local_renderer::render(&seedgate_local_renderer::RenderSpec {
+            width: 864,
+            height: 496,
+            fps: 24,
+            duration_seconds: 4,
+            scene: seedgate_local_renderer::Scene::Card {
+                prompt: "a backlog".into(),
+            },
+            audio: false,
+        })
+    })
+    .await??;
+    let upstream = InstantArk::start(video.into(), false).await?;
     let front_addr = free_addr()?;
     // The front's only account is the upstream, in Ark's dialect (which calls back); its own
     // URL is where the upstream's callbacks go.
@@ -188,50 +171,43 @@ pub async fn drain_backlog() -> anyhow::Result<Vec<Figure>> {
              name = \"upstream\"\n\
              kind = \"ark\"\n\
              base_url = \"http://{upstream}\"\n\
-             api_key = \"{key}\"\n\
+             api_key = \"bench\"\n\
              models = {{ \"seedance-2.0-mini\" = \"dreamina-seedance-2-0-mini-260615\" }}\n\
              max_concurrent = 1000000\n\
-             # The submits claimed while the upstream is stopped wait for it.\n\
+             # The submits claimed while the upstream is shut wait for it.\n\
              timeout_seconds = 120\n",
             upstream = upstream.addr,
-            key = upstream.key,
         ),
     )?;
     let front = start("drain-front", front_addr, &front_config, &front_settings).await?;
     let front_db = SqliteStore::open(&front.data_dir.join("seedgate.db")).await?;
-    let upstream_db = SqliteStore::open(&upstream.data_dir.join("seedgate.db")).await?;
 
-    // The backlog: the upstream stopped, every task accepted by the front.
-    signal(&upstream, libc::SIGSTOP)?;
+    // The backlog: the upstream shut, every task accepted by the front.
     let submitting = Instant::now();
     let body = json!({"model": "seedance-2.0-mini", "prompt": "a backlog", "resolution": "480p",
                       "duration": 4});
     let submitted = super::scenarios::submit_many(&front, &body, TASKS).await;
     let submit_seconds = submitting.elapsed().as_secs_f64();
-    if let Err(e) = submitted {
-        signal(&upstream, libc::SIGCONT)?;
-        return Err(e);
-    }
+    submitted?;
     let before = counts(&front_db).await?;
     anyhow::ensure!(
         count(&before, "succeeded") == 0,
-        "tasks succeeded while the upstream was stopped: {before:?}"
+        "tasks succeeded while the upstream was shut: {before:?}"
     );
 
-    let cpu_before = (cpu_seconds(front.pid())?, cpu_seconds(upstream.pid())?);
-    signal(&upstream, libc::SIGCONT)?;
+    let cpu_before = cpu_seconds(front.pid())?;
+    upstream.open();
     let started = Instant::now();
-    let (mut all_created, mut all_rendered) = (None, None);
+    let (mut all_created, mut all_fetched) = (None, None);
     let tasks = i64::try_from(TASKS)?;
     let last = loop {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let now = Instant::now();
-        let up = counts(&upstream_db).await?;
-        if all_created.is_none() && up.values().sum::<i64>() >= tasks {
+        if all_created.is_none() && upstream.created() >= TASKS as u64 {
             all_created = Some(now);
         }
-        if all_rendered.is_none() && count(&up, "succeeded") >= tasks {
-            all_rendered = Some(now);
+        if all_fetched.is_none() && upstream.downloads() >= TASKS as u64 {
+            all_fetched = Some(now);
         }
         let c = counts(&front_db).await?;
         let ended = count(&c, "succeeded") + count(&c, "failed") + count(&c, "cancelled");
@@ -240,14 +216,16 @@ pub async fn drain_backlog() -> anyhow::Result<Vec<Figure>> {
         }
         anyhow::ensure!(
             started.elapsed() < DRAIN_TIMEOUT,
-            "the front did not drain {TASKS} tasks in {} s: {c:?} (upstream: {up:?})",
-            DRAIN_TIMEOUT.as_secs()
+            "the front did not drain {TASKS} tasks in {} s: {c:?} (upstream: {} created, {} \
+             results fetched)",
+            DRAIN_TIMEOUT.as_secs(),
+            upstream.created(),
+            upstream.downloads()
         );
     };
     let (end, finished) = last;
     let elapsed = finished.duration_since(started).as_secs_f64();
-    let front_cpu = cpu_seconds(front.pid())? - cpu_before.0;
-    let upstream_cpu = cpu_seconds(upstream.pid())? - cpu_before.1;
+    let front_cpu = cpu_seconds(front.pid())? - cpu_before;
     let succeeded = count(&end, "succeeded");
     let not_succeeded = tasks - succeeded;
     if not_succeeded > 0 {
@@ -263,11 +241,7 @@ pub async fn drain_backlog() -> anyhow::Result<Vec<Figure>> {
         );
     }
     let scenario = format!("drain {TASKS} queued tasks → instant upstream (ark)");
-    let configured = format!(
-        "{scenario}; front: {}; upstream: {}",
-        describe(&front_settings),
-        describe(&upstream_settings)
-    );
+    let configured = format!("{scenario}; front: {}", describe(&front_settings));
     Ok(vec![
         Figure::new(
             "drain.rate",
@@ -294,10 +268,10 @@ pub async fn drain_backlog() -> anyhow::Result<Vec<Figure>> {
             "s",
         ),
         Figure::new(
-            "drain.upstream_rendered",
+            "drain.upstream_fetched",
             &scenario,
-            "upstream finished every job after",
-            since(started, all_rendered),
+            "every result fetched from the upstream after",
+            since(started, all_fetched),
             "s",
         ),
         Figure::new(
@@ -305,13 +279,6 @@ pub async fn drain_backlog() -> anyhow::Result<Vec<Figure>> {
             &scenario,
             "front's CPU time per task (user + system)",
             front_cpu * 1000.0 / TASKS as f64,
-            "ms",
-        ),
-        Figure::new(
-            "drain.upstream_cpu",
-            &scenario,
-            "upstream's CPU time per task (user + system)",
-            upstream_cpu * 1000.0 / TASKS as f64,
             "ms",
         ),
         Figure::new(

@@ -10,6 +10,7 @@ mod baseline;
 mod console;
 mod drain;
 mod history;
+mod instant_ark;
 mod load;
 mod media;
 mod postgres;

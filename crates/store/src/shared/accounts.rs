@@ -712,14 +712,15 @@ impl ServerSecrets for This {
         if let Some(value) = existing {
             return Ok(value);
         }
-        sqlx::query(
-            "INSERT INTO server_secrets (name, value, created_at_ms) VALUES ($1, $2, $3) \
+        self.write_one(
+            sqlx::query(
+                "INSERT INTO server_secrets (name, value, created_at_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(candidate)
+            .bind(now_ms()),
         )
-        .bind(name)
-        .bind(candidate)
-        .bind(now_ms())
-        .execute(self.pool())
         .await?;
         let value: String = sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
             .bind(name)

@@ -132,15 +132,17 @@ impl AlertStore for This {
     }
 
     async fn resolve_alerts(&self, kind: &str, subject: &str) -> StoreResult<u64> {
-        let r = sqlx::query(
-            "UPDATE alerts SET resolved_at_ms = $1 \
+        let r = self
+            .write_one(
+                sqlx::query(
+                    "UPDATE alerts SET resolved_at_ms = $1 \
              WHERE kind = $2 AND subject = $3 AND resolved_at_ms IS NULL",
-        )
-        .bind(now_ms())
-        .bind(kind)
-        .bind(subject)
-        .execute(self.pool())
-        .await?;
+                )
+                .bind(now_ms())
+                .bind(kind)
+                .bind(subject),
+            )
+            .await?;
         Ok(r.rows_affected())
     }
 

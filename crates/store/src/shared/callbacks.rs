@@ -196,7 +196,9 @@ impl CallbackOutbox for This {
     }
 
     async fn redeliver_callback(&self, task_id: &TaskId, account: &AccountId) -> StoreResult<()> {
-        redeliver_final_callback(self.pool(), task_id.as_str(), Some(account.as_str())).await?;
+        let mut tx = self.write_tx().await?;
+        redeliver_final_callback(&mut *tx, task_id.as_str(), Some(account.as_str())).await?;
+        tx.commit().await?;
         self.feed.publish([Change::CallbacksDue]);
         Ok(())
     }

@@ -72,13 +72,14 @@ impl IdempotencyStore for This {
     }
 
     async fn release_idempotency_key(&self, api_key: &ApiKeyId, key: &str) -> StoreResult<()> {
-        sqlx::query(
-            "DELETE FROM idempotency_keys \
+        self.write_one(
+            sqlx::query(
+                "DELETE FROM idempotency_keys \
              WHERE api_key_id = $1 AND idem_key = $2 AND state = 'in_progress'",
+            )
+            .bind(api_key.as_str())
+            .bind(key),
         )
-        .bind(api_key.as_str())
-        .bind(key)
-        .execute(self.pool())
         .await?;
         Ok(())
     }

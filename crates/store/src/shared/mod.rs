@@ -3,7 +3,8 @@
 //! names the backend, which provides
 //!
 //! - `Db` (the sqlx database) and `This` (the store type), with `pool()`, `write_tx()`,
-//!   `read_tx()` and `commit_new_task()` (SQLite groups commits, PostgreSQL does not);
+//!   `read_tx()` (each giving a `Tx`) and `write_one()` (SQLite groups commits, PostgreSQL
+//!   does not);
 //! - `lock_key()`, serialising a key's transactions that must not interleave (an advisory lock
 //!   on PostgreSQL; nothing on SQLite, whose writers are already serial);
 //! - `ROW_LOCK` and `SKIP_LOCKED`, the row-locking suffixes a `SELECT` takes before it decides
@@ -13,7 +14,7 @@
 //! How the statements stay safe when many replicas race is explained in `postgres.rs`; on
 //! SQLite, `BEGIN IMMEDIATE` makes every write transaction run alone.
 
-use super::{lock_key, Db, This, ROW_LOCK, SKIP_LOCKED};
+use super::{lock_key, Db, This, Tx, ROW_LOCK, SKIP_LOCKED};
 use crate::changes::Change;
 use crate::rows::{
     AssetRow, AttemptRow, BalanceRow, CallbackJobRow, CallbackRow, IdempotencyRow, KeyRow,
@@ -39,8 +40,6 @@ mod task_admin;
 mod tasks;
 mod timeline;
 mod usage;
-
-pub(super) type Tx = sqlx::Transaction<'static, Db>;
 
 /// Locks a key's transactions of one kind take, so that they run one at a time.
 #[derive(Debug, Clone, Copy)]
@@ -494,6 +493,6 @@ impl This {
         &self,
         query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
     ) -> StoreResult<bool> {
-        Ok(query.execute(self.pool()).await?.rows_affected() == 1)
+        Ok(self.write_one(query).await?.rows_affected() == 1)
     }
 }

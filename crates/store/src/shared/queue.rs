@@ -93,14 +93,73 @@ static ROUND_ROBIN_CANDIDATE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A task a claim may take: `(id, attempt, lease token, submit key)`.
+type CandidateRow = (String, i64, Option<String>, Option<String>);
+/// The same and the account it belongs to.
+type RoundRobinRow = (String, i64, Option<String>, Option<String>, Option<String>);
+
+/// The task a claim takes next, and whether it is rescued from an expired lease.
+struct Candidate {
+    id: String,
+    attempt: i64,
+    lease_token: Option<String>,
+    submit_key: Option<String>,
+    rescue: bool,
+}
+
+impl Candidate {
+    fn new((id, attempt, lease_token, submit_key): CandidateRow, rescue: bool) -> Self {
+        Self {
+            id,
+            attempt,
+            lease_token,
+            submit_key,
+            rescue,
+        }
+    }
+}
+
+/// The next task a claim takes, in `tx`.
+async fn next_candidate(tx: &mut Tx, now: i64) -> StoreResult<Option<Candidate>> {
+    let rescue: Option<CandidateRow> = sqlx::query_as(&RESCUE_CANDIDATE)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some(row) = rescue {
+        return Ok(Some(Candidate::new(row, true)));
+    }
+    let found: Option<RoundRobinRow> = sqlx::query_as(&ROUND_ROBIN_CANDIDATE)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if let Some((id, attempt, token, submit_key, account)) = found {
+        sqlx::query("UPDATE accounts SET last_claim_ms = $1 WHERE id = $2")
+            .bind(now)
+            .bind(account)
+            .execute(&mut **tx)
+            .await?;
+        return Ok(Some(Candidate::new(
+            (id, attempt, token, submit_key),
+            false,
+        )));
+    }
+    // Every due task of that account is held by other claimers: any other will do.
+    let queued: Option<CandidateRow> = sqlx::query_as(&QUEUED_CANDIDATE)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(queued.map(|row| Candidate::new(row, false)))
+}
+
 #[async_trait::async_trait]
 impl TaskQueue for This {
-    async fn claim_task(
+    async fn claim_tasks(
         &self,
         worker: &str,
         lease: Duration,
         max_attempts: u32,
-    ) -> StoreResult<Option<ClaimedTask>> {
+        limit: usize,
+    ) -> StoreResult<Vec<ClaimedTask>> {
         // Idle workers poll often; a plain read first keeps them from opening write
         // transactions.
         let due: Option<String> = sqlx::query_scalar(
@@ -110,45 +169,25 @@ impl TaskQueue for This {
         .bind(now_ms())
         .fetch_optional(self.pool())
         .await?;
-        if due.is_none() {
-            return Ok(None);
+        if due.is_none() || limit == 0 {
+            return Ok(Vec::new());
         }
-        loop {
-            let now = now_ms();
-            let mut tx = self.write_tx().await?;
-            let mut rescue = true;
-            let mut candidate: Option<(String, i64, Option<String>, Option<String>)> =
-                sqlx::query_as(&RESCUE_CANDIDATE)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if candidate.is_none() {
-                rescue = false;
-                let found: Option<(String, i64, Option<String>, Option<String>, Option<String>)> =
-                    sqlx::query_as(&ROUND_ROBIN_CANDIDATE)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                if let Some((id, attempt, token, submit_key, account)) = found {
-                    sqlx::query("UPDATE accounts SET last_claim_ms = $1 WHERE id = $2")
-                        .bind(now)
-                        .bind(account)
-                        .execute(&mut *tx)
-                        .await?;
-                    candidate = Some((id, attempt, token, submit_key));
-                }
-                // Every due task of that account is held by other claimers: any other will do.
-                if candidate.is_none() {
-                    candidate = sqlx::query_as(&QUEUED_CANDIDATE)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                }
-            }
-            let Some((id, attempt, old_token, submit_key)) = candidate else {
-                tx.commit().await?;
-                return Ok(None);
+        let now = now_ms();
+        let mut tx = self.write_tx().await?;
+        let mut claimed = Vec::new();
+        // Tasks failed on the way (out of attempts, unreadable): told to the feed after commit.
+        let mut ended = Vec::new();
+        while claimed.len() < limit {
+            let Some(candidate) = next_candidate(&mut tx, now).await? else {
+                break;
             };
+            let Candidate {
+                id,
+                attempt,
+                lease_token: old_token,
+                submit_key,
+                rescue,
+            } = candidate;
             // A task whose submit is in doubt is never given up for its attempts: an upstream
             // job may live, so it stays in flight (hold kept) until reconciled.
             if attempt >= i64::from(max_attempts) && submit_key.is_none() {
@@ -158,7 +197,7 @@ impl TaskQueue for This {
                     kind: FailureKind::Internal,
                     message: format!("task abandoned after {attempt} attempts"),
                 };
-                let Some(ended) = end_task(
+                let Some(end) = end_task(
                     &mut tx,
                     &id,
                     old_token.as_deref(),
@@ -173,8 +212,7 @@ impl TaskQueue for This {
                         "task {id} changed while being rescued"
                     )));
                 };
-                tx.commit().await?;
-                self.task_ended(&id, ended);
+                ended.push((id, end));
                 continue;
             }
             let token = ulid::Ulid::new().to_string();
@@ -197,7 +235,7 @@ impl TaskQueue for This {
                         kind: FailureKind::Internal,
                         message: "the stored task could not be read".into(),
                     };
-                    let ended = end_task(
+                    if let Some(end) = end_task(
                         &mut tx,
                         &id,
                         Some(&token),
@@ -206,10 +244,9 @@ impl TaskQueue for This {
                         Some(&error),
                         now,
                     )
-                    .await?;
-                    tx.commit().await?;
-                    if let Some(ended) = ended {
-                        self.task_ended(&id, ended);
+                    .await?
+                    {
+                        ended.push((id, end));
                     }
                     continue;
                 }
@@ -230,16 +267,24 @@ impl TaskQueue for This {
             if wants_status_callbacks(&task.origin_dialect) {
                 queue_callback(&mut tx, &id, CallbackEvent::Running, now).await?;
             }
-            tx.commit().await?;
-            self.feed.task_str(&id);
-            self.feed.publish([Change::CallbacksDue]);
-            return Ok(Some(ClaimedTask {
+            claimed.push(ClaimedTask {
                 task,
                 lease_token: token,
                 provider_job_id,
                 submit_key,
-            }));
+            });
         }
+        tx.commit().await?;
+        for (id, end) in ended {
+            self.task_ended(&id, end);
+        }
+        for task in &claimed {
+            self.feed.task(&task.task.id);
+        }
+        if !claimed.is_empty() {
+            self.feed.publish([Change::CallbacksDue]);
+        }
+        Ok(claimed)
     }
 
     async fn renew_lease(

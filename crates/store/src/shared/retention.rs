@@ -46,28 +46,31 @@ struct CopyKey {
 #[async_trait::async_trait]
 impl RetentionStore for This {
     async fn claim_janitor(&self, holder: &str, now_ms: i64, until_ms: i64) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "INSERT INTO janitor_leases (name, holder, expires_at_ms) VALUES ($1, $2, $4) \
+        let r = self
+            .write_one(
+                sqlx::query(
+                    "INSERT INTO janitor_leases (name, holder, expires_at_ms) VALUES ($1, $2, $4) \
              ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, \
              expires_at_ms = excluded.expires_at_ms \
              WHERE janitor_leases.holder = excluded.holder \
              OR janitor_leases.expires_at_ms <= $3",
-        )
-        .bind(JANITOR_LEASE)
-        .bind(holder)
-        .bind(now_ms)
-        .bind(until_ms)
-        .execute(self.pool())
-        .await?;
+                )
+                .bind(JANITOR_LEASE)
+                .bind(holder)
+                .bind(now_ms)
+                .bind(until_ms),
+            )
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 
     async fn release_janitor(&self, holder: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM janitor_leases WHERE name = $1 AND holder = $2")
-            .bind(JANITOR_LEASE)
-            .bind(holder)
-            .execute(self.pool())
-            .await?;
+        self.write_one(
+            sqlx::query("DELETE FROM janitor_leases WHERE name = $1 AND holder = $2")
+                .bind(JANITOR_LEASE)
+                .bind(holder),
+        )
+        .await?;
         Ok(())
     }
 
@@ -87,12 +90,14 @@ impl RetentionStore for This {
                  AND status = 'succeeded' AND media_expired_at_ms IS NULL RETURNING id"
             )
         });
+        let mut tx = self.write_tx().await?;
         let ids: Vec<String> = sqlx::query_scalar(&EXPIRE)
             .bind(now_ms)
             .bind(finished_before_ms)
             .bind(limit(limit_rows))
-            .fetch_all(self.pool())
+            .fetch_all(&mut *tx)
             .await?;
+        tx.commit().await?;
         let ids: Vec<TaskId> = ids.into_iter().map(TaskId::from_string).collect();
         self.feed
             .publish(ids.iter().map(|id| Change::Task(id.clone())));
@@ -136,7 +141,7 @@ impl RetentionStore for This {
             ids.push_bind(id.as_str().to_string());
         }
         q.push(")");
-        q.build().execute(self.pool()).await?;
+        self.write_one(q.build()).await?;
         self.feed
             .publish(tasks.iter().map(|id| Change::Task(id.clone())));
         Ok(())
@@ -153,29 +158,33 @@ impl RetentionStore for This {
 
     async fn prune_task_events(&self, before_ms: i64, limit_rows: u32) -> StoreResult<u64> {
         // Events of a task still under way are its live timeline: only finished tasks'.
-        let r = sqlx::query(
-            "DELETE FROM task_events WHERE seq IN (\
+        let r = self
+            .write_one(
+                sqlx::query(
+                    "DELETE FROM task_events WHERE seq IN (\
              SELECT e.seq FROM task_events e JOIN tasks t ON t.id = e.task_id \
              WHERE e.at_ms < $1 AND t.status IN ('succeeded', 'failed', 'cancelled') \
              AND t.finished_at_ms < $1 ORDER BY e.at_ms LIMIT $2)",
-        )
-        .bind(before_ms)
-        .bind(limit(limit_rows))
-        .execute(self.pool())
-        .await?;
+                )
+                .bind(before_ms)
+                .bind(limit(limit_rows)),
+            )
+            .await?;
         Ok(r.rows_affected())
     }
 
     async fn prune_idempotency_batch(&self, before_ms: i64, limit_rows: u32) -> StoreResult<u64> {
-        let r = sqlx::query(
-            "DELETE FROM idempotency_keys WHERE (api_key_id, idem_key) IN (\
+        let r = self
+            .write_one(
+                sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE (api_key_id, idem_key) IN (\
              SELECT api_key_id, idem_key FROM idempotency_keys WHERE created_at_ms < $1 \
              ORDER BY created_at_ms LIMIT $2)",
-        )
-        .bind(before_ms)
-        .bind(limit(limit_rows))
-        .execute(self.pool())
-        .await?;
+                )
+                .bind(before_ms)
+                .bind(limit(limit_rows)),
+            )
+            .await?;
         Ok(r.rows_affected())
     }
 

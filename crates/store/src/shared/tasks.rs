@@ -18,8 +18,12 @@ impl TaskStore for This {
         task: &Task,
         idempotency: Option<IdempotencyCompletion>,
     ) -> StoreResult<Admission> {
-        let admission = self.commit_new_task(task, idempotency).await?;
-        // Committed (SQLite's group writer answers after its commit): the hold is placed.
+        // The balance guard and hold, the task row and the Idempotency-Key completion commit
+        // together or not at all; on error the transaction is dropped and nothing remains.
+        let mut tx = self.write_tx().await?;
+        let admission = insert_task(&mut tx, task, idempotency).await?;
+        tx.commit().await?;
+        // Committed (on SQLite, with its group): the hold is placed.
         crate::observability::hold_placed(task.price.credits);
         self.feed.task(&task.id);
         self.feed.publish([Change::TasksDue]);

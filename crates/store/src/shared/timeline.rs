@@ -156,14 +156,15 @@ fn from_task_row(task: &Task) -> Vec<TimelineEntry> {
 #[async_trait::async_trait]
 impl TaskTimelines for This {
     async fn record_task_event(&self, task: &TaskId, event: &TaskEvent) -> StoreResult<()> {
-        sqlx::query(INSERT_EVENT)
-            .bind(task.as_str())
-            .bind(now_ms())
-            .bind(event.kind())
-            .bind(event.to_json())
-            .bind(event.upstream_account())
-            .execute(self.pool())
-            .await?;
+        self.write_one(
+            sqlx::query(INSERT_EVENT)
+                .bind(task.as_str())
+                .bind(now_ms())
+                .bind(event.kind())
+                .bind(event.to_json())
+                .bind(event.upstream_account()),
+        )
+        .await?;
         Ok(())
     }
 
