@@ -314,3 +314,191 @@ impl Drop for WriteTx {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::{SqliteJournalMode, SqlitePool, SqliteSynchronous};
+    use std::str::FromStr;
+
+    struct Scratch {
+        _dir: tempfile::TempDir,
+        writer: Writer,
+        /// Another connection: what it reads has been committed.
+        reader: SqlitePool,
+    }
+
+    async fn scratch() -> Scratch {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .expect("options")
+            .filename(dir.path().join("t.db"))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true);
+        let reader = SqlitePool::connect_with(options.clone())
+            .await
+            .expect("reader");
+        sqlx::raw_sql(
+            "CREATE TABLE rows (n INTEGER NOT NULL); \
+             CREATE TABLE parents (id INTEGER PRIMARY KEY); \
+             CREATE TABLE children (parent INTEGER REFERENCES parents(id) \
+                 DEFERRABLE INITIALLY DEFERRED);",
+        )
+        .execute(&reader)
+        .await
+        .expect("schema");
+        let writer = Writer::open(&options).await.expect("writer");
+        Scratch {
+            _dir: dir,
+            writer,
+            reader,
+        }
+    }
+
+    async fn insert(tx: &mut WriteTx, n: i64) {
+        sqlx::query("INSERT INTO rows (n) VALUES ($1)")
+            .bind(n)
+            .execute(&mut **tx)
+            .await
+            .expect("insert");
+    }
+
+    async fn committed(reader: &SqlitePool) -> Vec<i64> {
+        sqlx::query_scalar("SELECT n FROM rows ORDER BY n")
+            .fetch_all(reader)
+            .await
+            .expect("read")
+    }
+
+    /// Waits until `n` members are queued for the connection.
+    async fn until_queued(writer: &Writer, n: usize) {
+        for _ in 0..500 {
+            if writer.queued.load(Ordering::SeqCst) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        panic!("{n} members never queued");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writers_arriving_together_share_commits_and_each_is_durable_when_told() {
+        let s = scratch().await;
+        let members = 64;
+        let mut joins = Vec::new();
+        for n in 0..members {
+            let (writer, reader) = (s.writer.clone(), s.reader.clone());
+            joins.push(tokio::spawn(async move {
+                let mut tx = writer.begin().await.expect("begin");
+                insert(&mut tx, n).await;
+                tx.commit().await.expect("commit");
+                // Told it committed: another connection sees it.
+                let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rows WHERE n = $1")
+                    .bind(n)
+                    .fetch_one(&reader)
+                    .await
+                    .expect("read");
+                assert_eq!(seen, 1, "member {n} was told before its row was committed");
+            }));
+        }
+        for join in joins {
+            join.await.expect("member");
+        }
+        assert_eq!(committed(&s.reader).await, (0..members).collect::<Vec<_>>());
+        let groups = s.writer.groups.load(Ordering::Relaxed);
+        assert!(
+            groups < members as u64,
+            "{members} members arriving together took {groups} commits"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_member_rolled_back_or_dropped_is_undone_alone() {
+        let s = scratch().await;
+        let mut first = s.writer.begin().await.expect("begin");
+        insert(&mut first, 1).await;
+        // The next members queue while the first holds the connection, so all share its group.
+        let writer = s.writer.clone();
+        let others = tokio::spawn(async move {
+            let mut dropped = writer.begin().await.expect("begin");
+            insert(&mut dropped, 2).await;
+            drop(dropped);
+            let mut undone = writer.begin().await.expect("begin");
+            insert(&mut undone, 3).await;
+            undone.rollback().await.expect("rollback");
+            let mut kept = writer.begin().await.expect("begin");
+            insert(&mut kept, 4).await;
+            kept.commit().await.expect("commit");
+        });
+        until_queued(&s.writer, 1).await;
+        first.commit().await.expect("the first member commits");
+        others.await.expect("others");
+        assert_eq!(committed(&s.reader).await, vec![1, 4]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_whose_commit_fails_tells_every_member_and_keeps_nothing() {
+        let s = scratch().await;
+        let mut first = s.writer.begin().await.expect("begin");
+        insert(&mut first, 1).await;
+        let writer = s.writer.clone();
+        let second = tokio::spawn(async move {
+            let mut tx = writer.begin().await.expect("begin");
+            // A child without its parent: fine until the commit checks deferred keys.
+            sqlx::query("INSERT INTO children (parent) VALUES (99)")
+                .execute(&mut *tx)
+                .await
+                .expect("insert");
+            tx.commit().await
+        });
+        until_queued(&s.writer, 1).await;
+        let first_told = first.commit().await;
+        let second_told = second.await.expect("second");
+        assert!(
+            first_told.is_err(),
+            "a member was told its write committed though its group's COMMIT failed"
+        );
+        assert!(second_told.is_err());
+        assert!(committed(&s.reader).await.is_empty());
+        let children: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM children")
+            .fetch_one(&s.reader)
+            .await
+            .expect("read");
+        assert_eq!(children, 0);
+        // The writer goes on.
+        let mut next = s.writer.begin().await.expect("begin after a failed group");
+        insert(&mut next, 5).await;
+        next.commit().await.expect("commit");
+        assert_eq!(committed(&s.reader).await, vec![5]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_member_that_gives_up_waiting_does_not_strand_the_group() {
+        let s = scratch().await;
+        let mut first = s.writer.begin().await.expect("begin");
+        insert(&mut first, 1).await;
+        // Another caller starts to begin, then gives up while the first holds the connection.
+        let writer = s.writer.clone();
+        let impatient = tokio::spawn(async move {
+            tokio::time::timeout(Duration::from_millis(50), writer.begin())
+                .await
+                .is_err()
+        });
+        until_queued(&s.writer, 1).await;
+        assert!(impatient.await.expect("impatient"), "the begin timed out");
+        // The first leaves the group open for the queued one, whose caller gave up; the begin
+        // it started still takes its turn, and, dropped unused, commits the group.
+        tokio::time::timeout(Duration::from_secs(10), first.commit())
+            .await
+            .expect("the group was committed without the member that left")
+            .expect("commit");
+        assert_eq!(committed(&s.reader).await, vec![1]);
+        // Nothing is left half-open: the next member works.
+        let mut next = s.writer.begin().await.expect("begin");
+        insert(&mut next, 2).await;
+        next.commit().await.expect("commit");
+        assert_eq!(committed(&s.reader).await, vec![1, 2]);
+    }
+}

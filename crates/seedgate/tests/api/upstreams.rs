@@ -1618,6 +1618,37 @@ async fn kie_callbacks_nudge_the_front() {
     callbacks_nudge_the_front("kie").await;
 }
 
+/// An upstream that finishes, and calls back, before its answer to the create has reached the
+/// front (an instant one, or a slow network): the callback is kept, and the front polls the job
+/// as soon as it knows its id instead of 20 s later.
+#[tokio::test]
+async fn a_callback_that_comes_before_the_create_answer_is_not_lost() {
+    let upstream = upstream(true).await;
+    let proxy = FaultProxy::start(&upstream.app.base).await;
+    let held = Duration::from_millis(1500);
+    proxy.rule(Method::POST, create_path("ark"), 1, Fault::Delay(held));
+    let front = callback_front("ark", &proxy.base, &upstream).await;
+    let started = Instant::now();
+    let submitted_ms = seedgate_core::clock::now_ms();
+    let id = front.submit("early news").await;
+    let task = front.wait(&id).await;
+    assert_eq!(task["status"], "completed", "{task}");
+    let up = &upstream.tasks().await[0];
+    let up_done = up.finished_at_ms.expect("finished upstream");
+    assert!(
+        up_done - submitted_ms < held.as_millis() as i64,
+        "the upstream finished {} ms after the submit, not while its answer was held",
+        up_done - submitted_ms
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "finished by the early callback, not the 20 s poll: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(front.balance().await, CLIENT_CREDITS - PRICE);
+    front.assert_ledger_clean();
+}
+
 #[tokio::test]
 async fn forged_and_duplicate_callbacks_change_nothing_and_money_moves_once() {
     // A server a forger would like the front to fetch "the result" from.

@@ -75,7 +75,8 @@ static QUEUED_CANDIDATE: LazyLock<String> = LazyLock::new(|| {
 
 /// Queued work is shared round the accounts: the next claim serves the account with a due
 /// task whose last claim is oldest (an account new to the queue first), and that account's task
-/// due first. One account's backlog thus delays another's first task by one claim at most.
+/// due first. (`last_claim_ms`, despite its name, orders the claims: each claim gives its
+/// account the highest value so far.) One account's backlog thus delays another's first task by one claim at most.
 ///
 /// `status IN ('queued', 'running')` repeats the partial index `tasks_live_by_account`'s own
 /// condition: SQLite uses a partial index only when the query states its condition, and
@@ -133,11 +134,15 @@ async fn next_candidate(tx: &mut Tx, now: i64) -> StoreResult<Option<Candidate>>
         .fetch_optional(&mut **tx)
         .await?;
     if let Some((id, attempt, token, submit_key, account)) = found {
-        sqlx::query("UPDATE accounts SET last_claim_ms = $1 WHERE id = $2")
-            .bind(now)
-            .bind(account)
-            .execute(&mut **tx)
-            .await?;
+        // Its turn is now the latest of all. A count, not the clock: the claims of one batch
+        // share one `now`, and equal turns would hand the same account every claim of it.
+        sqlx::query(
+            "UPDATE accounts SET last_claim_ms = \
+             (SELECT COALESCE(MAX(last_claim_ms), 0) + 1 FROM accounts) WHERE id = $1",
+        )
+        .bind(account)
+        .execute(&mut **tx)
+        .await?;
         return Ok(Some(Candidate::new(
             (id, attempt, token, submit_key),
             false,

@@ -1654,3 +1654,83 @@ pub async fn tasks_are_loaded_in_one_batch_and_unknown_ids_are_left_out(store: A
     }
     assert!(store.load_tasks(&[]).await.expect("empty batch").is_empty());
 }
+
+pub async fn a_batch_claim_takes_in_one_go_what_single_claims_would(store: Arc<dyn Store>) {
+    let busy = new_key(&*store, "busy", "h1", 100_000).await;
+    let quiet = new_key(&*store, "quiet", "h2", 100_000).await;
+    // A running task whose worker died: its lease has run out.
+    let orphan = task(&busy, 10);
+    store.create_task(&orphan, None).await.expect("orphan");
+    let first = store
+        .claim_task("dead", Duration::from_millis(1), 3)
+        .await
+        .expect("claim")
+        .expect("the orphan");
+    assert_eq!(first.task.id, orphan.id);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut busy_tasks = Vec::new();
+    for _ in 0..4 {
+        let t = task(&busy, 10);
+        store.create_task(&t, None).await.expect("busy");
+        busy_tasks.push(t.id);
+    }
+    let mut quiet_tasks = Vec::new();
+    for _ in 0..2 {
+        let t = task(&quiet, 10);
+        store.create_task(&t, None).await.expect("quiet");
+        quiet_tasks.push(t.id);
+    }
+    assert!(store
+        .claim_tasks("w", Duration::from_secs(30), 3, 0)
+        .await
+        .expect("claim none")
+        .is_empty());
+
+    let batch = store
+        .claim_tasks("w", Duration::from_secs(30), 3, 4)
+        .await
+        .expect("claim four");
+    let ids: Vec<_> = batch.iter().map(|c| c.task.id.clone()).collect();
+    // The rescue first, then the accounts in turn: the quiet one (never claimed) before the
+    // busy one (claimed last by the orphan's first claim).
+    assert_eq!(
+        ids,
+        vec![
+            orphan.id.clone(),
+            quiet_tasks[0].clone(),
+            busy_tasks[0].clone(),
+            quiet_tasks[1].clone()
+        ]
+    );
+    assert_eq!(batch[0].task.attempt, 2, "the orphan's second attempt");
+    assert_ne!(batch[0].lease_token, first.lease_token);
+    let tokens: std::collections::HashSet<_> = batch.iter().map(|c| &c.lease_token).collect();
+    assert_eq!(tokens.len(), 4, "each claim has a lease of its own");
+    for claimed in &batch {
+        let stored = store
+            .load_task(&claimed.task.id)
+            .await
+            .expect("read")
+            .expect("task");
+        assert_eq!(stored.status, TaskStatus::Running);
+    }
+    // The old lease is fenced out.
+    assert!(!store
+        .renew_lease(&orphan.id, &first.lease_token, Duration::from_secs(30))
+        .await
+        .expect("renew"));
+
+    // Fewer due than asked for: what is due, and then nothing.
+    let rest = store
+        .claim_tasks("w", Duration::from_secs(30), 3, 10)
+        .await
+        .expect("claim the rest");
+    let rest_ids: Vec<_> = rest.iter().map(|c| c.task.id.clone()).collect();
+    assert_eq!(rest_ids, busy_tasks[1..].to_vec());
+    assert!(store
+        .claim_tasks("w", Duration::from_secs(30), 3, 10)
+        .await
+        .expect("claim again")
+        .is_empty());
+    assert_ledger_clean(&*store).await;
+}

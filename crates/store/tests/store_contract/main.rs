@@ -96,6 +96,7 @@ contract_tests! {
     #[tokio::test] budgets_count_holds_and_give_back_refunds,
     #[tokio::test] in_flight_queued_and_submit_rate_limits_refuse_without_writing,
     #[tokio::test] queued_work_is_claimed_round_the_accounts,
+    #[tokio::test] a_batch_claim_takes_in_one_go_what_single_claims_would,
     #[tokio::test] ark_tasks_queue_a_callback_per_status_change_once,
     #[tokio::test] queue_gauges_count_queued_due_running_and_pending_callbacks,
     #[tokio::test] tasks_are_loaded_in_one_batch_and_unknown_ids_are_left_out,
