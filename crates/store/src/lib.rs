@@ -445,22 +445,26 @@ pub trait TaskQueue: Send + Sync + 'static {
         lease_token: &str,
         lease: Duration,
     ) -> StoreResult<bool>;
-    /// Remembers the provider's job id so a re-claimed task resumes instead of resubmitting.
+    /// Remembers the provider's job id so a re-claimed task resumes instead of resubmitting;
+    /// `event`, if any, joins the task's timeline in the same transaction.
     async fn record_provider_job(
         &self,
         id: &TaskId,
         lease_token: &str,
         provider: &str,
         job_id: &str,
+        event: Option<&seedgate_core::timeline::TaskEvent>,
     ) -> StoreResult<bool>;
     /// Write-ahead record of an upstream submit: `Some((account, idempotency_key))` before the
     /// request is sent; `None` once the account is known not to have taken it (and after a
-    /// failover). `false` when fenced out.
+    /// failover). `false` when fenced out. `event`, if any, joins the task's timeline in the
+    /// same transaction.
     async fn record_submit_intent(
         &self,
         id: &TaskId,
         lease_token: &str,
         intent: Option<(&str, &str)>,
+        event: Option<&seedgate_core::timeline::TaskEvent>,
     ) -> StoreResult<bool>;
     /// Running tasks per provider account, across every replica.
     async fn running_tasks_by_provider(&self) -> StoreResult<HashMap<String, u64>>;

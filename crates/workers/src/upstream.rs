@@ -64,24 +64,25 @@ impl TaskWorkers {
                 }
             }
         };
+        // A job taken just now goes on the timeline with its id, in the same write.
+        let accepted = fresh.then(|| TaskEvent::UpstreamAccepted {
+            upstream_account: account.name().to_string(),
+            upstream_task_id: job_id.clone(),
+        });
         match self
             .store
-            .record_provider_job(&job.task_id, token, account.name(), &job_id)
+            .record_provider_job(
+                &job.task_id,
+                token,
+                account.name(),
+                &job_id,
+                accepted.as_ref(),
+            )
             .await
         {
             Ok(true) => {}
             Ok(false) => return Outcome::LostLease,
             Err(e) => tracing::error!(error = %e, "recording the upstream job failed"),
-        }
-        if fresh {
-            self.note(
-                &job.task_id,
-                TaskEvent::UpstreamAccepted {
-                    upstream_account: account.name().to_string(),
-                    upstream_task_id: job_id.clone(),
-                },
-            )
-            .await;
         }
         *upstream_job.lock().unwrap_or_else(|e| e.into_inner()) =
             Some((account.clone(), job_id.clone()));
@@ -145,13 +146,19 @@ impl TaskWorkers {
             }
             // A local render needs no write-ahead record: cut off, it leaves nothing running.
             let remote = account.provider.remote();
+            let sent = TaskEvent::SubmitSent {
+                upstream_account: account.name().to_string(),
+                reconcile: false,
+            };
             if remote {
+                // The record and the timeline's line go in one write.
                 match self
                     .store
                     .record_submit_intent(
                         &job.task_id,
                         token,
                         Some((account.name(), &job.submit_key)),
+                        Some(&sent),
                     )
                     .await
                 {
@@ -167,15 +174,9 @@ impl TaskWorkers {
                         )));
                     }
                 }
+            } else {
+                self.note(&job.task_id, sent).await;
             }
-            self.note(
-                &job.task_id,
-                TaskEvent::SubmitSent {
-                    upstream_account: account.name().to_string(),
-                    reconcile: false,
-                },
-            )
-            .await;
             let result = self.submit_to(job, &account).await;
             if let Err(e) = &result {
                 self.note(
@@ -190,7 +191,7 @@ impl TaskWorkers {
                     if remote {
                         match self
                             .store
-                            .record_submit_intent(&job.task_id, token, None)
+                            .record_submit_intent(&job.task_id, token, None, None)
                             .await
                         {
                             Ok(_) => in_doubt.store(false, Ordering::SeqCst),
@@ -297,7 +298,7 @@ impl TaskWorkers {
                         // Refused outright: nothing is pending there.
                         let _ = self
                             .store
-                            .record_submit_intent(&job.task_id, token, None)
+                            .record_submit_intent(&job.task_id, token, None, None)
                             .await;
                     }
                     in_doubt.store(false, Ordering::SeqCst);

@@ -488,6 +488,32 @@ impl This {
         self.feed.publish([Change::CallbacksDue]);
     }
 
+    /// A fenced statement on task `id` and, if it applied, `event` on its timeline, in one
+    /// transaction; whether it applied. The task's change is published.
+    async fn fenced_noting<'q>(
+        &self,
+        id: &TaskId,
+        query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments<'q>>,
+        event: Option<&seedgate_core::timeline::TaskEvent>,
+    ) -> StoreResult<bool> {
+        let applied = match event {
+            None => self.fenced(query).await?,
+            Some(event) => {
+                let mut tx = self.write_tx().await?;
+                let applied = query.execute(&mut *tx).await?.rows_affected() == 1;
+                if applied {
+                    timeline::append(&mut tx, id.as_str(), now_ms(), event).await?;
+                }
+                tx.commit().await?;
+                applied
+            }
+        };
+        if applied {
+            self.feed.task(id);
+        }
+        Ok(applied)
+    }
+
     /// A fenced statement (`… WHERE id = $n AND lease_token = $m`) ran: whether it applied.
     async fn fenced<'q>(
         &self,

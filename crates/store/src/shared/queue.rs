@@ -323,8 +323,10 @@ impl TaskQueue for This {
         lease_token: &str,
         provider: &str,
         job_id: &str,
+        event: Option<&seedgate_core::timeline::TaskEvent>,
     ) -> StoreResult<bool> {
-        self.fenced(
+        self.fenced_noting(
+            id,
             sqlx::query(
                 "UPDATE tasks SET provider = $1, provider_job_id = $2, submit_key = NULL, \
                  updated_at_ms = $3 WHERE id = $4 AND lease_token = $5 AND status = 'running'",
@@ -334,13 +336,9 @@ impl TaskQueue for This {
             .bind(now_ms())
             .bind(id.as_str())
             .bind(lease_token),
+            event,
         )
         .await
-        .inspect(|applied| {
-            if *applied {
-                self.feed.task(id);
-            }
-        })
     }
 
     async fn record_submit_intent(
@@ -348,12 +346,14 @@ impl TaskQueue for This {
         id: &TaskId,
         lease_token: &str,
         intent: Option<(&str, &str)>,
+        event: Option<&seedgate_core::timeline::TaskEvent>,
     ) -> StoreResult<bool> {
         let (provider, key) = match intent {
             Some((provider, key)) => (Some(provider), Some(key)),
             None => (None, None),
         };
-        self.fenced(
+        self.fenced_noting(
+            id,
             sqlx::query(
                 "UPDATE tasks SET provider = $1, submit_key = $2, provider_job_id = NULL, \
                  updated_at_ms = $3 WHERE id = $4 AND lease_token = $5 AND status = 'running'",
@@ -363,13 +363,9 @@ impl TaskQueue for This {
             .bind(now_ms())
             .bind(id.as_str())
             .bind(lease_token),
+            event,
         )
         .await
-        .inspect(|applied| {
-            if *applied {
-                self.feed.task(id);
-            }
-        })
     }
 
     async fn running_tasks_by_provider(&self) -> StoreResult<HashMap<String, u64>> {

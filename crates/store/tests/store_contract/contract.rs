@@ -110,7 +110,7 @@ pub async fn expired_lease_is_rescued_and_the_stale_worker_is_fenced(store: Arc<
         .await
         .expect("renew"));
     assert!(!store
-        .record_provider_job(&t.id, &first.lease_token, "p", "job-stale")
+        .record_provider_job(&t.id, &first.lease_token, "p", "job-stale", None)
         .await
         .expect("record"));
     assert!(!store
@@ -641,7 +641,7 @@ pub async fn retries_releases_and_provider_jobs_survive_a_reclaim(store: Arc<dyn
         .expect("task");
     assert!(first.provider_job_id.is_none());
     assert!(store
-        .record_provider_job(&t.id, &first.lease_token, "ark", "job-1")
+        .record_provider_job(&t.id, &first.lease_token, "ark", "job-1", None)
         .await
         .expect("record"));
     // Graceful shutdown: back in the queue, the interrupted attempt not counted.
@@ -1118,7 +1118,7 @@ pub async fn a_submit_intent_survives_a_crash_until_the_upstream_job_is_recorded
         "a fresh task has no submit on record"
     );
     assert!(store
-        .record_submit_intent(&t.id, &first.lease_token, Some(("acct-a", "key-1")))
+        .record_submit_intent(&t.id, &first.lease_token, Some(("acct-a", "key-1")), None)
         .await
         .expect("intent"));
     assert_eq!(
@@ -1142,7 +1142,7 @@ pub async fn a_submit_intent_survives_a_crash_until_the_upstream_job_is_recorded
     assert_eq!(second.provider_job_id, None);
     // The stale worker can no longer write an intent.
     assert!(!store
-        .record_submit_intent(&t.id, &first.lease_token, None)
+        .record_submit_intent(&t.id, &first.lease_token, None, None)
         .await
         .expect("fenced"));
     // A task with a submit on record is never deferred (it must be reconciled).
@@ -1152,7 +1152,7 @@ pub async fn a_submit_intent_survives_a_crash_until_the_upstream_job_is_recorded
         .expect("defer"));
     // Recording the upstream job clears the submit key.
     assert!(store
-        .record_provider_job(&t.id, &second.lease_token, "acct-a", "job-1")
+        .record_provider_job(&t.id, &second.lease_token, "acct-a", "job-1", None)
         .await
         .expect("job"));
     assert!(store
@@ -1168,7 +1168,7 @@ pub async fn a_submit_intent_survives_a_crash_until_the_upstream_job_is_recorded
     assert_eq!(third.submit_key, None);
     // Clearing the intent forgets the account (a failover in progress).
     assert!(store
-        .record_submit_intent(&t.id, &third.lease_token, None)
+        .record_submit_intent(&t.id, &third.lease_token, None, None)
         .await
         .expect("clear"));
     assert!(store
@@ -1255,7 +1255,7 @@ pub async fn a_task_whose_submit_is_unknown_cannot_be_cancelled(store: Arc<dyn S
         .expect("claim")
         .expect("task");
     assert!(store
-        .record_submit_intent(&t.id, &claimed.lease_token, Some(("acct-a", "key-1")))
+        .record_submit_intent(&t.id, &claimed.lease_token, Some(("acct-a", "key-1")), None)
         .await
         .expect("intent"));
     // The answer was lost and reconciling failed: back in the queue, the submit still unknown.

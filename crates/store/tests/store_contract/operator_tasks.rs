@@ -216,7 +216,7 @@ pub async fn an_operator_cancels_queued_and_running_tasks_once(store: Arc<dyn St
         .expect("task");
     assert_eq!(claimed.task.id, running.id);
     assert!(store
-        .record_provider_job(&running.id, &claimed.lease_token, "ark-main", "job-1")
+        .record_provider_job(&running.id, &claimed.lease_token, "ark-main", "job-1", None)
         .await
         .expect("job"));
     let queued = task(&key, 200);
@@ -299,7 +299,12 @@ pub async fn a_task_whose_submit_is_in_doubt_is_not_cancelled(store: Arc<dyn Sto
         .expect("claim")
         .expect("task");
     assert!(store
-        .record_submit_intent(&t.id, &claimed.lease_token, Some(("ark-main", "key-1")))
+        .record_submit_intent(
+            &t.id,
+            &claimed.lease_token,
+            Some(("ark-main", "key-1")),
+            None
+        )
         .await
         .expect("intent"));
     let refused = store.operator_cancel_task(&t.id, &operator()).await;
@@ -317,7 +322,7 @@ pub async fn a_task_whose_submit_is_in_doubt_is_not_cancelled(store: Arc<dyn Sto
     assert_eq!(seen.cost.held, 300);
     // Once the upstream's answer is known, it can be.
     assert!(store
-        .record_provider_job(&t.id, &claimed.lease_token, "ark-main", "job-9")
+        .record_provider_job(&t.id, &claimed.lease_token, "ark-main", "job-9", None)
         .await
         .expect("job"));
     store
@@ -378,7 +383,7 @@ pub async fn search_filters_each_narrow_and_pages_newest_first(store: Arc<dyn St
                 continue;
             }
             assert!(store
-                .record_provider_job(&c.task.id, &c.lease_token, provider, job_id)
+                .record_provider_job(&c.task.id, &c.lease_token, provider, job_id, None)
                 .await
                 .expect("job"));
             if job.id == b1.id {

@@ -19,6 +19,7 @@ on_both_backends! {
     #[tokio::test] each_status_change_writes_its_event_with_it,
     #[tokio::test] waiting_for_an_account_is_one_line_and_a_rescue_is_marked,
     #[tokio::test] a_timeline_is_its_accounts_alone_and_merges_callbacks,
+    #[tokio::test] a_worker_record_and_its_line_are_written_together_or_not_at_all,
 }
 
 async fn timeline(store: &dyn Store, id: &TaskId) -> Vec<TimelineEntry> {
@@ -392,4 +393,68 @@ pub async fn a_timeline_is_its_accounts_alone_and_merges_callbacks(store: Arc<dy
         .expect("read")
         .is_none());
     assert_eq!(timeline(&*store, &t.id).await.len(), entries.len());
+}
+
+/// The submit's write-ahead record and the upstream job's id carry their timeline lines in the
+/// same write: both land, or (the lease lost) neither.
+pub async fn a_worker_record_and_its_line_are_written_together_or_not_at_all(
+    store: Arc<dyn Store>,
+) {
+    let key = new_key(&*store, "k", "h1", 1000).await;
+    let t = task(&key, 300);
+    store.create_task(&t, None).await.expect("create");
+    let claimed = store
+        .claim_task("w", Duration::from_secs(30), 3)
+        .await
+        .expect("claim")
+        .expect("task");
+    let sent = TaskEvent::SubmitSent {
+        upstream_account: "ark-main".into(),
+        reconcile: false,
+    };
+    let accepted = TaskEvent::UpstreamAccepted {
+        upstream_account: "ark-main".into(),
+        upstream_task_id: "job-1".into(),
+    };
+    // Fenced out (a stale lease): nothing is recorded, no line is written.
+    assert!(!store
+        .record_submit_intent(&t.id, "stale", Some(("ark-main", "key-1")), Some(&sent))
+        .await
+        .expect("fenced"));
+    assert!(!store
+        .record_provider_job(&t.id, "stale", "ark-main", "job-1", Some(&accepted))
+        .await
+        .expect("fenced"));
+    let before = kinds(&timeline(&*store, &t.id).await);
+    assert_eq!(before, vec!["accepted", "hold_placed", "claimed"]);
+
+    assert!(store
+        .record_submit_intent(
+            &t.id,
+            &claimed.lease_token,
+            Some(("ark-main", "key-1")),
+            Some(&sent)
+        )
+        .await
+        .expect("intent"));
+    assert!(store
+        .record_provider_job(
+            &t.id,
+            &claimed.lease_token,
+            "ark-main",
+            "job-1",
+            Some(&accepted)
+        )
+        .await
+        .expect("job"));
+    let entries = timeline(&*store, &t.id).await;
+    assert_eq!(
+        kinds(&entries),
+        [before, vec!["submit_sent", "upstream_accepted"]].concat()
+    );
+    let last = entries.last().expect("a line");
+    assert_eq!(last.event, accepted);
+    let stored = store.load_task(&t.id).await.expect("read").expect("task");
+    assert_eq!(stored.provider.as_deref(), Some("ark-main"));
+    assert_ledger_clean(&*store).await;
 }

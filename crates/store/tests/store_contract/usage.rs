@@ -225,7 +225,7 @@ pub async fn usage_report_totals_equal_the_ledger_after_a_mixed_run(store: Arc<d
             "upstream-two"
         };
         assert!(store
-            .record_provider_job(&id, &token, upstream, "job")
+            .record_provider_job(&id, &token, upstream, "job", None)
             .await
             .expect("job"));
         match fates[&id] {
