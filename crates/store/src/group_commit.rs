@@ -25,7 +25,7 @@ use sqlx::{ConnectOptions, Executor};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{watch, Mutex, OwnedMutexGuard};
+use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
 
 /// Most members in one group: a steady stream of writers still commits this often.
 const MAX_MEMBERS: usize = 256;
@@ -66,7 +66,6 @@ type Fate = Option<Result<(), GroupFailure>>;
 
 /// The open transaction and how its members learn whether it committed.
 struct Group {
-    id: u64,
     members: usize,
     fate: watch::Sender<Fate>,
 }
@@ -74,22 +73,38 @@ struct Group {
 struct State {
     conn: SqliteConnection,
     group: Option<Group>,
-    /// A member was dropped without a runtime to undo it: its savepoint is undone by the next
-    /// holder of the connection before anything else.
-    abandoned: bool,
+    /// The savepoint of a member dropped half-way (an error, a cancelled caller): undone by the
+    /// next holder of the connection before anything else.
+    abandoned: Option<String>,
+    /// Names each member's savepoint: a name of its own, so that undoing one can never reach
+    /// into another's work.
+    savepoints: u64,
+}
+
+struct Shared {
+    state: Arc<Mutex<State>>,
+    /// Members waiting for the connection: while there are any, a committing member leaves
+    /// the group open for them.
+    queued: AtomicUsize,
+    groups: AtomicU64,
+    /// Wakes the sweeper: a group may be open with nobody left to commit it.
+    sweep: Arc<Notify>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The sweeper finds the writer gone and ends.
+        self.sweep.notify_one();
+    }
 }
 
 /// The process's one writer connection.
 #[derive(Clone)]
 pub(crate) struct Writer {
-    state: Arc<Mutex<State>>,
-    /// Members waiting for the connection: while there are any, a committing member leaves
-    /// the group open for them.
-    queued: Arc<AtomicUsize>,
-    groups: Arc<AtomicU64>,
+    shared: Arc<Shared>,
 }
 
-async fn exec(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), sqlx::Error> {
+async fn exec(conn: &mut SqliteConnection, sql: &str) -> Result<(), sqlx::Error> {
     conn.execute(sqlx::raw_sql(sql)).await.map(|_| ())
 }
 
@@ -97,17 +112,20 @@ impl State {
     /// Ends the group with `failure` (rolling back whatever it holds).
     async fn fail_group(&mut self, failure: GroupFailure) -> StoreError {
         let _ = exec(&mut self.conn, "ROLLBACK").await;
+        self.abandoned = None;
         if let Some(group) = self.group.take() {
             group.fate.send_replace(Some(Err(failure.clone())));
         }
         failure.into_error()
     }
 
-    /// Undoes the member holding the connection (its savepoint), keeping the rest of the group.
-    async fn undo_member(&mut self) -> StoreResult<()> {
-        self.abandoned = false;
-        for sql in ["ROLLBACK TO SAVEPOINT member", "RELEASE SAVEPOINT member"] {
-            if let Err(e) = exec(&mut self.conn, sql).await {
+    /// Undoes one member's writes (back to its savepoint), keeping the rest of the group.
+    async fn undo(&mut self, savepoint: &str) -> StoreResult<()> {
+        for sql in [
+            format!("ROLLBACK TO SAVEPOINT {savepoint}"),
+            format!("RELEASE SAVEPOINT {savepoint}"),
+        ] {
+            if let Err(e) = exec(&mut self.conn, &sql).await {
                 // SQLite rolled the whole transaction back (a full disk can): the group is lost.
                 return Err(self.fail_group(GroupFailure::of(&e)).await);
             }
@@ -116,17 +134,21 @@ impl State {
     }
 
     async fn recover(&mut self) {
-        if self.abandoned {
-            let _ = self.undo_member().await;
+        if let Some(savepoint) = self.abandoned.clone() {
+            let _ = self.undo(&savepoint).await;
+            self.abandoned = None;
         }
     }
 
+    /// Commits the open group (rolls back one whose members all rolled back) and tells its
+    /// members. The group stays recorded until its fate is known, so a holder interrupted
+    /// half-way leaves it to the next.
     async fn commit_group(&mut self) {
-        let Some(group) = self.group.take() else {
+        let Some(members) = self.group.as_ref().map(|g| g.members) else {
             return;
         };
-        let fate = if group.members == 0 {
-            // Every member rolled back: nothing to make durable.
+        let fate = if members == 0 {
+            // Nothing to make durable.
             exec(&mut self.conn, "ROLLBACK")
                 .await
                 .map_err(|e| GroupFailure::of(&e))
@@ -139,37 +161,60 @@ impl State {
                 }
             }
         };
-        group.fate.send_replace(Some(fate));
+        if let Some(group) = self.group.take() {
+            group.fate.send_replace(Some(fate));
+        }
+    }
+}
+
+/// Counts a member waiting for the connection while it exists.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 impl Writer {
     pub(crate) async fn open(options: &SqliteConnectOptions) -> StoreResult<Self> {
         let conn = options.connect().await?;
-        Ok(Self {
+        let sweep = Arc::new(Notify::new());
+        let shared = Arc::new(Shared {
             state: Arc::new(Mutex::new(State {
                 conn,
                 group: None,
-                abandoned: false,
+                abandoned: None,
+                savepoints: 0,
             })),
-            queued: Arc::new(AtomicUsize::new(0)),
-            groups: Arc::new(AtomicU64::new(0)),
-        })
+            queued: AtomicUsize::new(0),
+            groups: AtomicU64::new(0),
+            sweep: sweep.clone(),
+        });
+        tokio::spawn(sweeper(Arc::downgrade(&shared), sweep));
+        Ok(Self { shared })
     }
 
     /// A write transaction: a member of the open group, or of a new one.
     pub(crate) async fn begin(&self) -> StoreResult<WriteTx> {
-        let writer = self.clone();
-        // Spawned, so that a caller dropped half-way never leaves the connection between states.
-        tokio::spawn(async move { writer.begin_inner().await })
-            .await
-            .map_err(|e| StoreError::Conflict(format!("beginning a write failed: {e}")))?
-    }
-
-    async fn begin_inner(self) -> StoreResult<WriteTx> {
-        self.queued.fetch_add(1, Ordering::SeqCst);
-        let mut state = self.state.clone().lock_owned().await;
-        self.queued.fetch_sub(1, Ordering::SeqCst);
+        let shared = &self.shared;
+        let mut state = {
+            let _queued = Queued::new(&shared.queued);
+            shared.state.clone().lock_owned().await
+        };
+        // Dropped before the member exists (a cancelled caller), this wakes the sweeper: the
+        // group may have been left open for this member.
+        let mut sweep_unless_begun = SweepUnless {
+            notify: &shared.sweep,
+            begun: false,
+        };
         state.recover().await;
         if state.group.is_none() {
             if exec(&mut state.conn, "BEGIN IMMEDIATE").await.is_err() {
@@ -177,102 +222,136 @@ impl Writer {
                 let _ = exec(&mut state.conn, "ROLLBACK").await;
                 exec(&mut state.conn, "BEGIN IMMEDIATE").await?;
             }
+            shared.groups.fetch_add(1, Ordering::Relaxed);
             state.group = Some(Group {
-                id: self.groups.fetch_add(1, Ordering::Relaxed),
                 members: 0,
                 fate: watch::channel(None).0,
             });
         }
-        if let Err(e) = exec(&mut state.conn, "SAVEPOINT member").await {
+        state.savepoints += 1;
+        let savepoint = format!("m{}", state.savepoints);
+        if let Err(e) = exec(&mut state.conn, &format!("SAVEPOINT {savepoint}")).await {
             return Err(state.fail_group(GroupFailure::of(&e)).await);
         }
+        sweep_unless_begun.begun = true;
         Ok(WriteTx {
             state: Some(state),
-            writer: self,
+            savepoint,
+            writer: self.clone(),
         })
     }
 
     /// Whether a committing member should commit the group now rather than leave it open.
     fn nobody_waiting(&self) -> bool {
-        self.queued.load(Ordering::SeqCst) == 0
+        self.shared.queued.load(Ordering::SeqCst) == 0
+    }
+}
+
+struct SweepUnless<'a> {
+    notify: &'a Notify,
+    begun: bool,
+}
+
+impl Drop for SweepUnless<'_> {
+    fn drop(&mut self) {
+        if !self.begun {
+            self.notify.notify_one();
+        }
+    }
+}
+
+/// Commits a group left open for members that never came (their callers gave up waiting) or
+/// by a member dropped half-way: woken when that may have happened, it waits a moment for the
+/// next member to carry the group on, then commits it if nobody is waiting.
+async fn sweeper(shared: std::sync::Weak<Shared>, sweep: Arc<Notify>) {
+    loop {
+        sweep.notified().await;
+        loop {
+            tokio::time::sleep(CARRY_ON_PATIENCE).await;
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            let mut state = shared.state.lock().await;
+            state.recover().await;
+            if state.group.is_none() {
+                break;
+            }
+            if shared.queued.load(Ordering::SeqCst) == 0 {
+                state.commit_group().await;
+                break;
+            }
+            // Someone is waiting and will carry it on; look again in a moment.
+        }
     }
 }
 
 /// One member: derefs to the connection; `commit` or `rollback` it (dropping it rolls it back).
 pub(crate) struct WriteTx {
     state: Option<OwnedMutexGuard<State>>,
+    savepoint: String,
     writer: Writer,
 }
 
 impl WriteTx {
     /// Keeps this member's writes and returns once the group holding them is durable.
     pub(crate) async fn commit(mut self) -> StoreResult<()> {
-        let Some(state) = self.state.take() else {
+        let Some(state) = self.state.as_mut() else {
             return Err(StoreError::Conflict(
                 "the write transaction has ended".into(),
             ));
         };
-        let writer = self.writer.clone();
-        // Spawned: a caller dropped while waiting must not leave the group without a committer.
-        tokio::spawn(async move { writer.commit_member(state).await })
-            .await
-            .map_err(|e| StoreError::Conflict(format!("committing a write failed: {e}")))?
-    }
-
-    /// Undoes this member's writes; the rest of its group is kept.
-    pub(crate) async fn rollback(mut self) -> StoreResult<()> {
-        let Some(state) = self.state.take() else {
-            return Ok(());
-        };
-        let writer = self.writer.clone();
-        tokio::spawn(async move { writer.rollback_member(state).await })
-            .await
-            .map_err(|e| StoreError::Conflict(format!("rolling back a write failed: {e}")))?
-    }
-}
-
-impl Writer {
-    async fn commit_member(&self, mut state: OwnedMutexGuard<State>) -> StoreResult<()> {
-        if let Err(e) = exec(&mut state.conn, "RELEASE SAVEPOINT member").await {
-            return Err(state.fail_group(GroupFailure::of(&e)).await);
+        // Interrupted here, the member is dropped and undone (or, released already, its group
+        // fails: nobody in it has been told anything yet).
+        if let Err(e) = exec(
+            &mut state.conn,
+            &format!("RELEASE SAVEPOINT {}", self.savepoint),
+        )
+        .await
+        {
+            let failure = state.fail_group(GroupFailure::of(&e)).await;
+            self.state = None;
+            return Err(failure);
         }
+        let Some(mut state) = self.state.take() else {
+            return Err(StoreError::Conflict(
+                "the write transaction has ended".into(),
+            ));
+        };
         let Some(group) = state.group.as_mut() else {
             return Err(StoreError::Conflict("the write group has ended".into()));
         };
         group.members += 1;
-        let (id, members, mut fate) = (group.id, group.members, group.fate.subscribe());
-        if self.nobody_waiting() || members >= MAX_MEMBERS {
-            state.commit_group().await;
+        let (members, mut fate) = (group.members, group.fate.subscribe());
+        if self.writer.nobody_waiting() || members >= MAX_MEMBERS {
+            // The last of its group commits it, on a task of its own: the group's COMMIT must
+            // finish, and its members be told, even if this caller stops waiting.
+            tokio::spawn(async move { state.commit_group().await });
+        } else {
+            drop(state);
         }
-        drop(state);
-        loop {
-            let waited = tokio::time::timeout(CARRY_ON_PATIENCE, fate.wait_for(Option::is_some))
-                .await
-                .map(|seen| seen.map(|fate| fate.clone()));
-            match waited {
-                Ok(Ok(Some(Ok(())))) => return Ok(()),
-                Ok(Ok(Some(Err(failure)))) => return Err(failure.into_error()),
-                Ok(Ok(None)) | Ok(Err(_)) => {
-                    return Err(StoreError::Conflict(
-                        "the write group ended without committing".into(),
-                    ))
-                }
-                // The member the group was left open for has not committed it: do it here.
-                Err(_) => {
-                    let mut state = self.state.clone().lock_owned().await;
-                    state.recover().await;
-                    if state.group.as_ref().is_some_and(|g| g.id == id) {
-                        state.commit_group().await;
-                    }
-                }
-            }
+        let outcome = fate
+            .wait_for(Option::is_some)
+            .await
+            .map(|fate| fate.clone());
+        match outcome {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(failure))) => Err(failure.into_error()),
+            Ok(None) | Err(_) => Err(StoreError::Conflict(
+                "the write group ended without committing".into(),
+            )),
         }
     }
 
-    async fn rollback_member(&self, mut state: OwnedMutexGuard<State>) -> StoreResult<()> {
-        let undone = state.undo_member().await;
-        if self.nobody_waiting() {
-            state.commit_group().await;
+    /// Undoes this member's writes; the rest of its group is kept.
+    pub(crate) async fn rollback(mut self) -> StoreResult<()> {
+        let Some(state) = self.state.as_mut() else {
+            return Ok(());
+        };
+        let undone = state.undo(&self.savepoint).await;
+        if let Some(mut state) = self.state.take() {
+            if self.writer.nobody_waiting() {
+                tokio::spawn(async move { state.commit_group().await });
+            }
         }
         undone
     }
@@ -303,15 +382,12 @@ impl Drop for WriteTx {
         let Some(mut state) = self.state.take() else {
             return;
         };
-        // Neither committed nor rolled back (an error, a dropped caller): undo it before the
-        // connection serves anyone else.
-        state.abandoned = true;
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let writer = self.writer.clone();
-            runtime.spawn(async move {
-                let _ = writer.rollback_member(state).await;
-            });
-        }
+        // Neither committed nor rolled back (an error, a dropped caller): the next holder of
+        // the connection undoes it first, and the sweeper commits the rest of the group if no
+        // one else comes.
+        state.abandoned = Some(std::mem::take(&mut self.savepoint));
+        drop(state);
+        self.writer.shared.sweep.notify_one();
     }
 }
 
@@ -375,7 +451,7 @@ mod tests {
     /// Waits until `n` members are queued for the connection.
     async fn until_queued(writer: &Writer, n: usize) {
         for _ in 0..500 {
-            if writer.queued.load(Ordering::SeqCst) >= n {
+            if writer.shared.queued.load(Ordering::SeqCst) >= n {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -407,7 +483,7 @@ mod tests {
             join.await.expect("member");
         }
         assert_eq!(committed(&s.reader).await, (0..members).collect::<Vec<_>>());
-        let groups = s.writer.groups.load(Ordering::Relaxed);
+        let groups = s.writer.shared.groups.load(Ordering::Relaxed);
         assert!(
             groups < members as u64,
             "{members} members arriving together took {groups} commits"
@@ -500,5 +576,31 @@ mod tests {
         insert(&mut next, 2).await;
         next.commit().await.expect("commit");
         assert_eq!(committed(&s.reader).await, vec![1, 2]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_left_open_for_a_member_that_is_then_dropped_is_committed_by_the_sweeper() {
+        let s = scratch().await;
+        let mut first = s.writer.begin().await.expect("begin");
+        insert(&mut first, 1).await;
+        let writer = s.writer.clone();
+        let dropped = tokio::spawn(async move {
+            let mut tx = writer.begin().await.expect("begin");
+            insert(&mut tx, 2).await;
+            drop(tx);
+        });
+        until_queued(&s.writer, 1).await;
+        // Left open for the queued member, which writes and is dropped: only the sweeper is
+        // left to undo it and commit the first.
+        tokio::time::timeout(Duration::from_secs(10), first.commit())
+            .await
+            .expect("the group was committed")
+            .expect("commit");
+        dropped.await.expect("dropped");
+        assert_eq!(committed(&s.reader).await, vec![1]);
+        let mut next = s.writer.begin().await.expect("begin");
+        insert(&mut next, 3).await;
+        next.commit().await.expect("commit");
+        assert_eq!(committed(&s.reader).await, vec![1, 3]);
     }
 }

@@ -246,7 +246,7 @@ pub async fn drain_backlog() -> anyhow::Result<Vec<Figure>> {
         Figure::new(
             "drain.rate",
             &configured,
-            "tasks per second, SIGCONT → all succeeded on the front",
+            "tasks per second, upstream opened → all succeeded on the front",
             succeeded as f64 / elapsed,
             "tasks/s",
         )
