@@ -327,7 +327,10 @@ impl WriteTx {
             // finish, and its members be told, even if this caller stops waiting.
             tokio::spawn(async move { state.commit_group().await });
         } else {
+            // Left open for the members waiting; if they all give up before their turn, the
+            // sweeper commits it.
             drop(state);
+            self.writer.shared.sweep.notify_one();
         }
         let outcome = fate
             .wait_for(Option::is_some)
@@ -351,6 +354,9 @@ impl WriteTx {
         if let Some(mut state) = self.state.take() {
             if self.writer.nobody_waiting() {
                 tokio::spawn(async move { state.commit_group().await });
+            } else {
+                drop(state);
+                self.writer.shared.sweep.notify_one();
             }
         }
         undone
@@ -602,5 +608,28 @@ mod tests {
         insert(&mut next, 3).await;
         next.commit().await.expect("commit");
         assert_eq!(committed(&s.reader).await, vec![1, 3]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_left_open_for_waiters_who_all_give_up_is_committed_by_the_sweeper() {
+        let s = scratch().await;
+        let mut first = s.writer.begin().await.expect("begin");
+        insert(&mut first, 1).await;
+        // A waiter, as the committing member sees it; it gives up after that look, before its
+        // turn (a race too narrow to arrange with real callers).
+        s.writer.shared.queued.fetch_add(1, Ordering::SeqCst);
+        let committing = tokio::spawn(first.commit());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !committing.is_finished(),
+            "the group was committed though a member was waiting"
+        );
+        s.writer.shared.queued.fetch_sub(1, Ordering::SeqCst);
+        tokio::time::timeout(Duration::from_secs(10), committing)
+            .await
+            .expect("the group left open was committed")
+            .expect("join")
+            .expect("commit");
+        assert_eq!(committed(&s.reader).await, vec![1]);
     }
 }
