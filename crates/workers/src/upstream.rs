@@ -349,12 +349,7 @@ impl TaskWorkers {
                 (account.name().to_string(), job_id.to_string()),
             );
         // The upstream called back before the job was followed: it has news now.
-        let called_back = self
-            .early_callbacks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&job.task_id)
-            .is_some();
+        let called_back = self.take_early_callback(&job.task_id);
         let first = if called_back { Duration::ZERO } else { first };
         let mut interval = first.clamp(Duration::ZERO, upstream.poll_max);
         // What the polls said last: the timeline gets a line when it changes, not per poll.
@@ -429,23 +424,31 @@ impl TaskWorkers {
             }
         }
         // `follow` may have started between the look at `tracked` and now: nudge it instead.
-        let tracked = self
-            .tracked
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(task)
-            .cloned();
+        let tracked = self.tracked_job(task);
         if let Some((account_name, _)) = tracked {
-            let taken = self
-                .early_callbacks
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(task)
-                .is_some();
+            let taken = self.take_early_callback(task);
             if let (true, Some(account)) = (taken, self.router.account(&account_name)) {
                 self.poller(account).nudge(task);
             }
         }
+    }
+
+    /// The account and upstream job of a task this process follows.
+    fn tracked_job(&self, task: &TaskId) -> Option<(String, String)> {
+        self.tracked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(task)
+            .cloned()
+    }
+
+    /// Whether a callback came for `task` before it was followed (forgetting it).
+    fn take_early_callback(&self, task: &TaskId) -> bool {
+        self.early_callbacks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(task)
+            .is_some()
     }
 
     pub(crate) fn untrack(&self, task: &TaskId) {
@@ -471,12 +474,7 @@ impl TaskWorkers {
         ) {
             return CallbackVerdict::Unknown;
         }
-        let tracked = self
-            .tracked
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(task)
-            .cloned();
+        let tracked = self.tracked_job(task);
         let Some((account_name, job_id)) = tracked else {
             // Not followed here (yet): its job id may not be recorded yet, or another replica
             // follows it (and polls it on its own schedule), or it has finished.
