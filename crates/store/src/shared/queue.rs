@@ -75,8 +75,9 @@ static QUEUED_CANDIDATE: LazyLock<String> = LazyLock::new(|| {
 
 /// Queued work is shared round the accounts: the next claim serves the account with a due
 /// task whose last claim is oldest (an account new to the queue first), and that account's task
-/// due first. (`last_claim_ms`, despite its name, orders the claims: each claim gives its
-/// account the highest value so far.) One account's backlog thus delays another's first task by one claim at most.
+/// due first. One account's backlog thus delays another's first task by one claim at most.
+/// (`last_claim_ms`, despite its name, orders the claims: each claim gives its account the
+/// highest value so far.)
 ///
 /// `status IN ('queued', 'running')` repeats the partial index `tasks_live_by_account`'s own
 /// condition: SQLite uses a partial index only when the query states its condition, and
