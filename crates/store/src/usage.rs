@@ -22,6 +22,12 @@ pub trait UsageStore: Send + Sync + 'static {
     /// `query.account` and `query.key` are ids. The first row (or error) is read before this
     /// returns, so a failing database is an error here rather than a broken stream.
     async fn usage_report(&self, query: &UsageQuery) -> StoreResult<UsageRows>;
+
+    /// Adds to the daily sums the entries of up to `limit` ended tasks that are not summed yet
+    /// (a replica of an earlier release ended them during a rolling upgrade, knowing nothing
+    /// of the sums): the janitor's work, safe on every replica at once. How many tasks it
+    /// summed; fewer than `limit` when there are no more.
+    async fn sum_ended_tasks_usage(&self, limit: u32) -> StoreResult<u64>;
 }
 
 /// The expressions a backend spells its own way, over the report's aliases: `t` the task,

@@ -15,6 +15,11 @@
 //!    still fetch for it, points at them;
 //! 4. measures the storage by category, for `GET /admin/v1/disk` and `seedgate_disk_bytes`.
 //!
+//! Before all that it adds to the usage reports' daily sums the ledger entries of ended tasks
+//! that are not summed yet: the tasks a replica of an earlier release, running beside an
+//! upgraded one during a rolling upgrade, ended without knowing of the sums (reports read those
+//! entries from the ledger until then, so they are right either way; summed, they are fast).
+//!
 //! Every batch is its own transaction (at most [`JanitorConfig::batch`] rows), and shutdown is
 //! checked between batches: a SIGTERM leaves nothing half done (a file deleted whose task is
 //! not yet recorded purged is deleted again, harmlessly, by the next pass). Ledger entries are
@@ -74,6 +79,8 @@ pub struct PassReport {
     pub idempotency_keys: u64,
     pub timeline_events: u64,
     pub spend_days: u64,
+    /// Ended tasks whose ledger entries were added to the usage reports' daily sums.
+    pub usage_tasks_summed: u64,
     /// Tasks whose media were marked expired.
     pub media_expired: u64,
     /// Tasks whose files were deleted, and the files.
@@ -262,6 +269,12 @@ impl Janitor {
         let batch = c.batch.max(1);
         let now = c.clock.now_ms();
         let store = &self.store;
+
+        report.usage_tasks_summed = self
+            .batches("usage", shutdown, report, || {
+                store.sum_ended_tasks_usage(batch)
+            })
+            .await;
 
         let before = now.saturating_sub(ms(c.idempotency));
         report.idempotency_keys = self

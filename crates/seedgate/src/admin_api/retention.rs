@@ -58,6 +58,9 @@ pub struct RetentionPass {
     pub idempotency_keys_deleted: u64,
     pub timeline_events_deleted: u64,
     pub spend_days_deleted: u64,
+    /// Ended tasks whose ledger entries were added to the usage reports' daily sums (tasks a
+    /// replica of an earlier release ended during a rolling upgrade).
+    pub usage_tasks_summed: u64,
     /// Tasks whose media were marked expired (they read back without media from now on).
     pub media_expired: u64,
     /// Tasks whose files were deleted (marked at least one link lifetime ago), and the files.
@@ -150,6 +153,7 @@ async fn run_pass(
             idempotency_keys_deleted: report.idempotency_keys,
             timeline_events_deleted: report.timeline_events,
             spend_days_deleted: report.spend_days,
+            usage_tasks_summed: report.usage_tasks_summed,
             media_expired: report.media_expired,
             media_purged: report.media_purged,
             files_deleted: report.files_deleted,

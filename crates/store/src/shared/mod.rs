@@ -203,7 +203,7 @@ pub(super) async fn end_task(
         None => 0,
     };
     // Ended: its entries and the values they are reported under are final.
-    usage::roll_up(tx, id, usage::RolledUp::Ended).await?;
+    usage::roll_up(tx, id).await?;
     // The outbox: the callback is written with the state it reports, or not at all.
     queue_callback(tx, id, CallbackEvent::Final, now).await?;
     // Status callbacks still waiting would reach the receiver after the result: dropped.

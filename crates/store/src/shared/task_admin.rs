@@ -343,7 +343,7 @@ impl TaskAdminStore for This {
             }
             _ => StoreError::Database(e),
         })?;
-        super::usage::roll_up(&mut tx, id.as_str(), super::usage::RolledUp::Refund).await?;
+        super::usage::roll_up(&mut tx, id.as_str()).await?;
         // Not spent after all: the budgets of the day the task was created get it back, as
         // they do a release.
         add_spend(

@@ -2,9 +2,11 @@
 //! grouping value (`usage_daily`, migration 0016), written in the transaction that ends the
 //! task (or refunds it by hand); a report reads those sums for the whole days of its range and
 //! the entries themselves only where they are not summed yet: its range's partial first and
-//! last days, and the holds of tasks still under way. One statement reads all three, so the
-//! three agree with each other (one snapshot), and a month over a million tasks reads some
-//! thousands of rows instead of millions.
+//! last days, and within the whole days the entries not marked summed
+//! (`ledger_entries.summed`, migration 0017): the holds of tasks still under way, and whatever
+//! a replica of an earlier release wrote during a rolling upgrade, until the janitor sums it.
+//! One statement reads all three, so the three agree with each other (one snapshot), and a
+//! month over a million tasks reads some thousands of rows instead of millions.
 
 use super::super::USAGE_SQL;
 use super::*;
@@ -15,37 +17,51 @@ use sqlx::Row;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// What of a task's entries is summed now.
-pub(super) enum RolledUp {
-    /// The task ended: its hold and its resolution.
-    Ended,
-    /// An operator refunded it by hand (at most once per task).
-    Refund,
-}
-
-/// Adds a task's entries to the daily sums, inside the transaction that wrote the last of them.
-/// Each entry counts under its own UTC day and under the task's final grouping values (its
-/// upstream account is known only once it ended, hence summing at the end).
-pub(super) async fn roll_up(tx: &mut Tx, task_id: &str, what: RolledUp) -> StoreResult<()> {
-    static ENDED: LazyLock<String> =
-        LazyLock::new(|| roll_up_sql("e.task_id = $1 AND e.kind IN ('hold', 'settle', 'release')"));
-    static REFUND: LazyLock<String> =
-        LazyLock::new(|| roll_up_sql("e.task_id = $1 AND e.kind = 'refund'"));
-    let sql = match what {
-        RolledUp::Ended => &ENDED,
-        RolledUp::Refund => &REFUND,
-    };
-    sqlx::query(sql).bind(task_id).execute(&mut **tx).await?;
+/// Adds a task's entries not summed yet to the daily sums, inside the transaction that wrote
+/// the last of them (its end, or an operator's manual refund) or later (the janitor, for the
+/// tasks a replica of an earlier release ended). Each entry counts under its own UTC day and
+/// under the task's final grouping values (its upstream account is known only once it ended,
+/// hence summing at the end).
+///
+/// The entries are marked first (`summed = 2`): on PostgreSQL that locks them, so a second
+/// transaction summing the same task waits, then finds them summed and adds nothing; only the
+/// entries this one marked are summed, whatever was appended since. SQLite has one writer.
+pub(super) async fn roll_up(tx: &mut Tx, task_id: &str) -> StoreResult<()> {
+    static SUM_MARKED: LazyLock<String> =
+        LazyLock::new(|| roll_up_sql("e.task_id = $1 AND e.summed = 2"));
+    let marked =
+        sqlx::query("UPDATE ledger_entries SET summed = 2 WHERE task_id = $1 AND summed = 0")
+            .bind(task_id)
+            .execute(&mut **tx)
+            .await?;
+    if marked.rows_affected() == 0 {
+        return Ok(());
+    }
+    sqlx::query(&SUM_MARKED)
+        .bind(task_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE ledger_entries SET summed = 1 WHERE task_id = $1 AND summed = 2")
+        .bind(task_id)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
 impl This {
-    /// Sums the whole ledger into `usage_daily` afresh. The store's own writes keep the sums
-    /// current; this is for tools that write a history in bulk (`seedgate bench`).
+    /// Sums the whole ledger into `usage_daily` afresh: every entry of an ended task. The
+    /// store's own writes keep the sums current; this is for tools that write a history in
+    /// bulk (`seedgate bench`).
     pub async fn rebuild_usage_sums(&self) -> StoreResult<()> {
-        static REBUILD: LazyLock<String> =
-            LazyLock::new(|| roll_up_sql("t.status IN ('succeeded', 'failed', 'cancelled')"));
+        static REBUILD: LazyLock<String> = LazyLock::new(|| roll_up_sql("e.summed = 1"));
         let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE ledger_entries SET summed = CASE WHEN task_id IN \
+             (SELECT id FROM tasks WHERE status IN ('succeeded', 'failed', 'cancelled')) \
+             THEN 1 ELSE 0 END",
+        )
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM usage_daily")
             .execute(&mut *tx)
             .await?;
@@ -248,11 +264,11 @@ fn report_sql(query: &UsageQuery) -> (String, Vec<String>) {
              WHERE e.task_id IS NOT NULL AND e.created_at_ms >= {whole_to} \
              AND e.created_at_ms < $2{entry_filters}"
         ),
-        // Within the whole days, tasks still under way (not summed yet), whose one entry is
-        // their hold.
+        // Within the whole days, the entries not summed yet: the holds of tasks still under
+        // way, and whatever a replica of an earlier release wrote (the janitor sums those).
         format!(
-            "SELECT {entry_select} FROM tasks t JOIN ledger_entries e ON e.task_id = t.id{entry_joins} \
-             WHERE t.status IN ('queued', 'running') AND e.kind = 'hold' \
+            "SELECT {entry_select} FROM ledger_entries e JOIN tasks t ON t.id = e.task_id{entry_joins} \
+             WHERE e.summed = 0 \
              AND e.created_at_ms >= {whole_from} AND e.created_at_ms < {whole_to}{entry_filters}"
         ),
     ];
@@ -311,6 +327,23 @@ enum Read {
 
 #[async_trait::async_trait]
 impl UsageStore for This {
+    /// Each task in a transaction of its own.
+    async fn sum_ended_tasks_usage(&self, limit: u32) -> StoreResult<u64> {
+        let tasks: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT e.task_id FROM ledger_entries e JOIN tasks t ON t.id = e.task_id \
+             WHERE e.summed = 0 AND t.status IN ('succeeded', 'failed', 'cancelled') LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(self.pool())
+        .await?;
+        for task in &tasks {
+            let mut tx = self.write_tx().await?;
+            roll_up(&mut tx, task).await?;
+            tx.commit().await?;
+        }
+        Ok(tasks.len() as u64)
+    }
+
     async fn usage_report(&self, query: &UsageQuery) -> StoreResult<UsageRows> {
         let (sql, binds) = report_sql(query);
         let columns = query.group_columns().len();

@@ -635,3 +635,118 @@ async fn a_replica_hears_another_replicas_commits() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Tasks a replica of an earlier release ended during a rolling upgrade have their ledger
+/// entries unsummed (that release knew nothing of `usage_daily`). Reports read those entries
+/// from the ledger, and replicas' janitors summing them at once count each entry once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_summing_an_earlier_release_s_tasks_count_each_entry_once() {
+    use seedgate_core::usage::{UsageFigures, UsageQuery};
+    use std::str::FromStr;
+
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let replicas = db.replicas(4).await;
+    let key = new_key(&store, "k", "h1", 100_000).await;
+    let ids: Vec<TaskId> = queue_tasks(&store, &key, 40, 100).await;
+    let mut ended = 0;
+    while let Some(claimed) = store
+        .claim_task("w", Duration::from_secs(3600), 3)
+        .await
+        .expect("claim")
+    {
+        // One task stays running: its hold is never summed.
+        if claimed.task.id == ids[0] {
+            continue;
+        }
+        let (id, token) = (&claimed.task.id, &claimed.lease_token);
+        let done = if ended % 3 == 0 {
+            store.fail_task(id, token, &failure()).await
+        } else {
+            store.complete_task(id, token, &TaskOutput::default()).await
+        };
+        assert!(done.expect("end"));
+        ended += 1;
+    }
+    store
+        .refund_task(&ids[2], Some(10), "blank", &actor())
+        .await
+        .expect("refund");
+
+    let total = |store: seedgate_store::PgStore| async move {
+        let query = UsageQuery {
+            from_ms: 0,
+            to_ms: 4_102_444_800_000,
+            group_by: Vec::new(),
+            account: None,
+            key: None,
+            model: None,
+        };
+        let rows: Vec<_> =
+            futures::TryStreamExt::try_collect(store.usage_report(&query).await.expect("report"))
+                .await
+                .expect("rows");
+        rows.into_iter()
+            .map(|r| r.figures)
+            .fold(UsageFigures::default(), |mut sum, f| {
+                sum.add(&f);
+                sum
+            })
+    };
+    let before = total(store.clone()).await;
+    assert_eq!(before.tasks, 40);
+
+    // As if an earlier release had written all of it: no entry summed, no daily sums.
+    let mut conn = sqlx::postgres::PgConnectOptions::from_str(db.url())
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect");
+    sqlx::query("UPDATE ledger_entries SET summed = 0")
+        .execute(&mut conn)
+        .await
+        .expect("unmark");
+    sqlx::query("DELETE FROM usage_daily")
+        .execute(&mut conn)
+        .await
+        .expect("forget the sums");
+    assert_eq!(total(store.clone()).await, before, "read from the ledger");
+
+    // Four replicas sum at once, in batches, until there is nothing left.
+    let mut handles = Vec::new();
+    for replica in replicas {
+        handles.push(tokio::spawn(async move {
+            let mut summed = 0;
+            loop {
+                let n = replica.sum_ended_tasks_usage(7).await.expect("sum");
+                summed += n;
+                if n == 0 {
+                    return summed;
+                }
+            }
+        }));
+    }
+    let mut summed = 0;
+    for h in handles {
+        summed += h.await.expect("join");
+    }
+    assert!(summed >= 39, "every ended task was summed: {summed}");
+    assert_eq!(
+        total(store.clone()).await,
+        before,
+        "each entry counted once"
+    );
+    let (in_sums, unsummed): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT CAST(COALESCE(SUM(tasks), 0) AS BIGINT) FROM usage_daily), \
+         (SELECT COUNT(*) FROM ledger_entries WHERE summed <> 1 AND task_id IS NOT NULL)",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .expect("sums");
+    assert_eq!(
+        (in_sums, unsummed),
+        (39, 1),
+        "only the running task's hold is left"
+    );
+    assert_ledger_clean(&store).await;
+}
