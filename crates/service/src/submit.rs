@@ -50,8 +50,26 @@ async fn release_claim(store: &dyn Store, api_key: &ApiKeyId, key: &str) {
 /// How far back a marked retry looks for the task its first try created.
 pub const RETRY_WINDOW: Duration = Duration::from_secs(600);
 
-/// Where the reference media a task was priced on are kept (`refs/<sha256>.<ext>`).
+/// Where the reference media a task was priced on are kept (`refs/<sha256>-<period>.<ext>`,
+/// see [`copy_period`]).
 pub const MEDIA_COPY_PREFIX: &str = "refs/";
+
+/// The period whose submits share one copy of a medium: the number of whole half-lifetimes of a
+/// copy (`copy_ttl`) since the epoch at `now_ms`.
+///
+/// Why not one copy per medium forever: a submit that found a copy stored long ago, and took it
+/// up, could lose it to a janitor pass that had read the tasks in use just before that submit's
+/// task was stored (it deletes copies older than a copy's lifetime that no task it read
+/// needs). Within a period, a copy was first stored at most half a lifetime before any submit
+/// that takes it up, so the janitor can delete it only half a lifetime after the last of those
+/// submits, by which time each one's task is stored and seen in use. A new period makes a new
+/// copy; the old one ages out alone.
+pub fn copy_period(now_ms: i64, copy_ttl: Duration) -> i64 {
+    let half = i64::try_from(copy_ttl.as_millis() / 2)
+        .unwrap_or(i64::MAX)
+        .max(1);
+    now_ms.div_euclid(half)
+}
 
 fn durations(media: &[InspectedMedium], kind: MediaKind) -> Vec<f64> {
     media
@@ -273,6 +291,7 @@ impl GenerationService {
             tracing::error!(error = %e, "storing a reference medium failed");
             blob_write_error(&e)
         };
+        let period = copy_period(self.config.clock.now_ms(), self.config.media_copy_ttl);
         let mut copies = std::collections::BTreeMap::new();
         for medium in media {
             let probed = crate::timeline::probed(&medium);
@@ -284,7 +303,7 @@ impl GenerationService {
             .await
             .map_err(|e| GatewayError::Internal(format!("hashing a medium: {e}")))?;
             let key = format!(
-                "{MEDIA_COPY_PREFIX}{digest}.{}",
+                "{MEDIA_COPY_PREFIX}{digest}-{period}.{}",
                 extension(&medium.facts.format)
             );
             let blobs = self.media.blobs();

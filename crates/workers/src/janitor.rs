@@ -12,7 +12,9 @@
 //!    mark still works: a file a live link needs is never deleted), then records them gone;
 //! 3. deletes reference copies (`refs/…`) older than both the media lifetime and the life of
 //!    their links, unless a task not finished yet, or one recent enough that an upstream may
-//!    still fetch for it, points at them;
+//!    still fetch for it, points at them (a submit takes up only a copy stored within half a
+//!    lifetime, so none is deleted under a submit that is just storing its task: `copy_period`
+//!    in `service/src/submit.rs`);
 //! 4. measures the storage by category, for `GET /admin/v1/disk` and `seedgate_disk_bytes`.
 //!
 //! Before all that it adds to the usage reports' daily sums the ledger entries of ended tasks

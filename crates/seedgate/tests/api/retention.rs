@@ -620,6 +620,71 @@ async fn a_reference_copy_an_unfinished_task_needs_outlives_its_lifetime_until_t
     assert_eq!(code, 0, "{out}");
 }
 
+/// A submit that took up a copy stored long ago could lose it to a janitor pass that read the
+/// tasks in use just before that submit's task was stored. So submits share a copy only within
+/// half a copy's lifetime (`copy_period` in `service/src/submit.rs`): two submits now share one,
+/// and a submit a lifetime later, when the janitor may delete that one, gets a fresh copy of
+/// its own, which the pass keeps.
+#[tokio::test]
+async fn a_submit_never_takes_up_a_copy_old_enough_for_the_janitor_to_delete() {
+    let upstream = HeldUpstream::start().await;
+    let account = upstream.account();
+    let app = spawn_app_with(move |s| {
+        crate::helpers::route_only_through(s, MODEL, vec![account]);
+        s.upstream.poll_min_ms = 50;
+        s.upstream.poll_max_ms = 200;
+        s.upstream.callbacks = Some(false);
+        s.worker.max_attempts = 1;
+        s.retention.interval_seconds = 24 * 3600;
+    })
+    .await;
+    let token = admin_token(&app).await;
+    let media = MediaServer::start().await;
+    let image = media.image("640x640.png");
+    let mut links = Vec::new();
+    for prompt in ["the first now", "the second now"] {
+        let id = submit_with_reference(&app, prompt, image.clone()).await;
+        let done = app.wait_for_task(&id).await;
+        assert_eq!(done["status"], "failed", "{done}");
+        links.extend(upstream.copy_links(prompt));
+    }
+    assert_eq!(links.len(), 2, "{links:?}");
+    assert_eq!(links[0], links[1], "submits of one period share a copy");
+    let old_copy = copy_file(&app, &links[0]);
+    assert!(old_copy.exists());
+
+    // Past every lifetime of that copy: a new submit of the same image does not take it up.
+    app.clock.advance_ms(31 * DAY_MS);
+    // (The store schedules claims by the system clock, which did not move, so this task stays
+    // queued: its copy was made at submit, and a queued task's copies are in use.)
+    let id = submit_with_reference(&app, "a lifetime later", image).await;
+    let task = app
+        .store
+        .load_task(&TaskId::from_string(&id))
+        .await
+        .expect("load")
+        .expect("the task");
+    let fresh: Vec<String> = task
+        .request
+        .media_copies
+        .values()
+        .map(|c| c.url.to_string())
+        .collect();
+    assert_eq!(fresh.len(), 1, "{fresh:?}");
+    assert_ne!(
+        copy_file(&app, &fresh[0]),
+        old_copy,
+        "a fresh copy, not the old one"
+    );
+    let fresh_copy = copy_file(&app, &fresh[0]);
+    let pass = run_pass(&app, &token).await;
+    assert_eq!(pass["reference_copies_deleted"], 1, "{pass}");
+    assert!(!old_copy.exists(), "the old copy aged out");
+    assert!(fresh_copy.exists(), "the new task's copy is kept");
+    let r = app.client.get(&fresh[0]).send().await.expect("fetch");
+    assert_eq!(r.status(), StatusCode::OK, "the new task's link works");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Budgets and usage after old daily spend is pruned.
 
