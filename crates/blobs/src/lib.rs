@@ -29,9 +29,22 @@ pub struct BlobMeta {
     pub modified_ms: i64,
 }
 
+/// How an S3-compatible service says it has no room, in an error's text: `507 Insufficient
+/// Storage` (MinIO with full drives, `XMinioStorageFull`; the status alone is kept, since
+/// object_store drops the body of a server error), a bucket or user quota (`QuotaExceeded`
+/// from Ceph's RGW, `XMinioAdminBucketQuotaExceeded` from MinIO). object_store keeps the
+/// status of its request errors private, so the text is what there is to read.
+const S3_FULL: [&str; 4] = [
+    "507 Insufficient Storage",
+    "XMinioStorageFull",
+    "QuotaExceeded",
+    "XMinioAdminBucketQuotaExceeded",
+];
+
 impl BlobError {
-    /// A write refused by a full disk (`ENOSPC`) or a disk quota (`EDQUOT`), found anywhere in
-    /// the error's chain of sources.
+    /// A write refused for want of room: a full disk (`ENOSPC`) or a disk quota (`EDQUOT`), or
+    /// an S3-compatible service's full drives or quota ([`S3_FULL`]), found anywhere in the
+    /// error's chain of sources.
     pub fn is_storage_full(&self) -> bool {
         let mut next: Option<&(dyn std::error::Error + 'static)> = Some(self);
         while let Some(e) = next {
@@ -42,6 +55,10 @@ impl BlobError {
                 ) {
                     return true;
                 }
+            }
+            let text = e.to_string();
+            if S3_FULL.iter().any(|sign| text.contains(sign)) {
+                return true;
             }
             next = e.source();
         }
@@ -132,6 +149,21 @@ pub struct S3Config {
     pub allow_http: bool,
 }
 
+/// Retries of a failed S3 request (server errors, throttling, timeouts): a few, within a few
+/// seconds. object_store's default (ten, for up to three minutes) would hold a submit that
+/// stores a reference copy, or an upload, for minutes when the service is down or full
+/// (`507`, a server error, is retried too); the caller is better told to retry later, and a
+/// worker retries its attempt on its own schedule.
+const S3_RETRIES: object_store::RetryConfig = object_store::RetryConfig {
+    backoff: object_store::BackoffConfig {
+        init_backoff: std::time::Duration::from_millis(100),
+        max_backoff: std::time::Duration::from_secs(2),
+        base: 2.0,
+    },
+    max_retries: 4,
+    retry_timeout: std::time::Duration::from_secs(10),
+};
+
 #[derive(Clone)]
 pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
@@ -171,7 +203,8 @@ impl BlobStore {
         let mut builder = object_store::aws::AmazonS3Builder::from_env()
             .with_bucket_name(&config.bucket)
             .with_virtual_hosted_style_request(!config.path_style)
-            .with_allow_http(config.allow_http);
+            .with_allow_http(config.allow_http)
+            .with_retry(S3_RETRIES);
         if let Some(endpoint) = &config.endpoint {
             builder = builder.with_endpoint(endpoint);
         }

@@ -17,7 +17,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A 4 s 480p text-only create in each dialect.
-fn creates(prompt: &str) -> Vec<Call> {
+pub(crate) fn creates(prompt: &str) -> Vec<Call> {
     vec![
         Call {
             dialect: "reapi",
@@ -76,7 +76,7 @@ fn unavailable(dialect: &str) -> (u16, Value) {
 }
 
 /// The id of the task a create made, wherever its dialect puts it.
-fn created_id(body: &Value) -> Option<String> {
+pub(crate) fn created_id(body: &Value) -> Option<String> {
     [
         &body["id"],
         &body["data"]["id"],

@@ -419,6 +419,11 @@ impl FaultProxy {
         });
     }
 
+    /// Every rule dropped: from now on everything is forwarded.
+    pub(crate) fn clear(&self) {
+        self.state.rules.lock().expect("lock").clear();
+    }
+
     fn seen(&self) -> Vec<Seen> {
         self.state.seen.lock().expect("lock").clone()
     }
