@@ -448,6 +448,13 @@ impl Application {
             .merge(crate::health::routes(store.clone(), blobs.clone()))
             .fallback(seedgate_dialects::route_not_found)
             .method_not_allowed_fallback(seedgate_dialects::method_not_allowed)
+            // Innermost, around the handler itself: a client's writes queue ahead of the
+            // workers' on the embedded store.
+            .layer(axum::middleware::from_fn(
+                |request: axum::extract::Request, next: axum::middleware::Next| {
+                    seedgate_store::urgent(next.run(request))
+                },
+            ))
             .layer(axum::middleware::from_fn_with_state(
                 settings.http.request_timeout(),
                 seedgate_dialects::guard,

@@ -18,6 +18,13 @@
 //!
 //! A member must not wait, while it holds its transaction, for anything that needs another
 //! write transaction of this process to finish: the connection is one, so that would never end.
+//!
+//! Clients' writes go first. A write begun inside [`urgent`] (the HTTP layer wraps every request
+//! in it) queues for the connection directly; every other write (the workers', the callback
+//! dispatcher's, the janitor's) first takes its turn at a gate that lets one background writer
+//! at a time into that queue. So a submit waits behind at most one background member, not
+//! behind a backlog of them, while background work still gets the connection at every turn the
+//! clients leave, and never starves: the queue is fair.
 
 use crate::{StoreError, StoreResult};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
@@ -26,6 +33,17 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
+
+tokio::task_local! {
+    /// Set around a client's request: its writes queue ahead of the background's.
+    static URGENT: ();
+}
+
+/// Runs `work` with its write transactions queued ahead of background ones (see the module's
+/// documentation). Outside the embedded store it changes nothing.
+pub async fn urgent<F: std::future::Future>(work: F) -> F::Output {
+    URGENT.scope((), work).await
+}
 
 /// Most members in one group: a steady stream of writers still commits this often.
 const MAX_MEMBERS: usize = 256;
@@ -83,9 +101,11 @@ struct State {
 
 struct Shared {
     state: Arc<Mutex<State>>,
-    /// Members waiting for the connection: while there are any, a committing member leaves
-    /// the group open for them.
+    /// Members waiting for the connection (at the background gate or in its queue): while
+    /// there are any, a committing member leaves the group open for them.
     queued: AtomicUsize,
+    /// Lets background writers into the connection's queue one at a time.
+    background: Mutex<()>,
     groups: AtomicU64,
     /// Wakes the sweeper: a group may be open with nobody left to commit it.
     sweep: Arc<Notify>,
@@ -195,6 +215,7 @@ impl Writer {
                 savepoints: 0,
             })),
             queued: AtomicUsize::new(0),
+            background: Mutex::new(()),
             groups: AtomicU64::new(0),
             sweep: sweep.clone(),
         });
@@ -207,6 +228,10 @@ impl Writer {
         let shared = &self.shared;
         let mut state = {
             let _queued = Queued::new(&shared.queued);
+            let _gate = match URGENT.try_with(|_| ()) {
+                Ok(()) => None,
+                Err(_) => Some(shared.background.lock().await),
+            };
             shared.state.clone().lock_owned().await
         };
         // Dropped before the member exists (a cancelled caller), this wakes the sweeper: the
@@ -452,6 +477,58 @@ mod tests {
             .fetch_all(reader)
             .await
             .expect("read")
+    }
+
+    /// A client's write waits behind at most one background writer, however many are queued;
+    /// the background writers still all get their turn, in order, and every write commits.
+    #[tokio::test]
+    async fn a_clients_write_overtakes_queued_background_writes() {
+        let s = scratch().await;
+        let holder = s.writer.begin().await.expect("begin");
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let member = |n: i64, client: bool| {
+            let (writer, order) = (s.writer.clone(), order.clone());
+            let work = async move {
+                let mut tx = writer.begin().await.expect("begin");
+                order.lock().expect("lock").push(n);
+                insert(&mut tx, n).await;
+                tx.commit().await.expect("commit");
+            };
+            tokio::spawn(async move {
+                if client {
+                    urgent(work).await
+                } else {
+                    work.await
+                }
+            })
+        };
+        let mut members = Vec::new();
+        for n in 1..=5 {
+            members.push(member(n, false));
+            until_queued(&s.writer, n as usize).await;
+        }
+        members.push(member(100, true));
+        until_queued(&s.writer, 6).await;
+        holder.commit().await.expect("commit");
+        for m in members {
+            m.await.expect("join");
+        }
+        let order = order.lock().expect("lock").clone();
+        let client = order
+            .iter()
+            .position(|&n| n == 100)
+            .expect("the client wrote");
+        assert!(
+            client <= 1,
+            "the client's write waited behind {client}: {order:?}"
+        );
+        let background: Vec<i64> = order.iter().copied().filter(|&n| n != 100).collect();
+        assert_eq!(
+            background,
+            [1, 2, 3, 4, 5],
+            "background writes keep their order"
+        );
+        assert_eq!(committed(&s.reader).await, [1, 2, 3, 4, 5, 100]);
     }
 
     /// Waits until `n` members are queued for the connection.

@@ -49,6 +49,7 @@ pub use seedgate_core::records::{
     TaskQuery,
 };
 
+pub use group_commit::urgent;
 pub use observability::QueueGauges;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
