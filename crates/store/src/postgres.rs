@@ -177,6 +177,24 @@ const LOCK_WEBHOOK_SECRETS: i32 = 0x5347_0001;
 const LOCK_ASSET_QUOTA: i32 = 0x5347_0002;
 const LOCK_ALERT_CROSSING: i32 = 0x5347_0003;
 
+/// How many times a migration run is tried when it loses a lock (see [`PgStore::migrate`]).
+const MIGRATE_TRIES: u64 = 5;
+
+/// Whether `error` is PostgreSQL aborting a transaction for a lock: a deadlock (`40P01`) or a
+/// lock it could not have (`55P03`), anywhere in the error's chain.
+fn lost_to_another_lock(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(sqlx::Error::Database(db)) = e.downcast_ref::<sqlx::Error>() {
+            if matches!(db.code().as_deref(), Some("40P01" | "55P03")) {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
+}
+
 impl PgStore {
     /// Connects to `database_url` (`postgres://user:password@host:port/database`) and brings the
     /// schema up to date.
@@ -231,11 +249,25 @@ impl PgStore {
     /// migrator holds a PostgreSQL advisory lock (keyed by the database's name) for the whole
     /// run, so replicas starting together migrate once: the others wait, then find nothing
     /// pending (`tests/upgrades` starts three at once).
+    ///
+    /// A migration that locks two tables can deadlock with a transaction of a replica still
+    /// serving (of an earlier release, during a rolling upgrade) that locks them in the other
+    /// order; PostgreSQL then aborts one of the two. Aborted, the migration is undone whole (its
+    /// own transaction), and the run is tried again a few times before the start fails.
     pub async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
-            .await?;
-        Ok(())
+        let migrator = sqlx::migrate!("./migrations/postgres");
+        let mut tries = 1u64;
+        loop {
+            match migrator.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(e) if tries < MIGRATE_TRIES && lost_to_another_lock(&e) => {
+                    tracing::warn!(error = %e, tries, "a migration lost a lock to a running replica's transaction; trying again");
+                    tokio::time::sleep(Duration::from_millis(250 * tries)).await;
+                    tries += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -128,6 +128,16 @@ async fn postgres(args: &BenchArgs, report: &mut Report) -> anyhow::Result<()> {
         )
         .await?,
     );
+    eprintln!("bench: three replicas on one PostgreSQL database");
+    report.add_all(
+        postgres::three_replicas_load(
+            args.connections,
+            Duration::from_secs(1),
+            Duration::from_secs(args.seconds),
+            args.visible_samples,
+        )
+        .await?,
+    );
     Ok(())
 }
 

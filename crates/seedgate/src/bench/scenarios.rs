@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const MB: f64 = 1024.0 * 1024.0;
-const SUBMIT: &str = "/api/v1/videos/generations";
+pub(super) const SUBMIT: &str = "/api/v1/videos/generations";
 
-fn t2v(prompt: &str) -> Value {
+pub(super) fn t2v(prompt: &str) -> Value {
     json!({"model": "seedance-2.0-mini", "prompt": prompt, "resolution": "480p", "duration": 4})
 }
 
@@ -29,7 +29,7 @@ pub async fn idle_memory(server: &Seedgate) -> anyhow::Result<Vec<Figure>> {
     .target(Target::Max(60.0))])
 }
 
-async fn submit_once(
+pub(super) async fn submit_once(
     client: &reqwest::Client,
     server: &Seedgate,
     body: &Value,
@@ -48,7 +48,7 @@ async fn submit_once(
         .ok_or_else(|| anyhow::anyhow!("no id"))
 }
 
-async fn poll_status(
+pub(super) async fn poll_status(
     client: &reqwest::Client,
     server: &Seedgate,
     id: &str,
@@ -153,7 +153,7 @@ fn poll_targets(figures: &mut [Figure]) {
     }
 }
 
-fn load_figures(
+pub(super) fn load_figures(
     prefix: &str,
     scenario: &str,
     result: &load::LoadResult,

@@ -49,26 +49,7 @@ impl Seedgate {
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
-        let data_dir =
-            std::env::temp_dir().join(format!("seedgate-bench-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&data_dir);
-        let mut command = Command::new(&exe);
-        command
-            .arg("serve")
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .env("SEEDGATE_LOCAL__INSTANT", "true")
-            .env("SEEDGATE_WORKER__IDLE_POLL_MS", "200")
-            .env("SEEDGATE_LOG__FILTER", "warn")
-            .env_remove("SEEDGATE_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut child = command.spawn()?;
+        let (mut child, data_dir) = Self::spawn(name, addr, env, Stdio::piped())?;
         let stdout = child
             .stdout
             .take()
@@ -101,6 +82,55 @@ impl Seedgate {
             key,
             data_dir,
         })
+    }
+
+    /// Another replica on the database `env` names, which a first one (whose `key` is given)
+    /// set up: it prints no key of its own, and the credits are there already.
+    pub async fn start_replica(
+        name: &str,
+        env: &[(&str, &str)],
+        key: &str,
+    ) -> anyhow::Result<Self> {
+        let addr = free_addr()?;
+        let (child, data_dir) = Self::spawn(name, addr, env, Stdio::null())?;
+        let replica = Self {
+            child,
+            addr,
+            key: key.to_string(),
+            data_dir,
+        };
+        wait_for_port(addr).await?;
+        Ok(replica)
+    }
+
+    /// `seedgate serve` on `addr` and a fresh data dir of its own, its standard output to
+    /// `stdout`.
+    fn spawn(
+        name: &str,
+        addr: SocketAddr,
+        env: &[(&str, &str)],
+        stdout: Stdio,
+    ) -> anyhow::Result<(Child, PathBuf)> {
+        let data_dir =
+            std::env::temp_dir().join(format!("seedgate-bench-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .arg("serve")
+            .arg("--listen")
+            .arg(addr.to_string())
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env("SEEDGATE_LOCAL__INSTANT", "true")
+            .env("SEEDGATE_WORKER__IDLE_POLL_MS", "200")
+            .env("SEEDGATE_LOG__FILTER", "warn")
+            .env_remove("SEEDGATE_CONFIG")
+            .stdout(stdout)
+            .stderr(Stdio::null());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        Ok((command.spawn()?, data_dir))
     }
 
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {

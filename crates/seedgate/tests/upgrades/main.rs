@@ -1418,6 +1418,26 @@ async fn replicas_starting_together_on_sqlite_migrate_once() {
     replicas_starting_together_migrate_once(Backend::Sqlite).await;
 }
 
+/// A create as a client with retries makes it: a retryable refusal (a 5xx, or CRUN's 455) is
+/// tried again a little later, as every dialect's "service unavailable" asks. During a rolling
+/// upgrade a migration's locks can make PostgreSQL abort a replica's transaction (a deadlock
+/// between its lock order and the migration's), which that replica answers so.
+async fn create_retrying(server: &Server, dialect: &str, key: &str, text: &str) -> String {
+    let (path, body) = create_call(dialect, text, json!({}));
+    for _ in 0..50 {
+        let (status, json) = server.post(dialect, path, key, &body).await;
+        match status {
+            200 => return created_id(dialect, &json),
+            455 | 500..=599 => {
+                eprintln!("{dialect} create refused for now ({status}): {json}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            _ => panic!("{dialect} create: {status} {json}"),
+        }
+    }
+    panic!("{dialect} create was refused fifty times running");
+}
+
 /// A steady stream of submits (every dialect in turn, one every 20 ms or so) and polls of
 /// earlier ones against `server` until `stop`: the ids it was given, every one acknowledged.
 fn steady_load(
@@ -1431,7 +1451,7 @@ fn steady_load(
         while !stop.is_cancelled() {
             let dialect = DIALECTS[i % DIALECTS.len()];
             let text = format!("during the roll {i}");
-            acknowledged.push(create(&server, dialect, &key, &text, json!({})).await);
+            acknowledged.push(create_retrying(&server, dialect, &key, &text).await);
             // A poll of an earlier one.
             let path = format!("/api/v1/tasks/{}", acknowledged[i / 2]);
             let (status, body) = server.get("reapi", &path, &key).await;
