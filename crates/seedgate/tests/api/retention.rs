@@ -549,8 +549,9 @@ async fn submit_with_reference(app: &TestApp, prompt: &str, image: String) -> St
     .await
 }
 
-#[tokio::test]
-async fn a_reference_copy_an_unfinished_task_needs_outlives_its_lifetime_until_the_task_ends() {
+/// An app whose every task of [`MODEL`] goes to a [`HeldUpstream`] (one attempt, quick polls,
+/// no upstream callbacks, hour-long links, the janitor run by hand only).
+async fn app_behind_held_upstream() -> (HeldUpstream, TestApp) {
     let upstream = HeldUpstream::start().await;
     let account = upstream.account();
     let app = spawn_app_with(move |s| {
@@ -563,6 +564,12 @@ async fn a_reference_copy_an_unfinished_task_needs_outlives_its_lifetime_until_t
         s.retention.interval_seconds = 24 * 3600;
     })
     .await;
+    (upstream, app)
+}
+
+#[tokio::test]
+async fn a_reference_copy_an_unfinished_task_needs_outlives_its_lifetime_until_the_task_ends() {
+    let (upstream, app) = app_behind_held_upstream().await;
     let token = admin_token(&app).await;
     let media = MediaServer::start().await;
 
@@ -627,17 +634,7 @@ async fn a_reference_copy_an_unfinished_task_needs_outlives_its_lifetime_until_t
 /// its own, which the pass keeps.
 #[tokio::test]
 async fn a_submit_never_takes_up_a_copy_old_enough_for_the_janitor_to_delete() {
-    let upstream = HeldUpstream::start().await;
-    let account = upstream.account();
-    let app = spawn_app_with(move |s| {
-        crate::helpers::route_only_through(s, MODEL, vec![account]);
-        s.upstream.poll_min_ms = 50;
-        s.upstream.poll_max_ms = 200;
-        s.upstream.callbacks = Some(false);
-        s.worker.max_attempts = 1;
-        s.retention.interval_seconds = 24 * 3600;
-    })
-    .await;
+    let (upstream, app) = app_behind_held_upstream().await;
     let token = admin_token(&app).await;
     let media = MediaServer::start().await;
     let image = media.image("640x640.png");
