@@ -26,7 +26,8 @@ pub trait UsageStore: Send + Sync + 'static {
     /// Adds to the daily sums the entries of up to `limit` ended tasks that are not summed yet
     /// (a replica of an earlier release ended them during a rolling upgrade, knowing nothing
     /// of the sums): the janitor's work, safe on every replica at once. How many tasks it
-    /// summed; fewer than `limit` when there are no more.
+    /// summed (not those another replica summed meanwhile); fewer than `limit` when there are
+    /// no more.
     async fn sum_ended_tasks_usage(&self, limit: u32) -> StoreResult<u64>;
 }
 

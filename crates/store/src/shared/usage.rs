@@ -26,7 +26,8 @@ const DAY_MS: i64 = 86_400_000;
 /// The entries are marked first (`summed = 2`): on PostgreSQL that locks them, so a second
 /// transaction summing the same task waits, then finds them summed and adds nothing; only the
 /// entries this one marked are summed, whatever was appended since. SQLite has one writer.
-pub(super) async fn roll_up(tx: &mut Tx, task_id: &str) -> StoreResult<()> {
+/// Whether there was anything to sum.
+pub(super) async fn roll_up(tx: &mut Tx, task_id: &str) -> StoreResult<bool> {
     static SUM_MARKED: LazyLock<String> =
         LazyLock::new(|| roll_up_sql("e.task_id = $1 AND e.summed = 2"));
     let marked =
@@ -35,7 +36,7 @@ pub(super) async fn roll_up(tx: &mut Tx, task_id: &str) -> StoreResult<()> {
             .execute(&mut **tx)
             .await?;
     if marked.rows_affected() == 0 {
-        return Ok(());
+        return Ok(false);
     }
     sqlx::query(&SUM_MARKED)
         .bind(task_id)
@@ -45,7 +46,7 @@ pub(super) async fn roll_up(tx: &mut Tx, task_id: &str) -> StoreResult<()> {
         .bind(task_id)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(true)
 }
 
 impl This {
@@ -327,7 +328,8 @@ enum Read {
 
 #[async_trait::async_trait]
 impl UsageStore for This {
-    /// Each task in a transaction of its own.
+    /// Each task in a transaction of its own. A task another replica summed meanwhile is not
+    /// counted.
     async fn sum_ended_tasks_usage(&self, limit: u32) -> StoreResult<u64> {
         let tasks: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT e.task_id FROM ledger_entries e JOIN tasks t ON t.id = e.task_id \
@@ -336,12 +338,15 @@ impl UsageStore for This {
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
+        let mut summed = 0;
         for task in &tasks {
             let mut tx = self.write_tx().await?;
-            roll_up(&mut tx, task).await?;
+            if roll_up(&mut tx, task).await? {
+                summed += 1;
+            }
             tx.commit().await?;
         }
-        Ok(tasks.len() as u64)
+        Ok(summed)
     }
 
     async fn usage_report(&self, query: &UsageQuery) -> StoreResult<UsageRows> {
