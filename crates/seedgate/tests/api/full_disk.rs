@@ -63,7 +63,7 @@ pub(crate) fn creates(prompt: &str) -> Vec<Call> {
 }
 
 /// Each dialect's own status and code for a retryable "unavailable".
-fn unavailable(dialect: &str) -> (u16, Value) {
+pub(crate) fn unavailable(dialect: &str) -> (u16, Value) {
     match dialect {
         "reapi" => (503, json!(70002)),
         "hiapi" => (503, json!("SERVICE_UNAVAILABLE")),

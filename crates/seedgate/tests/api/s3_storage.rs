@@ -2,7 +2,7 @@
 //! S3-compatible server: CI starts `moto_server` from PyPI and sets SEEDGATE_TEST_S3_ENDPOINT.
 //! Without the variable these tests fail rather than pass unseen.
 
-use crate::helpers::{spawn_app_with, TestApp};
+use crate::helpers::{spawn_app_with, Call, TestApp};
 use crate::media_server::MediaServer;
 use reqwest::StatusCode;
 use seedgate::config::{Settings, StorageKind};
@@ -158,35 +158,29 @@ async fn a_missing_bucket_makes_the_replica_unready() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-/// Each dialect's own status and code for a retryable "unavailable", with a reference-to-video
-/// create in it (the reference is copied into the bucket before anything is charged).
-fn reference_creates(image: &str) -> Vec<(&'static str, &'static str, Value, u16, Value)> {
+/// A reference-to-video create in three dialects (the reference is copied into the bucket
+/// before anything is charged).
+fn reference_creates(image: &str) -> Vec<Call> {
     vec![
-        (
-            "reapi",
-            "/api/v1/videos/generations",
-            json!({"model": "seedance-2.0-mini", "prompt": "needs room", "resolution": "480p",
+        Call {
+            dialect: "reapi",
+            path: "/api/v1/videos/generations",
+            body: json!({"model": "seedance-2.0-mini", "prompt": "needs room", "resolution": "480p",
                 "duration": 4, "first_frame_url": image}),
-            503,
-            json!(70002),
-        ),
-        (
-            "hiapi",
-            "/v1/tasks",
-            json!({"model": "seedance-2.0-mini", "input": {"prompt": "needs room",
+        },
+        Call {
+            dialect: "hiapi",
+            path: "/v1/tasks",
+            body: json!({"model": "seedance-2.0-mini", "input": {"prompt": "needs room",
                 "resolution": "480p", "duration": 4, "first_frame_url": image}}),
-            503,
-            json!("SERVICE_UNAVAILABLE"),
-        ),
-        (
-            "ark",
-            "/api/v3/contents/generations/tasks",
-            json!({"model": "dreamina-seedance-2-0-mini-260615", "resolution": "480p",
+        },
+        Call {
+            dialect: "ark",
+            path: "/api/v3/contents/generations/tasks",
+            body: json!({"model": "dreamina-seedance-2-0-mini-260615", "resolution": "480p",
                 "duration": 4, "content": [{"type": "text", "text": "needs room"},
                 {"type": "image_url", "image_url": {"url": image}, "role": "first_frame"}]}),
-            503,
-            json!("ServiceUnavailable"),
-        ),
+        },
     ]
 }
 
@@ -249,9 +243,11 @@ async fn a_full_bucket_refuses_what_needs_room_retryably_and_loses_nothing() {
     proxy.rule(Method::PUT, &bucket_path, usize::MAX, full());
     proxy.rule(Method::POST, &bucket_path, usize::MAX, full());
     let balance = app.balance_of(&app.key).await;
-    for (dialect, path, body, status, code) in reference_creates(&image) {
-        let request = app.client.post(app.url(path)).bearer_auth(&app.key);
-        let r = request.json(&body).send().await.expect("create");
+    for call in reference_creates(&image) {
+        let dialect = call.dialect;
+        let (status, code) = crate::full_disk::unavailable(dialect);
+        let request = crate::helpers::bearer_or_x_api_key(&app, &call, &app.key);
+        let r = request.json(&call.body).send().await.expect("create");
         assert_eq!(r.status().as_u16(), status, "{dialect}");
         let retry_after = r.headers().get("retry-after").cloned();
         let answer: Value = r.json().await.expect("json");
@@ -321,16 +317,10 @@ async fn a_full_bucket_refuses_what_needs_room_retryably_and_loses_nothing() {
 
     // Room again: the reference submits work, and everything acknowledged completes.
     proxy.clear();
-    for (dialect, path, body, _, _) in reference_creates(&image) {
-        let r = app
-            .client
-            .post(app.url(path))
-            .bearer_auth(&app.key)
-            .json(&body)
-            .send()
-            .await
-            .expect("create");
-        assert!(r.status().is_success(), "{dialect}: {}", r.status());
+    for call in reference_creates(&image) {
+        let request = crate::helpers::bearer_or_x_api_key(&app, &call, &app.key);
+        let r = request.json(&call.body).send().await.expect("create");
+        assert!(r.status().is_success(), "{}: {}", call.dialect, r.status());
         let body: Value = r.json().await.expect("json");
         acknowledged.push(crate::full_disk::created_id(&body).expect("id"));
     }
