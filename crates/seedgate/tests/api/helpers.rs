@@ -414,3 +414,25 @@ pub fn ark_account(name: &str, base_url: &str, key: &str) -> seedgate::config::P
         ..Default::default()
     }
 }
+
+/// A report's figures (its `totals`, or one of its rows) as `UsageFigures`.
+pub fn figures_of(json: &Value) -> seedgate_core::usage::UsageFigures {
+    let n = |name: &str| {
+        json[name]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{name} in {json}"))
+    };
+    seedgate_core::usage::UsageFigures {
+        tasks: n("tasks"),
+        succeeded: n("succeeded"),
+        failed: n("failed"),
+        cancelled: n("cancelled"),
+        refunded: n("refunded"),
+        refunds: n("refunds"),
+        credits_held: n("credits_held"),
+        credits_returned: n("credits_returned"),
+        credits_refunded: n("credits_refunded"),
+        credits_charged: n("credits_charged"),
+        billable_seconds: n("billable_seconds"),
+    }
+}

@@ -787,7 +787,7 @@ async fn usage_and_ledger(
         .expect("usage");
     assert_eq!(r.status(), StatusCode::OK);
     let report: Value = r.json().await.expect("json");
-    let reported = crate::usage::figures_of(&report["totals"]);
+    let reported = crate::helpers::figures_of(&report["totals"]);
     let facts: HashMap<String, (TaskStatus, i64)> = tasks_of(app, account)
         .await
         .into_iter()

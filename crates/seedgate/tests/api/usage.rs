@@ -4,7 +4,7 @@
 //! member's report (`GET /api/v1/usage`) holds their account only, and bad parameters are a
 //! 400 in each route's envelope.
 
-use crate::helpers::{assert_error, spawn_app, TestApp};
+use crate::helpers::{assert_error, figures_of, spawn_app, TestApp};
 use reqwest::StatusCode;
 use seedgate_core::clock::SystemClock;
 use seedgate_core::ledger::EntryKind;
@@ -58,28 +58,6 @@ async fn get_json(app: &TestApp, path: &str, token: &str) -> Value {
         "{content_type}"
     );
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-/// A report's figures (its `totals`, or one of its rows) as `UsageFigures`.
-pub(crate) fn figures_of(json: &Value) -> UsageFigures {
-    let n = |name: &str| {
-        json[name]
-            .as_i64()
-            .unwrap_or_else(|| panic!("{name} in {json}"))
-    };
-    UsageFigures {
-        tasks: n("tasks"),
-        succeeded: n("succeeded"),
-        failed: n("failed"),
-        cancelled: n("cancelled"),
-        refunded: n("refunded"),
-        refunds: n("refunds"),
-        credits_held: n("credits_held"),
-        credits_returned: n("credits_returned"),
-        credits_refunded: n("credits_refunded"),
-        credits_charged: n("credits_charged"),
-        billable_seconds: n("billable_seconds"),
-    }
 }
 
 /// The ledger's own figures over `[0, FAR_FUTURE_MS)`, only `account`'s entries when given.

@@ -286,21 +286,7 @@ async fn the_previous_release_running_beside_the_new_one_corrupts_nothing() {
         )
         .await;
     assert_eq!(status, 200, "{report}");
-    let totals = &report["totals"];
-    let figure = |name: &str| totals[name].as_i64().unwrap_or(-1);
-    let reported = UsageFigures {
-        tasks: figure("tasks"),
-        succeeded: figure("succeeded"),
-        failed: figure("failed"),
-        cancelled: figure("cancelled"),
-        refunded: figure("refunded"),
-        refunds: figure("refunds"),
-        credits_held: figure("credits_held"),
-        credits_returned: figure("credits_returned"),
-        credits_refunded: figure("credits_refunded"),
-        credits_charged: figure("credits_charged"),
-        billable_seconds: figure("billable_seconds"),
-    };
+    let reported = helpers::figures_of(&report["totals"]);
     assert_eq!(
         reported, expected,
         "the report against the ledger: {report}"
